@@ -1,0 +1,42 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "booking",
+    products: [
+        .executable(name: "booking-server", targets: ["BookingServer"]),
+        .executable(name: "bookingctl", targets: ["bookingctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // C libraries from Debian: module maps only.
+        .systemLibrary(name: "CFastCGI", path: "Sources/CFastCGI", providers: [.apt(["libfcgi-dev"])]),
+        .systemLibrary(name: "CPostgres", path: "Sources/CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+
+        .target(name: "JSON"),
+        .target(name: "FastCGI", dependencies: ["CFastCGI", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "DocumentStore", dependencies: ["JSON"]),
+        .target(name: "PostgresStore", dependencies: ["DocumentStore", "JSON", "CPostgres"]),
+        .target(name: "Booking", dependencies: ["DocumentStore"]),
+        .target(name: "BookingAPI", dependencies: ["Booking", "FastCGI", "JSON"]),
+        .executableTarget(name: "BookingServer", dependencies: [
+            "BookingAPI", "Booking", "FastCGI", "PostgresStore",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "bookingctl", dependencies: [
+            "Booking", "PostgresStore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Test support: the conformance suite every DocumentStore implementation runs.
+        .target(name: "DocumentStoreConformance", dependencies: ["DocumentStore"], path: "Tests/DocumentStoreConformance"),
+
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "BookingTests", dependencies: ["Booking", "PostgresStore"]),
+        .testTarget(name: "BookingAPITests", dependencies: ["BookingAPI", "FastCGI", "JSON"]),
+        .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore", "DocumentStoreConformance"]),
+    ]
+)

@@ -1,0 +1,160 @@
+import DocumentStore
+
+/// The booking rules: creating services, listing what is free, and booking a slot at most once.
+///
+/// It speaks only to a `DocumentStore`, so it runs unchanged on every store. One desk per
+/// worker thread, like the store it wraps.
+public final class BookingDesk {
+    private let store: any DocumentStore
+    private let now: () -> Timestamp
+    private let retryDelays: [UInt32]
+
+    /// - Parameters:
+    ///   - now: the clock, for booking times and for refusing slots that have begun.
+    ///   - retryDelays: microseconds to wait before each retry of a booking commit that met an
+    ///     unavailable store; the booking is safe to retry because its ids are fixed up front.
+    public init(store: any DocumentStore, now: @escaping () -> Timestamp = Timestamp.now,
+                retryDelays: [UInt32] = [50_000, 200_000]) {
+        self.store = store
+        self.now = now
+        self.retryDelays = retryDelays
+    }
+
+    public var backendName: String { store.backendName }
+
+    /// Every service with its free slots, in service-id order.
+    public func services() throws(BookingError) -> [ServiceAvailability] {
+        let services = try storeCall { () throws(StoreError) in try store.listAll(collection: Collections.services) }
+        let claims = try storeCall { () throws(StoreError) in try store.listAll(collection: Collections.slotClaims) }
+        var claimed: [String: Set<Slot>] = [:]
+        for claim in claims {
+            guard let serviceID = claim["service_id"]?.stringValue, let text = claim["slot"]?.stringValue,
+                  let slot = try? Slot(parsing: text) else { continue }
+            claimed[serviceID, default: []].insert(slot)
+        }
+        return services.compactMap(Service.init(document:)).map { service in
+            availability(of: service, claimed: claimed[service.id] ?? [])
+        }
+    }
+
+    /// One service with its free slots.
+    public func service(id: String) throws(BookingError) -> ServiceAvailability {
+        guard (try? Validation.id(id, field: "service_id")) != nil else { throw .serviceNotFound }
+        guard let document = try storeCall({ () throws(StoreError) in try store.get(DocumentPath(Collections.services, id)) }),
+              let service = Service(document: document)
+        else { throw .serviceNotFound }
+        let claims = try storeCall { () throws(StoreError) in
+            try store.query(Query(collection: Collections.slotClaims, where: ["service_id": .string(id)]))
+        }
+        let claimed = Set(claims.compactMap { $0["slot"]?.stringValue }.compactMap { try? Slot(parsing: $0) })
+        return availability(of: service, claimed: claimed)
+    }
+
+    /// Creates a service with its slots (normalised, de-duplicated, in time order).
+    public func createService(_ request: NewService) throws(BookingError) -> ServiceAvailability {
+        let id = try request.id.map { id throws(BookingError) in try Validation.id(id, field: "service_id") } ?? Self.autoID()
+        let name = try Validation.name(request.name, field: "service_name")
+        guard request.slots.count <= Validation.maximumSlotsPerService else {
+            throw .invalidField("available_slots", "must hold at most \(Validation.maximumSlotsPerService) slots")
+        }
+        var slots = Set<Slot>()
+        for text in request.slots { slots.insert(try Slot(parsing: text)) }
+        let service = Service(id: id, name: name, slots: slots.sorted())
+        do {
+            try store.commit([.create(DocumentPath(Collections.services, id), service.fields)])
+        } catch .alreadyExists {
+            throw .serviceExists
+        } catch {
+            throw Self.translate(error)
+        }
+        return ServiceAvailability(service: service, availableSlots: service.slots)
+    }
+
+    /// Books `request.slot` of `request.serviceID` for `request.userName`, or fails with
+    /// `slotTaken` if anyone, in any process on any host, holds it already.
+    public func book(_ request: BookingRequest) throws(BookingError) -> Booking {
+        let serviceID = try Validation.id(request.serviceID, field: "service_id")
+        let userName = try Validation.name(request.userName, field: "user_name")
+        let slot = try Slot(parsing: request.slot)
+        guard let document = try storeCall({ () throws(StoreError) in try store.get(DocumentPath(Collections.services, serviceID)) }),
+              let service = Service(document: document)
+        else { throw .serviceNotFound }
+        guard service.slots.contains(slot) else { throw .slotNotOffered }
+        let time = now()
+        guard slot.instant > time else { throw .slotInPast }
+
+        let booking = Booking(id: Self.autoID(), serviceID: serviceID, slot: slot, userName: userName, timestamp: time)
+        let claim = Collections.claimPath(serviceID: serviceID, slot: slot)
+        let writes: [Write] = [
+            .create(DocumentPath(Collections.bookings, booking.id), booking.fields),
+            .create(claim, ["service_id": .string(serviceID), "slot": .string(slot.description), "booking_id": .string(booking.id)]),
+        ]
+        var attempt = 0
+        while true {
+            do {
+                try store.commit(writes)
+                return booking
+            } catch .alreadyExists(let path) where path == claim {
+                // After a retry, the claim may be the one our own earlier attempt committed.
+                if attempt > 0, try isClaimed(claim, by: booking.id) { return booking }
+                throw .slotTaken
+            } catch .unavailable where attempt < retryDelays.count {
+                usleep(retryDelays[attempt])
+                attempt += 1
+            } catch {
+                throw Self.translate(error)
+            }
+        }
+    }
+
+    /// One booking by id.
+    public func booking(id: String) throws(BookingError) -> Booking {
+        guard (try? Validation.id(id, field: "booking_id")) != nil else { throw .bookingNotFound }
+        guard let document = try storeCall({ () throws(StoreError) in try store.get(DocumentPath(Collections.bookings, id)) }),
+              let booking = Booking(document: document)
+        else { throw .bookingNotFound }
+        return booking
+    }
+
+    /// Succeeds when the store answers.
+    public func checkHealth() throws(BookingError) {
+        try storeCall { () throws(StoreError) in try store.ping() }
+    }
+
+    // MARK: - Helpers
+
+    private func availability(of service: Service, claimed: Set<Slot>) -> ServiceAvailability {
+        ServiceAvailability(service: service, availableSlots: service.slots.filter { !claimed.contains($0) })
+    }
+
+    private func isClaimed(_ claim: DocumentPath, by bookingID: String) throws(BookingError) -> Bool {
+        let document = try storeCall { () throws(StoreError) in try store.get(claim) }
+        return document?["booking_id"]?.stringValue == bookingID
+    }
+
+    private func storeCall<T>(_ call: () throws(StoreError) -> T) throws(BookingError) -> T {
+        do {
+            return try call()
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    private static func translate(_ error: StoreError) -> BookingError {
+        switch error {
+        case .unavailable: return .storeUnavailable
+        default: return .storeFailure("\(error)")
+        }
+    }
+
+    /// A 20-character random id from the alphabet Firestore's client libraries use.
+    static func autoID() -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<20).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

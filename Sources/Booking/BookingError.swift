@@ -1,0 +1,47 @@
+/// Why a booking operation was refused. Each case has a stable `code` that clients see
+/// verbatim; the API layer maps codes to HTTP statuses.
+public enum BookingError: Error, Equatable, Sendable {
+    /// A field is missing, of the wrong kind, or out of bounds.
+    case invalidField(String, String)
+    case invalidSlot(String)
+    case slotNotOffered
+    case slotInPast
+    case slotTaken
+    case serviceNotFound
+    case serviceExists
+    case bookingNotFound
+    /// The store could not be reached; nothing is known to have changed.
+    case storeUnavailable
+    /// The store failed in a way the client cannot fix.
+    case storeFailure(String)
+
+    public var code: String {
+        switch self {
+        case .invalidField: "invalid_field"
+        case .invalidSlot: "invalid_slot"
+        case .slotNotOffered: "slot_not_offered"
+        case .slotInPast: "slot_in_past"
+        case .slotTaken: "slot_taken"
+        case .serviceNotFound: "service_not_found"
+        case .serviceExists: "service_exists"
+        case .bookingNotFound: "booking_not_found"
+        case .storeUnavailable: "store_unavailable"
+        case .storeFailure: "internal_error"
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case .invalidField(let field, let problem): "\(field): \(problem)"
+        case .invalidSlot(let problem): problem
+        case .slotNotOffered: "the service does not offer this slot"
+        case .slotInPast: "the slot has already begun"
+        case .slotTaken: "the slot is already booked"
+        case .serviceNotFound: "no service with this id"
+        case .serviceExists: "a service with this id already exists"
+        case .bookingNotFound: "no booking with this id"
+        case .storeUnavailable: "the booking store is unavailable; try again shortly"
+        case .storeFailure: "the booking store failed"
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import DocumentStore
+
+/// The documents the booking service keeps, with the field names of the original
+/// Python/Firestore application so data is interchangeable with it.
+///
+/// - `services/{service_id}`: `service_id`, `service_name`, `available_slots` (every offered slot).
+/// - `bookings/{booking_id}`: `booking_id`, `service_id`, `slot`, `user_name`, `timestamp`.
+/// - `slot_claims/{service_id}@{slot}`: `service_id`, `slot`, `booking_id`. Created with the
+///   booking in one commit under a must-not-exist precondition: the store's atomic create of
+///   this one document is what makes a double booking impossible, across processes and hosts.
+enum Collections {
+    static let services = "services"
+    static let bookings = "bookings"
+    static let slotClaims = "slot_claims"
+
+    static func claimPath(serviceID: String, slot: Slot) -> DocumentPath {
+        DocumentPath(slotClaims, "\(serviceID)@\(slot)")
+    }
+}
+
+extension Service {
+    var fields: [String: Value] {
+        [
+            "service_id": .string(id),
+            "service_name": .string(name),
+            "available_slots": .array(slots.map { .string($0.description) }),
+        ]
+    }
+
+    /// Reads a service document, tolerating slots that are not in canonical spelling.
+    init?(document: Document) {
+        guard let name = document["service_name"]?.stringValue else { return nil }
+        let slots = (document["available_slots"]?.arrayValue ?? []).compactMap { value -> Slot? in
+            switch value {
+            case .string(let text): return try? Slot(parsing: text)
+            case .timestamp(let instant): return Slot(instant)
+            default: return nil
+            }
+        }
+        self.init(id: document["service_id"]?.stringValue ?? document.path.id, name: name, slots: Array(Set(slots)).sorted())
+    }
+}
+
+extension Booking {
+    var fields: [String: Value] {
+        [
+            "booking_id": .string(id),
+            "service_id": .string(serviceID),
+            "slot": .string(slot.description),
+            "user_name": .string(userName),
+            "timestamp": .timestamp(timestamp),
+        ]
+    }
+
+    init?(document: Document) {
+        guard let serviceID = document["service_id"]?.stringValue,
+              let slotText = document["slot"]?.stringValue, let slot = try? Slot(parsing: slotText),
+              let userName = document["user_name"]?.stringValue
+        else { return nil }
+        let timestamp: Timestamp
+        switch document["timestamp"] {
+        case .timestamp(let value): timestamp = value
+        case .string(let text): timestamp = Timestamp(rfc3339: text) ?? document.createTime
+        default: timestamp = document.createTime
+        }
+        self.init(id: document["booking_id"]?.stringValue ?? document.path.id, serviceID: serviceID,
+                  slot: slot, userName: userName, timestamp: timestamp)
+    }
+}

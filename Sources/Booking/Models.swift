@@ -1,0 +1,58 @@
+import DocumentStore
+
+/// Something customers book: a name and the slots it offers.
+public struct Service: Equatable, Sendable {
+    public let id: String
+    public let name: String
+    /// Every slot the service offers, in time order, booked or not.
+    public let slots: [Slot]
+
+    public init(id: String, name: String, slots: [Slot]) {
+        self.id = id
+        self.name = name
+        self.slots = slots
+    }
+}
+
+/// A service with the slots that are still free.
+public struct ServiceAvailability: Equatable, Sendable {
+    public let service: Service
+    /// The offered slots not booked yet, in time order.
+    public let availableSlots: [Slot]
+}
+
+/// A confirmed booking of one slot.
+public struct Booking: Equatable, Sendable {
+    public let id: String
+    public let serviceID: String
+    public let slot: Slot
+    public let userName: String
+    /// When the booking was made.
+    public let timestamp: Timestamp
+}
+
+/// What a client asks to book, as received (not yet validated).
+public struct BookingRequest: Sendable {
+    public let serviceID: String
+    public let slot: String
+    public let userName: String
+
+    public init(serviceID: String, slot: String, userName: String) {
+        self.serviceID = serviceID
+        self.slot = slot
+        self.userName = userName
+    }
+}
+
+/// A service to create, as received (not yet validated). A nil id asks for a generated one.
+public struct NewService: Sendable {
+    public let id: String?
+    public let name: String
+    public let slots: [String]
+
+    public init(id: String?, name: String, slots: [String]) {
+        self.id = id
+        self.name = name
+        self.slots = slots
+    }
+}

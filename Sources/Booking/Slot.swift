@@ -1,0 +1,27 @@
+import DocumentStore
+
+/// A bookable instant, kept in one canonical spelling: UTC, whole seconds
+/// (`2026-12-01T09:30:00Z`), so one instant written two ways is the same slot.
+public struct Slot: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let instant: Timestamp
+
+    public init(_ instant: Timestamp) {
+        self.instant = instant.wholeSeconds
+    }
+
+    /// Parses an RFC 3339 instant with any offset; a fraction of a second must be zero.
+    public init(parsing text: String) throws(BookingError) {
+        guard let instant = Timestamp(rfc3339: text) else {
+            throw .invalidSlot("\"\(text.prefix(64))\" is not an RFC 3339 date-time such as 2026-12-01T09:30:00Z")
+        }
+        guard instant.nanos == 0 else {
+            throw .invalidSlot("\"\(text.prefix(64))\" is not on a whole second")
+        }
+        self.init(instant)
+    }
+
+    /// The canonical spelling.
+    public var description: String { instant.rfc3339 }
+
+    public static func < (lhs: Slot, rhs: Slot) -> Bool { lhs.instant < rhs.instant }
+}

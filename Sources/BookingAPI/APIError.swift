@@ -1,0 +1,64 @@
+import Booking
+
+/// Every error the API returns: a stable code, a message for people, and the HTTP status.
+/// All error bodies have one shape: `{"error": {"code": "...", "message": "..."}}`.
+public struct APIError: Error, Equatable, Sendable {
+    public let status: Int
+    public let code: String
+    public let message: String
+    /// Extra headers the status calls for (`Allow`, `WWW-Authenticate`, `Retry-After`).
+    public let headers: [String: String]
+
+    public init(status: Int, code: String, message: String, headers: [String: String] = [:]) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+    }
+
+    static func notFound() -> APIError {
+        APIError(status: 404, code: "not_found", message: "no such endpoint")
+    }
+
+    static func methodNotAllowed(_ allowed: [String]) -> APIError {
+        APIError(status: 405, code: "method_not_allowed", message: "use \(allowed.joined(separator: ", "))",
+                 headers: ["Allow": allowed.joined(separator: ", ")])
+    }
+
+    static func invalidJSON(_ reason: String) -> APIError {
+        APIError(status: 400, code: "invalid_json", message: "the body is not valid JSON: \(reason)")
+    }
+
+    static func invalidRequest(_ message: String) -> APIError {
+        APIError(status: 400, code: "invalid_request", message: message)
+    }
+
+    static func unsupportedMediaType() -> APIError {
+        APIError(status: 415, code: "unsupported_media_type", message: "send the body as application/json")
+    }
+
+    static func payloadTooLarge(limit: Int) -> APIError {
+        APIError(status: 413, code: "payload_too_large", message: "the body is larger than \(limit) bytes")
+    }
+
+    static func unauthorized() -> APIError {
+        APIError(status: 401, code: "unauthorized", message: "this needs Authorization: Bearer <admin token>",
+                 headers: ["WWW-Authenticate": "Bearer"])
+    }
+
+    /// The HTTP form of a refusal from the booking rules.
+    init(_ error: BookingError) {
+        let status: Int
+        var headers: [String: String] = [:]
+        switch error {
+        case .invalidField, .invalidSlot, .slotNotOffered, .slotInPast: status = 422
+        case .slotTaken, .serviceExists: status = 409
+        case .serviceNotFound, .bookingNotFound: status = 404
+        case .storeUnavailable:
+            status = 503
+            headers["Retry-After"] = "1"
+        case .storeFailure: status = 500
+        }
+        self.init(status: status, code: error.code, message: error.message, headers: headers)
+    }
+}

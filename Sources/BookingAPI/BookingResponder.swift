@@ -1,0 +1,106 @@
+import Booking
+import FastCGI
+import Logging
+
+/// The booking API over HTTP: routes a request to its handler, turns JSON into booking
+/// calls and their results (or refusals) back into JSON responses.
+public final class BookingResponder: Responder {
+    private let desk: BookingDesk
+    private let adminToken: [UInt8]?
+    private let maximumBodyBytes: Int
+    private let logger: Logger
+
+    /// - Parameter adminToken: the bearer token `POST /services` requires; nil refuses every caller.
+    public init(desk: BookingDesk, adminToken: String?, maximumBodyBytes: Int, logger: Logger) {
+        self.desk = desk
+        self.adminToken = adminToken.flatMap { $0.isEmpty ? nil : Array($0.utf8) }
+        self.maximumBodyBytes = maximumBodyBytes
+        self.logger = logger
+    }
+
+    public func respond(to request: Request) -> Response {
+        do {
+            return try handle(request)
+        } catch {
+            if error.status >= 500 {
+                logger.error("request failed", metadata: ["path": "\(request.path)", "code": "\(error.code)", "message": "\(error.message)"])
+            }
+            return Self.json(error.status, JSONBodies.error(error), headers: error.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+        }
+    }
+
+    private func handle(_ request: Request) throws(APIError) -> Response {
+        guard let route = Route(path: request.path) else { throw .notFound() }
+        guard route.allowedMethods.contains(request.method) else { throw .methodNotAllowed(route.allowedMethods) }
+        switch (route, request.method) {
+        case (.health, _):
+            do {
+                try desk.checkHealth()
+                return Self.json(200, JSONBodies.health(backend: desk.backendName, healthy: true))
+            } catch {
+                return Self.json(503, JSONBodies.health(backend: desk.backendName, healthy: false), headers: [("Retry-After", "1")])
+            }
+        case (.services, "POST"):
+            try authorize(request)
+            let newService = try JSONBodies.newService(from: jsonBody(request))
+            let service = try booking { () throws(BookingError) in try desk.createService(newService) }
+            return Self.json(201, JSONBodies.service(service), headers: [("Location", "/services/\(service.service.id)")])
+        case (.services, _):
+            return Self.json(200, JSONBodies.services(try booking { () throws(BookingError) in try desk.services() }))
+        case (.service(let id), _):
+            return Self.json(200, JSONBodies.service(try booking { () throws(BookingError) in try desk.service(id: id) }))
+        case (.book, _):
+            let bookingRequest = try JSONBodies.bookingRequest(from: jsonBody(request))
+            let booking = try booking { () throws(BookingError) in try desk.book(bookingRequest) }
+            return Self.json(201, JSONBodies.booking(booking), headers: [("Location", "/bookings/\(booking.id)")])
+        case (.booking(let id), _):
+            return Self.json(200, JSONBodies.booking(try booking { () throws(BookingError) in try desk.booking(id: id) }))
+        }
+    }
+
+    /// The body of a request that must carry JSON: 413 when too large, 415 when not JSON.
+    private func jsonBody(_ request: Request) throws(APIError) -> [UInt8] {
+        switch request.body {
+        case .tooLarge: throw .payloadTooLarge(limit: maximumBodyBytes)
+        case .bytes(let bytes):
+            guard let type = request.contentType, Self.isJSON(type) else { throw .unsupportedMediaType() }
+            return bytes
+        }
+    }
+
+    /// `application/json`, with or without parameters such as `charset=utf-8`.
+    static func isJSON(_ contentType: String) -> Bool {
+        let mediaType = contentType.prefix { $0 != ";" }.filter { $0 != " " && $0 != "\t" }.lowercased()
+        return mediaType == "application/json"
+    }
+
+    private func authorize(_ request: Request) throws(APIError) {
+        guard let adminToken, let header = request.headers["authorization"] else { throw .unauthorized() }
+        let prefix = "bearer "
+        guard header.count > prefix.count, header.prefix(prefix.count).lowercased() == prefix,
+              Self.constantTimeEqual(Array(header.dropFirst(prefix.count).utf8), adminToken)
+        else { throw .unauthorized() }
+    }
+
+    /// Compares without an early exit, so the time taken does not reveal how much matched.
+    static func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+        var difference = UInt8(lhs.count == rhs.count ? 0 : 1)
+        for index in 0..<max(lhs.count, rhs.count) {
+            difference |= (index < lhs.count ? lhs[index] : 0) ^ (index < rhs.count ? rhs[index] : 0)
+        }
+        return difference == 0
+    }
+
+    private func booking<T>(_ operation: () throws(BookingError) -> T) throws(APIError) -> T {
+        do {
+            return try operation()
+        } catch {
+            throw APIError(error)
+        }
+    }
+
+    static func json(_ status: Int, _ body: [UInt8], headers: [(String, String)] = []) -> Response {
+        Response(status: status, headers: [("Content-Type", "application/json; charset=utf-8"), ("Cache-Control", "no-store")] + headers,
+                 body: body)
+    }
+}

@@ -1,0 +1,88 @@
+import Booking
+import DocumentStore
+import JSON
+
+/// The API's one JSON boundary: request bodies in, response bodies out. Nothing else in
+/// the service touches JSON text, so the hot paths use the small strict codec only.
+enum JSONBodies {
+    // MARK: Requests
+
+    static func bookingRequest(from body: [UInt8]) throws(APIError) -> BookingRequest {
+        let object = try object(from: body)
+        return BookingRequest(serviceID: try string(object, "service_id"), slot: try string(object, "slot"),
+                              userName: try string(object, "user_name"))
+    }
+
+    static func newService(from body: [UInt8]) throws(APIError) -> NewService {
+        let object = try object(from: body)
+        let id: String?
+        switch object["service_id"] {
+        case nil, .null?: id = nil
+        case .string(let value)?: id = value
+        default: throw .invalidRequest("service_id must be a string")
+        }
+        guard case .array(let elements)? = object["available_slots"] else {
+            throw .invalidRequest("available_slots must be an array of date-time strings")
+        }
+        var slots: [String] = []
+        for element in elements {
+            guard case .string(let slot) = element else {
+                throw .invalidRequest("available_slots must be an array of date-time strings")
+            }
+            slots.append(slot)
+        }
+        return NewService(id: id, name: try string(object, "service_name"), slots: slots)
+    }
+
+    private static func object(from body: [UInt8]) throws(APIError) -> [String: JSON] {
+        let json: JSON
+        do {
+            json = try JSONParser.parse(body)
+        } catch {
+            throw .invalidJSON(error.description)
+        }
+        guard case .object(let object) = json else { throw .invalidRequest("the body must be a JSON object") }
+        return object
+    }
+
+    private static func string(_ object: [String: JSON], _ field: String) throws(APIError) -> String {
+        guard case .string(let value)? = object[field] else { throw .invalidRequest("\(field) must be a string") }
+        return value
+    }
+
+    // MARK: Responses
+
+    static func services(_ services: [ServiceAvailability]) -> [UInt8] {
+        JSON.object(["services": .array(services.map(json))]).serialized()
+    }
+
+    static func service(_ service: ServiceAvailability) -> [UInt8] {
+        json(service).serialized()
+    }
+
+    static func booking(_ booking: Booking) -> [UInt8] {
+        JSON.object([
+            "booking_id": .string(booking.id),
+            "service_id": .string(booking.serviceID),
+            "slot": .string(booking.slot.description),
+            "user_name": .string(booking.userName),
+            "timestamp": .string(booking.timestamp.rfc3339),
+        ]).serialized()
+    }
+
+    static func health(backend: String, healthy: Bool) -> [UInt8] {
+        JSON.object(["status": .string(healthy ? "ok" : "unavailable"), "backend": .string(backend)]).serialized()
+    }
+
+    static func error(_ error: APIError) -> [UInt8] {
+        JSON.object(["error": .object(["code": .string(error.code), "message": .string(error.message)])]).serialized()
+    }
+
+    private static func json(_ availability: ServiceAvailability) -> JSON {
+        .object([
+            "service_id": .string(availability.service.id),
+            "service_name": .string(availability.service.name),
+            "available_slots": .array(availability.availableSlots.map { .string($0.description) }),
+        ])
+    }
+}

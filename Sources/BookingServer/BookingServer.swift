@@ -1,0 +1,70 @@
+import Booking
+import BookingAPI
+import DocumentStore
+import FastCGI
+import Logging
+import PostgresStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The composition root: reads the configuration, prepares the store, and serves the
+/// booking API over FastCGI until told to stop.
+@main
+enum BookingServer {
+    static func main() {
+        let configuration: ServerConfiguration
+        do {
+            configuration = try ServerConfiguration(environment: ServerConfiguration.processEnvironment())
+        } catch {
+            let message = Array("booking-server: \(error)\n".utf8)
+            _ = write(2, message, message.count)
+            exit(2)
+        }
+        let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "booking-server")
+        let databaseURL = configuration.databaseURL
+        let makeStore: DocumentStoreFactory = { PostgresStore(connectionString: databaseURL) }
+
+        if !FastCGIServer.isWorkerProcess {
+            migrate(PostgresStore(connectionString: databaseURL), logger: logger)
+            logger.info("store ready", metadata: ["backend": "postgres"])
+        }
+
+        let adminToken = configuration.adminToken
+        let maximumBodyBytes = configuration.fastCGI.maximumBodyBytes
+        if adminToken == nil { logger.warning("ADMIN_TOKEN is not set: POST /services refuses every caller") }
+        let server = FastCGIServer(configuration: configuration.fastCGI, logger: logger) {
+            BookingResponder(desk: BookingDesk(store: makeStore()), adminToken: adminToken,
+                             maximumBodyBytes: maximumBodyBytes, logger: logger)
+        }
+        do {
+            try server.run()
+        } catch {
+            logger.critical("cannot serve: \(error)")
+            exit(1)
+        }
+    }
+
+    /// Applies the schema, waiting up to 30 s for the database to come up.
+    private static func migrate(_ store: PostgresStore, logger: Logger) {
+        for attempt in 1...30 {
+            do {
+                try store.migrate()
+                return
+            } catch .unavailable(let reason) where attempt < 30 {
+                if attempt == 1 { logger.warning("waiting for the database", metadata: ["reason": "\(reason)"]) }
+                sleep(1)
+            } catch {
+                logger.critical("cannot prepare the database: \(error)")
+                exit(1)
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import FastCGI
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything the server reads from its environment, read once and checked at start-up.
+///
+/// | variable | meaning | default |
+/// |---|---|---|
+/// | `FCGI_SOCKET` | unix socket path to listen on; unset: the socket on fd 0 (spawn-fcgi, systemd) | fd 0 |
+/// | `FCGI_SOCKET_MODE` | octal permission bits of that socket | `0660` |
+/// | `WORKERS` | worker processes | 2 |
+/// | `THREADS` | worker threads per process | 4 |
+/// | `MAX_BODY_BYTES` | largest request body accepted | 65536 |
+/// | `DATABASE_URL` | libpq connection string; unset: libpq's `PG*` variables | libpq's |
+/// | `ADMIN_TOKEN` | bearer token for `POST /services`; unset: that endpoint refuses everyone | none |
+/// | `LOG_LEVEL` | trace, debug, info, notice, warning, error or critical | info |
+struct ServerConfiguration {
+    var fastCGI: FastCGIConfiguration
+    var databaseURL: String
+    var adminToken: String?
+    var logLevel: String
+
+    init(environment: [String: String]) throws(ConfigurationError) {
+        let listener: FastCGIConfiguration.Listener
+        if let path = environment["FCGI_SOCKET"], !path.isEmpty {
+            let modeText = environment["FCGI_SOCKET_MODE"] ?? "0660"
+            guard let mode = UInt32(modeText, radix: 8), mode <= 0o777 else {
+                throw ConfigurationError("FCGI_SOCKET_MODE must be octal permission bits such as 0660, not \(modeText)")
+            }
+            listener = .unixSocket(path: path, mode: mode)
+        } else {
+            listener = .inherited
+        }
+        fastCGI = FastCGIConfiguration(
+            listener: listener,
+            processes: try Self.integer(environment, "WORKERS", default: 2, in: 1...256),
+            threads: try Self.integer(environment, "THREADS", default: 4, in: 1...1024),
+            maximumBodyBytes: try Self.integer(environment, "MAX_BODY_BYTES", default: 65536, in: 1024...(64 << 20)))
+        databaseURL = environment["DATABASE_URL"] ?? ""
+        adminToken = environment["ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        logLevel = environment["LOG_LEVEL"] ?? "info"
+    }
+
+    private static func integer(_ environment: [String: String], _ name: String, default value: Int,
+                                in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        guard let text = environment[name], !text.isEmpty else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            throw ConfigurationError("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), not \(text)")
+        }
+        return number
+    }
+
+    /// The process environment as a dictionary.
+    static func processEnvironment() -> [String: String] {
+        var variables: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let pair = String(cString: entry)
+            if let equals = pair.firstIndex(of: "=") {
+                variables[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        return variables
+    }
+}
+
+struct ConfigurationError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

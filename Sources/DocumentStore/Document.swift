@@ -1,0 +1,50 @@
+/// Where a document lives: a top-level collection and an id within it.
+public struct DocumentPath: Hashable, Sendable, CustomStringConvertible {
+    public let collection: String
+    public let id: String
+
+    public init(_ collection: String, _ id: String) {
+        self.collection = collection
+        self.id = id
+    }
+
+    public var description: String { "\(collection)/\(id)" }
+
+    /// Whether Firestore accepts `id` as a document id: 1 to 1,500 bytes of UTF-8, no `/`,
+    /// not `.` or `..`, and not of the reserved form `__…__`. Every store enforces this, so
+    /// data stays portable between them.
+    public static func isValidID(_ id: String) -> Bool {
+        let length = id.utf8.count
+        guard length >= 1, length <= 1500, !id.contains("/"), id != ".", id != ".." else { return false }
+        return !(length >= 4 && id.hasPrefix("__") && id.hasSuffix("__"))
+    }
+}
+
+/// A stored document: its fields and the times the store gave it.
+public struct Document: Equatable, Sendable {
+    public let path: DocumentPath
+    public let fields: [String: Value]
+    public let createTime: Timestamp
+    public let updateTime: Timestamp
+
+    public init(path: DocumentPath, fields: [String: Value], createTime: Timestamp, updateTime: Timestamp) {
+        self.path = path
+        self.fields = fields
+        self.createTime = createTime
+        self.updateTime = updateTime
+    }
+
+    public subscript(field: String) -> Value? { fields[field] }
+}
+
+/// One page of a collection listing, in document-id order.
+public struct DocumentPage: Sendable {
+    public let documents: [Document]
+    /// Pass back to `list` for the next page; nil on the last page.
+    public let nextPageToken: String?
+
+    public init(documents: [Document], nextPageToken: String?) {
+        self.documents = documents
+        self.nextPageToken = nextPageToken
+    }
+}

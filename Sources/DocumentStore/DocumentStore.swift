@@ -1,0 +1,43 @@
+/// A document database in Firestore's vocabulary: top-level collections of documents
+/// with typed fields, read by path, by page or by equality query, and changed only
+/// through atomic commits whose writes carry preconditions.
+///
+/// An instance is used by one thread at a time (it holds a connection); make one per
+/// worker thread with a `DocumentStoreFactory`.
+public protocol DocumentStore: AnyObject {
+    /// A short name for logs and health checks, e.g. "postgres".
+    var backendName: String { get }
+
+    /// The document at `path`, or nil when there is none.
+    func get(_ path: DocumentPath) throws(StoreError) -> Document?
+
+    /// One page of `collection` in document-id order, after `pageToken` when given.
+    func list(collection: String, pageSize: Int, pageToken: String?) throws(StoreError) -> DocumentPage
+
+    /// The documents matching `query`, in document-id order.
+    func query(_ query: Query) throws(StoreError) -> [Document]
+
+    /// Applies all `writes` or none of them, and returns the commit time.
+    @discardableResult
+    func commit(_ writes: [Write]) throws(StoreError) -> Timestamp
+
+    /// Succeeds when the store answers.
+    func ping() throws(StoreError)
+}
+
+extension DocumentStore {
+    /// Every document of `collection`, fetched page by page.
+    public func listAll(collection: String, pageSize: Int = 500) throws(StoreError) -> [Document] {
+        var documents: [Document] = []
+        var token: String? = nil
+        repeat {
+            let page = try list(collection: collection, pageSize: pageSize, pageToken: token)
+            documents += page.documents
+            token = page.nextPageToken
+        } while token != nil
+        return documents
+    }
+}
+
+/// Makes store instances, one per worker thread; safe to share between threads.
+public typealias DocumentStoreFactory = @Sendable () -> any DocumentStore

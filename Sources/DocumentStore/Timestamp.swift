@@ -1,0 +1,166 @@
+/// An instant with nanosecond precision, as Firestore stores time.
+///
+/// Parsing and formatting follow RFC 3339 strictly and without Foundation, because slots
+/// are parsed on every booking and Foundation's date formatters are slow and lenient.
+public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// Seconds since 1970-01-01T00:00:00Z.
+    public var seconds: Int64
+    /// Nanoseconds within the second, 0 ..< 1_000_000_000.
+    public var nanos: Int32
+
+    public init(seconds: Int64, nanos: Int32 = 0) {
+        self.seconds = seconds
+        self.nanos = nanos
+    }
+
+    public init(microseconds: Int64) {
+        let (quotient, remainder) = microseconds.quotientAndRemainder(dividingBy: 1_000_000)
+        self = remainder < 0
+            ? Timestamp(seconds: quotient - 1, nanos: Int32(remainder + 1_000_000) * 1000)
+            : Timestamp(seconds: quotient, nanos: Int32(remainder) * 1000)
+    }
+
+    /// The current time from the system's real-time clock.
+    public static func now() -> Timestamp {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Timestamp(seconds: Int64(spec.tv_sec), nanos: Int32(spec.tv_nsec))
+    }
+
+    public var microseconds: Int64 { seconds * 1_000_000 + Int64(nanos / 1000) }
+
+    /// The same instant without its fraction of a second.
+    public var wholeSeconds: Timestamp { Timestamp(seconds: seconds) }
+
+    public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool {
+        (lhs.seconds, lhs.nanos) < (rhs.seconds, rhs.nanos)
+    }
+
+    /// RFC 3339 in UTC with a `Z`, the fraction only when there is one (trailing zeros dropped
+    /// to millisecond, microsecond or nanosecond precision, as Google's clients write it).
+    public var rfc3339: String {
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = seconds - days * 86_400
+        let (year, month, day) = Timestamp.civilDate(fromDays: days)
+        var text = Timestamp.pad(year, 4) + "-" + Timestamp.pad(month, 2) + "-" + Timestamp.pad(day, 2)
+        text += "T" + Timestamp.pad(secondOfDay / 3600, 2) + ":" + Timestamp.pad(secondOfDay / 60 % 60, 2)
+        text += ":" + Timestamp.pad(secondOfDay % 60, 2)
+        if nanos != 0 {
+            if nanos % 1_000_000 == 0 {
+                text += "." + Timestamp.pad(Int64(nanos / 1_000_000), 3)
+            } else if nanos % 1000 == 0 {
+                text += "." + Timestamp.pad(Int64(nanos / 1000), 6)
+            } else {
+                text += "." + Timestamp.pad(Int64(nanos), 9)
+            }
+        }
+        return text + "Z"
+    }
+
+    public var description: String { rfc3339 }
+
+    /// Parses an RFC 3339 `date-time` (`2026-12-01T09:30:00Z`, `2026-12-01t10:30:00.5+01:00`):
+    /// a full date, a time with seconds, an optional fraction of up to nine digits, and `Z` or
+    /// a numeric offset. Returns nil for anything else, including impossible dates and leap seconds.
+    public init?(rfc3339 text: String) {
+        let bytes = Array(text.utf8)
+        var index = 0
+
+        func number(_ width: Int) -> Int64? {
+            guard index + width <= bytes.count else { return nil }
+            var value: Int64 = 0
+            for byte in bytes[index..<index + width] {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+                value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+            }
+            index += width
+            return value
+        }
+        func expect(_ characters: String) -> Bool {
+            guard index < bytes.count, characters.utf8.contains(bytes[index]) else { return false }
+            index += 1
+            return true
+        }
+
+        guard let year = number(4), expect("-"), let month = number(2), expect("-"), let day = number(2),
+              expect("Tt "), let hour = number(2), expect(":"), let minute = number(2), expect(":"),
+              let second = number(2)
+        else { return nil }
+        guard (1...12).contains(month), day >= 1, day <= Timestamp.daysIn(month: month, year: year),
+              hour < 24, minute < 60, second < 60
+        else { return nil }
+
+        var nanos: Int64 = 0
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            var digits = 0
+            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) {
+                guard digits < 9 else { return nil }
+                nanos = nanos * 10 + Int64(bytes[index] - UInt8(ascii: "0"))
+                digits += 1
+                index += 1
+            }
+            guard digits > 0 else { return nil }
+            for _ in digits..<9 { nanos *= 10 }
+        }
+
+        var offsetSeconds: Int64 = 0
+        if expect("Zz") {
+            offsetSeconds = 0
+        } else if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+            let sign: Int64 = bytes[index] == UInt8(ascii: "-") ? -1 : 1
+            index += 1
+            guard let offsetHours = number(2), expect(":"), let offsetMinutes = number(2),
+                  offsetHours < 24, offsetMinutes < 60
+            else { return nil }
+            offsetSeconds = sign * (offsetHours * 3600 + offsetMinutes * 60)
+        } else {
+            return nil
+        }
+        guard index == bytes.count else { return nil }
+
+        let days = Timestamp.days(fromCivilYear: year, month: month, day: day)
+        self.init(seconds: days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds, nanos: Int32(nanos))
+    }
+
+    private static func pad(_ value: Int64, _ width: Int) -> String {
+        let digits = String(value)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+
+    private static func daysIn(month: Int64, year: Int64) -> Int64 {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+    private static func days(fromCivilYear year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    private static func civilDate(fromDays days: Int64) -> (Int64, Int64, Int64) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,102 @@
+import CFastCGI
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs several worker processes on one listening socket, as a pre-forking FastCGI server does.
+///
+/// Each worker is this same program started again (posix_spawn, not fork, so no thread state is
+/// copied) with the socket on file descriptor 0 and `FASTCGI_WORKER_PROCESS=1` in its
+/// environment. The supervisor restarts a worker that dies, forwards SIGTERM/SIGINT to all of
+/// them, waits for them to finish their requests, and then returns. A worker whose supervisor
+/// is killed outright stops too (PR_SET_PDEATHSIG).
+struct ProcessSupervisor {
+    static let childVariable = "FASTCGI_WORKER_PROCESS"
+    static var isChild: Bool { getenv(childVariable) != nil }
+
+    let socket: Int32
+    let processes: Int
+    let logger: Logger
+
+    /// In a worker process, asks the kernel for SIGTERM when the supervisor dies.
+    static func exitWithParent() {
+        guard isChild else { return }
+        _ = booking_request_parent_death_signal()
+        if getppid() == 1 { exit(0) }
+    }
+
+    func run() throws(FastCGIError) {
+        var set = Signals.stopSet(adding: [SIGCHLD])
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        var children: Set<pid_t> = []
+        var recentRestarts: [time_t] = []
+        for _ in 0..<processes { children.insert(try spawn()) }
+        logger.info("supervising worker processes", metadata: ["pid": "\(getpid())", "workers": "\(children.sorted())"])
+
+        var stopping = false
+        while !children.isEmpty {
+            var received: Int32 = 0
+            sigwait(&set, &received)
+            if received != SIGCHLD && !stopping {
+                stopping = true
+                logger.info("stopping worker processes", metadata: ["signal": "\(received)"])
+                for child in children { kill(child, SIGTERM) }
+            }
+            var status: Int32 = 0
+            while case let pid = waitpid(-1, &status, WNOHANG), pid > 0 {
+                children.remove(pid)
+                guard !stopping else { continue }
+                logger.error("worker process exited; starting another", metadata: ["pid": "\(pid)", "status": "\(status)"])
+                let now = time(nil)
+                recentRestarts = recentRestarts.filter { now - $0 < 10 } + [now]
+                if recentRestarts.count > processes * 3 { sleep(1) }  // crashing at start-up: do not spin
+                children.insert(try spawn())
+            }
+        }
+        logger.info("all worker processes stopped")
+    }
+
+    private func spawn() throws(FastCGIError) -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if socket != 0 { posix_spawn_file_actions_adddup2(&actions, socket, 0) }
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+
+        let arguments = CommandLine.arguments
+        var environment = ProcessEnvironment.current().filter { !$0.hasPrefix("\(Self.childVariable)=") }
+        environment.append("\(Self.childVariable)=1")
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, argv, envp)
+        guard result == 0 else { throw .setup("cannot start a worker process: \(String(cString: strerror(result)))") }
+        return pid
+    }
+}
+
+/// The process's environment as `NAME=value` strings.
+enum ProcessEnvironment {
+    static func current() -> [String] {
+        var entries: [String] = []
+        var pointer = environ
+        while let entry = pointer.pointee {
+            entries.append(String(cString: entry))
+            pointer += 1
+        }
+        return entries
+    }
+}

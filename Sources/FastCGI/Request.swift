@@ -1,0 +1,68 @@
+/// One request as the web server passed it over FastCGI.
+public struct Request: Sendable {
+    public enum Body: Sendable, Equatable {
+        case bytes([UInt8])
+        /// The declared body is larger than the configured limit; it was not read.
+        case tooLarge(declaredLength: Int)
+    }
+
+    public let method: String
+    /// The decoded path without the query string (nginx's `DOCUMENT_URI`).
+    public let path: String
+    public let query: String
+    /// Request headers by lower-case name with dashes (`authorization`, `x-request-id`).
+    public let headers: [String: String]
+    public let contentType: String?
+    public let body: Body
+
+    public init(method: String, path: String, query: String = "", headers: [String: String] = [:],
+                contentType: String? = nil, body: Body = .bytes([])) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.contentType = contentType
+        self.body = body
+    }
+}
+
+/// What to send back: a status, headers and a body.
+public struct Response: Sendable, Equatable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public static func == (lhs: Response, rhs: Response) -> Bool {
+        lhs.status == rhs.status && lhs.body == rhs.body
+            && lhs.headers.map { "\($0.0): \($0.1)" } == rhs.headers.map { "\($0.0): \($0.1)" }
+    }
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.0.lowercased() == name.lowercased() }?.1
+    }
+
+    /// The CGI response head (`Status:` line and headers) followed by the body.
+    func serialized() -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(body.count + 128)
+        output.append(contentsOf: "Status: \(status)\r\n".utf8)
+        for (name, value) in headers {
+            output.append(contentsOf: "\(name): \(value)\r\n".utf8)
+        }
+        output.append(contentsOf: "Content-Length: \(body.count)\r\n\r\n".utf8)
+        output.append(contentsOf: body)
+        return output
+    }
+}
+
+/// Answers requests. Each worker thread makes its own responder, so an implementation may
+/// hold per-thread state such as a database connection without locking.
+public protocol Responder {
+    func respond(to request: Request) -> Response
+}

@@ -1,0 +1,108 @@
+import CFastCGI
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One worker thread's loop: accept, read the request, respond, finish.
+struct Worker: Sendable {
+    let index: Int
+    let socket: Int32
+    let pool: WorkerPool
+    let maximumBodyBytes: Int
+    let makeResponder: @Sendable () -> any Responder
+    let logger: Logger
+
+    func run() {
+        defer { pool.workerExited() }
+        // Made here, on the worker's own thread, so per-thread state never crosses threads.
+        let responder = makeResponder()
+        var request = FCGX_Request()
+        guard FCGX_InitRequest(&request, socket, Int32(FCGI_FAIL_ACCEPT_ON_INTR)) == 0 else {
+            logger.error("FCGX_InitRequest failed")
+            return
+        }
+        defer { FCGX_Free(&request, 1) }
+        while true {
+            let accepted: Int32? = pool.acceptLock.withLock { _ in
+                guard pool.beginAccept(index) else { return nil }
+                defer { pool.endAccept(index) }
+                return FCGX_Accept_r(&request)
+            }
+            guard let accepted else { return }
+            if accepted < 0 {
+                if pool.isStopping { return }
+                if -accepted == EINTR { continue }
+                logger.error("FCGX_Accept_r failed", metadata: ["errno": "\(-accepted)"])
+                usleep(100_000)
+                continue
+            }
+            let response = responder.respond(to: read(&request))
+            write(response, to: &request)
+            FCGX_Finish_r(&request)
+        }
+    }
+
+    private func read(_ request: inout FCGX_Request) -> Request {
+        let environment = request.envp
+        func parameter(_ name: String) -> String? {
+            FCGX_GetParam(name, environment).map { String(cString: $0) }
+        }
+        var headers: [String: String] = [:]
+        var entry = environment
+        while let pointer = entry?.pointee {
+            let pair = String(cString: pointer)
+            if pair.hasPrefix("HTTP_"), let equals = pair.firstIndex(of: "=") {
+                let name = pair[pair.index(pair.startIndex, offsetBy: 5)..<equals].lowercased().replacingUnderscores()
+                headers[name] = String(pair[pair.index(after: equals)...])
+            }
+            entry = entry?.advanced(by: 1)
+        }
+        let declaredLength = parameter("CONTENT_LENGTH").flatMap { Int($0) } ?? 0
+        let body: Request.Body
+        if declaredLength > maximumBodyBytes {
+            body = .tooLarge(declaredLength: declaredLength)
+        } else {
+            body = .bytes(readBody(length: declaredLength, from: request.in))
+        }
+        let uri = parameter("REQUEST_URI") ?? "/"
+        let path = parameter("DOCUMENT_URI") ?? String(uri.prefix { $0 != "?" })
+        return Request(method: parameter("REQUEST_METHOD") ?? "GET", path: path, query: parameter("QUERY_STRING") ?? "",
+                       headers: headers, contentType: parameter("CONTENT_TYPE").flatMap { $0.isEmpty ? nil : $0 }, body: body)
+    }
+
+    private func readBody(length: Int, from stream: UnsafeMutablePointer<FCGX_Stream>?) -> [UInt8] {
+        guard length > 0 else { return [] }
+        var bytes = [UInt8](repeating: 0, count: length)
+        var filled = 0
+        bytes.withUnsafeMutableBufferPointer { buffer in
+            while filled < length {
+                let count = FCGX_GetStr(UnsafeMutableRawPointer(buffer.baseAddress! + filled).assumingMemoryBound(to: CChar.self),
+                                        Int32(length - filled), stream)
+                if count <= 0 { break }
+                filled += Int(count)
+            }
+        }
+        return Array(bytes[0..<filled])
+    }
+
+    private func write(_ response: Response, to request: inout FCGX_Request) {
+        let bytes = response.serialized()
+        let written = bytes.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+                FCGX_PutStr($0, Int32(buffer.count), request.out)
+            }
+        }
+        if written < 0 {
+            // The client or nginx went away; this request is over, the worker carries on.
+            logger.debug("response write failed", metadata: ["status": "\(response.status)"])
+        }
+    }
+}
+
+extension StringProtocol {
+    fileprivate func replacingUnderscores() -> String {
+        String(map { $0 == "_" ? "-" : $0 })
+    }
+}

@@ -1,0 +1,36 @@
+/// A JSON value.
+///
+/// The service's one JSON representation, used for request bodies, response bodies and
+/// Firestore-typed document fields. Objects keep their members as a dictionary; the
+/// serializer writes keys in sorted order so output is deterministic.
+public enum JSON: Equatable, Sendable {
+    case null
+    case bool(Bool)
+    /// A number written without fraction or exponent that fits in 64 bits.
+    case integer(Int64)
+    case double(Double)
+    case string(String)
+    case array([JSON])
+    case object([String: JSON])
+
+    /// The member named `key` when this is an object.
+    public subscript(key: String) -> JSON? {
+        if case .object(let members) = self { return members[key] }
+        return nil
+    }
+
+    public var stringValue: String? {
+        if case .string(let value) = self { return value }
+        return nil
+    }
+
+    public var arrayValue: [JSON]? {
+        if case .array(let value) = self { return value }
+        return nil
+    }
+
+    public var objectValue: [String: JSON]? {
+        if case .object(let value) = self { return value }
+        return nil
+    }
+}

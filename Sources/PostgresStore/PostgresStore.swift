@@ -1,0 +1,240 @@
+import CPostgres
+import DocumentStore
+import JSON
+
+/// `DocumentStore` on PostgreSQL JSONB through libpq: one connection, prepared statements,
+/// and each commit applied by one call of the `docstore_commit` function (one round trip,
+/// one transaction).
+///
+/// The connection is opened lazily and reopened after it breaks (a server restart, say);
+/// while the server cannot be reached every call throws `StoreError.unavailable`. A read that
+/// fails on a connection that turns out to be broken is retried once on a fresh one.
+public final class PostgresStore: DocumentStore {
+    public let backendName = "postgres"
+
+    private let connectionString: String
+    private var connection: OpaquePointer?
+
+    /// - Parameter connectionString: a libpq URL or key=value string; empty to use libpq's
+    ///   environment (`PGHOST`, `PGDATABASE`, ...).
+    public init(connectionString: String) {
+        self.connectionString = connectionString
+    }
+
+    deinit {
+        if let connection { PQfinish(connection) }
+    }
+
+    /// Creates or updates the schema. Idempotent; safe to run from many processes at once.
+    public func migrate() throws(StoreError) {
+        let connection = try connected()
+        let result = PQexec(connection, Schema.migration)
+        defer { PQclear(result) }
+        try check(result, on: connection)
+    }
+
+    public func get(_ path: DocumentPath) throws(StoreError) -> Document? {
+        try retryingRead { () throws(StoreError) in
+            try documents(from: execute("get", [path.collection, path.id]), collection: path.collection).first
+        }
+    }
+
+    public func list(collection: String, pageSize: Int, pageToken: String?) throws(StoreError) -> DocumentPage {
+        guard pageSize > 0 else { throw .invalidArgument("page size must be positive") }
+        return try retryingRead { () throws(StoreError) in
+            // Ask for one more row than the page holds to know whether another page follows.
+            let rows = try documents(from: execute("list", [collection, pageToken ?? "", String(pageSize + 1)]), collection: collection)
+            guard rows.count > pageSize else { return DocumentPage(documents: rows, nextPageToken: nil) }
+            let page = Array(rows.prefix(pageSize))
+            return DocumentPage(documents: page, nextPageToken: page.last!.path.id)
+        }
+    }
+
+    public func query(_ query: Query) throws(StoreError) -> [Document] {
+        for value in query.equalities.values {
+            switch value {
+            case .array, .map: throw .invalidArgument("equality filters take scalar values")
+            default: break
+            }
+        }
+        let filter = Value.firestoreJSON(query.equalities).text
+        let limit = query.limit.map(String.init)  // NULL means no limit
+        return try retryingRead { () throws(StoreError) in
+            try documents(from: execute("query", [query.collection, filter, limit]), collection: query.collection)
+        }
+    }
+
+    @discardableResult
+    public func commit(_ writes: [Write]) throws(StoreError) -> Timestamp {
+        var encoded: [JSON] = []
+        for write in writes {
+            guard DocumentPath.isValidID(write.path.id), DocumentPath.isValidID(write.path.collection) else {
+                throw .invalidArgument("invalid document path \(write.path)")
+            }
+            encoded.append(Self.encode(write))
+        }
+        let result = try execute("commit", [JSON.array(encoded).text])
+        defer { PQclear(result) }
+        guard PQntuples(result) == 1, let micros = Int64(text(result, 0, 0) ?? "") else {
+            throw .internalError("commit returned no time")
+        }
+        return Timestamp(microseconds: micros)
+    }
+
+    public func ping() throws(StoreError) {
+        try retryingRead { () throws(StoreError) in PQclear(try execute("ping", [])) }
+    }
+
+    // MARK: - Encoding
+
+    private static func encode(_ write: Write) -> JSON {
+        var members: [String: JSON] = [
+            "collection": .string(write.path.collection),
+            "id": .string(write.path.id),
+        ]
+        let precondition: Precondition
+        switch write {
+        case .set(_, let fields, let condition):
+            members["op"] = .string("set")
+            members["fields"] = Value.firestoreJSON(fields)
+            precondition = condition
+        case .delete(_, let condition):
+            members["op"] = .string("delete")
+            precondition = condition
+        }
+        switch precondition {
+        case .none: break
+        case .exists(let exists): members["exists"] = .bool(exists)
+        case .updateTime(let time): members["update_time"] = .integer(time.microseconds)
+        }
+        return .object(members)
+    }
+
+    private func documents(from result: OpaquePointer, collection: String) throws(StoreError) -> [Document] {
+        defer { PQclear(result) }
+        var documents: [Document] = []
+        for row in 0..<PQntuples(result) {
+            guard let id = text(result, row, 0), let fieldsText = text(result, row, 1),
+                  let created = Int64(text(result, row, 2) ?? ""), let updated = Int64(text(result, row, 3) ?? ""),
+                  let json = try? JSONParser.parse(fieldsText), let fields = Value.fields(firestoreJSON: json)
+            else { throw .internalError("malformed document row in \(collection)") }
+            documents.append(Document(path: DocumentPath(collection, id), fields: fields,
+                                      createTime: Timestamp(microseconds: created), updateTime: Timestamp(microseconds: updated)))
+        }
+        return documents
+    }
+
+    private func text(_ result: OpaquePointer, _ row: Int32, _ column: Int32) -> String? {
+        guard PQgetisnull(result, row, column) == 0, let value = PQgetvalue(result, row, column) else { return nil }
+        return String(cString: value)
+    }
+
+    // MARK: - Connection
+
+    /// Runs a read; if it failed because the connection broke, runs it once more on a new one.
+    private func retryingRead<T>(_ read: () throws(StoreError) -> T) throws(StoreError) -> T {
+        do {
+            return try read()
+        } catch .unavailable(let reason) {
+            guard connection == nil else { throw .unavailable(reason) }
+            return try read()
+        }
+    }
+
+    /// The open connection, connecting (and preparing the statements) first if needed.
+    private func connected() throws(StoreError) -> OpaquePointer {
+        if let connection, PQstatus(connection) == CONNECTION_OK { return connection }
+        disconnect()
+        let keys = ["connect_timeout", "application_name", "options", "dbname"]
+        let values = ["3", "booking", "-c statement_timeout=10000", connectionString]
+        let connection = withCStrings(keys) { keyPointers in
+            withCStrings(values) { valuePointers in PQconnectdbParams(keyPointers, valuePointers, 1) }
+        }
+        guard let connection, PQstatus(connection) == CONNECTION_OK else {
+            let reason = connection.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
+            if let connection { PQfinish(connection) }
+            throw .unavailable("PostgreSQL: \(reason.trimmingWhitespace)")
+        }
+        self.connection = connection
+        for statement in Schema.statements {
+            let result = PQprepare(connection, statement.name, statement.sql, 0, nil)
+            defer { PQclear(result) }
+            do {
+                try check(result, on: connection)
+            } catch {
+                disconnect()
+                throw error
+            }
+        }
+        return connection
+    }
+
+    private func disconnect() {
+        if let connection { PQfinish(connection) }
+        connection = nil
+    }
+
+    /// Executes a prepared statement and returns its result, which the caller must clear.
+    private func execute(_ statement: String, _ parameters: [String?]) throws(StoreError) -> OpaquePointer {
+        let connection = try connected()
+        let result = withOptionalCStrings(parameters) { pointers in
+            PQexecPrepared(connection, statement, Int32(parameters.count), pointers, nil, nil, 0)
+        }
+        do {
+            try check(result, on: connection)
+        } catch {
+            PQclear(result)
+            throw error
+        }
+        return result!
+    }
+
+    /// Turns a failed result into a `StoreError`, dropping the connection when it broke.
+    private func check(_ result: OpaquePointer?, on connection: OpaquePointer) throws(StoreError) {
+        let status = result.map(PQresultStatus) ?? PGRES_FATAL_ERROR
+        if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK { return }
+        let message = result.flatMap { PQresultErrorMessage($0) }.map { String(cString: $0) } ?? String(cString: PQerrorMessage(connection))
+        let state = result.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }.map { String(cString: $0) } ?? ""
+        let detail = result.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "D"))) }.map { String(cString: $0) } ?? ""
+        if PQstatus(connection) != CONNECTION_OK || state.hasPrefix("08") || state.hasPrefix("57P") {
+            disconnect()
+            throw .unavailable("PostgreSQL: \(message.trimmingWhitespace)")
+        }
+        let path = Self.path(fromDetail: detail)
+        switch state {
+        case "DS409": throw .alreadyExists(path)
+        case "DS404": throw .notFound(path)
+        case "DS412": throw .failedPrecondition(path)
+        case "57014", "40001", "40P01", "53300", "55P03": throw .unavailable("PostgreSQL: \(message.trimmingWhitespace)")
+        default: throw .internalError("PostgreSQL \(state): \(message.trimmingWhitespace)")
+        }
+    }
+
+    private static func path(fromDetail detail: String) -> DocumentPath {
+        guard let slash = detail.firstIndex(of: "/") else { return DocumentPath("", detail) }
+        return DocumentPath(String(detail[..<slash]), String(detail[detail.index(after: slash)...]))
+    }
+}
+
+private func withCStrings<R>(_ strings: [String], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    withOptionalCStrings(strings, body)
+}
+
+/// Calls `body` with NUL-terminated copies of `strings` (nil stays nil) and a trailing nil,
+/// valid for the duration of the call.
+private func withOptionalCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    let copies: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0)! } }
+    defer { copies.forEach { free($0) } }
+    return body(copies.map { UnsafePointer($0) } + [nil])
+}
+
+extension String {
+    /// libpq's messages end in a newline; logs and errors want one line.
+    var trimmingWhitespace: String {
+        String(self.reversed().drop(while: \.isWhitespace).reversed())
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,84 @@
+/// The store's schema: one table of JSONB documents and the function that applies a commit.
+///
+/// Applying it is idempotent and serialised by an advisory lock, so every process may run
+/// it at start-up. Fields are kept in Firestore's typed REST encoding, so the same bytes
+/// serve both stores.
+enum Schema {
+    static let migration = #"""
+    BEGIN;
+    SELECT pg_advisory_xact_lock(7262031001);
+    CREATE TABLE IF NOT EXISTS documents (
+        collection  text COLLATE "C" NOT NULL,
+        id          text COLLATE "C" NOT NULL,
+        fields      jsonb NOT NULL,
+        create_time timestamptz NOT NULL,
+        update_time timestamptz NOT NULL,
+        PRIMARY KEY (collection, id)
+    );
+    CREATE INDEX IF NOT EXISTS documents_fields_idx ON documents USING gin (fields jsonb_path_ops);
+
+    CREATE OR REPLACE FUNCTION docstore_us(t timestamptz) RETURNS int8
+    LANGUAGE sql IMMUTABLE AS $$ SELECT floor(extract(epoch FROM t) * 1000000)::int8 $$;
+
+    -- Applies a list of writes atomically. Each write is
+    -- {"op": "set"|"delete", "collection", "id", "fields"?, "exists"?: bool, "update_time"?: int8 µs}.
+    -- A failed precondition raises DS409 (already exists), DS404 (not found) or DS412 (update
+    -- time), with the document's path as DETAIL; the whole statement then changes nothing.
+    CREATE OR REPLACE FUNCTION docstore_commit(writes jsonb) RETURNS int8
+    LANGUAGE plpgsql AS $$
+    DECLARE
+        w jsonb;
+        now_time timestamptz := clock_timestamp();
+        current_update timestamptz;
+        found_row boolean;
+        affected int;
+        path text;
+    BEGIN
+        FOR w IN SELECT value FROM jsonb_array_elements(writes) LOOP
+            path := (w->>'collection') || '/' || (w->>'id');
+            IF w->'exists' = 'false'::jsonb THEN
+                IF w->>'op' = 'set' THEN
+                    INSERT INTO documents VALUES (w->>'collection', w->>'id', w->'fields', now_time, now_time)
+                    ON CONFLICT DO NOTHING;
+                    GET DIAGNOSTICS affected = ROW_COUNT;
+                ELSE
+                    PERFORM 1 FROM documents WHERE collection = w->>'collection' AND id = w->>'id';
+                    affected := CASE WHEN FOUND THEN 0 ELSE 1 END;
+                END IF;
+                IF affected = 0 THEN
+                    RAISE EXCEPTION 'document already exists: %', path USING ERRCODE = 'DS409', DETAIL = path;
+                END IF;
+                CONTINUE;
+            END IF;
+
+            SELECT update_time INTO current_update FROM documents
+             WHERE collection = w->>'collection' AND id = w->>'id' FOR UPDATE;
+            found_row := FOUND;
+            IF w->'exists' = 'true'::jsonb AND NOT found_row THEN
+                RAISE EXCEPTION 'no document: %', path USING ERRCODE = 'DS404', DETAIL = path;
+            END IF;
+            IF w ? 'update_time' AND (NOT found_row OR docstore_us(current_update) <> (w->>'update_time')::int8) THEN
+                RAISE EXCEPTION 'update time does not match: %', path USING ERRCODE = 'DS412', DETAIL = path;
+            END IF;
+
+            IF w->>'op' = 'set' THEN
+                INSERT INTO documents VALUES (w->>'collection', w->>'id', w->'fields', now_time, now_time)
+                ON CONFLICT (collection, id) DO UPDATE SET fields = EXCLUDED.fields, update_time = EXCLUDED.update_time;
+            ELSE
+                DELETE FROM documents WHERE collection = w->>'collection' AND id = w->>'id';
+            END IF;
+        END LOOP;
+        RETURN docstore_us(now_time);
+    END $$;
+    COMMIT;
+    """#
+
+    /// Named statements each connection prepares once.
+    static let statements: [(name: String, sql: String)] = [
+        ("get", "SELECT id, fields::text, docstore_us(create_time), docstore_us(update_time) FROM documents WHERE collection = $1 AND id = $2"),
+        ("list", "SELECT id, fields::text, docstore_us(create_time), docstore_us(update_time) FROM documents WHERE collection = $1 AND id > $2 ORDER BY id LIMIT $3"),
+        ("query", "SELECT id, fields::text, docstore_us(create_time), docstore_us(update_time) FROM documents WHERE collection = $1 AND fields @> $2::jsonb ORDER BY id LIMIT $3"),
+        ("commit", "SELECT docstore_commit($1::jsonb)"),
+        ("ping", "SELECT 1"),
+    ]
+}
