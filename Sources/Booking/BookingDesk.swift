@@ -80,7 +80,7 @@ public final class BookingDesk {
               let service = Service(document: document)
         else { throw .serviceNotFound }
         guard service.slots.contains(slot) else { throw .slotNotOffered }
-        let time = now()
+        let time = Timestamp(microseconds: now().microseconds)  // the precision both stores keep
         guard slot.instant > time else { throw .slotInPast }
 
         let booking = Booking(id: Self.autoID(), serviceID: serviceID, slot: slot, userName: userName, timestamp: time)

@@ -27,7 +27,8 @@ public final class PostgresStore: DocumentStore {
 
     /// Creates or updates the schema. Idempotent; safe to run from many processes at once.
     public func migrate() throws(StoreError) {
-        let connection = try connected()
+        let connection = try openConnection()
+        defer { PQfinish(connection) }
         let result = PQexec(connection, Schema.migration)
         defer { PQclear(result) }
         try check(result, on: connection)
@@ -145,16 +146,7 @@ public final class PostgresStore: DocumentStore {
     private func connected() throws(StoreError) -> OpaquePointer {
         if let connection, PQstatus(connection) == CONNECTION_OK { return connection }
         disconnect()
-        let keys = ["connect_timeout", "application_name", "options", "dbname"]
-        let values = ["3", "booking", "-c statement_timeout=10000", connectionString]
-        let connection = withCStrings(keys) { keyPointers in
-            withCStrings(values) { valuePointers in PQconnectdbParams(keyPointers, valuePointers, 1) }
-        }
-        guard let connection, PQstatus(connection) == CONNECTION_OK else {
-            let reason = connection.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
-            if let connection { PQfinish(connection) }
-            throw .unavailable("PostgreSQL: \(reason.trimmingWhitespace)")
-        }
+        let connection = try openConnection()
         self.connection = connection
         for statement in Schema.statements {
             let result = PQprepare(connection, statement.name, statement.sql, 0, nil)
@@ -165,6 +157,20 @@ public final class PostgresStore: DocumentStore {
                 disconnect()
                 throw error
             }
+        }
+        return connection
+    }
+
+    private func openConnection() throws(StoreError) -> OpaquePointer {
+        let keys = ["connect_timeout", "application_name", "options", "dbname"]
+        let values = ["3", "booking", "-c statement_timeout=10000 -c client_min_messages=warning", connectionString]
+        let connection = withCStrings(keys) { keyPointers in
+            withCStrings(values) { valuePointers in PQconnectdbParams(keyPointers, valuePointers, 1) }
+        }
+        guard let connection, PQstatus(connection) == CONNECTION_OK else {
+            let reason = connection.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
+            if let connection { PQfinish(connection) }
+            throw .unavailable("PostgreSQL: \(reason.trimmingWhitespace)")
         }
         return connection
     }

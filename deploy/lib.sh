@@ -1,0 +1,223 @@
+# Shared by deploy/up, deploy/down and deploy/test: settings and one function per step.
+# Everything lives under $RUN_DIR; servers are stopped by their PID files only.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RUN_DIR=${RUN_DIR:-$ROOT/.run}
+HTTPS_PORT=${HTTPS_PORT:-8443}
+HTTP_PORT=${HTTP_PORT:-8080}
+LISTEN_ADDRESS=${LISTEN_ADDRESS:-127.0.0.1}
+SERVER_NAME=${SERVER_NAME:-localhost}
+WORKERS=${WORKERS:-2}
+THREADS=${THREADS:-4}
+MAX_BODY_BYTES=${MAX_BODY_BYTES:-65536}
+SERVICE_USER=${SERVICE_USER:-booking}
+BUILD_CONFIGURATION=${BUILD_CONFIGURATION:-release}
+
+PG_DIR=$RUN_DIR/postgres
+NGINX_DIR=$RUN_DIR/nginx
+SOCKET=$RUN_DIR/booking.sock
+APP_PID=$RUN_DIR/booking-server.pid
+LOG_DIR=$RUN_DIR/log
+DATABASE_URL=${DATABASE_URL:-postgresql:///booking?host=$PG_DIR&user=$SERVICE_USER}
+export DATABASE_URL
+
+step() { printf '==> %s\n' "$*"; }
+
+# Debian packages the service needs to build and run.
+install_packages() {
+    local wanted=(libfcgi-dev libpq-dev postgresql nginx-light openssl pkg-config curl ca-certificates)
+    local missing=()
+    for package in "${wanted[@]}"; do
+        if [ "$package" = nginx-light ] && command -v nginx >/dev/null; then continue; fi
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return
+    step "installing ${missing[*]}"
+    [ "$(id -u)" -eq 0 ] || { echo "run as root to install packages, or install: ${missing[*]}" >&2; exit 1; }
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# As root, servers run as an unprivileged system user (initdb refuses root); otherwise as the caller.
+prepare_user() {
+    if [ "$(id -u)" -ne 0 ]; then
+        SERVICE_USER=$(id -un)
+        return
+    fi
+    if ! id "$SERVICE_USER" >/dev/null 2>&1; then
+        step "creating system user $SERVICE_USER"
+        useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$SERVICE_USER"
+    fi
+    # The service user must be able to reach the repository (static files, binary, run-time folder).
+    local dir=$ROOT
+    while [ "$dir" != / ]; do
+        if ! setpriv --reuid="$SERVICE_USER" --regid="$SERVICE_USER" --clear-groups test -x "$dir"; then
+            step "allowing $SERVICE_USER to traverse $dir (chmod o+x)"
+            chmod o+x "$dir"
+        fi
+        dir=$(dirname "$dir")
+    done
+}
+
+# Runs a command as the service user; setpriv execs it, so a background job's $! is its PID.
+as_service_user() {
+    if [ "$(id -u)" -eq 0 ]; then
+        exec_as_service_user=(setpriv --reuid="$SERVICE_USER" --regid="$SERVICE_USER" --init-groups)
+    else
+        exec_as_service_user=()
+    fi
+    "${exec_as_service_user[@]}" "$@"
+}
+
+make_run_dir() {
+    mkdir -p "$RUN_DIR" "$LOG_DIR" "$PG_DIR" "$NGINX_DIR/tmp" "$RUN_DIR/tls"
+    if [ "$(id -u)" -eq 0 ]; then chown -R "$SERVICE_USER:$SERVICE_USER" "$RUN_DIR"; fi
+    chmod 0700 "$PG_DIR"
+}
+
+build() {
+    step "building ($BUILD_CONFIGURATION)"
+    (cd "$ROOT" && swift build -c "$BUILD_CONFIGURATION" --product booking-server 2>&1 | tail -n 3 \
+        && swift build -c "$BUILD_CONFIGURATION" --product bookingctl 2>&1 | tail -n 1)
+    BIN_DIR=$(cd "$ROOT" && swift build -c "$BUILD_CONFIGURATION" --show-bin-path)
+}
+
+pg_bin() {
+    local dir
+    dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    echo "$dir/$1"
+}
+
+postgres_running() {
+    [ -f "$PG_DIR/data/postmaster.pid" ] && as_service_user "$(pg_bin pg_ctl)" status -D "$PG_DIR/data" >/dev/null 2>&1
+}
+
+# A private cluster, reachable only through a unix socket in its own 0700 folder.
+start_postgres() {
+    if [ ! -f "$PG_DIR/data/PG_VERSION" ]; then
+        step "initialising PostgreSQL in $PG_DIR/data"
+        as_service_user "$(pg_bin initdb)" -D "$PG_DIR/data" --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$LOG_DIR/initdb.log"
+    fi
+    if postgres_running; then
+        step "PostgreSQL is running"
+    else
+        step "starting PostgreSQL"
+        as_service_user "$(pg_bin pg_ctl)" start -D "$PG_DIR/data" -w -t 60 -l "$LOG_DIR/postgres.log" \
+            -o "-c listen_addresses='' -c unix_socket_directories='$PG_DIR' -c max_connections=200" >/dev/null
+    fi
+    as_service_user "$(pg_bin psql)" -h "$PG_DIR" -U "$SERVICE_USER" -d postgres -qtAc \
+        "SELECT 1 FROM pg_database WHERE datname = 'booking'" | grep -q 1 \
+        || as_service_user "$(pg_bin createdb)" -h "$PG_DIR" -U "$SERVICE_USER" booking
+}
+
+stop_postgres() {
+    if postgres_running; then
+        step "stopping PostgreSQL"
+        as_service_user "$(pg_bin pg_ctl)" stop -D "$PG_DIR/data" -m fast -w >/dev/null
+    fi
+}
+
+admin_token() {
+    if [ -n "${ADMIN_TOKEN:-}" ]; then echo "$ADMIN_TOKEN"; return; fi
+    if [ ! -s "$RUN_DIR/admin-token" ]; then
+        (umask 077 && openssl rand -hex 24 >"$RUN_DIR/admin-token")
+    fi
+    cat "$RUN_DIR/admin-token"
+}
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# Stops the process named in a PID file with SIGTERM (or $2) and waits for it to exit.
+stop_pid() {
+    local file=$1 signal=${2:-TERM} pid
+    pid_alive "$file" || { rm -f "$file"; return 0; }
+    pid=$(cat "$file")
+    kill -s "$signal" "$pid"
+    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then echo "process $pid did not stop in 15 s" >&2; return 1; fi
+    rm -f "$file"
+}
+
+start_app() {
+    if pid_alive "$APP_PID"; then
+        step "restarting the FastCGI workers"
+        stop_pid "$APP_PID"
+    else
+        step "starting the FastCGI workers ($WORKERS processes x $THREADS threads)"
+    fi
+    local token
+    token=$(admin_token)
+    (
+        export FCGI_SOCKET=$SOCKET FCGI_SOCKET_MODE=0660 WORKERS THREADS MAX_BODY_BYTES ADMIN_TOKEN=$token
+        as_service_user true
+        "${exec_as_service_user[@]}" "$BIN_DIR/booking-server" >>"$LOG_DIR/booking-server.log" 2>&1 </dev/null &
+        echo $! >"$APP_PID"
+    )
+    for _ in $(seq 1 300); do [ -S "$SOCKET" ] && return 0; pid_alive "$APP_PID" || break; sleep 0.1; done
+    echo "the FastCGI server did not start; see $LOG_DIR/booking-server.log:" >&2
+    tail -n 20 "$LOG_DIR/booking-server.log" >&2
+    return 1
+}
+
+# A self-signed certificate for local use, unless TLS_CERT and TLS_KEY name real ones.
+tls_files() {
+    TLS_CERT=${TLS_CERT:-$RUN_DIR/tls/cert.pem}
+    TLS_KEY=${TLS_KEY:-$RUN_DIR/tls/key.pem}
+    if [ ! -s "$TLS_CERT" ] || [ ! -s "$TLS_KEY" ]; then
+        step "making a self-signed certificate for $SERVER_NAME"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN=$SERVER_NAME" \
+            -addext "subjectAltName=DNS:$SERVER_NAME,DNS:localhost,IP:127.0.0.1" \
+            -keyout "$TLS_KEY" -out "$TLS_CERT" 2>/dev/null
+        if [ "$(id -u)" -eq 0 ]; then chown "$SERVICE_USER:$SERVICE_USER" "$TLS_KEY" "$TLS_CERT"; fi
+        chmod 0600 "$TLS_KEY"
+    fi
+}
+
+render_nginx_config() {
+    tls_files
+    local substitutions=(
+        -e "s|@NGINX_DIR@|$NGINX_DIR|g" -e "s|@SOCKET@|$SOCKET|g" -e "s|@HTTPS_PORT@|$HTTPS_PORT|g"
+        -e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@LISTEN_ADDRESS@|$LISTEN_ADDRESS|g" -e "s|@SERVER_NAME@|$SERVER_NAME|g"
+        -e "s|@TLS_CERT@|$TLS_CERT|g" -e "s|@TLS_KEY@|$TLS_KEY|g" -e "s|@MAX_BODY_BYTES@|$MAX_BODY_BYTES|g"
+        -e "s|@WWW_ROOT@|$ROOT/nginx/www|g" -e "s|@ERRORS_DIR@|$ROOT/nginx/errors|g"
+    )
+    sed "${substitutions[@]}" "$ROOT/nginx/nginx.conf" >"$NGINX_DIR/nginx.conf"
+    sed "${substitutions[@]}" "$ROOT/nginx/booking-site.conf" >"$NGINX_DIR/booking-site.conf"
+}
+
+start_nginx() {
+    render_nginx_config
+    local nginx=(nginx -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" -e "$NGINX_DIR/error.log")
+    as_service_user "${nginx[@]}" -t -q
+    if pid_alive "$NGINX_DIR/nginx.pid"; then
+        step "reloading nginx"
+        kill -HUP "$(cat "$NGINX_DIR/nginx.pid")"
+    else
+        step "starting nginx on https://$SERVER_NAME:$HTTPS_PORT/"
+        as_service_user "${nginx[@]}"
+    fi
+}
+
+stop_nginx() {
+    if pid_alive "$NGINX_DIR/nginx.pid"; then
+        step "stopping nginx"
+        stop_pid "$NGINX_DIR/nginx.pid" QUIT
+    fi
+}
+
+stop_app() {
+    if pid_alive "$APP_PID"; then
+        step "stopping the FastCGI workers"
+        stop_pid "$APP_PID"
+    fi
+}
+
+wait_for_health() {
+    for _ in $(seq 1 100); do
+        curl -fsk "https://127.0.0.1:$HTTPS_PORT/healthz" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "https://127.0.0.1:$HTTPS_PORT/healthz did not answer" >&2
+    return 1
+}
