@@ -1,0 +1,260 @@
+import DocumentStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The behaviour every `DocumentStore` must show, as named checks that a store's own test
+/// target runs (one parameterised test per check). Each check works in collections of its
+/// own, so checks may run in parallel against one database without resetting it.
+public enum DocumentStoreConformance {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public typealias Check = @Sendable (_ makeStore: @escaping DocumentStoreFactory) throws -> Void
+
+    public static let checks: [String: Check] = [
+        "a missing document reads as nil": missingDocumentIsNil,
+        "a created document reads back with every value type": createdDocumentRoundTrips,
+        "creating an existing document fails with alreadyExists and changes nothing": createOfExistingFails,
+        "a commit is all or nothing": commitIsAtomic,
+        "set replaces the fields and advances the update time": setReplaces,
+        "exists(true) on a missing document fails with notFound": mustExistOnMissingFails,
+        "an update-time precondition holds only for the current time": updateTimePrecondition,
+        "delete removes and honours preconditions": deleteHonoursPreconditions,
+        "list pages through a collection in id order": listPages,
+        "query matches equal fields in id order, with a limit": queryMatchesEqualities,
+        "ids Firestore forbids are refused": forbiddenIDsAreRefused,
+        "of concurrent creates of one document exactly one wins": concurrentCreatesOneWins,
+        "ping answers": pingAnswers,
+    ]
+
+    // MARK: - Checks
+
+    static func missingDocumentIsNil(_ makeStore: @escaping DocumentStoreFactory) throws {
+        let store = makeStore()
+        try expect(try store.get(DocumentPath(uniqueCollection(), "absent")) == nil, "get of a missing document")
+    }
+
+    static func createdDocumentRoundTrips(_ makeStore: @escaping DocumentStoreFactory) throws {
+        let store = makeStore()
+        let path = DocumentPath(uniqueCollection(), "everything")
+        let fields: [String: Value] = [
+            "null": .null, "yes": .boolean(true), "count": .integer(-9_007_199_254_740_993),
+            "ratio": .double(0.25), "when": .timestamp(Timestamp(seconds: 1_800_000_000, nanos: 123_456_000)),
+            "name": .string("Zoë \"quoted\" \\ / \u{1F600}"), "list": .array([.string("a"), .integer(2), .array([])]),
+            "nested": .map(["inner": .map(["deep": .string("x")]), "empty": .map([:])]),
+        ]
+        let commitTime = try store.commit([.create(path, fields)])
+        guard let document = try store.get(path) else { throw Failure(description: "created document not found") }
+        try expect(document.fields == fields, "fields read back as written: \(document.fields)")
+        try expect(document.path == path, "path")
+        try expect(document.createTime == document.updateTime, "a new document's create and update times agree")
+        try expect(document.updateTime == commitTime, "the update time is the commit time")
+    }
+
+    static func createOfExistingFails(_ makeStore: @escaping DocumentStoreFactory) throws {
+        let store = makeStore()
+        let path = DocumentPath(uniqueCollection(), "taken")
+        try store.commit([.create(path, ["owner": .string("first")])])
+        try expectError(.alreadyExists(path)) { () throws(StoreError) in try store.commit([.create(path, ["owner": .string("second")])]) }
+        try expect(try store.get(path)?["owner"] == .string("first"), "the first write stays")
+    }
+
+    static func commitIsAtomic(_ makeStore: @escaping DocumentStoreFactory) throws {
+        let store = makeStore()
+        let collection = uniqueCollection()
+        let existing = DocumentPath(collection, "existing")
+        try store.commit([.create(existing, [:])])
+        let fresh = DocumentPath(collection, "fresh")
+        try expectError(.alreadyExists(existing)) { () throws(StoreError) in
+            try store.commit([.create(fresh, ["a": .integer(1)]), .create(existing, ["b": .integer(2)])])
+        }
+        try expect(try store.get(fresh) == nil, "no write of a failed commit is applied")
+        try expect(try store.get(existing)?.fields == [:], "the existing document is unchanged")
+    }
+
+    static func setReplaces(_ makeStore: @escaping DocumentStoreFactory) throws {
+        let store = makeStore()
+        let path = DocumentPath(uniqueCollection(), "doc")
+        try store.commit([.set(path, ["a": .integer(1), "b": .integer(2)], .none)])
+        let first = try store.get(path)!
+        usleep(2000)
+        try store.commit([.set(path, ["c": .integer(3)], .none)])
+        let second = try store.get(path)!
+        try expect(second.fields == ["c": .integer(3)], "set replaces all fields")
+        try expect(second.createTime == first.createTime, "the create time stays")
+        try expect(second.updateTime > first.updateTime, "the update time advances")
+    }
+
+    static func mustExistOnMissingFails(_ makeStore: @escaping DocumentStoreFactory) throws {
+        let store = makeStore()
+        let path = DocumentPath(uniqueCollection(), "missing")
+        try expectError(.notFound(path)) { () throws(StoreError) in try store.commit([.set(path, ["a": .null], .exists(true))]) }
+        try expect(try store.get(path) == nil, "nothing was created")
+        try store.commit([.set(path, ["a": .null], .none)])
+        try store.commit([.set(path, ["a": .boolean(false)], .exists(true))])
+        try expect(try store.get(path)?["a"] == .boolean(false), "exists(true) on an existing document writes")
+    }
+
+    static func updateTimePrecondition(_ makeStore: @escaping DocumentStoreFactory) throws {
+        let store = makeStore()
+        let path = DocumentPath(uniqueCollection(), "versioned")
+        try store.commit([.create(path, ["v": .integer(1)])])
+        let original = try store.get(path)!
+        usleep(2000)
+        try store.commit([.set(path, ["v": .integer(2)], .updateTime(original.updateTime))])
+        try expectError(.failedPrecondition(path)) { () throws(StoreError) in
+            try store.commit([.set(path, ["v": .integer(3)], .updateTime(original.updateTime))])
+        }
+        try expect(try store.get(path)?["v"] == .integer(2), "a stale write changes nothing")
+    }
+
+    static func deleteHonoursPreconditions(_ makeStore: @escaping DocumentStoreFactory) throws {
+        let store = makeStore()
+        let path = DocumentPath(uniqueCollection(), "doomed")
+        try store.commit([.delete(path, .none)])  // deleting nothing is not an error
+        try expectError(.notFound(path)) { () throws(StoreError) in try store.commit([.delete(path, .exists(true))]) }
+        try store.commit([.create(path, [:])])
+        try store.commit([.delete(path, .exists(true))])
+        try expect(try store.get(path) == nil, "deleted")
+    }
+
+    static func listPages(_ makeStore: @escaping DocumentStoreFactory) throws {
+        let store = makeStore()
+        let collection = uniqueCollection()
+        let ids = ["b", "a", "e", "c", "g", "d", "f"]
+        try store.commit(ids.map { .create(DocumentPath(collection, $0), ["id": .string($0)]) })
+        try store.commit([.create(DocumentPath(uniqueCollection(), "other"), [:])])
+        var seen: [String] = []
+        var token: String? = nil
+        var pages = 0
+        repeat {
+            let page = try store.list(collection: collection, pageSize: 3, pageToken: token)
+            try expect(page.documents.count <= 3, "a page holds at most pageSize documents")
+            seen += page.documents.map(\.path.id)
+            token = page.nextPageToken
+            pages += 1
+        } while token != nil && pages < 10
+        try expect(seen == ids.sorted(), "every document once, in id order: \(seen)")
+        try expect(pages == 3, "7 documents in pages of 3 make 3 pages, not \(pages)")
+        try expect(try store.listAll(collection: uniqueCollection()).isEmpty, "an empty collection lists nothing")
+    }
+
+    static func queryMatchesEqualities(_ makeStore: @escaping DocumentStoreFactory) throws {
+        let store = makeStore()
+        let collection = uniqueCollection()
+        try store.commit([
+            .create(DocumentPath(collection, "3"), ["kind": .string("cut"), "size": .integer(1)]),
+            .create(DocumentPath(collection, "1"), ["kind": .string("cut"), "size": .integer(2)]),
+            .create(DocumentPath(collection, "2"), ["kind": .string("wash"), "size": .integer(1)]),
+            .create(DocumentPath(collection, "4"), ["kind": .string("cut"), "size": .integer(1), "extra": .boolean(true)]),
+        ])
+        let cuts = try store.query(Query(collection: collection, where: ["kind": .string("cut")]))
+        try expect(cuts.map(\.path.id) == ["1", "3", "4"], "one equality: \(cuts.map(\.path.id))")
+        let small = try store.query(Query(collection: collection, where: ["kind": .string("cut"), "size": .integer(1)]))
+        try expect(small.map(\.path.id) == ["3", "4"], "two equalities: \(small.map(\.path.id))")
+        let limited = try store.query(Query(collection: collection, where: ["kind": .string("cut")], limit: 2))
+        try expect(limited.map(\.path.id) == ["1", "3"], "limit: \(limited.map(\.path.id))")
+        let none = try store.query(Query(collection: collection, where: ["kind": .string("dye")]))
+        try expect(none.isEmpty, "no match")
+    }
+
+    static func forbiddenIDsAreRefused(_ makeStore: @escaping DocumentStoreFactory) throws {
+        let store = makeStore()
+        let collection = uniqueCollection()
+        for id in ["a/b", ".", "..", "__reserved__", "", String(repeating: "x", count: 1501)] {
+            do {
+                try store.commit([.create(DocumentPath(collection, id), [:])])
+                throw Failure(description: "id \"\(id.prefix(20))\" was accepted")
+            } catch let error as StoreError {
+                guard case .invalidArgument = error else { throw Failure(description: "id \"\(id.prefix(20))\": \(error)") }
+            }
+        }
+        try expect(try store.listAll(collection: collection).isEmpty, "nothing was written")
+    }
+
+    static func concurrentCreatesOneWins(_ makeStore: @escaping DocumentStoreFactory) throws {
+        let path = DocumentPath(uniqueCollection(), "contended")
+        let contenders = 16
+        let outcomes = Outcomes()
+        var threads: [pthread_t] = []
+        for contender in 0..<contenders {
+            threads.append(startThread {
+                let store = makeStore()
+                do throws(StoreError) {
+                    try store.commit([.create(path, ["winner": .integer(Int64(contender))])])
+                    outcomes.record("won")
+                } catch .alreadyExists {
+                    outcomes.record("lost")
+                } catch {
+                    outcomes.record("\(error)")
+                }
+            })
+        }
+        for thread in threads { pthread_join(thread, nil) }
+        let counts = outcomes.counts()
+        try expect(counts == ["won": 1, "lost": contenders - 1], "exactly one create wins: \(counts)")
+    }
+
+    static func pingAnswers(_ makeStore: @escaping DocumentStoreFactory) throws {
+        try makeStore().ping()
+    }
+
+    // MARK: - Helpers
+
+    static func expect(_ condition: @autoclosure () throws -> Bool, _ what: String) throws {
+        guard try condition() else { throw Failure(description: "expected: \(what)") }
+    }
+
+    static func expectError(_ expected: StoreError, _ body: () throws(StoreError) -> some Any) throws {
+        do {
+            _ = try body()
+        } catch {
+            guard error == expected else { throw Failure(description: "expected \(expected), got \(error)") }
+            return
+        }
+        throw Failure(description: "expected \(expected), but it succeeded")
+    }
+
+    /// A collection name no other check or run uses.
+    static func uniqueCollection() -> String {
+        "conformance_\(UInt64.random(in: 0...UInt64.max))"
+    }
+}
+
+/// Outcomes recorded by several threads.
+private final class Outcomes: @unchecked Sendable {
+    private var lock = pthread_mutex_t()
+    private var results: [String: Int] = [:]
+
+    init() { pthread_mutex_init(&lock, nil) }
+
+    func record(_ outcome: String) {
+        pthread_mutex_lock(&lock)
+        results[outcome, default: 0] += 1
+        pthread_mutex_unlock(&lock)
+    }
+
+    func counts() -> [String: Int] {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return results
+    }
+}
+
+private final class ThreadBody {
+    let body: @Sendable () -> Void
+    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+}
+
+private func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
+    var thread = pthread_t()
+    let context = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
+    pthread_create(&thread, nil, { context in
+        Unmanaged<ThreadBody>.fromOpaque(context!).takeRetainedValue().body()
+        return nil
+    }, context)
+    return thread
+}
