@@ -36,7 +36,9 @@ let package = Package(
 
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "BookingTests", dependencies: ["Booking", "PostgresStore"]),
-        .testTarget(name: "BookingAPITests", dependencies: ["BookingAPI", "FastCGI", "JSON"]),
+        .testTarget(name: "BookingAPITests", dependencies: [
+            "BookingAPI", "Booking", "FastCGI", "JSON", "PostgresStore", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore", "DocumentStoreConformance"]),
     ]
 )

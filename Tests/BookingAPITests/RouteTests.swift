@@ -1,0 +1,41 @@
+@testable import BookingAPI
+import Testing
+
+@Suite struct RouteTests {
+    @Test(arguments: [
+        ("/healthz", Route.health), ("/services", .services), ("/services/haircut", .service(id: "haircut")),
+        ("/book", .book), ("/bookings/abc", .booking(id: "abc")), ("/services/Zoë's chair", .service(id: "Zoë's chair")),
+    ])
+    func matchesEndpoints(_ path: String, _ route: Route) {
+        #expect(Route(path: path) == route)
+    }
+
+    @Test(arguments: ["", "/", "/services/", "/services/a/b", "/book/", "/bookings", "/bookings/", "/healthz/x", "services", "/Services", "//services"])
+    func unknownPathsMatchNothing(_ path: String) {
+        #expect(Route(path: path) == nil)
+    }
+
+    @Test func allowedMethodsIncludeHeadWhereverGetIs() {
+        #expect(Route.services.allowedMethods == ["GET", "HEAD", "POST"])
+        #expect(Route.book.allowedMethods == ["POST"])
+        #expect(Route.service(id: "x").allowedMethods == ["GET", "HEAD"])
+    }
+
+    @Test(arguments: [
+        ("application/json", true), ("application/json; charset=utf-8", true), ("Application/JSON;charset=UTF-8", true),
+        ("application/json ; charset=utf-8", true), ("text/plain", false), ("application/jsonp", false),
+        ("application/x-www-form-urlencoded", false), ("", false),
+    ])
+    func recognisesJSONContentTypes(_ type: String, _ isJSON: Bool) {
+        #expect(BookingResponder.isJSON(type) == isJSON)
+    }
+
+    @Test func comparesTokensExactly() {
+        let token = Array("s3cret-token".utf8)
+        #expect(BookingResponder.constantTimeEqual(token, Array("s3cret-token".utf8)))
+        #expect(!BookingResponder.constantTimeEqual(token, Array("s3cret-tokeN".utf8)))
+        #expect(!BookingResponder.constantTimeEqual(token, Array("s3cret-token2".utf8)))
+        #expect(!BookingResponder.constantTimeEqual(token, Array("s3cret".utf8)))
+        #expect(!BookingResponder.constantTimeEqual(token, []))
+    }
+}

@@ -1,0 +1,178 @@
+@testable import Booking
+import DocumentStore
+import PostgresStore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The booking rules on the real PostgreSQL store the test command started.
+@Suite struct BookingDeskTests {
+    static let databaseURL = getenv("DATABASE_URL").map { String(cString: $0) } ?? ""
+    let store: PostgresStore
+    let desk: BookingDesk
+    /// Every test books its own services, so tests can run in parallel on one database.
+    let serviceID = "svc-\(UInt32.random(in: 0...UInt32.max))"
+    let slots = ["2031-03-01T09:00:00Z", "2031-03-01T10:00:00Z", "2031-03-01T11:00:00Z"]
+
+    init() throws {
+        store = PostgresStore(connectionString: Self.databaseURL)
+        try store.migrate()
+        desk = BookingDesk(store: store)
+        _ = try desk.createService(NewService(id: serviceID, name: "Haircut", slots: slots))
+    }
+
+    @Test func bookingAFreeSlotConfirmsIt() throws {
+        let booking = try desk.book(BookingRequest(serviceID: serviceID, slot: slots[1], userName: "  Ann  "))
+        #expect(booking.serviceID == serviceID)
+        #expect(booking.slot.description == slots[1])
+        #expect(booking.userName == "Ann")
+        #expect(booking.id.count == 20)
+        #expect(try desk.booking(id: booking.id) == booking)
+    }
+
+    @Test func bookingTheSameSlotTwiceIsAConflict() throws {
+        _ = try desk.book(BookingRequest(serviceID: serviceID, slot: slots[0], userName: "Ann"))
+        #expect(throws: BookingError.slotTaken) { try desk.book(BookingRequest(serviceID: serviceID, slot: slots[0], userName: "Bob")) }
+    }
+
+    @Test func anotherSpellingOfABookedInstantIsTheSameSlot() throws {
+        _ = try desk.book(BookingRequest(serviceID: serviceID, slot: "2031-03-01T10:00:00+01:00", userName: "Ann"))
+        #expect(throws: BookingError.slotTaken) {
+            try desk.book(BookingRequest(serviceID: serviceID, slot: "2031-03-01T09:00:00.000Z", userName: "Bob"))
+        }
+    }
+
+    @Test func theSameSlotOfAnotherServiceIsFree() throws {
+        let other = "\(serviceID)-b"
+        _ = try desk.createService(NewService(id: other, name: "Other", slots: slots))
+        _ = try desk.book(BookingRequest(serviceID: serviceID, slot: slots[0], userName: "Ann"))
+        _ = try desk.book(BookingRequest(serviceID: other, slot: slots[0], userName: "Bob"))
+    }
+
+    @Test func aBookedSlotLeavesTheAvailableList() throws {
+        _ = try desk.book(BookingRequest(serviceID: serviceID, slot: slots[1], userName: "Ann"))
+        let expected = [slots[0], slots[2]]
+        #expect(try desk.service(id: serviceID).availableSlots.map(\.description) == expected)
+        let listed = try desk.services().first { $0.service.id == serviceID }
+        #expect(listed?.availableSlots.map(\.description) == expected)
+        #expect(listed?.service.slots.count == 3)
+    }
+
+    @Test func refusalsNameTheirReason() throws {
+        #expect(throws: BookingError.serviceNotFound) { try desk.book(BookingRequest(serviceID: "no-such-\(serviceID)", slot: slots[0], userName: "A")) }
+        #expect(throws: BookingError.slotNotOffered) { try desk.book(BookingRequest(serviceID: serviceID, slot: "2031-03-01T09:30:00Z", userName: "A")) }
+        #expect(throws: BookingError.self) { try desk.book(BookingRequest(serviceID: serviceID, slot: "tomorrow", userName: "A")) }
+        #expect(throws: BookingError.self) { try desk.book(BookingRequest(serviceID: serviceID, slot: slots[0], userName: " ")) }
+        #expect(throws: BookingError.self) { try desk.book(BookingRequest(serviceID: "a/b", slot: slots[0], userName: "A")) }
+        #expect(throws: BookingError.serviceNotFound) { try desk.service(id: "a/../b") }
+        #expect(throws: BookingError.bookingNotFound) { try desk.booking(id: "nope-\(serviceID)") }
+    }
+
+    @Test func aSlotThatHasBegunCannotBeBooked() throws {
+        let later = BookingDesk(store: store, now: { Timestamp(rfc3339: "2031-03-01T10:00:00Z")! })
+        #expect(throws: BookingError.slotInPast) { try later.book(BookingRequest(serviceID: serviceID, slot: slots[0], userName: "A")) }
+        #expect(throws: BookingError.slotInPast) { try later.book(BookingRequest(serviceID: serviceID, slot: slots[1], userName: "A")) }
+        _ = try later.book(BookingRequest(serviceID: serviceID, slot: slots[2], userName: "A"))
+    }
+
+    @Test func rejectedRequestsWriteNothing() throws {
+        _ = try desk.book(BookingRequest(serviceID: serviceID, slot: slots[0], userName: "Ann"))
+        let before = try documentCount()
+        _ = try? desk.book(BookingRequest(serviceID: serviceID, slot: slots[0], userName: "Bob"))
+        _ = try? desk.book(BookingRequest(serviceID: serviceID, slot: "2031-03-01T09:30:00Z", userName: "Bob"))
+        _ = try? desk.book(BookingRequest(serviceID: serviceID, slot: slots[1], userName: ""))
+        _ = try? desk.createService(NewService(id: serviceID, name: "Again", slots: []))
+        _ = try? desk.createService(NewService(id: "\(serviceID)-x", name: "Bad", slots: ["2031-03-01T09:00:00.5Z"]))
+        #expect(try documentCount() == before)
+        #expect(try store.get(DocumentPath("services", "\(serviceID)-x")) == nil)
+    }
+
+    @Test func creatingAServiceNormalisesItsSlots() throws {
+        let created = try desk.createService(NewService(id: nil, name: " Massage ", slots: [
+            "2031-03-02T11:00:00+01:00", "2031-03-02T09:00:00Z", "2031-03-02T10:00:00Z", "2031-03-02T10:00:00.000Z",
+        ]))
+        #expect(created.service.id.count == 20)
+        #expect(created.service.name == "Massage")
+        #expect(created.service.slots.map(\.description) == ["2031-03-02T09:00:00Z", "2031-03-02T10:00:00Z"])
+        #expect(try desk.service(id: created.service.id) == created)
+        #expect(throws: BookingError.serviceExists) {
+            try desk.createService(NewService(id: created.service.id, name: "Again", slots: []))
+        }
+    }
+
+    @Test func manyThreadsBookingOneSlotMakeExactlyOneBooking() throws {
+        let contenders = 24
+        let results = ResultCounter()
+        let service = serviceID
+        let slot = slots[2]
+        var threads: [pthread_t] = []
+        for index in 0..<contenders {
+            var thread = pthread_t()
+            let body = Unmanaged.passRetained(Box {
+                let desk = BookingDesk(store: PostgresStore(connectionString: Self.databaseURL))
+                do throws(BookingError) {
+                    _ = try desk.book(BookingRequest(serviceID: service, slot: slot, userName: "client \(index)"))
+                    results.add("booked")
+                } catch {
+                    results.add(error.code)
+                }
+            }).toOpaque()
+            pthread_create(&thread, nil, { Unmanaged<Box>.fromOpaque($0!).takeRetainedValue().body(); return nil }, body)
+            threads.append(thread)
+        }
+        threads.forEach { pthread_join($0, nil) }
+        #expect(results.counts == ["booked": 1, "slot_taken": contenders - 1])
+        let claims = try store.query(Query(collection: "slot_claims", where: ["service_id": .string(serviceID)]))
+        #expect(claims.count == 1)
+        let bookings = try store.query(Query(collection: "bookings", where: ["service_id": .string(serviceID)]))
+        #expect(bookings.count == 1)
+    }
+
+    @Test func readsDocumentsWrittenByTheOriginalApplication() throws {
+        // The Python/Firestore version wrote slots as it received them and the time as a string.
+        let id = "\(serviceID)-legacy"
+        try store.commit([
+            .create(DocumentPath("services", id), [
+                "service_id": .string(id), "service_name": .string("Legacy"),
+                "available_slots": .array([.string("2031-03-03T10:00:00+01:00"), .string("not a time"), .string("2031-03-03T08:00:00Z")]),
+            ]),
+            .create(DocumentPath("bookings", "\(id)-b"), [
+                "booking_id": .string("\(id)-b"), "service_id": .string(id), "slot": .string("2031-03-03T08:00:00Z"),
+                "user_name": .string("Old"), "timestamp": .string("2026-01-01T12:00:00Z"),
+            ]),
+        ])
+        #expect(try desk.service(id: id).availableSlots.map(\.description) == ["2031-03-03T08:00:00Z", "2031-03-03T09:00:00Z"])
+        #expect(try desk.booking(id: "\(id)-b").timestamp == Timestamp(rfc3339: "2026-01-01T12:00:00Z"))
+    }
+
+    /// Documents that name this test's service (other tests write in parallel).
+    private func documentCount() throws -> Int {
+        let mine = ["service_id": Value.string(serviceID)]
+        return try store.query(Query(collection: "bookings", where: mine)).count
+            + store.query(Query(collection: "slot_claims", where: mine)).count
+            + store.query(Query(collection: "services", where: mine)).count
+    }
+}
+
+private final class Box {
+    let body: @Sendable () -> Void
+    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+}
+
+private final class ResultCounter: @unchecked Sendable {
+    private var lock = pthread_mutex_t()
+    private var storage: [String: Int] = [:]
+    init() { pthread_mutex_init(&lock, nil) }
+    func add(_ key: String) {
+        pthread_mutex_lock(&lock)
+        storage[key, default: 0] += 1
+        pthread_mutex_unlock(&lock)
+    }
+    var counts: [String: Int] {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return storage
+    }
+}

@@ -1,0 +1,71 @@
+@testable import Booking
+import DocumentStore
+import Testing
+
+@Suite struct SlotTests {
+    @Test(arguments: [
+        ("2026-12-01T09:30:00Z", "2026-12-01T09:30:00Z"),
+        ("2026-12-01t09:30:00z", "2026-12-01T09:30:00Z"),
+        ("2026-12-01 09:30:00Z", "2026-12-01T09:30:00Z"),
+        ("2026-12-01T10:30:00+01:00", "2026-12-01T09:30:00Z"),
+        ("2026-12-01T04:00:00-05:30", "2026-12-01T09:30:00Z"),
+        ("2026-12-01T09:30:00.000Z", "2026-12-01T09:30:00Z"),
+        ("2026-12-01T00:30:00+01:00", "2026-11-30T23:30:00Z"),
+        ("2028-02-29T23:59:59-00:00", "2028-02-29T23:59:59Z"),
+        ("2000-03-01T00:00:00+14:00", "2000-02-29T10:00:00Z"),
+        ("1969-12-31T23:59:59Z", "1969-12-31T23:59:59Z"),
+    ])
+    func normalisesToUTCWholeSeconds(_ input: String, _ canonical: String) throws {
+        #expect(try Slot(parsing: input).description == canonical)
+    }
+
+    @Test func oneInstantWrittenTwoWaysIsOneSlot() throws {
+        #expect(try Slot(parsing: "2026-12-01T10:30:00+01:00") == Slot(parsing: "2026-12-01T09:30:00Z"))
+        #expect(Set([try Slot(parsing: "2026-12-01T10:30:00+01:00"), try Slot(parsing: "2026-12-01T09:30:00.0Z")]).count == 1)
+    }
+
+    @Test(arguments: [
+        "", "2026-12-01", "2026-12-01T09:30Z", "2026-12-01T09:30:00", "2026-13-01T09:30:00Z", "2026-02-29T09:30:00Z",
+        "2026-04-31T09:30:00Z", "2026-12-01T24:00:00Z", "2026-12-01T09:60:00Z", "2026-12-01T09:30:60Z",
+        "2026-12-01T09:30:00+1:00", "2026-12-01T09:30:00+01", "2026-12-01T09:30:00.Z", "2026-12-01T09:30:00.5Z",
+        "2026-12-01T09:30:00.0000000001Z", " 2026-12-01T09:30:00Z", "2026-12-01T09:30:00Z ", "1764581400",
+        "２０２６-12-01T09:30:00Z", "2026-12-01T09:30:00+24:00",
+    ])
+    func rejectsWhatIsNotAnInstantOnAWholeSecond(_ input: String) {
+        #expect(throws: BookingError.self) { try Slot(parsing: input) }
+    }
+
+    @Test func ordersByTime() throws {
+        let slots = try ["2026-12-01T10:00:00+02:00", "2026-12-01T09:00:00Z", "2026-12-01T07:30:00Z"].map(Slot.init(parsing:))
+        #expect(slots.sorted().map(\.description) == ["2026-12-01T07:30:00Z", "2026-12-01T08:00:00Z", "2026-12-01T09:00:00Z"])
+    }
+
+    @Test func timestampsKeepTheirFractionInRFC3339() {
+        #expect(Timestamp(seconds: 0, nanos: 500_000_000).rfc3339 == "1970-01-01T00:00:00.500Z")
+        #expect(Timestamp(microseconds: 1_500_001).rfc3339 == "1970-01-01T00:00:01.500001Z")
+        #expect(Timestamp(microseconds: -1).rfc3339 == "1969-12-31T23:59:59.999999Z")
+        #expect(Timestamp(rfc3339: "2026-11-24T18:01:53.690261110Z")?.nanos == 690_261_110)
+    }
+}
+
+@Suite struct ValidationTests {
+    @Test(arguments: ["haircut", "room-101", "Zoë's chair", String(repeating: "x", count: 128), "a.b", "__x"])
+    func acceptsReasonableIDs(_ id: String) throws {
+        #expect(try Validation.id(id, field: "service_id") == id)
+    }
+
+    @Test(arguments: ["", "a/b", "tab\there", "new\nline", "\u{7F}", ".", "..", "__reserved__", String(repeating: "x", count: 129)])
+    func rejectsBadIDs(_ id: String) {
+        #expect(throws: BookingError.self) { try Validation.id(id, field: "service_id") }
+    }
+
+    @Test func trimsNames() throws {
+        #expect(try Validation.name("  Ann Smith \n", field: "user_name") == "Ann Smith")
+        #expect(try Validation.name(String(repeating: "é", count: 200), field: "user_name").count == 200)
+    }
+
+    @Test(arguments: ["", "   ", "\n\t", String(repeating: "a", count: 201), "Ann\u{0}"])
+    func rejectsBadNames(_ name: String) {
+        #expect(throws: BookingError.self) { try Validation.name(name, field: "user_name") }
+    }
+}
