@@ -1,0 +1,159 @@
+"""Every endpoint and every error of the API, through nginx over TLS."""
+
+import subprocess
+
+import requests
+
+from conftest import (ADMIN, BASE, CA, HTTP_BASE, assert_error, call, create_service, future_slots, sql, url)
+
+
+def book(service_id, slot, user_name="Ann", **kwargs):
+    return call("POST", "/book", json={"service_id": service_id, "slot": slot, "user_name": user_name}, **kwargs)
+
+
+def test_health_reports_the_backend():
+    response = call("GET", "/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "backend": "postgres"}
+
+
+def test_the_page_is_served_with_security_headers():
+    response = call("GET", "/")
+    assert response.status_code == 200
+    assert "<title>Book a slot</title>" in response.text
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "no-cache" in response.headers["Cache-Control"]
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert call("GET", "/app.js").headers["Content-Type"].split(";")[0] in ("application/javascript", "text/javascript")
+
+
+def test_http2_is_offered():
+    version = subprocess.run(["curl", "-s", "--http2", "--cacert", CA, "-o", "/dev/null", "-w", "%{http_version}", url("/healthz")],
+                             capture_output=True, text=True, check=True).stdout
+    assert version == "2"
+
+
+def test_plain_http_redirects_to_https():
+    response = requests.get(HTTP_BASE + "/services?x=1", allow_redirects=False, timeout=10)
+    assert response.status_code == 301
+    assert response.headers["Location"].startswith("https://")
+    assert response.headers["Location"].endswith("/services?x=1")
+
+
+def test_services_list_free_slots_in_time_order():
+    slots = future_slots(3)
+    created = create_service([slots[2], slots[0], slots[1]], name="Listed")
+    assert created["available_slots"] == slots
+    listed = call("GET", "/services").json()["services"]
+    mine = [s for s in listed if s["service_id"] == created["service_id"]]
+    assert mine == [{"service_id": created["service_id"], "service_name": "Listed", "available_slots": slots}]
+    assert call("GET", f"/services/{created['service_id']}").json() == mine[0]
+
+
+def test_creating_a_service_needs_the_admin_token():
+    body = {"service_name": "X", "available_slots": []}
+    assert_error(call("POST", "/services", json=body), 401, "unauthorized")
+    assert_error(call("POST", "/services", json=body, headers={"Authorization": "Bearer nope"}), 401, "unauthorized")
+    response = call("POST", "/services", json=body, headers=ADMIN)
+    assert response.status_code == 201
+    generated = response.json()["service_id"]
+    assert len(generated) == 20
+    assert response.headers["Location"] == f"/services/{generated}"
+
+
+def test_creating_a_service_normalises_slots_and_refuses_duplicates():
+    created = create_service(["2031-06-01T10:30:00+01:00", "2031-06-01T09:30:00.000Z", "2031-06-01T08:00:00Z"])
+    assert created["available_slots"] == ["2031-06-01T08:00:00Z", "2031-06-01T09:30:00Z"]
+    again = call("POST", "/services", headers=ADMIN, json={"service_id": created["service_id"], "service_name": "Y", "available_slots": []})
+    assert_error(again, 409, "service_exists")
+
+
+def test_bad_services_are_refused():
+    cases = [
+        ({"service_name": "X", "available_slots": ["next tuesday"]}, 422, "invalid_slot"),
+        ({"service_name": "   ", "available_slots": []}, 422, "invalid_field"),
+        ({"service_id": "a/b", "service_name": "X", "available_slots": []}, 422, "invalid_field"),
+        ({"service_id": "__x__", "service_name": "X", "available_slots": []}, 422, "invalid_field"),
+        ({"service_name": "X", "available_slots": "2031-06-01T08:00:00Z"}, 400, "invalid_request"),
+        ({"service_name": "X", "available_slots": [1]}, 400, "invalid_request"),
+        ({"service_name": 5, "available_slots": []}, 400, "invalid_request"),
+    ]
+    for body, status, code in cases:
+        assert_error(call("POST", "/services", json=body, headers=ADMIN), status, code)
+
+
+def test_a_booking_is_confirmed_readable_and_leaves_the_free_list(service):
+    sid, slot = service["service_id"], service["available_slots"][0]
+    response = book(sid, slot, user_name="  Ann Smith  ")
+    assert response.status_code == 201, response.text
+    booking = response.json()
+    assert set(booking) == {"booking_id", "service_id", "slot", "user_name", "timestamp"}
+    assert (booking["service_id"], booking["slot"], booking["user_name"]) == (sid, slot, "Ann Smith")
+    assert response.headers["Location"] == f"/bookings/{booking['booking_id']}"
+    assert call("GET", f"/bookings/{booking['booking_id']}").json() == booking
+    free = call("GET", f"/services/{sid}").json()["available_slots"]
+    assert slot not in free and len(free) == len(service["available_slots"]) - 1
+
+
+def test_booking_errors(service):
+    sid, slots = service["service_id"], service["available_slots"]
+    assert book(sid, slots[0]).status_code == 201
+    assert_error(book(sid, slots[0], "Bob"), 409, "slot_taken")
+    assert_error(book("no-such-service", slots[0]), 404, "service_not_found")
+    assert_error(book(sid, "2035-01-01T00:00:00Z"), 422, "slot_not_offered")
+    assert_error(book(sid, "not a time"), 422, "invalid_slot")
+    assert_error(book(sid, slots[1], " \t "), 422, "invalid_field")
+    assert_error(book(sid, slots[1], "x" * 201), 422, "invalid_field")
+    assert_error(book("a/b", slots[1]), 422, "invalid_field")
+    assert_error(call("POST", "/book", data="{not json", headers={"Content-Type": "application/json"}), 400, "invalid_json")
+    assert_error(call("POST", "/book", json=[sid, slots[1]]), 400, "invalid_request")
+    assert_error(call("POST", "/book", json={"service_id": sid, "slot": 20310601, "user_name": "A"}), 400, "invalid_request")
+    assert_error(call("POST", "/book", json={"service_id": sid, "user_name": "A"}), 400, "invalid_request")
+    assert_error(call("POST", "/book", data=f"service_id={sid}", headers={"Content-Type": "application/x-www-form-urlencoded"}),
+                 415, "unsupported_media_type")
+    assert_error(call("POST", "/book", data=b"", headers={}), 415, "unsupported_media_type")
+
+
+def test_one_instant_written_two_ways_is_one_slot():
+    created = create_service(["2031-07-01T09:00:00Z"])
+    assert book(created["service_id"], "2031-07-01T11:00:00+02:00").json()["slot"] == "2031-07-01T09:00:00Z"
+    assert_error(book(created["service_id"], "2031-07-01T09:00:00.000Z", "Bob"), 409, "slot_taken")
+
+
+def test_a_slot_that_has_begun_cannot_be_booked():
+    created = create_service(["2020-01-01T09:00:00Z"])
+    assert_error(book(created["service_id"], "2020-01-01T09:00:00Z"), 422, "slot_in_past")
+
+
+def test_rejected_requests_change_nothing(service):
+    sid, slots = service["service_id"], service["available_slots"]
+    count = "SELECT count(*) FROM documents WHERE fields @> '{\"service_id\": {\"stringValue\": \"%s\"}}'" % sid
+    assert book(sid, slots[0]).status_code == 201
+    before = sql(count)
+    for response in [book(sid, slots[0], "Bob"), book(sid, "2035-01-01T00:00:00Z"), book(sid, slots[1], ""),
+                     call("POST", "/book", data="{", headers={"Content-Type": "application/json"})]:
+        assert 400 <= response.status_code < 500
+    assert sql(count) == before
+    assert call("GET", f"/services/{sid}").json()["available_slots"] == slots[1:]
+
+
+def test_unknown_paths_and_wrong_methods():
+    assert_error(call("GET", "/no/such/path"), 404, "not_found")
+    assert_error(call("GET", "/services/no-such-service"), 404, "service_not_found")
+    assert_error(call("GET", "/bookings/no-such-booking"), 404, "booking_not_found")
+    for method, path, allow in [("DELETE", "/services", "GET, HEAD, POST"), ("GET", "/book", "POST"),
+                                ("PUT", "/bookings/x", "GET, HEAD"), ("POST", "/healthz", "GET, HEAD")]:
+        response = call(method, path, json={})
+        assert_error(response, 405, "method_not_allowed")
+        assert response.headers["Allow"] == allow
+
+
+def test_head_answers_like_get_without_a_body():
+    response = call("HEAD", "/services")
+    assert response.status_code == 200 and response.content == b""
+
+
+def test_a_body_over_the_limit_gets_413_json():
+    assert_error(call("POST", "/book", data="x" * 70_000, headers={"Content-Type": "application/json"}), 413, "payload_too_large")

@@ -1,0 +1,75 @@
+"""Many clients at once through nginx: more connections than the 2 x 4 worker threads."""
+
+import socket
+import ssl
+import threading
+from collections import Counter
+from urllib.parse import urlparse
+
+import requests
+
+from conftest import BASE, CA, call, create_service, future_slots, sql
+
+
+def race(requests_to_send):
+    """Sends every (service_id, slot, user) at once, each on its own connection; returns the responses."""
+    barrier = threading.Barrier(len(requests_to_send))
+    responses = [None] * len(requests_to_send)
+
+    def client(index, service_id, slot, user):
+        with requests.Session() as session:
+            barrier.wait()
+            try:
+                responses[index] = call("POST", "/book", session=session, timeout=60,
+                                        json={"service_id": service_id, "slot": slot, "user_name": user})
+            except requests.RequestException as error:
+                responses[index] = error
+
+    threads = [threading.Thread(target=client, args=(i, *request)) for i, request in enumerate(requests_to_send)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(90)
+    assert not any(thread.is_alive() for thread in threads), "a client hung"
+    return responses
+
+
+def test_200_clients_racing_for_one_slot_make_exactly_one_booking():
+    service = create_service(future_slots(1))
+    sid, slot = service["service_id"], service["available_slots"][0]
+    responses = race([(sid, slot, f"client {i}") for i in range(200)])
+    statuses = Counter(getattr(r, "status_code", repr(r)) for r in responses)
+    assert statuses == {201: 1, 409: 199}, statuses
+    assert all(r.json()["error"]["code"] == "slot_taken" for r in responses if r.status_code == 409)
+    winner = next(r.json() for r in responses if r.status_code == 201)
+    assert call("GET", f"/bookings/{winner['booking_id']}").json() == winner
+    in_store = ("SELECT count(*) FROM documents WHERE collection = '%s' AND fields @> "
+                "'{\"service_id\": {\"stringValue\": \"%s\"}}'")
+    assert sql(in_store % ("bookings", sid)) == "1"
+    assert sql(in_store % ("slot_claims", sid)) == "1"
+    assert call("GET", f"/services/{sid}").json()["available_slots"] == []
+
+
+def test_clients_booking_different_slots_all_succeed():
+    slots = future_slots(120, step_minutes=15)
+    service = create_service(slots)
+    responses = race([(service["service_id"], slot, f"client {i}") for i, slot in enumerate(slots)])
+    statuses = Counter(getattr(r, "status_code", repr(r)) for r in responses)
+    assert statuses == {201: 120}, statuses
+    assert sorted(r.json()["slot"] for r in responses) == slots
+    assert call("GET", f"/services/{service['service_id']}").json()["available_slots"] == []
+
+
+def test_clients_that_hang_up_mid_request_do_not_hurt_the_workers():
+    target = urlparse(BASE)
+    context = ssl.create_default_context(cafile=CA)
+    for i in range(60):
+        with socket.create_connection((target.hostname, target.port), timeout=10) as raw:
+            with context.wrap_socket(raw, server_hostname="localhost") as tls:
+                if i % 2:
+                    tls.sendall(b"GET /services HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                else:  # a declared body that never arrives
+                    tls.sendall(b"POST /book HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                                b"Content-Length: 500\r\n\r\n{\"service_id\":")
+    responses = [call("GET", "/healthz", timeout=10) for _ in range(20)]
+    assert [r.status_code for r in responses] == [200] * 20
