@@ -1,0 +1,72 @@
+"""The OpenAPI description (nginx/www/openapi.yaml) is valid and true to what the server does."""
+
+import os
+
+import yaml
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+
+from conftest import ADMIN, ROOT, call, create_service, future_slots
+
+SPEC = yaml.safe_load(open(os.path.join(ROOT, "nginx", "www", "openapi.yaml")))
+REGISTRY = Registry().with_resource("spec", DRAFT202012.create_resource(SPEC))
+METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"]
+
+
+def check(template, method, response):
+    """The status is documented for the operation, and the body matches its schema."""
+    documented = SPEC["paths"][template][method.lower()]["responses"]
+    status = str(response.status_code)
+    assert status in documented, f"{method} {template} answered undocumented {status}"
+    escaped = template.replace("~", "~0").replace("/", "~1")
+    pointer = documented[status].get("$ref") or f"#/paths/{escaped}/{method.lower()}/responses/{status}"
+    schema = {"$ref": f"spec{pointer}/content/application~1json/schema"}
+    errors = list(Draft202012Validator(schema, registry=REGISTRY).iter_errors(response.json()))
+    assert not errors, f"{method} {template} {status}: {errors[0].message}"
+
+
+def test_the_description_is_valid_openapi():
+    validate(SPEC)
+
+
+def test_every_path_answers_exactly_the_documented_methods():
+    samples = {"{service_id}": "some-service", "{booking_id}": "some-booking"}
+    for template, item in SPEC["paths"].items():
+        path = template
+        for name, value in samples.items():
+            path = path.replace(name, value)
+        documented = {m.upper() for m in item}
+        allowed = documented | ({"HEAD"} if "GET" in documented else set())
+        for method in METHODS:
+            response = call(method, path, json={})
+            if method in allowed:
+                assert response.status_code != 405, f"{method} {path}"
+            else:
+                assert response.status_code == 405, f"{method} {path}"
+                assert set(response.headers["Allow"].split(", ")) == allowed
+
+
+def test_responses_match_their_schemas():
+    service = create_service(future_slots(2))
+    sid, slot = service["service_id"], service["available_slots"][0]
+    check("/services", "GET", call("GET", "/services"))
+    check("/services/{service_id}", "GET", call("GET", f"/services/{sid}"))
+    check("/services/{service_id}", "GET", call("GET", "/services/missing"))
+    created = call("POST", "/services", headers=ADMIN, json={"service_name": "Spec", "available_slots": future_slots(1)})
+    check("/services", "POST", created)
+    for body in [{"service_name": "x", "available_slots": ["never"]}, {"service_name": 1}]:
+        check("/services", "POST", call("POST", "/services", headers=ADMIN, json=body))
+    check("/services", "POST", call("POST", "/services", json={}))
+    booking = call("POST", "/book", json={"service_id": sid, "slot": slot, "user_name": "Spec"})
+    check("/book", "POST", booking)
+    check("/bookings/{booking_id}", "GET", call("GET", f"/bookings/{booking.json()['booking_id']}"))
+    check("/bookings/{booking_id}", "GET", call("GET", "/bookings/missing"))
+    for body in [{"service_id": sid, "slot": slot, "user_name": "Again"}, {"service_id": "missing", "slot": slot, "user_name": "A"},
+                 {"service_id": sid, "slot": "soon", "user_name": "A"}, {"service_id": sid}]:
+        check("/book", "POST", call("POST", "/book", json=body))
+    check("/book", "POST", call("POST", "/book", data="{", headers={"Content-Type": "application/json"}))
+    check("/book", "POST", call("POST", "/book", data="x", headers={"Content-Type": "text/plain"}))
+    check("/book", "POST", call("POST", "/book", data="x" * 70_000, headers={"Content-Type": "application/json"}))
+    check("/healthz", "GET", call("GET", "/healthz"))
