@@ -32,14 +32,14 @@ enum BookingServer {
         let databaseURL = configuration.databaseURL
         let makeStore: DocumentStoreFactory = { PostgresStore(connectionString: databaseURL) }
 
+        let adminToken = configuration.adminToken
         if !FastCGIServer.isWorkerProcess {
             migrate(PostgresStore(connectionString: databaseURL), logger: logger)
             logger.info("store ready", metadata: ["backend": "postgres"])
+            if adminToken == nil { logger.warning("ADMIN_TOKEN is not set: POST /services refuses every caller") }
         }
 
-        let adminToken = configuration.adminToken
         let maximumBodyBytes = configuration.fastCGI.maximumBodyBytes
-        if adminToken == nil { logger.warning("ADMIN_TOKEN is not set: POST /services refuses every caller") }
         let server = FastCGIServer(configuration: configuration.fastCGI, logger: logger) {
             BookingResponder(desk: BookingDesk(store: makeStore()), adminToken: adminToken,
                              maximumBodyBytes: maximumBodyBytes, logger: logger)

@@ -1,0 +1,59 @@
+"""How the workers are deployed: unix socket permissions, fd 0 from spawn-fcgi, configuration errors."""
+
+import os
+import stat
+import subprocess
+import tempfile
+import time
+
+from conftest import ROOT
+
+RUN_DIR = os.environ.get("RUN_DIR", "")
+
+
+def binary():
+    bin_dir = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
+    return os.path.join(bin_dir, "booking-server")
+
+
+def fastcgi_request(socket_path, method, path, body=b"", content_type=""):
+    """One request over FastCGI with libfcgi's own client, cgi-fcgi; returns (status, body)."""
+    env = {"REQUEST_METHOD": method, "DOCUMENT_URI": path, "REQUEST_URI": path, "CONTENT_LENGTH": str(len(body)),
+           "CONTENT_TYPE": content_type, "PATH": os.environ["PATH"]}
+    output = subprocess.run(["cgi-fcgi", "-bind", "-connect", socket_path], input=body, env=env,
+                            capture_output=True, timeout=20, check=True).stdout
+    head, _, payload = output.partition(b"\r\n\r\n")
+    return int(head.split(b"\r\n")[0].split()[1]), payload
+
+
+def test_the_socket_lets_only_the_service_user_and_its_group_connect():
+    mode = stat.S_IMODE(os.stat(os.path.join(RUN_DIR, "booking.sock")).st_mode)
+    assert mode == 0o660
+
+
+def test_workers_serve_a_socket_inherited_on_fd_0_as_spawn_fcgi_passes_it():
+    with tempfile.TemporaryDirectory() as directory:
+        socket_path = os.path.join(directory, "fcgi.sock")
+        env = {**os.environ, "WORKERS": "2", "THREADS": "2", "ADMIN_TOKEN": "x"}
+        env.pop("FCGI_SOCKET", None)
+        server = subprocess.Popen(["spawn-fcgi", "-n", "-s", socket_path, "--", binary()], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 20
+            while not os.path.exists(socket_path) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            statuses = [fastcgi_request(socket_path, "GET", "/healthz")[0] for _ in range(10)]
+            assert statuses == [200] * 10
+            status, body = fastcgi_request(socket_path, "POST", "/book", b"{}", "application/json")
+            assert status == 400 and b"invalid_request" in body
+        finally:
+            server.terminate()
+            output = server.communicate(timeout=20)[0].decode()
+        assert server.returncode == 0, output
+        assert "all worker processes stopped" in output
+
+
+def test_a_bad_setting_stops_the_server_with_a_clear_message():
+    result = subprocess.run([binary()], env={**os.environ, "WORKERS": "many"}, capture_output=True, text=True, timeout=20)
+    assert result.returncode == 2
+    assert "WORKERS must be a whole number" in result.stderr
