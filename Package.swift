@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "DocumentStoreConformance", dependencies: ["DocumentStore"], path: "Tests/DocumentStoreConformance"),
 
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
-        .testTarget(name: "BookingTests", dependencies: ["Booking", "PostgresStore"]),
+        .testTarget(name: "BookingTests", dependencies: ["Booking", "PostgresStore", "DocumentStoreConformance"]),
         .testTarget(name: "BookingAPITests", dependencies: [
             "BookingAPI", "Booking", "FastCGI", "JSON", "PostgresStore", .product(name: "Logging", package: "swift-log"),
         ]),

@@ -83,13 +83,23 @@ public final class FastCGIServer: Sendable {
         logger.info("stopping: finishing requests in flight", metadata: ["signal": "\(signal)", "pid": "\(getpid())"])
         pool.stop()
         FCGX_ShutdownPending()
-        // A thread blocked in accept() wakes only on a signal; keep nudging until all are out.
+        // A thread blocked in accept() wakes only on a signal: nudge until none is accepting.
+        // Then close this process's copy of the listening socket, so that once every process
+        // has, new connections are refused at once instead of waiting in the backlog.
+        var listening = true
         while !pool.allStopped {
+            var accepting = false
             for (index, thread) in threads.enumerated() where pool.isAccepting(index) {
                 pthread_kill(thread, SIGUSR1)
+                accepting = true
+            }
+            if listening && !accepting {
+                close(socket)
+                listening = false
             }
             usleep(20_000)
         }
+        if listening { close(socket) }
         for thread in threads { pthread_join(thread, nil) }
         logger.info("stopped", metadata: ["pid": "\(getpid())"])
     }

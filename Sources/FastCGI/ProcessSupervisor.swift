@@ -28,6 +28,9 @@ struct ProcessSupervisor {
     }
 
     func run() throws(FastCGIError) {
+        // Workers get the socket on fd 0 only: a second inherited copy would keep it listening
+        // after they close fd 0 on shutdown.
+        _ = fcntl(socket, F_SETFD, FD_CLOEXEC)
         var set = Signals.stopSet(adding: [SIGCHLD])
         pthread_sigmask(SIG_BLOCK, &set, nil)
         var children: Set<pid_t> = []
@@ -42,6 +45,7 @@ struct ProcessSupervisor {
             if received != SIGCHLD && !stopping {
                 stopping = true
                 logger.info("stopping worker processes", metadata: ["signal": "\(received)"])
+                close(socket)  // the workers close theirs once no thread accepts; then connects are refused
                 for child in children { kill(child, SIGTERM) }
             }
             var status: Int32 = 0

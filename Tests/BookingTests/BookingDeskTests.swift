@@ -1,5 +1,6 @@
 @testable import Booking
 import DocumentStore
+import DocumentStoreConformance
 import PostgresStore
 import Testing
 
@@ -104,26 +105,17 @@ import Glibc
 
     @Test func manyThreadsBookingOneSlotMakeExactlyOneBooking() throws {
         let contenders = 24
-        let results = ResultCounter()
-        let service = serviceID
-        let slot = slots[2]
-        var threads: [pthread_t] = []
-        for index in 0..<contenders {
-            var thread = pthread_t()
-            let body = Unmanaged.passRetained(Box {
-                let desk = BookingDesk(store: PostgresStore(connectionString: Self.databaseURL))
-                do throws(BookingError) {
-                    _ = try desk.book(BookingRequest(serviceID: service, slot: slot, userName: "client \(index)"))
-                    results.add("booked")
-                } catch {
-                    results.add(error.code)
-                }
-            }).toOpaque()
-            pthread_create(&thread, nil, { Unmanaged<Box>.fromOpaque($0!).takeRetainedValue().body(); return nil }, body)
-            threads.append(thread)
+        let (service, slot) = (serviceID, slots[2])
+        let counts = race(contenders) { index in
+            let desk = BookingDesk(store: PostgresStore(connectionString: Self.databaseURL))
+            do throws(BookingError) {
+                _ = try desk.book(BookingRequest(serviceID: service, slot: slot, userName: "client \(index)"))
+                return "booked"
+            } catch {
+                return error.code
+            }
         }
-        threads.forEach { pthread_join($0, nil) }
-        #expect(results.counts == ["booked": 1, "slot_taken": contenders - 1])
+        #expect(counts == ["booked": 1, "slot_taken": contenders - 1])
         let claims = try store.query(Query(collection: "slot_claims", where: ["service_id": .string(serviceID)]))
         #expect(claims.count == 1)
         let bookings = try store.query(Query(collection: "bookings", where: ["service_id": .string(serviceID)]))
@@ -153,26 +145,5 @@ import Glibc
         return try store.query(Query(collection: "bookings", where: mine)).count
             + store.query(Query(collection: "slot_claims", where: mine)).count
             + store.query(Query(collection: "services", where: mine)).count
-    }
-}
-
-private final class Box {
-    let body: @Sendable () -> Void
-    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-}
-
-private final class ResultCounter: @unchecked Sendable {
-    private var lock = pthread_mutex_t()
-    private var storage: [String: Int] = [:]
-    init() { pthread_mutex_init(&lock, nil) }
-    func add(_ key: String) {
-        pthread_mutex_lock(&lock)
-        storage[key, default: 0] += 1
-        pthread_mutex_unlock(&lock)
-    }
-    var counts: [String: Int] {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        return storage
     }
 }

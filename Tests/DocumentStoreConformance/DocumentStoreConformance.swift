@@ -178,23 +178,16 @@ public enum DocumentStoreConformance {
     static func concurrentCreatesOneWins(_ makeStore: @escaping DocumentStoreFactory) throws {
         let path = DocumentPath(uniqueCollection(), "contended")
         let contenders = 16
-        let outcomes = Outcomes()
-        var threads: [pthread_t] = []
-        for contender in 0..<contenders {
-            threads.append(startThread {
-                let store = makeStore()
-                do throws(StoreError) {
-                    try store.commit([.create(path, ["winner": .integer(Int64(contender))])])
-                    outcomes.record("won")
-                } catch .alreadyExists {
-                    outcomes.record("lost")
-                } catch {
-                    outcomes.record("\(error)")
-                }
-            })
+        let counts = race(contenders) { contender in
+            do throws(StoreError) {
+                try makeStore().commit([.create(path, ["winner": .integer(Int64(contender))])])
+                return "won"
+            } catch .alreadyExists {
+                return "lost"
+            } catch {
+                return "\(error)"
+            }
         }
-        for thread in threads { pthread_join(thread, nil) }
-        let counts = outcomes.counts()
         try expect(counts == ["won": 1, "lost": contenders - 1], "exactly one create wins: \(counts)")
     }
 
@@ -224,37 +217,29 @@ public enum DocumentStoreConformance {
     }
 }
 
-/// Outcomes recorded by several threads.
-private final class Outcomes: @unchecked Sendable {
-    private var lock = pthread_mutex_t()
-    private var results: [String: Int] = [:]
-
-    init() { pthread_mutex_init(&lock, nil) }
-
-    func record(_ outcome: String) {
-        pthread_mutex_lock(&lock)
-        results[outcome, default: 0] += 1
-        pthread_mutex_unlock(&lock)
+/// Runs `body` on `count` threads at once (each started before any is joined) and counts the
+/// outcomes it returns. For tests that race clients against one store.
+public func race(_ count: Int, _ body: @escaping @Sendable (Int) -> String) -> [String: Int] {
+    final class Context: @unchecked Sendable {
+        let body: @Sendable (Int) -> String
+        let index: Int
+        var outcome = ""
+        init(_ body: @escaping @Sendable (Int) -> String, _ index: Int) {
+            self.body = body
+            self.index = index
+        }
     }
-
-    func counts() -> [String: Int] {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        return results
+    let contexts = (0..<count).map { Context(body, $0) }
+    let threads = contexts.map { context -> pthread_t in
+        var thread = pthread_t()
+        let result = pthread_create(&thread, nil, { raw in
+            let context = Unmanaged<Context>.fromOpaque(raw!).takeUnretainedValue()
+            context.outcome = context.body(context.index)
+            return nil
+        }, Unmanaged.passUnretained(context).toOpaque())
+        precondition(result == 0, "pthread_create failed")
+        return thread
     }
-}
-
-private final class ThreadBody {
-    let body: @Sendable () -> Void
-    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-}
-
-private func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
-    var thread = pthread_t()
-    let context = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
-    pthread_create(&thread, nil, { context in
-        Unmanaged<ThreadBody>.fromOpaque(context!).takeRetainedValue().body()
-        return nil
-    }, context)
-    return thread
+    threads.forEach { pthread_join($0, nil) }
+    return contexts.reduce(into: [:]) { $0[$1.outcome, default: 0] += 1 }
 }
