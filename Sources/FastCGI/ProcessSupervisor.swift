@@ -16,9 +16,19 @@ struct ProcessSupervisor {
     static let childVariable = "FASTCGI_WORKER_PROCESS"
     static var isChild: Bool { getenv(childVariable) != nil }
 
-    let socket: Int32
+    /// The listening socket, close-on-exec: workers get it as fd 0 and no other copy, which
+    /// would keep it listening after they close fd 0 on shutdown.
+    private let socket: Int32
     let processes: Int
     let logger: Logger
+
+    init(socket: Int32, processes: Int, logger: Logger) {
+        self.socket = fcntl(socket, F_DUPFD_CLOEXEC, 3)
+        close(socket)
+        if socket == 0 { _ = open("/dev/null", O_RDONLY) }  // keep fd 0 taken
+        self.processes = processes
+        self.logger = logger
+    }
 
     /// In a worker process, asks the kernel for SIGTERM when the supervisor dies.
     static func exitWithParent() {
@@ -28,9 +38,6 @@ struct ProcessSupervisor {
     }
 
     func run() throws(FastCGIError) {
-        // Workers get the socket on fd 0 only: a second inherited copy would keep it listening
-        // after they close fd 0 on shutdown.
-        _ = fcntl(socket, F_SETFD, FD_CLOEXEC)
         var set = Signals.stopSet(adding: [SIGCHLD])
         pthread_sigmask(SIG_BLOCK, &set, nil)
         var children: Set<pid_t> = []
@@ -66,7 +73,7 @@ struct ProcessSupervisor {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        if socket != 0 { posix_spawn_file_actions_adddup2(&actions, socket, 0) }
+        posix_spawn_file_actions_adddup2(&actions, socket, 0)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
