@@ -23,7 +23,8 @@ public final class BookingResponder: Responder {
             return try handle(request)
         } catch {
             if error.status >= 500 {
-                logger.error("request failed", metadata: ["path": "\(request.path)", "code": "\(error.code)", "message": "\(error.message)"])
+                logger.log(level: error.status == 503 ? .warning : .error, "request failed",
+                           metadata: ["path": "\(request.path)", "code": "\(error.code)", "message": "\(error.message)"])
             }
             return Self.json(error.status, JSONBodies.error(error), headers: error.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
         }
