@@ -96,6 +96,7 @@ public final class BookingResponder: Responder {
         do {
             return try operation()
         } catch {
+            if case .storeFailure(let detail) = error { logger.error("store failure", metadata: ["detail": "\(detail)"]) }
             throw APIError(error)
         }
     }
