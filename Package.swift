@@ -10,16 +10,21 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         // C libraries from Debian: module maps only.
         .systemLibrary(name: "CFastCGI", path: "Sources/CFastCGI", providers: [.apt(["libfcgi-dev"])]),
         .systemLibrary(name: "CPostgres", path: "Sources/CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         .target(name: "JSON"),
         .target(name: "FastCGI", dependencies: ["CFastCGI", .product(name: "Logging", package: "swift-log")]),
         .target(name: "DocumentStore", dependencies: ["JSON"]),
         .target(name: "PostgresStore", dependencies: ["DocumentStore", "JSON", "CPostgres"]),
+        .target(name: "FirestoreStore", dependencies: [
+            "DocumentStore", "JSON", "CCurl", .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ]),
         .target(name: "Booking", dependencies: ["DocumentStore"]),
         .target(name: "BookingAPI", dependencies: ["Booking", "FastCGI", "JSON"]),
         .executableTarget(name: "BookingServer", dependencies: [
@@ -40,5 +45,8 @@ let package = Package(
             "BookingAPI", "Booking", "FastCGI", "JSON", "PostgresStore", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore", "DocumentStoreConformance"]),
+        .testTarget(name: "FirestoreStoreTests", dependencies: [
+            "FirestoreStore", "DocumentStoreConformance", "JSON", .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ]),
     ]
 )

@@ -7,17 +7,11 @@ import DocumentStore
 public final class BookingDesk {
     private let store: any DocumentStore
     private let now: () -> Timestamp
-    private let retryDelays: [UInt32]
 
-    /// - Parameters:
-    ///   - now: the clock, for booking times and for refusing slots that have begun.
-    ///   - retryDelays: microseconds to wait before each retry of a booking commit that met an
-    ///     unavailable store; the booking is safe to retry because its ids are fixed up front.
-    public init(store: any DocumentStore, now: @escaping () -> Timestamp = Timestamp.now,
-                retryDelays: [UInt32] = [50_000, 200_000]) {
+    /// - Parameter now: the clock, for booking times and for refusing slots that have begun.
+    public init(store: any DocumentStore, now: @escaping () -> Timestamp = Timestamp.now) {
         self.store = store
         self.now = now
-        self.retryDelays = retryDelays
     }
 
     public var backendName: String { store.backendName }
@@ -89,21 +83,15 @@ public final class BookingDesk {
             .create(DocumentPath(Collections.bookings, booking.id), booking.fields),
             .create(claim, ["service_id": .string(serviceID), "slot": .string(slot.description), "booking_id": .string(booking.id)]),
         ]
-        var attempt = 0
-        while true {
-            do {
-                try store.commit(writes)
-                return booking
-            } catch .alreadyExists(let path) where path == claim {
-                // After a retry, the claim may be the one our own earlier attempt committed.
-                if attempt > 0, try isClaimed(claim, by: booking.id) { return booking }
-                throw .slotTaken
-            } catch .unavailable where attempt < retryDelays.count {
-                usleep(retryDelays[attempt])
-                attempt += 1
-            } catch {
-                throw Self.translate(error)
-            }
+        do {
+            try store.commit(writes)
+            return booking
+        } catch .alreadyExists {
+            // Stores retry commits that got no answer, so the claim may be our own first attempt's.
+            if try isClaimed(claim, by: booking.id) { return booking }
+            throw .slotTaken
+        } catch {
+            throw Self.translate(error)
         }
     }
 
@@ -154,7 +142,3 @@ public final class BookingDesk {
         return String((0..<20).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

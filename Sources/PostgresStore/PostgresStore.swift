@@ -6,9 +6,11 @@ import JSON
 /// and each commit applied by one call of the `docstore_commit` function (one round trip,
 /// one transaction).
 ///
-/// The connection is opened lazily and reopened after it breaks (a server restart, say);
-/// while the server cannot be reached every call throws `StoreError.unavailable`. A read that
-/// fails on a connection that turns out to be broken is retried once on a fresh one.
+/// The connection is opened lazily and reopened after it breaks (a server restart, say). A call
+/// that meets a broken connection, a lock or statement timeout or a serialization failure is
+/// tried up to three times (after 50 and 200 ms), then throws `StoreError.unavailable`. A retried
+/// commit may have been applied by the first try: its must-not-exist preconditions then fail,
+/// and callers read back what they wrote.
 public final class PostgresStore: DocumentStore {
     public let backendName = "postgres"
 
@@ -35,14 +37,14 @@ public final class PostgresStore: DocumentStore {
     }
 
     public func get(_ path: DocumentPath) throws(StoreError) -> Document? {
-        try retryingRead { () throws(StoreError) in
+        try retrying { () throws(StoreError) in
             try documents(from: execute("get", [path.collection, path.id]), collection: path.collection).first
         }
     }
 
     public func list(collection: String, pageSize: Int, pageToken: String?) throws(StoreError) -> DocumentPage {
         guard pageSize > 0 else { throw .invalidArgument("page size must be positive") }
-        return try retryingRead { () throws(StoreError) in
+        return try retrying { () throws(StoreError) in
             // Ask for one more row than the page holds to know whether another page follows.
             let rows = try documents(from: execute("list", [collection, pageToken ?? "", String(pageSize + 1)]), collection: collection)
             guard rows.count > pageSize else { return DocumentPage(documents: rows, nextPageToken: nil) }
@@ -60,7 +62,7 @@ public final class PostgresStore: DocumentStore {
         }
         let filter = Value.firestoreJSON(query.equalities).text
         let limit = query.limit.map(String.init)  // NULL means no limit
-        return try retryingRead { () throws(StoreError) in
+        return try retrying { () throws(StoreError) in
             try documents(from: execute("query", [query.collection, filter, limit]), collection: query.collection)
         }
     }
@@ -74,16 +76,19 @@ public final class PostgresStore: DocumentStore {
             }
             encoded.append(Self.encode(write))
         }
-        let result = try execute("commit", [JSON.array(encoded).text])
-        defer { PQclear(result) }
-        guard PQntuples(result) == 1, let micros = Int64(text(result, 0, 0) ?? "") else {
-            throw .internalError("commit returned no time")
+        let parameter = JSON.array(encoded).text
+        return try retrying { () throws(StoreError) in
+            let result = try execute("commit", [parameter])
+            defer { PQclear(result) }
+            guard PQntuples(result) == 1, let micros = Int64(text(result, 0, 0) ?? "") else {
+                throw .internalError("commit returned no time")
+            }
+            return Timestamp(microseconds: micros)
         }
-        return Timestamp(microseconds: micros)
     }
 
     public func ping() throws(StoreError) {
-        try retryingRead { () throws(StoreError) in PQclear(try execute("ping", [])) }
+        try retrying { () throws(StoreError) in PQclear(try execute("ping", [])) }
     }
 
     // MARK: - Encoding
@@ -132,13 +137,19 @@ public final class PostgresStore: DocumentStore {
 
     // MARK: - Connection
 
-    /// Runs a read; if it failed because the connection broke, runs it once more on a new one.
-    private func retryingRead<T>(_ read: () throws(StoreError) -> T) throws(StoreError) -> T {
-        do {
-            return try read()
-        } catch .unavailable(let reason) {
-            guard connection == nil else { throw .unavailable(reason) }
-            return try read()
+    private static let retryDelays: [UInt32] = [50_000, 200_000]
+
+    /// Runs `operation`, again after each delay while it fails with `unavailable`.
+    private func retrying<T>(_ operation: () throws(StoreError) -> T) throws(StoreError) -> T {
+        var attempt = 0
+        while true {
+            do {
+                return try operation()
+            } catch .unavailable(let reason) {
+                guard attempt < Self.retryDelays.count else { throw .unavailable(reason) }
+                usleep(Self.retryDelays[attempt])
+                attempt += 1
+            }
         }
     }
 

@@ -1,0 +1,248 @@
+import DocumentStore
+import JSON
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `DocumentStore` on the Cloud Firestore REST API v1 (or its emulator), through libcurl.
+///
+/// Errors are classified on the `status` of Google's error body, not on the HTTP code (over
+/// REST both ALREADY_EXISTS and ABORTED arrive as 409). Transient statuses and calls that got
+/// no answer are retried with jittered exponential backoff, up to `maximumAttempts` calls, and
+/// then reported as `StoreError.unavailable`. A retried commit may already have been applied:
+/// its must-not-exist preconditions then fail, and callers read back what they wrote.
+public final class FirestoreStore: DocumentStore {
+    public var backendName: String {
+        if case .emulator = configuration.credentials { return "firestore-emulator" }
+        return "firestore"
+    }
+
+    private let configuration: FirestoreConfiguration
+    private let tokens: AccessTokens
+    private let client: HTTPClient
+
+    /// - Parameter tokens: shared by every store of the process; make it with `makeTokenCache`.
+    public init(configuration: FirestoreConfiguration, tokens: TokenCache) {
+        self.configuration = configuration
+        self.tokens = tokens.tokens
+        self.client = HTTPClient(timeoutMilliseconds: configuration.timeoutMilliseconds,
+                                 connectTimeoutMilliseconds: min(configuration.timeoutMilliseconds, 3000))
+    }
+
+    /// The access-token cache the stores of one process share.
+    public struct TokenCache: Sendable {
+        fileprivate let tokens: AccessTokens
+        public init(credentials: FirestoreConfiguration.Credentials) { tokens = AccessTokens(credentials: credentials) }
+    }
+
+    // MARK: - DocumentStore
+
+    public func get(_ path: DocumentPath) throws(StoreError) -> Document? {
+        try validate(path)
+        do {
+            return try document(from: call("GET", url(for: path)), fallbackPath: path)
+        } catch .notFound {
+            return nil
+        }
+    }
+
+    public func list(collection: String, pageSize: Int, pageToken: String?) throws(StoreError) -> DocumentPage {
+        guard pageSize > 0 else { throw .invalidArgument("page size must be positive") }
+        try validateCollection(collection)
+        var url = "\(documentsURL)/\(percentEncoded(collection))?pageSize=\(pageSize)&orderBy=__name__"
+        if let pageToken { url += "&pageToken=\(percentEncoded(pageToken))" }
+        let json = try call("GET", url)
+        var documents: [Document] = []
+        for encoded in json["documents"]?.arrayValue ?? [] {
+            documents.append(try document(from: encoded, fallbackPath: nil))
+        }
+        let token = json["nextPageToken"]?.stringValue
+        return DocumentPage(documents: documents, nextPageToken: token?.isEmpty == false ? token : nil)
+    }
+
+    public func query(_ query: Query) throws(StoreError) -> [Document] {
+        try validateCollection(query.collection)
+        var filters: [JSON] = []
+        for (field, value) in query.equalities.sorted(by: { $0.key < $1.key }) {
+            switch value {
+            case .array, .map: throw .invalidArgument("equality filters take scalar values")
+            default: break
+            }
+            filters.append(.object(["fieldFilter": .object([
+                "field": .object(["fieldPath": .string(Self.fieldPath(field))]),
+                "op": .string("EQUAL"), "value": value.firestoreJSON,
+            ])]))
+        }
+        var structured: [String: JSON] = [
+            "from": .array([.object(["collectionId": .string(query.collection)])]),
+            "orderBy": .array([.object(["field": .object(["fieldPath": .string("__name__")]), "direction": .string("ASCENDING")])]),
+        ]
+        if filters.count == 1 {
+            structured["where"] = filters[0]
+        } else if filters.count > 1 {
+            structured["where"] = .object(["compositeFilter": .object(["op": .string("AND"), "filters": .array(filters)])])
+        }
+        if let limit = query.limit { structured["limit"] = .integer(Int64(limit)) }
+        let results = try call("POST", "\(documentsURL):runQuery", body: .object(["structuredQuery": .object(structured)]))
+        var documents: [Document] = []
+        for result in results.arrayValue ?? [] {
+            if let encoded = result["document"] { documents.append(try document(from: encoded, fallbackPath: nil)) }
+        }
+        return documents
+    }
+
+    @discardableResult
+    public func commit(_ writes: [Write]) throws(StoreError) -> Timestamp {
+        var encoded: [JSON] = []
+        for write in writes {
+            try validate(write.path)
+            encoded.append(encode(write))
+        }
+        let response = try call("POST", "\(documentsURL):commit", body: .object(["writes": .array(encoded)]))
+        guard let text = response["commitTime"]?.stringValue, let time = Timestamp(rfc3339: text) else {
+            throw .internalError("commit answered without a commit time")
+        }
+        return time
+    }
+
+    public func ping() throws(StoreError) {
+        _ = try list(collection: "services", pageSize: 1, pageToken: nil)
+    }
+
+    // MARK: - Requests
+
+    private var documentsURL: String {
+        "\(configuration.endpoint)/v1/projects/\(percentEncoded(configuration.projectID))/databases/\(percentEncoded(configuration.databaseID))/documents"
+    }
+
+    private func url(for path: DocumentPath) -> String {
+        "\(documentsURL)/\(percentEncoded(path.collection))/\(percentEncoded(path.id))"
+    }
+
+    private func name(of path: DocumentPath) -> String {
+        "\(configuration.documentsName)/\(path.collection)/\(path.id)"
+    }
+
+    /// One API call with retries; returns the response's JSON or throws the classified error.
+    private func call(_ method: String, _ url: String, body: JSON? = nil) throws(StoreError) -> JSON {
+        let bytes = body?.serialized()
+        var attempt = 0
+        var internalErrors = 0
+        var refreshedToken = false
+        while true {
+            attempt += 1
+            let outcome: StoreError
+            do {
+                let token = try tokens.token(using: client)
+                let response = try send(method, url, token: token, body: bytes)
+                if (200..<300).contains(response.status) {
+                    guard let json = try? JSONParser.parse(response.body.isEmpty ? Array("{}".utf8) : response.body) else {
+                        throw StoreError.internalError("Firestore answered with malformed JSON")
+                    }
+                    return json
+                }
+                let status = GoogleError(response)
+                switch status.status {
+                case "UNAUTHENTICATED" where !refreshedToken:
+                    tokens.invalidate()
+                    refreshedToken = true
+                    attempt -= 1
+                    continue
+                case "INTERNAL":
+                    internalErrors += 1
+                    guard internalErrors == 1 else { throw status.storeError }
+                    outcome = .unavailable(status.description)
+                case "ABORTED", "UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED":
+                    outcome = .unavailable(status.description)
+                default:
+                    throw status.storeError
+                }
+            } catch let error as StoreError {
+                guard case .unavailable = error else { throw error }
+                outcome = error
+            } catch {
+                outcome = .unavailable("Firestore: \(error)")  // no answer: timeout or connection failure
+            }
+            guard attempt < configuration.maximumAttempts else { throw outcome }
+            backOff(attempt: attempt)
+        }
+    }
+
+    private func send(_ method: String, _ url: String, token: String, body: [UInt8]?) throws -> HTTPClient.Response {
+        var headers = ["Authorization: Bearer \(token)", "Accept: application/json"]
+        if body != nil { headers.append("Content-Type: application/json") }
+        return try client.send(method, url, headers: headers, body: body)
+    }
+
+    /// Sleeps a random time up to 100 ms × 2^(attempt−1), at most 2 s ("full jitter").
+    private func backOff(attempt: Int) {
+        let ceiling = min(2_000_000, 100_000 << min(attempt - 1, 10))
+        usleep(UInt32.random(in: UInt32(ceiling / 4)...UInt32(ceiling)))
+    }
+
+    // MARK: - Encoding
+
+    private func encode(_ write: Write) -> JSON {
+        var members: [String: JSON]
+        let precondition: Precondition
+        switch write {
+        case .set(let path, let fields, let condition):
+            members = ["update": .object(["name": .string(name(of: path)), "fields": Value.firestoreJSON(fields)])]
+            precondition = condition
+        case .delete(let path, let condition):
+            members = ["delete": .string(name(of: path))]
+            precondition = condition
+        }
+        switch precondition {
+        case .none: break
+        case .exists(let exists): members["currentDocument"] = .object(["exists": .bool(exists)])
+        case .updateTime(let time): members["currentDocument"] = .object(["updateTime": .string(time.rfc3339)])
+        }
+        return .object(members)
+    }
+
+    private func document(from json: JSON, fallbackPath: DocumentPath?) throws(StoreError) -> Document {
+        guard let name = json["name"]?.stringValue, let path = DocumentPath(name: name, under: configuration.documentsName) ?? fallbackPath,
+              let created = json["createTime"]?.stringValue.flatMap(Timestamp.init(rfc3339:)),
+              let updated = json["updateTime"]?.stringValue.flatMap(Timestamp.init(rfc3339:)),
+              let fields = Value.fields(firestoreJSON: json["fields"] ?? .object([:]))
+        else { throw .internalError("Firestore answered with a malformed document") }
+        return Document(path: path, fields: fields, createTime: created, updateTime: updated)
+    }
+
+    /// A field name as a Firestore field path: backquoted unless it is a simple identifier.
+    static func fieldPath(_ field: String) -> String {
+        let simple = field.utf8.first.map { !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) } ?? false
+            && field.utf8.allSatisfy { $0 == UInt8(ascii: "_") || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0)
+                || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+        if simple { return field }
+        var quoted = "`"
+        for character in field {
+            if character == "`" || character == "\\" { quoted.append("\\") }
+            quoted.append(character)
+        }
+        return quoted + "`"
+    }
+
+    private func validate(_ path: DocumentPath) throws(StoreError) {
+        try validateCollection(path.collection)
+        guard DocumentPath.isValidID(path.id) else { throw .invalidArgument("Firestore does not allow the document id \"\(path.id.prefix(40))\"") }
+    }
+
+    private func validateCollection(_ collection: String) throws(StoreError) {
+        guard DocumentPath.isValidID(collection) else { throw .invalidArgument("invalid collection id \"\(collection.prefix(40))\"") }
+    }
+}
+
+extension DocumentPath {
+    /// The path of a full document name (`projects/p/databases/d/documents/c/id`) under `parent`.
+    init?(name: String, under parent: String) {
+        guard name.hasPrefix(parent + "/") else { return nil }
+        let rest = name.dropFirst(parent.count + 1)
+        guard let slash = rest.firstIndex(of: "/") else { return nil }
+        let id = rest[rest.index(after: slash)...]
+        guard !id.contains("/") else { return nil }
+        self.init(String(rest[..<slash]), String(id))
+    }
+}
