@@ -25,14 +25,15 @@ let package = Package(
         .target(name: "FirestoreStore", dependencies: [
             "DocumentStore", "JSON", "CCurl", .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
+        .target(name: "StoreConfiguration", dependencies: ["DocumentStore", "PostgresStore", "FirestoreStore"]),
         .target(name: "Booking", dependencies: ["DocumentStore"]),
         .target(name: "BookingAPI", dependencies: ["Booking", "FastCGI", "JSON"]),
         .executableTarget(name: "BookingServer", dependencies: [
-            "BookingAPI", "Booking", "FastCGI", "PostgresStore",
+            "BookingAPI", "Booking", "FastCGI", "StoreConfiguration",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "bookingctl", dependencies: [
-            "Booking", "PostgresStore",
+            "Booking", "DocumentStore", "PostgresStore", "StoreConfiguration",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -3,7 +3,7 @@ import BookingAPI
 import DocumentStore
 import FastCGI
 import Logging
-import PostgresStore
+import StoreConfiguration
 
 #if canImport(Glibc)
 import Glibc
@@ -16,7 +16,7 @@ enum BookingServer {
     static func main() {
         let configuration: ServerConfiguration
         do {
-            configuration = try ServerConfiguration(environment: ServerConfiguration.processEnvironment())
+            configuration = try ServerConfiguration(environment: StoreConfiguration.processEnvironment())
         } catch {
             let message = Array("booking-server: \(error)\n".utf8)
             _ = write(2, message, message.count)
@@ -29,13 +29,12 @@ enum BookingServer {
             return handler
         }
         let logger = Logger(label: "booking-server")
-        let databaseURL = configuration.databaseURL
-        let makeStore: DocumentStoreFactory = { PostgresStore(connectionString: databaseURL) }
+        let makeStore = configuration.store.makeFactory()
 
         let adminToken = configuration.adminToken
         if !FastCGIServer.isWorkerProcess {
-            migrate(PostgresStore(connectionString: databaseURL), logger: logger)
-            logger.info("store ready", metadata: ["backend": "postgres"])
+            prepare(configuration.store, logger: logger)
+            logger.info("store ready", metadata: ["backend": "\(configuration.store.summary)"])
             if adminToken == nil { logger.warning("ADMIN_TOKEN is not set: POST /services refuses every caller") }
         }
 
@@ -52,17 +51,17 @@ enum BookingServer {
         }
     }
 
-    /// Applies the schema, waiting up to 30 s for the database to come up.
-    private static func migrate(_ store: PostgresStore, logger: Logger) {
+    /// Prepares the store (PostgreSQL's schema), waiting up to 30 s for it to come up.
+    private static func prepare(_ store: StoreConfiguration, logger: Logger) {
         for attempt in 1...30 {
             do {
-                try store.migrate()
+                try store.prepare()
                 return
             } catch .unavailable(let reason) where attempt < 30 {
                 if attempt == 1 { logger.warning("waiting for the database", metadata: ["reason": "\(reason)"]) }
                 sleep(1)
             } catch {
-                logger.critical("cannot prepare the database: \(error)")
+                logger.critical("cannot prepare the store: \(error)")
                 exit(1)
             }
         }

@@ -1,4 +1,5 @@
 import FastCGI
+import StoreConfiguration
 
 #if canImport(Glibc)
 import Glibc
@@ -13,12 +14,12 @@ import Glibc
 /// | `WORKERS` | worker processes | the number of cores, at least 2 |
 /// | `THREADS` | worker threads per process | 4 |
 /// | `MAX_BODY_BYTES` | largest request body accepted | 65536 |
-/// | `DATABASE_URL` | libpq connection string; unset: libpq's `PG*` variables | libpq's |
+/// | store settings | see `StoreConfiguration` (`STORE_BACKEND`, `DATABASE_URL`, `FIRESTORE_EMULATOR_HOST`, ...) | PostgreSQL |
 /// | `ADMIN_TOKEN` | bearer token for `POST /services`; unset: that endpoint refuses everyone | none |
 /// | `LOG_LEVEL` | trace, debug, info, notice, warning, error or critical | info |
 struct ServerConfiguration {
     var fastCGI: FastCGIConfiguration
-    var databaseURL: String
+    var store: StoreConfiguration
     var adminToken: String?
     var logLevel: String
 
@@ -38,7 +39,11 @@ struct ServerConfiguration {
             processes: try Self.integer(environment, "WORKERS", default: max(2, sysconf(Int32(_SC_NPROCESSORS_ONLN))), in: 1...256),
             threads: try Self.integer(environment, "THREADS", default: 4, in: 1...1024),
             maximumBodyBytes: try Self.integer(environment, "MAX_BODY_BYTES", default: 65536, in: 1024...(64 << 20)))
-        databaseURL = environment["DATABASE_URL"] ?? ""
+        do {
+            store = try StoreConfiguration(environment: environment)
+        } catch {
+            throw ConfigurationError(error.description)
+        }
         adminToken = environment["ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         logLevel = environment["LOG_LEVEL"] ?? "info"
     }
@@ -50,20 +55,6 @@ struct ServerConfiguration {
             throw ConfigurationError("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), not \(text)")
         }
         return number
-    }
-
-    /// The process environment as a dictionary.
-    static func processEnvironment() -> [String: String] {
-        var variables: [String: String] = [:]
-        var pointer = environ
-        while let entry = pointer.pointee {
-            let pair = String(cString: entry)
-            if let equals = pair.firstIndex(of: "=") {
-                variables[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
-            }
-            pointer += 1
-        }
-        return variables
     }
 }
 

@@ -33,14 +33,17 @@ extension Value {
     /// moves between the two unchanged.
     public var firestoreJSON: JSON {
         switch self {
-        case .null: return .object(["nullValue": .null])
+        case .null: return .object(["nullValue": .string("NULL_VALUE")])  // the discovery document's enum; responses may say null
         case .boolean(let value): return .object(["booleanValue": .bool(value)])
         case .integer(let value): return .object(["integerValue": .string(String(value))])
         case .double(let value): return .object(["doubleValue": .double(value)])
         case .timestamp(let value): return .object(["timestampValue": .string(value.rfc3339)])
         case .string(let value): return .object(["stringValue": .string(value)])
-        case .array(let values): return .object(["arrayValue": .object(["values": .array(values.map(\.firestoreJSON))])])
-        case .map(let fields): return .object(["mapValue": .object(["fields": Value.firestoreJSON(fields)])])
+        // Empty lists and maps are written without their member, as proto3 JSON (and Firestore) writes them.
+        case .array(let values):
+            return .object(["arrayValue": .object(values.isEmpty ? [:] : ["values": .array(values.map(\.firestoreJSON))])])
+        case .map(let fields):
+            return .object(["mapValue": .object(fields.isEmpty ? [:] : ["fields": Value.firestoreJSON(fields)])])
         }
     }
 
@@ -48,7 +51,7 @@ extension Value {
     public init?(firestoreJSON json: JSON) {
         guard case .object(let members) = json, members.count == 1, let (kind, payload) = members.first else { return nil }
         switch (kind, payload) {
-        case ("nullValue", .null): self = .null
+        case ("nullValue", .null), ("nullValue", .string("NULL_VALUE")): self = .null
         case ("booleanValue", .bool(let value)): self = .boolean(value)
         case ("integerValue", .string(let text)):
             guard let value = Int64(text) else { return nil }

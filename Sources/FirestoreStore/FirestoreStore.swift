@@ -128,48 +128,47 @@ public final class FirestoreStore: DocumentStore {
     private func call(_ method: String, _ url: String, body: JSON? = nil) throws(StoreError) -> JSON {
         let bytes = body?.serialized()
         var attempt = 0
-        var internalErrors = 0
+        var retriedInternal = false
         var refreshedToken = false
         while true {
             attempt += 1
-            let outcome: StoreError
+            let response: HTTPClient.Response
             do {
                 let token = try tokens.token(using: client)
-                let response = try send(method, url, token: token, body: bytes)
-                if (200..<300).contains(response.status) {
-                    guard let json = try? JSONParser.parse(response.body.isEmpty ? Array("{}".utf8) : response.body) else {
-                        throw StoreError.internalError("Firestore answered with malformed JSON")
-                    }
-                    return json
-                }
-                let status = GoogleError(response)
-                switch status.status {
-                case "UNAUTHENTICATED" where !refreshedToken:
-                    tokens.invalidate()
-                    refreshedToken = true
-                    attempt -= 1
-                    continue
-                case "INTERNAL":
-                    internalErrors += 1
-                    guard internalErrors == 1 else { throw status.storeError }
-                    outcome = .unavailable(status.description)
-                case "ABORTED", "UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED":
-                    outcome = .unavailable(status.description)
-                default:
-                    throw status.storeError
-                }
-            } catch let error as StoreError {
-                guard case .unavailable = error else { throw error }
-                outcome = error
+                response = try send(method, url, token: token, body: bytes)
             } catch {
-                outcome = .unavailable("Firestore: \(error)")  // no answer: timeout or connection failure
+                // No answer (a timeout, a refused connection) or no token: transient.
+                let failure = (error as? StoreError) ?? .unavailable("Firestore: \(error)")
+                guard case .unavailable = failure, attempt < configuration.maximumAttempts else { throw failure }
+                backOff(attempt: attempt)
+                continue
             }
-            guard attempt < configuration.maximumAttempts else { throw outcome }
+            if (200..<300).contains(response.status) {
+                guard let json = try? JSONParser.parse(response.body.isEmpty ? Array("{}".utf8) : response.body) else {
+                    throw .internalError("Firestore answered with malformed JSON")
+                }
+                return json
+            }
+            let error = GoogleError(response)
+            switch error.status {
+            case "UNAUTHENTICATED" where !refreshedToken:
+                tokens.invalidate()
+                refreshedToken = true
+                attempt -= 1
+                continue
+            case "INTERNAL" where !retriedInternal:
+                retriedInternal = true
+            case "ABORTED", "UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED":
+                break
+            default:
+                throw error.storeError
+            }
+            guard attempt < configuration.maximumAttempts else { throw error.storeError }
             backOff(attempt: attempt)
         }
     }
 
-    private func send(_ method: String, _ url: String, token: String, body: [UInt8]?) throws -> HTTPClient.Response {
+    private func send(_ method: String, _ url: String, token: String, body: [UInt8]?) throws(HTTPClient.TransportError) -> HTTPClient.Response {
         var headers = ["Authorization: Bearer \(token)", "Accept: application/json"]
         if body != nil { headers.append("Content-Type: application/json") }
         return try client.send(method, url, headers: headers, body: body)

@@ -2,30 +2,35 @@ import ArgumentParser
 import Booking
 import DocumentStore
 import PostgresStore
+import StoreConfiguration
 
-/// The operator's command line: schema and sample data.
+/// The operator's command line: schema, sample data, and moving data between stores.
+/// Stores are configured by the same environment variables as the server (see README).
 @main
 struct BookingCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bookingctl",
         abstract: "Operate the booking service's store.",
-        subcommands: [Migrate.self, Seed.self])
+        subcommands: [Migrate.self, Seed.self, Copy.self])
 
-    struct StoreOptions: ParsableArguments {
-        @Option(name: .long, help: "libpq connection string (default: $DATABASE_URL, else libpq's PG* variables).")
-        var databaseURL: String?
+    enum Backend: String, ExpressibleByArgument, CaseIterable {
+        case postgres, firestore
+    }
 
-        func makeStore() -> PostgresStore {
-            PostgresStore(connectionString: databaseURL ?? (getenv("DATABASE_URL").map { String(cString: $0) } ?? ""))
-        }
+    /// The store of `backend`, or of the environment's choice when nil.
+    static func store(_ backend: Backend?) throws -> (StoreConfiguration, any DocumentStore) {
+        var environment = StoreConfiguration.processEnvironment()
+        if let backend { environment["STORE_BACKEND"] = backend.rawValue }
+        let configuration = try StoreConfiguration(environment: environment)
+        return (configuration, configuration.makeFactory()())
     }
 
     struct Migrate: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create or update the schema (idempotent).")
-        @OptionGroup var store: StoreOptions
+        static let configuration = CommandConfiguration(abstract: "Create or update the PostgreSQL schema (idempotent).")
 
         func run() throws {
-            try store.makeStore().migrate()
+            let (configuration, _) = try BookingCtl.store(.postgres)
+            try configuration.prepare()
             print("schema is up to date")
         }
     }
@@ -33,13 +38,13 @@ struct BookingCtl: ParsableCommand {
     struct Seed: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create sample services with hourly slots over the next days (skips those that exist).")
-        @OptionGroup var store: StoreOptions
+        @Option(help: "The store to seed (default: as the server would choose).") var backend: Backend?
         @Option(help: "Days of slots to create, starting tomorrow.") var days = 7
 
         func run() throws {
-            let postgres = store.makeStore()
-            try postgres.migrate()
-            let desk = BookingDesk(store: postgres)
+            let (configuration, store) = try BookingCtl.store(backend)
+            try configuration.prepare()
+            let desk = BookingDesk(store: store)
             let tomorrow = (Timestamp.now().seconds / 86_400 + 1) * 86_400
             let samples: [(id: String, name: String, hours: [Int64])] = [
                 ("haircut", "Haircut (30 min)", [9, 10, 11, 13, 14, 15, 16]),
@@ -60,8 +65,25 @@ struct BookingCtl: ParsableCommand {
             }
         }
     }
-}
 
-#if canImport(Glibc)
-import Glibc
-#endif
+    struct Copy: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy all services, bookings and slot claims from one store to the other (idempotent).")
+        @Option(help: "The store to read.") var from: Backend
+        @Option(help: "The store to write.") var to: Backend
+
+        func validate() throws {
+            guard from != to else { throw ValidationError("--from and --to must differ") }
+        }
+
+        func run() throws {
+            let (_, source) = try BookingCtl.store(from)
+            let (targetConfiguration, target) = try BookingCtl.store(to)
+            try targetConfiguration.prepare()
+            let counts = try BookingDataCopier.copy(from: source, to: target)
+            for collection in BookingDataCopier.collections {
+                print("\(collection): \(counts[collection] ?? 0) documents copied from \(from.rawValue) to \(to.rawValue)")
+            }
+        }
+    }
+}

@@ -128,3 +128,77 @@ func emulatorStore(project: String = "conformance") -> DocumentStoreFactory {
         return output
     }
 }
+
+/// Production authentication against the test server's token endpoint, which verifies the JWT
+/// with the key's public half and refuses API calls without a token it issued.
+@Suite(.serialized) struct TokenFlowTests {
+    let server = "http://\(emulatorHost)"
+    let control = HTTPClient(timeoutMilliseconds: 5000, connectTimeoutMilliseconds: 2000)
+    let privateKey: _RSA.Signing.PrivateKey
+    let project = "auth-\(UInt32.random(in: 0...UInt32.max))"
+    let clientEmail: String
+
+    init() throws {
+        privateKey = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+        clientEmail = "booking@\(project).iam.gserviceaccount.com"
+    }
+
+    func post(_ path: String, _ body: JSON) throws -> HTTPClient.Response {
+        try control.send("POST", "\(server)/_test/\(path)", headers: ["Content-Type: application/json"], body: body.serialized())
+    }
+
+    func tokenRequests() throws -> [JSON] {
+        let all = try JSONParser.parse(control.send("GET", "\(server)/_test/token-requests").body).arrayValue ?? []
+        return all.filter { $0["claims"]?["iss"] == .string(clientEmail) }
+    }
+
+    func store(registered: Bool = true, lifetime: Int64) throws -> FirestoreStore {
+        let kid = "key-\(project)"
+        if registered { _ = try post("keys", .object(["kid": .string(kid), "pem": .string(privateKey.publicKey.pemRepresentation)])) }
+        _ = try post("auth", .object(["project": .string(project), "token_lifetime": .integer(lifetime)]))
+        let key = ServiceAccountKey(projectID: project, privateKeyID: kid, privateKey: privateKey.pemRepresentation,
+                                    clientEmail: clientEmail, tokenURI: "\(server)/_test/token")
+        let configuration = FirestoreConfiguration(projectID: project, endpoint: server, credentials: .serviceAccount(key))
+        return FirestoreStore(configuration: configuration, tokens: .init(credentials: configuration.credentials))
+    }
+
+    @Test func aTokenIsFetchedOnceAndReused() throws {
+        let store = try store(lifetime: 3600)
+        try store.commit([.create(DocumentPath("c", "a"), ["v": .integer(1)])])
+        _ = try store.get(DocumentPath("c", "a"))
+        _ = try store.list(collection: "c", pageSize: 10, pageToken: nil)
+        let requests = try tokenRequests()
+        #expect(requests.count == 1)
+        #expect(requests.first?["problems"] == .array([]))
+        #expect(requests.first?["header"]?["kid"] == .string("key-\(project)"))
+    }
+
+    @Test func aTokenIsRefreshedBeforeItExpires() throws {
+        let store = try store(lifetime: AccessTokens.refreshMargin + 2)  // fresh for 2 s only
+        try store.ping()
+        try store.ping()
+        #expect(try tokenRequests().count == 1)
+        sleep(3)
+        try store.ping()
+        #expect(try tokenRequests().count == 2)
+    }
+
+    @Test func aRefusedTokenIsReplacedOnce() throws {
+        let store = try store(lifetime: 3600)
+        try store.ping()
+        _ = try post("revoke", .object([:]))
+        try store.ping()  // UNAUTHENTICATED, a new token, and the call again
+        #expect(try tokenRequests().count == 2)
+    }
+
+    @Test func aKeyTheTokenEndpointDoesNotKnowFailsWithoutRetrying() throws {
+        let store = try store(registered: false, lifetime: 3600)
+        do {
+            try store.ping()
+            Issue.record("an unknown key was accepted")
+        } catch {
+            guard case .internalError(let message) = error else { Issue.record("expected internalError, got \(error)"); return }
+            #expect(message.contains("invalid_grant"))
+        }
+    }
+}

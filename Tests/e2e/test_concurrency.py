@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 
 import requests
 
-from conftest import BASE, CA, call, create_service, future_slots, sql
+from stack import BASE, CA, call, count_documents, create_service, future_slots
 
 
 def race(requests_to_send):
@@ -43,10 +43,8 @@ def test_200_clients_racing_for_one_slot_make_exactly_one_booking():
     assert all(r.json()["error"]["code"] == "slot_taken" for r in responses if r.status_code == 409)
     winner = next(r.json() for r in responses if r.status_code == 201)
     assert call("GET", f"/bookings/{winner['booking_id']}").json() == winner
-    in_store = ("SELECT count(*) FROM documents WHERE collection = '%s' AND fields @> "
-                "'{\"service_id\": {\"stringValue\": \"%s\"}}'")
-    assert sql(in_store % ("bookings", sid)) == "1"
-    assert sql(in_store % ("slot_claims", sid)) == "1"
+    assert count_documents("bookings", sid) == 1
+    assert count_documents("slot_claims", sid) == 1
     assert call("GET", f"/services/{sid}").json()["available_slots"] == []
 
 

@@ -6,7 +6,11 @@ import subprocess
 import tempfile
 import time
 
-from conftest import ROOT
+import pytest
+
+from stack import BACKEND, ROOT
+
+pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="deployment is tested once, on PostgreSQL")
 
 RUN_DIR = os.environ.get("RUN_DIR", "")
 

@@ -8,7 +8,7 @@ from openapi_spec_validator import validate
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from conftest import ADMIN, ROOT, call, create_service, future_slots
+from stack import ADMIN, ROOT, call, create_service, future_slots
 
 SPEC = yaml.safe_load(open(os.path.join(ROOT, "nginx", "www", "openapi.yaml")))
 REGISTRY = Registry().with_resource("spec", DRAFT202012.create_resource(SPEC))

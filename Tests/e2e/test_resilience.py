@@ -9,7 +9,11 @@ from collections import Counter
 
 import requests
 
-from conftest import assert_error, call, create_service, deploy, future_slots
+import pytest
+
+from stack import BACKEND, assert_error, call, create_service, deploy, future_slots
+
+pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="PostgreSQL restarts and process signals are tested once, on PostgreSQL")
 
 RUN_DIR = os.environ.get("RUN_DIR", "")
 SUPERVISOR_PID = os.path.join(RUN_DIR, "booking-server.pid")

@@ -67,8 +67,12 @@ def only_keys(obj, allowed, what):
 # ---- time -------------------------------------------------------------------------------
 
 def rfc3339(micros):
+    """Proto3 JSON's spelling: 0, 3 or 6 fractional digits, as needed."""
     seconds, fraction = divmod(micros, 1_000_000)
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + f".{fraction:06d}Z"
+    text = datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    if fraction % 1000 == 0:
+        return text + (f".{fraction // 1000:03d}" if fraction else "") + "Z"
+    return text + f".{fraction:06d}Z"
 
 
 def parse_time(text):
@@ -640,6 +644,9 @@ class Handler(BaseHTTPRequestHandler):
                 STATE.auth_projects.add(body["project"])
                 STATE.token_lifetime = body.get("token_lifetime", 3600)
                 STATE.token_requests.clear()
+                return 200, {}
+            if path == "/_test/revoke" and method == "POST":
+                STATE.tokens.clear()
                 return 200, {}
             if path == "/_test/token-requests":
                 return 200, STATE.token_requests

@@ -1,0 +1,28 @@
+import DocumentStore
+
+/// Copies the booking service's data (services, bookings, slot claims) from one store to
+/// another, to move between PostgreSQL and Firestore. Each document is written with a plain
+/// set, so running it again changes nothing; documents only in the target are left alone.
+public enum BookingDataCopier {
+    public static let collections = [Collections.services, Collections.bookings, Collections.slotClaims]
+
+    /// Copies every document, in commits of at most 500 writes (Firestore's limit), and
+    /// returns how many documents each collection had.
+    public static func copy(from source: any DocumentStore, to target: any DocumentStore,
+                            pageSize: Int = 500) throws(StoreError) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for collection in collections {
+            var token: String? = nil
+            counts[collection] = 0
+            repeat {
+                let page = try source.list(collection: collection, pageSize: min(pageSize, 500), pageToken: token)
+                if !page.documents.isEmpty {
+                    try target.commit(page.documents.map { .set($0.path, $0.fields, .none) })
+                }
+                counts[collection, default: 0] += page.documents.count
+                token = page.nextPageToken
+            } while token != nil
+        }
+        return counts
+    }
+}

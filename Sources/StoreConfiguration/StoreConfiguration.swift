@@ -1,0 +1,119 @@
+import DocumentStore
+import FirestoreStore
+import PostgresStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Which document store to use and how to reach it, read from the environment once.
+///
+/// | variable | meaning |
+/// |---|---|
+/// | `STORE_BACKEND` | `postgres` or `firestore`; unset: Firestore when `FIRESTORE_EMULATOR_HOST` or `GOOGLE_APPLICATION_CREDENTIALS` is set, else PostgreSQL |
+/// | `DATABASE_URL` | PostgreSQL: a libpq connection string; unset: libpq's `PG*` variables |
+/// | `FIRESTORE_EMULATOR_HOST` | Firestore emulator `host:port`: plain HTTP, `Bearer owner` |
+/// | `GOOGLE_APPLICATION_CREDENTIALS` | a service-account key file; without one (and no emulator), the metadata server's token |
+/// | `GOOGLE_CLOUD_PROJECT` (or `GCLOUD_PROJECT`) | project id; else the key file's `project_id` |
+/// | `FIRESTORE_DATABASE` | database id, default `(default)` |
+/// | `FIRESTORE_API_URL` | API endpoint, default https://firestore.googleapis.com |
+/// | `FIRESTORE_TIMEOUT_MS` | limit for one call, default 5000 |
+public enum StoreConfiguration: Sendable {
+    case postgres(connectionString: String)
+    case firestore(FirestoreConfiguration)
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    public init(environment: [String: String]) throws(Invalid) {
+        let emulator = environment["FIRESTORE_EMULATOR_HOST"].flatMap { $0.isEmpty ? nil : $0 }
+        let keyFile = environment["GOOGLE_APPLICATION_CREDENTIALS"].flatMap { $0.isEmpty ? nil : $0 }
+        let backend = environment["STORE_BACKEND"] ?? ((emulator ?? keyFile) != nil ? "firestore" : "postgres")
+        switch backend {
+        case "postgres":
+            self = .postgres(connectionString: environment["DATABASE_URL"] ?? "")
+        case "firestore":
+            self = .firestore(try Self.firestore(environment, emulator: emulator, keyFile: keyFile))
+        default:
+            throw Invalid("STORE_BACKEND must be postgres or firestore, not \(backend)")
+        }
+    }
+
+    private static func firestore(_ environment: [String: String], emulator: String?, keyFile: String?) throws(Invalid) -> FirestoreConfiguration {
+        var project = environment["GOOGLE_CLOUD_PROJECT"] ?? environment["GCLOUD_PROJECT"]
+        let credentials: FirestoreConfiguration.Credentials
+        if emulator != nil {
+            credentials = .emulator
+        } else if let keyFile {
+            guard let bytes = readFile(keyFile) else { throw Invalid("cannot read GOOGLE_APPLICATION_CREDENTIALS \(keyFile)") }
+            guard let key = ServiceAccountKey(json: bytes) else { throw Invalid("\(keyFile) is not a service-account key file") }
+            project = project ?? key.projectID
+            credentials = .serviceAccount(key)
+        } else {
+            credentials = .metadataServer(host: environment["GCE_METADATA_HOST"] ?? "metadata.google.internal")
+        }
+        guard let project, !project.isEmpty else { throw Invalid("set GOOGLE_CLOUD_PROJECT to the Firestore project id") }
+        let endpoint = environment["FIRESTORE_API_URL"] ?? emulator.map { "http://\($0)" } ?? FirestoreConfiguration.productionEndpoint
+        var configuration = FirestoreConfiguration(projectID: project, databaseID: environment["FIRESTORE_DATABASE"] ?? "(default)",
+                                                   endpoint: endpoint, credentials: credentials)
+        if let text = environment["FIRESTORE_TIMEOUT_MS"] {
+            guard let timeout = Int(text), (100...120_000).contains(timeout) else { throw Invalid("FIRESTORE_TIMEOUT_MS must be 100 to 120000") }
+            configuration.timeoutMilliseconds = timeout
+        }
+        return configuration
+    }
+
+    /// Makes one store per call; stores made by one factory share what may be shared (tokens).
+    public func makeFactory() -> DocumentStoreFactory {
+        switch self {
+        case .postgres(let connectionString):
+            return { PostgresStore(connectionString: connectionString) }
+        case .firestore(let configuration):
+            let tokens = FirestoreStore.TokenCache(credentials: configuration.credentials)
+            return { FirestoreStore(configuration: configuration, tokens: tokens) }
+        }
+    }
+
+    /// For logs: the backend and where it is, without secrets.
+    public var summary: String {
+        switch self {
+        case .postgres: return "postgres"
+        case .firestore(let configuration):
+            return "firestore project=\(configuration.projectID) database=\(configuration.databaseID) endpoint=\(configuration.endpoint)"
+        }
+    }
+
+    /// Prepares the store for use: PostgreSQL's schema migration; nothing for Firestore.
+    public func prepare() throws(StoreError) {
+        if case .postgres(let connectionString) = self { try PostgresStore(connectionString: connectionString).migrate() }
+    }
+
+    /// The process environment as a dictionary.
+    public static func processEnvironment() -> [String: String] {
+        var variables: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let pair = String(cString: entry)
+            if let equals = pair.firstIndex(of: "=") {
+                variables[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        return variables
+    }
+}
+
+private func readFile(_ path: String) -> [UInt8]? {
+    guard let file = fopen(path, "rb") else { return nil }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = fread(&buffer, 1, buffer.count, file)
+        if count <= 0 { break }
+        bytes += buffer[0..<count]
+    }
+    return ferror(file) == 0 ? bytes : nil
+}

@@ -1,0 +1,76 @@
+"""Helpers for the end-to-end tests: the stack deploy/test started (nginx, FastCGI workers, the store)."""
+
+import os
+import subprocess
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import requests
+
+BASE = os.environ.get("BOOKING_URL", "https://127.0.0.1:18443")
+HTTP_BASE = os.environ.get("BOOKING_HTTP_URL", "http://127.0.0.1:18080")
+CA = os.environ.get("BOOKING_CA", False)
+ADMIN = {"Authorization": f"Bearer {os.environ.get('ADMIN_TOKEN', 'test-admin-token')}"}
+BACKEND = os.environ.get("BOOKING_BACKEND", "postgres")
+HEALTH_BACKEND = {"postgres": "postgres", "firestore": "firestore-emulator"}[BACKEND]
+ROOT = os.environ.get("ROOT", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+def url(path):
+    return BASE + path
+
+
+def call(method, path, session=None, **kwargs):
+    kwargs.setdefault("timeout", 30)
+    kwargs.setdefault("verify", CA)
+    return (session or requests).request(method, url(path), **kwargs)
+
+
+def assert_error(response, status, code):
+    """Every error has one shape: {"error": {"code", "message"}}, served as JSON."""
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith("application/json"), response.headers
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message"}, body
+    assert body["error"]["code"] == code, body
+    assert body["error"]["message"], body
+
+
+def future_slots(count, start_days=400, step_minutes=30):
+    start = datetime(2030, 1, 1, 9, 0, tzinfo=timezone.utc) + timedelta(days=start_days % 300)
+    return [(start + timedelta(minutes=step_minutes * i)).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(count)]
+
+
+def create_service(slots, name="Test service", service_id=None):
+    service_id = service_id or f"e2e-{uuid.uuid4().hex[:12]}"
+    response = call("POST", "/services", headers=ADMIN,
+                    json={"service_id": service_id, "service_name": name, "available_slots": slots})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def sql(query):
+    """Runs a query on the test database and returns the single value it selects."""
+    output = subprocess.run(["psql", os.environ["DATABASE_URL"], "-tAc", query],
+                            check=True, capture_output=True, text=True).stdout
+    return output.strip()
+
+
+def count_documents(collection, service_id):
+    """How many documents of `collection` name the service, read from the store behind the API."""
+    if BACKEND == "postgres":
+        return int(sql("SELECT count(*) FROM documents WHERE collection = '%s' AND fields @> "
+                       "'{\"service_id\": {\"stringValue\": \"%s\"}}'" % (collection, service_id)))
+    query = {"structuredQuery": {"from": [{"collectionId": collection}], "where": {"fieldFilter": {
+        "field": {"fieldPath": "service_id"}, "op": "EQUAL", "value": {"stringValue": service_id}}}}}
+    project = os.environ.get("GOOGLE_CLOUD_PROJECT", "booking-e2e")
+    results = requests.post(f"{os.environ['FIRESTORE_TEST_URL']}/v1/projects/{project}/databases/(default)/documents:runQuery",
+                            json=query, headers={"Authorization": "Bearer owner"}, timeout=10).json()
+    return sum(1 for result in results if "document" in result)
+
+
+def deploy(*functions):
+    """Runs deploy/lib.sh steps (e.g. stop_postgres) with the test run's settings."""
+    script = f"source '{ROOT}/deploy/lib.sh'; prepare_user; " + "; ".join(functions)
+    subprocess.run(["bash", "-c", script], check=True, capture_output=True, text=True)

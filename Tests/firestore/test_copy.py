@@ -1,0 +1,62 @@
+"""bookingctl copy moves all services, bookings and slot claims between PostgreSQL and Firestore,
+both ways, and running it again changes nothing."""
+
+import json
+import os
+import subprocess
+
+from server_control import SERVER, list_all
+from stack import ROOT, deploy, sql
+
+COLLECTIONS = ["services", "bookings", "slot_claims"]
+
+
+def bookingctl(*args, **env):
+    bin_dir = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
+    environment = {key: value for key, value in os.environ.items() if key not in ("STORE_BACKEND",)}
+    environment.update(FIRESTORE_EMULATOR_HOST=SERVER.split("//")[1], **env)
+    result = subprocess.run([os.path.join(bin_dir, "bookingctl"), *args], env=environment, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def in_postgres(database_url):
+    rows = subprocess.run(["psql", database_url, "-tAc",
+                           "SELECT collection, id, fields FROM documents WHERE collection IN ('services','bookings','slot_claims')"],
+                          check=True, capture_output=True, text=True).stdout.splitlines()
+    return {(c, i): json.loads(f) for c, i, f in (row.split("|", 2) for row in rows)}
+
+
+def in_firestore(project):
+    documents = {}
+    for collection in COLLECTIONS:
+        for doc in list_all(project, collection):
+            documents[(collection, doc["name"].rsplit("/", 1)[1])] = doc.get("fields", {})
+    return documents
+
+
+def test_postgres_to_firestore_and_back_keeps_every_document():
+    source_url = os.environ["DATABASE_URL"]
+    original = in_postgres(source_url)
+    assert len([key for key in original if key[0] == "bookings"]) > 100  # written by the end-to-end run on PostgreSQL
+
+    out = bookingctl("copy", "--from", "postgres", "--to", "firestore", GOOGLE_CLOUD_PROJECT="copy-test")
+    assert f"bookings: {len([k for k in original if k[0] == 'bookings'])} documents copied" in out
+    assert in_firestore("copy-test") == original
+    bookingctl("copy", "--from", "postgres", "--to", "firestore", GOOGLE_CLOUD_PROJECT="copy-test")
+    assert in_firestore("copy-test") == original, "copying again changes nothing"
+
+    sql("DROP DATABASE IF EXISTS copy_back")
+    sql("CREATE DATABASE copy_back")
+    back_url = source_url.replace("/booking?", "/copy_back?")
+    bookingctl("copy", "--from", "firestore", "--to", "postgres", GOOGLE_CLOUD_PROJECT="copy-test", DATABASE_URL=back_url)
+    assert in_postgres(back_url) == original
+    bookingctl("copy", "--from", "firestore", "--to", "postgres", GOOGLE_CLOUD_PROJECT="copy-test", DATABASE_URL=back_url)
+    assert in_postgres(back_url) == original
+
+
+def test_copying_a_store_onto_itself_is_refused():
+    bin_dir = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
+    result = subprocess.run([os.path.join(bin_dir, "bookingctl"), "copy", "--from", "postgres", "--to", "postgres"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "must differ" in result.stderr
