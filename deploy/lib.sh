@@ -83,6 +83,15 @@ build() {
     BIN_DIR=$(cd "$ROOT" && swift build -c "$BUILD_CONFIGURATION" --show-bin-path)
 }
 
+# Whether the booking server will choose PostgreSQL (the same rule as its StoreConfiguration).
+uses_postgres() {
+    case "${STORE_BACKEND:-}" in
+        postgres) return 0 ;;
+        firestore) return 1 ;;
+    esac
+    [ -z "${FIRESTORE_EMULATOR_HOST:-}" ] && [ -z "${GOOGLE_APPLICATION_CREDENTIALS:-}" ]
+}
+
 pg_bin() {
     local dir
     dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)

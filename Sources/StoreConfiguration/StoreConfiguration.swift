@@ -14,7 +14,7 @@ import Glibc
 /// | `DATABASE_URL` | PostgreSQL: a libpq connection string; unset: libpq's `PG*` variables |
 /// | `FIRESTORE_EMULATOR_HOST` | Firestore emulator `host:port`: plain HTTP, `Bearer owner` |
 /// | `GOOGLE_APPLICATION_CREDENTIALS` | a service-account key file; without one (and no emulator), the metadata server's token |
-/// | `GOOGLE_CLOUD_PROJECT` (or `GCLOUD_PROJECT`) | project id; else the key file's `project_id` |
+/// | `GOOGLE_CLOUD_PROJECT` (or `GCLOUD_PROJECT`) | project id; else the key file's `project_id`; with the emulator, `demo-booking` |
 /// | `FIRESTORE_DATABASE` | database id, default `(default)` |
 /// | `FIRESTORE_API_URL` | API endpoint, default https://firestore.googleapis.com |
 /// | `FIRESTORE_TIMEOUT_MS` | limit for one call, default 5000 |
@@ -46,6 +46,7 @@ public enum StoreConfiguration: Sendable {
         let credentials: FirestoreConfiguration.Credentials
         if emulator != nil {
             credentials = .emulator
+            project = project ?? "demo-booking"  // the emulator takes any id; "demo-" marks one with no real project
         } else if let keyFile {
             guard let bytes = readFile(keyFile) else { throw Invalid("cannot read GOOGLE_APPLICATION_CREDENTIALS \(keyFile)") }
             guard let key = ServiceAccountKey(json: bytes) else { throw Invalid("\(keyFile) is not a service-account key file") }

@@ -191,6 +191,17 @@ func emulatorStore(project: String = "conformance") -> DocumentStoreFactory {
         #expect(try tokenRequests().count == 2)
     }
 
+    @Test func onAGoogleCloudHostTheMetadataServerGivesTheToken() throws {
+        _ = try post("auth", .object(["project": .string(project), "token_lifetime": .integer(3600)]))
+        let configuration = FirestoreConfiguration(projectID: project, endpoint: server, credentials: .metadataServer(host: emulatorHost))
+        let store = FirestoreStore(configuration: configuration, tokens: .init(credentials: configuration.credentials))
+        try store.commit([.create(DocumentPath("c", "m"), [:])])
+        #expect(try store.get(DocumentPath("c", "m")) != nil)
+        let unauthenticated = FirestoreStore(configuration: FirestoreConfiguration.emulator(host: emulatorHost, projectID: project),
+                                             tokens: .init(credentials: .emulator))
+        #expect(throws: StoreError.self) { try unauthenticated.get(DocumentPath("c", "m")) }
+    }
+
     @Test func aKeyTheTokenEndpointDoesNotKnowFailsWithoutRetrying() throws {
         let store = try store(registered: false, lifetime: 3600)
         do {

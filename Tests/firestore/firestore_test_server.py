@@ -518,6 +518,8 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if path.startswith("/_test/"):
                 return self.reply(*self.test_control(method, path, raw))
+            if path == "/computeMetadata/v1/instance/service-accounts/default/token":
+                return self.reply(*self.metadata_token())
             body = json.loads(raw) if raw else {}
             self.journal(method, url, body)
             match = DOCUMENTS.match(path)
@@ -600,6 +602,16 @@ class Handler(BaseHTTPRequestHandler):
             commit(db, prefix, {"writes": [write]})
             return public(db.documents[name])
         raise Failure("NOT_FOUND", method)
+
+    def metadata_token(self):
+        """A Google Cloud host's metadata server: a token for the host's service account."""
+        if self.headers.get("Metadata-Flavor") != "Google":
+            return 403, {"error": "Missing Metadata-Flavor: Google header"}
+        with STATE.lock:
+            token = "ya29.metadata-" + secrets.token_urlsafe(12)
+            STATE.tokens[token] = time.time() + STATE.token_lifetime
+            STATE.token_requests.append({"claims": {"iss": "metadata-server"}, "header": {}, "problems": []})
+        return 200, {"access_token": token, "expires_in": STATE.token_lifetime, "token_type": "Bearer"}
 
     def authorize(self, project):
         if project not in STATE.auth_projects:
