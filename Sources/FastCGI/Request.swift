@@ -27,7 +27,7 @@ public struct Request: Sendable {
 }
 
 /// What to send back: a status, headers and a body.
-public struct Response: Sendable, Equatable {
+public struct Response: Sendable {
     public var status: Int
     public var headers: [(String, String)]
     public var body: [UInt8]
@@ -36,11 +36,6 @@ public struct Response: Sendable, Equatable {
         self.status = status
         self.headers = headers
         self.body = body
-    }
-
-    public static func == (lhs: Response, rhs: Response) -> Bool {
-        lhs.status == rhs.status && lhs.body == rhs.body
-            && lhs.headers.map { "\($0.0): \($0.1)" } == rhs.headers.map { "\($0.0): \($0.1)" }
     }
 
     public func header(_ name: String) -> String? {

@@ -214,7 +214,7 @@ public final class PostgresStore: DocumentStore {
         let state = result.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }.map { String(cString: $0) } ?? ""
         let detail = result.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "D"))) }.map { String(cString: $0) } ?? ""
         if PQstatus(connection) != CONNECTION_OK || state.hasPrefix("08") || state.hasPrefix("57P") {
-            disconnect()
+            if connection == self.connection { disconnect() }
             throw .unavailable("PostgreSQL: \(message.trimmingWhitespace)")
         }
         let path = Self.path(fromDetail: detail)
