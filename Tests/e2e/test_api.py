@@ -26,7 +26,7 @@ def test_the_page_is_served_with_security_headers():
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
-    assert call("GET", "/app.js").headers["Content-Type"].split(";")[0] in ("application/javascript", "text/javascript")
+    assert call("GET", "/assets/app.js").headers["Content-Type"].split(";")[0] in ("application/javascript", "text/javascript")
 
 
 def test_http2_is_offered():

@@ -1,0 +1,165 @@
+"""The booking page in a real browser (headless chromium through Selenium), against the real stack."""
+
+import os
+import uuid
+
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as ready
+from selenium.webdriver.support.ui import WebDriverWait
+
+from stack import BASE, call, create_service, deploy
+
+SCREENSHOTS = os.path.join(os.environ.get("RUN_DIR", "."), "screenshots")
+# New York in January is UTC-5: 04:30Z on the 16th is 11:30 PM on the 15th there.
+SLOTS = ["2031-01-15T14:00:00Z", "2031-01-15T15:30:00Z", "2031-01-16T04:30:00Z", "2031-01-16T14:00:00Z"]
+
+
+def screenshot(driver, name):
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    driver.save_screenshot(os.path.join(SCREENSHOTS, f"{name}.png"))
+
+
+def new_service(name):
+    return create_service(SLOTS + ["2020-01-01T10:00:00Z"], name=f"{name} {uuid.uuid4().hex[:4]}")
+
+
+def wait(driver, condition, seconds=10):
+    return WebDriverWait(driver, seconds).until(condition)
+
+
+def section(driver, service):
+    return wait(driver, ready.presence_of_element_located((By.CSS_SELECTOR, f'section[data-service-id="{service["service_id"]}"]')))
+
+
+def slot_button(driver, service, slot):
+    return section(driver, service).find_element(By.CSS_SELECTOR, f'button[data-slot="{slot}"]')
+
+
+def free_slots(driver, service):
+    return [b.get_attribute("data-slot") for b in section(driver, service).find_elements(By.CSS_SELECTOR, "button.slot")]
+
+
+def book_in(driver, service, slot, name):
+    slot_button(driver, service, slot).click()
+    field = driver.find_element(By.ID, "user-name")
+    field.clear()
+    field.send_keys(name)
+    driver.find_element(By.ID, "book-button").click()
+
+
+def test_slots_are_grouped_by_day_in_the_visitors_time_zone_and_past_ones_hidden(browser):
+    service = new_service("Haircut")
+    browser.get(BASE + "/")
+    card = section(browser, service)
+    assert "Eastern Standard Time (America/New_York)" in browser.find_element(By.ID, "time-zone").text
+    days = [h.text for h in card.find_elements(By.TAG_NAME, "h3")]
+    assert days == ["Wednesday, January 15, 2031", "Thursday, January 16, 2031"]
+    first_day = card.find_elements(By.CSS_SELECTOR, "ul.slots")[0]
+    assert [b.text for b in first_day.find_elements(By.TAG_NAME, "button")] == ["09:00 AM", "10:30 AM", "11:30 PM"]
+    assert free_slots(browser, service) == SLOTS  # the 2020 slot is not offered to anyone
+    screenshot(browser, "desktop-services")
+
+
+def test_a_customer_books_sees_the_confirmation_and_the_slot_is_gone_after_a_reload(browser):
+    service = new_service("Massage")
+    browser.get(BASE + "/")
+    book_in(browser, service, SLOTS[1], "Ann Smith")
+    confirmation = wait(browser, ready.visibility_of_element_located((By.ID, "confirmation")))
+    booking_id = confirmation.get_attribute("data-booking-id")
+    assert booking_id and booking_id in confirmation.text
+    assert "Wednesday, January 15, 2031" in confirmation.text and "10:30 AM" in confirmation.text
+    assert browser.switch_to.active_element.text == "Booked"
+    screenshot(browser, "desktop-confirmation")
+    booking = call("GET", f"/bookings/{booking_id}").json()
+    assert (booking["slot"], booking["user_name"]) == (SLOTS[1], "Ann Smith")
+    browser.refresh()
+    assert SLOTS[1] not in free_slots(browser, service)
+    assert len(free_slots(browser, service)) == 3
+
+
+def test_a_slot_taken_meanwhile_gets_a_clear_message_and_keeps_what_was_typed(browser, phone):
+    service = new_service("Room")
+    phone.get(BASE + "/")
+    section(phone, service)
+    browser.get(BASE + "/")
+    book_in(browser, service, SLOTS[0], "First customer")
+    wait(browser, ready.visibility_of_element_located((By.ID, "confirmation")))
+
+    book_in(phone, service, SLOTS[0], "Second customer")  # the phone still shows the slot as free
+    error = wait(phone, ready.visibility_of_element_located((By.ID, "form-error")))
+    assert "just booked" in error.text
+    assert phone.find_element(By.ID, "user-name").get_attribute("value") == "Second customer"
+    wait(phone, lambda driver: SLOTS[0] not in free_slots(driver, service))
+    screenshot(phone, "phone-slot-taken")
+    book_in(phone, service, SLOTS[3], "Second customer")
+    wait(phone, ready.visibility_of_element_located((By.ID, "confirmation")))
+    screenshot(phone, "phone-confirmation")
+
+
+def test_the_whole_booking_works_with_the_keyboard_alone(browser):
+    service = new_service("Keyboard")
+    browser.get(BASE + "/")
+    target = slot_button(browser, service, SLOTS[2])
+    for _ in range(300):
+        if browser.switch_to.active_element == target:
+            break
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+    assert browser.switch_to.active_element == target, "the slot button is reachable with Tab"
+    target.send_keys(Keys.ENTER)
+    assert browser.switch_to.active_element.get_attribute("id") == "user-name"
+    browser.switch_to.active_element.send_keys("   ", Keys.ENTER)
+    assert wait(browser, ready.visibility_of_element_located((By.ID, "form-error"))).text == "Please enter your name."
+    browser.switch_to.active_element.send_keys("Kim", Keys.ENTER)
+    wait(browser, ready.visibility_of_element_located((By.ID, "confirmation")))
+    assert call("GET", f"/services/{service['service_id']}").json()["available_slots"] == ["2020-01-01T10:00:00Z", SLOTS[0], SLOTS[1], SLOTS[3]]
+
+
+def test_the_page_says_so_when_the_service_is_down_and_nothing_is_lost(phone):
+    service = new_service("Outage")
+    phone.get(BASE + "/")
+    screenshot(phone, "phone-services")
+    slot_button(phone, service, SLOTS[3]).click()
+    phone.find_element(By.ID, "user-name").send_keys("Patient customer")
+    deploy("stop_app")
+    try:
+        phone.find_element(By.ID, "book-button").click()
+        error = wait(phone, ready.visibility_of_element_located((By.ID, "form-error")))
+        assert "unavailable" in error.text
+        assert phone.find_element(By.ID, "user-name").get_attribute("value") == "Patient customer"
+        screenshot(phone, "phone-unavailable")
+    finally:
+        deploy("BIN_DIR=$(cd \"$ROOT\" && swift build --show-bin-path)", "start_app")
+    wait(phone, lambda _: call("GET", "/healthz").status_code == 200)
+    phone.find_element(By.ID, "book-button").click()  # the same choice and name, once more
+    wait(phone, ready.visibility_of_element_located((By.ID, "confirmation")))
+
+
+def test_assets_are_versioned_by_content_and_cached_for_good_while_the_page_is_not():
+    import hashlib
+    import re
+
+    from stack import ROOT
+
+    page = call("GET", "/")
+    assert page.headers["Cache-Control"] == "no-cache"
+    assert "Content-Encoding" in call("GET", "/", headers={"Accept-Encoding": "gzip"}).headers or len(page.content) < 1024
+    for path, version in re.findall(r'(?:href|src)="(/assets/[^"?]+)\?v=([0-9a-f]+)"', page.text):
+        content = open(os.path.join(ROOT, "nginx", "www", path.lstrip("/")), "rb").read()
+        assert version == hashlib.sha256(content).hexdigest()[:10], f"{path}: update ?v= in index.html"
+        asset = call("GET", f"{path}?v={version}", headers={"Accept-Encoding": "gzip"})
+        assert asset.headers["Cache-Control"] == "max-age=315360000"
+        if len(content) >= 1024:  # nginx's gzip_min_length
+            assert asset.headers.get("Content-Encoding") == "gzip"
+        assert "default-src 'self'" in asset.headers["Content-Security-Policy"]
+    assert "https://" not in page.text and "http://" not in page.text, "no external resources"
+
+
+def test_the_page_loads_nothing_from_other_origins(browser):
+    browser.get(BASE + "/")
+    wait(browser, lambda driver: driver.find_element(By.ID, "status").text != "Loading the services…")
+    origins = browser.execute_script("return performance.getEntriesByType('resource').map(e => new URL(e.name).origin)")
+    assert set(origins) <= {BASE}
+    errors = [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not errors, errors  # a Content-Security-Policy violation or a failed load would show here
