@@ -192,7 +192,7 @@ render_nginx_config() {
         -e "s|@WWW_ROOT@|$ROOT/nginx/www|g" -e "s|@ERRORS_DIR@|$ROOT/nginx/errors|g"
     )
     sed "${substitutions[@]}" "$ROOT/nginx/nginx.conf" >"$NGINX_DIR/nginx.conf"
-    sed "${substitutions[@]}" "$ROOT/nginx/booking-site.conf" >"$NGINX_DIR/booking-site.conf"
+    sed "${substitutions[@]}" -e "s|# @EXTRA_LOCATIONS@.*|${NGINX_EXTRA:-}|" "$ROOT/nginx/booking-site.conf" >"$NGINX_DIR/booking-site.conf"
 }
 
 start_nginx() {

@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""The load kit's measurements, run by deploy/load against the stack it started: wrk through
+nginx on loopback, server CPU from /proc, and one table at the end. Python's standard library only."""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import ssl
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUN_DIR = os.environ["RUN_DIR"]
+BASE = f"https://127.0.0.1:{os.environ['HTTPS_PORT']}"
+ADMIN = os.environ["ADMIN_TOKEN"]
+TLS = ssl.create_default_context(cafile=os.path.join(RUN_DIR, "tls", "cert.pem"))
+FIRST_SLOT = 1_924_992_000  # 2031-01-01T00:00:00Z; slots are a minute apart from here
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def api(method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(BASE + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {ADMIN}"})
+    try:
+        with urllib.request.urlopen(request, context=TLS, timeout=120) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def slot(index):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(FIRST_SLOT + index * 60))
+
+
+def seed(prefix, services, slots):
+    for number in range(services):
+        status, body = api("POST", "/services", {"service_id": f"{prefix}-{number}", "service_name": f"{prefix} {number}",
+                                                 "available_slots": [slot(i) for i in range(slots)]})
+        assert status == 201, body
+
+
+def sql(query):
+    return subprocess.run(["psql", os.environ["DATABASE_URL"], "-tAc", query], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def deploy(*steps):
+    subprocess.run(["bash", "-c", f"source '{ROOT}/deploy/lib.sh'; prepare_user; BIN_DIR=$(cd '{ROOT}' && swift build -c release --show-bin-path); " + "; ".join(steps)],
+                   check=True, capture_output=True)
+
+
+def reset_store():
+    """An empty store and fresh workers (whose caches are then empty too)."""
+    sql("TRUNCATE documents")
+    deploy("start_app")
+    for _ in range(100):
+        try:
+            if api("GET", "/healthz")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+
+
+# ---- server CPU and memory ----------------------------------------------------------------
+
+def read_pid(path):
+    with open(path) as file:
+        return int(file.readline())
+
+
+def tree(pid):
+    pids, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        pids.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as children:
+                    pending += [int(child) for child in children.read().split()]
+        except FileNotFoundError:
+            pass
+    return pids
+
+
+def server_pids():
+    return {"nginx": tree(read_pid(os.path.join(RUN_DIR, "nginx", "nginx.pid"))),
+            "fastcgi": tree(read_pid(os.path.join(RUN_DIR, "booking-server.pid"))),
+            "postgres": tree(read_pid(os.path.join(RUN_DIR, "postgres", "data", "postmaster.pid")))}
+
+
+def cpu_seconds():
+    """CPU time of nginx, the FastCGI workers and PostgreSQL, with their exited children's."""
+    total = 0
+    for pids in server_pids().values():
+        for pid in pids:
+            try:
+                fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+                total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+            except FileNotFoundError:
+                pass
+    return total / CLOCK_TICKS
+
+
+def worker_memory():
+    """The largest RSS and PSS (MB) among the FastCGI worker processes."""
+    rss = pss = 0
+    for pid in server_pids()["fastcgi"][1:]:
+        values = {line.split(":")[0]: int(line.split()[1]) for line in open(f"/proc/{pid}/smaps_rollup") if line[0].isupper()}
+        rss, pss = max(rss, values["Rss"] / 1024), max(pss, values["Pss"] / 1024)
+    return rss, pss
+
+
+# ---- wrk ------------------------------------------------------------------------------------
+
+def wrk(path, connections, seconds, script="get.lua", env=None, threads=2):
+    before = cpu_seconds()
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+               "-s", os.path.join(ROOT, "deploy", "wrk", script), BASE + path]
+    output = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=True).stdout
+    cpu = cpu_seconds() - before
+    line = next(line for line in output.splitlines() if line.startswith("WRK_RESULT "))
+    result = json.loads(line[len("WRK_RESULT "):])
+    result["rate"] = result["requests"] / result["seconds"]
+    result["cpu_ms"] = 1000 * cpu / max(result["requests"], 1)
+    return result
+
+
+ROWS = []
+
+
+def row(name, result, ceiling=None, unit="req/s"):
+    ROWS.append((name, result, ceiling, unit))
+    ratio = f"{result['rate'] / ceiling:6.1%}" if ceiling else "     -"
+    statuses = ", ".join(f"{k}: {v}" for k, v in sorted(result["statuses"].items()))
+    errors = sum(result["errors"].values())
+    print(f"{name:<34} {result['rate']:>9,.0f} {unit:<8} p50 {result['p50_us'] / 1000:7.2f} ms  p99 {result['p99_us'] / 1000:7.2f} ms  "
+          f"ratio {ratio}  cpu {result['cpu_ms']:.3f} ms/req  [{statuses}{', errors: %d' % errors if errors else ''}]", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
+    parser.add_argument("--smoke", action="store_true", help="tiny data sets and 1-second runs, to check that the kit works")
+    args = parser.parse_args()
+    seconds = 1 if args.smoke else args.seconds
+    large = (20, 50) if args.smoke else (200, 500)
+    booking_services = 20 if args.smoke else 200
+
+    print(f"# load kit: {seconds} s per run, wrk through nginx at {BASE} (loopback), {os.cpu_count()} cores", flush=True)
+    reset_store()
+    seed("small", 10, 20)
+    status, body = api("GET", "/services")
+    ceiling_file = os.path.join(RUN_DIR, "nginx", "ceiling", "services.json")
+    os.makedirs(os.path.dirname(ceiling_file), exist_ok=True)
+    with open(ceiling_file, "wb") as file:
+        file.write(body)
+    print(f"# small catalog: 10 services x 20 slots, GET /services body {len(body):,} bytes", flush=True)
+
+    ceiling = wrk("/_ceiling/services.json", 32, seconds)
+    row("nginx static ceiling (small) c32", ceiling)
+    row("GET /services small c32", wrk("/services", 32, seconds), ceiling["rate"])
+    ceiling128 = wrk("/_ceiling/services.json", 128, seconds)
+    row("nginx static ceiling (small) c128", ceiling128)
+    row("GET /services small c128", wrk("/services", 128, seconds), ceiling128["rate"])
+
+    reset_store()
+    seed("book", booking_services, 500)
+    env = {"LOAD_SERVICES": str(booking_services), "LOAD_SLOTS": "500", "LOAD_PREFIX": "book",
+           "LOAD_FIRST_SLOT": str(FIRST_SLOT), "LOAD_THREADS": "2"}
+    booked = wrk("/book", 32, seconds, "book.lua", env)
+    row("POST /book distinct slots c32", booked, unit="book/s")
+    claims = int(sql("SELECT count(*) FROM documents WHERE collection = 'slot_claims'"))
+    created = booked["statuses"].get("201", 0)
+    # wrk stops counting at the deadline; up to one request per connection may still complete.
+    assert created <= claims <= created + 32 and set(booked["statuses"]) == {"201"}, (claims, booked["statuses"])
+
+    reset_store()
+    seed("contend", 1, 10)
+    contended = wrk("/book", 64, seconds, "contend.lua", {"LOAD_SERVICE": "contend-0", "LOAD_SLOTS": "10", "LOAD_FIRST_SLOT": str(FIRST_SLOT)})
+    row("POST /book 64 conns on 10 slots", contended)
+    created, conflicts = contended["statuses"].get("201", 0), contended["statuses"].get("409", 0)
+    claims = int(sql("SELECT count(*) FROM documents WHERE collection = 'slot_claims'"))
+    bookings = int(sql("SELECT count(*) FROM documents WHERE collection = 'bookings'"))
+    assert created + conflicts == contended["requests"], contended
+    assert created == claims == bookings == 10, (created, claims, bookings)
+    print(f"# contention: {created} x 201 + {conflicts} x 409 = {contended['requests']} requests; "
+          f"the store holds exactly {claims} claims and {bookings} bookings for the 10 slots", flush=True)
+
+    reset_store()
+    seed("large", *large)
+    status, body = api("GET", "/services")
+    with open(ceiling_file, "wb") as file:
+        file.write(body)
+    print(f"# large catalog: {large[0]} services x {large[1]} slots, GET /services body {len(body):,} bytes", flush=True)
+    large_ceiling = wrk("/_ceiling/services.json", 32, seconds)
+    row("nginx static ceiling (large) c32", large_ceiling)
+    row("GET /services large c32", wrk("/services", 32, seconds), large_ceiling["rate"])
+
+    rss, pss = worker_memory()
+    print(f"# FastCGI worker processes: largest RSS {rss:.1f} MB, PSS {pss:.1f} MB", flush=True)
+    print()
+    print("| run | rate | p50 ms | p99 ms | of ceiling | server CPU ms/req |")
+    print("|---|---|---|---|---|---|")
+    for name, result, ceiling_rate, unit in ROWS:
+        ratio = f"{result['rate'] / ceiling_rate:.1%}" if ceiling_rate else "-"
+        print(f"| {name} | {result['rate']:,.0f} {unit} | {result['p50_us'] / 1000:.2f} | {result['p99_us'] / 1000:.2f} | {ratio} | {result['cpu_ms']:.3f} |")
+    print(f"| FastCGI worker memory | RSS {rss:.1f} MB, PSS {pss:.1f} MB | | | | |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
