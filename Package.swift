@@ -11,6 +11,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
     ],
     targets: [
         // C libraries from Debian: module maps only.
@@ -27,9 +28,10 @@ let package = Package(
         ]),
         .target(name: "StoreConfiguration", dependencies: ["DocumentStore", "PostgresStore", "FirestoreStore"]),
         .target(name: "Booking", dependencies: ["DocumentStore"]),
+        .target(name: "HostCounters", dependencies: ["Booking", .product(name: "Atomics", package: "swift-atomics")]),
         .target(name: "BookingAPI", dependencies: ["Booking", "FastCGI", "JSON"]),
         .executableTarget(name: "BookingServer", dependencies: [
-            "BookingAPI", "Booking", "FastCGI", "StoreConfiguration",
+            "BookingAPI", "Booking", "FastCGI", "HostCounters", "StoreConfiguration",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "bookingctl", dependencies: [

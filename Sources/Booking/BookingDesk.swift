@@ -7,11 +7,19 @@ import DocumentStore
 public final class BookingDesk {
     private let store: any DocumentStore
     private let now: () -> Timestamp
+    private let changes: (any ChangeCounters)?
+    private let definitions: ServiceDefinitions?
 
-    /// - Parameter now: the clock, for booking times and for refusing slots that have begun.
-    public init(store: any DocumentStore, now: @escaping () -> Timestamp = Timestamp.now) {
+    /// - Parameters:
+    ///   - now: the clock, for booking times and for refusing slots that have begun.
+    ///   - changes: the host's change counters, told of every commit; nil when nothing caches reads.
+    ///   - definitions: the process's cache of service definitions, if any.
+    public init(store: any DocumentStore, now: @escaping () -> Timestamp = Timestamp.now,
+                changes: (any ChangeCounters)? = nil, definitions: ServiceDefinitions? = nil) {
         self.store = store
         self.now = now
+        self.changes = changes
+        self.definitions = definitions
     }
 
     public var backendName: String { store.backendName }
@@ -61,6 +69,7 @@ public final class BookingDesk {
         } catch {
             throw Self.translate(error)
         }
+        changes?.servicesChanged()
         return ServiceAvailability(service: service, availableSlots: service.slots)
     }
 
@@ -70,9 +79,7 @@ public final class BookingDesk {
         let serviceID = try Validation.id(request.serviceID, field: "service_id")
         let userName = try Validation.name(request.userName, field: "user_name")
         let slot = try Slot(parsing: request.slot)
-        guard let document = try storeCall({ () throws(StoreError) in try store.get(DocumentPath(Collections.services, serviceID)) }),
-              let service = Service(document: document)
-        else { throw .serviceNotFound }
+        guard let service = try definition(of: serviceID) else { throw .serviceNotFound }
         guard service.slots.contains(slot) else { throw .slotNotOffered }
         let time = Timestamp(microseconds: now().microseconds)  // the precision both stores keep
         guard slot.instant > time else { throw .slotInPast }
@@ -85,14 +92,14 @@ public final class BookingDesk {
         ]
         do {
             try store.commit(writes)
-            return booking
         } catch .alreadyExists {
             // Stores retry commits that got no answer, so the claim may be our own first attempt's.
-            if try isClaimed(claim, by: booking.id) { return booking }
-            throw .slotTaken
+            guard try isClaimed(claim, by: booking.id) else { throw .slotTaken }
         } catch {
             throw Self.translate(error)
         }
+        changes?.availabilityChanged()
+        return booking
     }
 
     /// One booking by id.
@@ -110,6 +117,16 @@ public final class BookingDesk {
     }
 
     // MARK: - Helpers
+
+    /// A service's definition, from the process's cache when there is one.
+    private func definition(of id: String) throws(BookingError) -> Service? {
+        let read = { () throws(BookingError) -> Service? in
+            try self.storeCall { () throws(StoreError) in try self.store.get(DocumentPath(Collections.services, id)) }
+                .flatMap(Service.init(document:))
+        }
+        guard let definitions else { return try read() }
+        return try definitions.service(id: id, read: read)
+    }
 
     private func availability(of service: Service, claimed: Set<Slot>) -> ServiceAvailability {
         ServiceAvailability(service: service, availableSlots: service.slots.filter { !claimed.contains($0) })

@@ -6,13 +6,17 @@ import Logging
 /// calls and their results (or refusals) back into JSON responses.
 public final class BookingResponder: Responder {
     private let desk: BookingDesk
+    private let cache: ResponseCache?
     private let adminToken: [UInt8]?
     private let maximumBodyBytes: Int
     private let logger: Logger
 
-    /// - Parameter adminToken: the bearer token `POST /services` requires; nil refuses every caller.
-    public init(desk: BookingDesk, adminToken: String?, maximumBodyBytes: Int, logger: Logger) {
+    /// - Parameters:
+    ///   - cache: the process's cache of availability bodies; nil reads the store every time.
+    ///   - adminToken: the bearer token `POST /services` requires; nil refuses every caller.
+    public init(desk: BookingDesk, cache: ResponseCache? = nil, adminToken: String?, maximumBodyBytes: Int, logger: Logger) {
         self.desk = desk
+        self.cache = cache
         self.adminToken = adminToken.flatMap { $0.isEmpty ? nil : Array($0.utf8) }
         self.maximumBodyBytes = maximumBodyBytes
         self.logger = logger
@@ -47,9 +51,13 @@ public final class BookingResponder: Responder {
             let service = try booking { () throws(BookingError) in try desk.createService(newService) }
             return Self.json(201, JSONBodies.service(service), headers: [("Location", "/services/\(service.service.id)")])
         case (.services, _):
-            return Self.json(200, JSONBodies.services(try booking { () throws(BookingError) in try desk.services() }))
+            return Self.json(200, try cached("/services") { () throws(APIError) in
+                JSONBodies.services(try booking { () throws(BookingError) in try desk.services() })
+            })
         case (.service(let id), _):
-            return Self.json(200, JSONBodies.service(try booking { () throws(BookingError) in try desk.service(id: id) }))
+            return Self.json(200, try cached("/services/\(id)") { () throws(APIError) in
+                JSONBodies.service(try booking { () throws(BookingError) in try desk.service(id: id) })
+            })
         case (.book, _):
             let bookingRequest = try JSONBodies.bookingRequest(from: jsonBody(request))
             let booking = try booking { () throws(BookingError) in try desk.book(bookingRequest) }
@@ -57,6 +65,11 @@ public final class BookingResponder: Responder {
         case (.booking(let id), _):
             return Self.json(200, JSONBodies.booking(try booking { () throws(BookingError) in try desk.booking(id: id) }))
         }
+    }
+
+    private func cached(_ key: String, _ build: () throws(APIError) -> [UInt8]) throws(APIError) -> [UInt8] {
+        guard let cache else { return try build() }
+        return try cache.body(for: key, build: build)
     }
 
     /// The body of a request that must carry JSON: 413 when too large, 415 when not JSON.

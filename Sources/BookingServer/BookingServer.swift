@@ -2,6 +2,7 @@ import Booking
 import BookingAPI
 import DocumentStore
 import FastCGI
+import HostCounters
 import Logging
 import StoreConfiguration
 
@@ -39,9 +40,12 @@ enum BookingServer {
         }
 
         let maximumBodyBytes = configuration.fastCGI.maximumBodyBytes
+        let counters = changeCounters(for: configuration.fastCGI.listener, logger: logger)
+        let cache = ResponseCache(counters: counters)
+        let definitions = ServiceDefinitions(counters: counters)
         let server = FastCGIServer(configuration: configuration.fastCGI, logger: logger) {
-            BookingResponder(desk: BookingDesk(store: makeStore()), adminToken: adminToken,
-                             maximumBodyBytes: maximumBodyBytes, logger: logger)
+            BookingResponder(desk: BookingDesk(store: makeStore(), changes: counters, definitions: definitions), cache: cache,
+                             adminToken: adminToken, maximumBodyBytes: maximumBodyBytes, logger: logger)
         }
         do {
             try server.run()
@@ -49,6 +53,18 @@ enum BookingServer {
             logger.critical("cannot serve: \(error)")
             exit(1)
         }
+    }
+
+    /// The host's change counters, in a file beside the FastCGI socket that every worker process
+    /// of this deployment maps; per process (changes elsewhere show within a second) without one.
+    private static func changeCounters(for listener: FastCGIConfiguration.Listener, logger: Logger) -> any ChangeCounters {
+        if let socket = FastCGIServer.socketPath(of: listener), let counters = MappedChangeCounters(path: socket + ".changes") {
+            return counters
+        }
+        if !FastCGIServer.isWorkerProcess {
+            logger.warning("no file for change counters beside the socket: each process's read cache may lag others' writes by up to 1 s")
+        }
+        return ProcessChangeCounters()
     }
 
     /// Prepares the store (PostgreSQL's schema), waiting up to 30 s for it to come up.

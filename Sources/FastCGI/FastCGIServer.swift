@@ -31,6 +31,20 @@ public final class FastCGIServer: Sendable {
     /// shared resources, such as the database schema, once for all of them).
     public static var isWorkerProcess: Bool { ProcessSupervisor.isChild }
 
+    /// The filesystem path of the unix socket the workers listen on (for `.inherited`, what fd 0
+    /// is bound to), or nil when it has none.
+    public static func socketPath(of listener: FastCGIConfiguration.Listener) -> String? {
+        if case .unixSocket(let path, _) = listener { return path }
+        var address = sockaddr_un()
+        var length = socklen_t(MemoryLayout<sockaddr_un>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(0, $0, &length) }
+        }
+        guard bound == 0, address.sun_family == sa_family_t(AF_UNIX) else { return nil }
+        let path = withUnsafeBytes(of: address.sun_path) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return path.isEmpty ? nil : path
+    }
+
     /// Serves until SIGTERM or SIGINT. With `processes` above 1, supervises that many copies
     /// of this program instead (see `ProcessSupervisor`).
     public func run() throws(FastCGIError) {

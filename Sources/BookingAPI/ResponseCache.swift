@@ -1,0 +1,40 @@
+import Booking
+import Synchronization
+
+/// Pre-serialised bodies of the availability reads (`GET /services`, `GET /services/{id}`),
+/// shared by the threads of a process. A body is served while no booking or service was made
+/// since it was built (per the host's change counters, which count a change before it is
+/// confirmed: a booked slot never shows as free on this host once its 201 is sent) and for
+/// `readCacheLifetime` at most (the bound for changes made on other hosts).
+public final class ResponseCache: Sendable {
+    private struct Entry {
+        let body: [UInt8]
+        let version: UInt64
+        let builtAt: Double
+    }
+
+    private let counters: any ChangeCounters
+    private let entries = Mutex<[String: Entry]>([:])
+    private let capacity: Int
+
+    public init(counters: any ChangeCounters, capacity: Int = 1000) {
+        self.counters = counters
+        self.capacity = capacity
+    }
+
+    /// The cached body for `key`, or the one `build` makes, then cached. The version is read
+    /// before building, so a change committed meanwhile makes the next read build again.
+    func body(for key: String, build: () throws(APIError) -> [UInt8]) throws(APIError) -> [UInt8] {
+        let version = counters.availabilityVersion
+        let now = monotonicSeconds()
+        if let entry = entries.withLock({ $0[key] }), entry.version == version, now - entry.builtAt < readCacheLifetime {
+            return entry.body
+        }
+        let body = try build()
+        entries.withLock {
+            if $0.count >= capacity { $0.removeAll(keepingCapacity: true) }
+            $0[key] = Entry(body: body, version: version, builtAt: now)
+        }
+        return body
+    }
+}
