@@ -92,16 +92,17 @@ def server_pids():
 
 
 def cpu_seconds():
-    """CPU time of nginx, the FastCGI workers and PostgreSQL, with their exited children's."""
-    total = 0
-    for pids in server_pids().values():
+    """CPU time of nginx, the FastCGI workers and PostgreSQL (each with its exited children's)."""
+    totals = {}
+    for name, pids in server_pids().items():
+        totals[name] = 0
         for pid in pids:
             try:
                 fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-                total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+                totals[name] += sum(int(value) for value in fields[11:15]) / CLOCK_TICKS  # utime, stime, cutime, cstime
             except FileNotFoundError:
                 pass
-    return total / CLOCK_TICKS
+    return totals
 
 
 def worker_memory():
@@ -120,11 +121,14 @@ def wrk(path, connections, seconds, script="get.lua", env=None, threads=2):
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
                "-s", os.path.join(ROOT, "deploy", "wrk", script), BASE + path]
     output = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=True).stdout
-    cpu = cpu_seconds() - before
+    after = cpu_seconds()
     line = next(line for line in output.splitlines() if line.startswith("WRK_RESULT "))
     result = json.loads(line[len("WRK_RESULT "):])
     result["rate"] = result["requests"] / result["seconds"]
-    result["cpu_ms"] = 1000 * cpu / max(result["requests"], 1)
+    requests = max(result["requests"], 1)
+    result["cpu_parts"] = {name: 1000 * (after[name] - before[name]) / requests for name in after}
+    result["cpu_ms"] = sum(result["cpu_parts"].values())
+    result["pss"] = worker_memory()[1]
     return result
 
 
@@ -136,8 +140,10 @@ def row(name, result, ceiling=None, unit="req/s"):
     ratio = f"{result['rate'] / ceiling:6.1%}" if ceiling else "     -"
     statuses = ", ".join(f"{k}: {v}" for k, v in sorted(result["statuses"].items()))
     errors = sum(result["errors"].values())
+    parts = " ".join(f"{k} {v:.3f}" for k, v in result["cpu_parts"].items())
     print(f"{name:<34} {result['rate']:>9,.0f} {unit:<8} p50 {result['p50_us'] / 1000:7.2f} ms  p99 {result['p99_us'] / 1000:7.2f} ms  "
-          f"ratio {ratio}  cpu {result['cpu_ms']:.3f} ms/req  [{statuses}{', errors: %d' % errors if errors else ''}]", flush=True)
+          f"ratio {ratio}  cpu {result['cpu_ms']:.3f} ms/req ({parts})  worker PSS {result['pss']:.1f} MB  "
+          f"[{statuses}{', errors: %d' % errors if errors else ''}]", flush=True)
 
 
 def main():
@@ -199,15 +205,14 @@ def main():
     row("nginx static ceiling (large) c32", large_ceiling)
     row("GET /services large c32", wrk("/services", 32, seconds), large_ceiling["rate"])
 
-    rss, pss = worker_memory()
-    print(f"# FastCGI worker processes: largest RSS {rss:.1f} MB, PSS {pss:.1f} MB", flush=True)
     print()
-    print("| run | rate | p50 ms | p99 ms | of ceiling | server CPU ms/req |")
-    print("|---|---|---|---|---|---|")
+    print("| run | rate | p50 ms | p99 ms | of ceiling | server CPU ms/req (nginx + FastCGI + PostgreSQL) | worker PSS MB |")
+    print("|---|---|---|---|---|---|---|")
     for name, result, ceiling_rate, unit in ROWS:
         ratio = f"{result['rate'] / ceiling_rate:.1%}" if ceiling_rate else "-"
-        print(f"| {name} | {result['rate']:,.0f} {unit} | {result['p50_us'] / 1000:.2f} | {result['p99_us'] / 1000:.2f} | {ratio} | {result['cpu_ms']:.3f} |")
-    print(f"| FastCGI worker memory | RSS {rss:.1f} MB, PSS {pss:.1f} MB | | | | |")
+        parts = " + ".join(f"{v:.3f}" for v in result["cpu_parts"].values())
+        print(f"| {name} | {result['rate']:,.0f} {unit} | {result['p50_us'] / 1000:.2f} | {result['p99_us'] / 1000:.2f} | {ratio} | "
+              f"{result['cpu_ms']:.3f} ({parts}) | {result['pss']:.1f} |")
 
 
 if __name__ == "__main__":

@@ -42,16 +42,15 @@ public struct Response: Sendable {
         headers.first { $0.0.lowercased() == name.lowercased() }?.1
     }
 
-    /// The CGI response head (`Status:` line and headers) followed by the body.
-    func serialized() -> [UInt8] {
+    /// The CGI response head: the `Status:` line and the headers, up to the blank line.
+    func head() -> [UInt8] {
         var output: [UInt8] = []
-        output.reserveCapacity(body.count + 128)
+        output.reserveCapacity(128)
         output.append(contentsOf: "Status: \(status)\r\n".utf8)
         for (name, value) in headers {
             output.append(contentsOf: "\(name): \(value)\r\n".utf8)
         }
         output.append(contentsOf: "Content-Length: \(body.count)\r\n\r\n".utf8)
-        output.append(contentsOf: body)
         return output
     }
 }

@@ -25,7 +25,7 @@ struct Worker: Sendable {
         }
         defer { FCGX_Free(&request, 1) }
         while true {
-            let accepted: Int32? = pool.acceptLock.withLock { _ in
+            let accepted: Int32? = pool.acceptLock.withLock {
                 guard pool.beginAccept(index) else { return nil }
                 defer { pool.endAccept(index) }
                 return FCGX_Accept_r(&request)
@@ -87,14 +87,17 @@ struct Worker: Sendable {
         return Array(bytes[0..<filled])
     }
 
+    /// Writes the head and then the body (not copied: cached bodies are shared).
     private func write(_ response: Response, to request: inout FCGX_Request) {
-        let bytes = response.serialized()
-        let written = bytes.withUnsafeBufferPointer { buffer in
-            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
-                FCGX_PutStr($0, Int32(buffer.count), request.out)
+        let stream = request.out
+        func put(_ bytes: [UInt8]) -> Bool {
+            bytes.isEmpty || bytes.withUnsafeBufferPointer { buffer in
+                buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+                    FCGX_PutStr($0, Int32(buffer.count), stream) >= 0
+                }
             }
         }
-        if written < 0 {
+        if !(put(response.head()) && put(response.body)) {
             // The client or nginx went away; this request is over, the worker carries on.
             logger.debug("response write failed", metadata: ["status": "\(response.status)"])
         }
