@@ -47,7 +47,7 @@ def sql(query):
 
 
 def deploy(*steps):
-    subprocess.run(["bash", "-c", f"source '{ROOT}/deploy/lib.sh'; prepare_user; BIN_DIR=$(cd '{ROOT}' && swift build -c release --show-bin-path); " + "; ".join(steps)],
+    subprocess.run(["bash", "-c", f"source '{ROOT}/deploy/lib.sh'; prepare_user; BIN_DIR=$(cd '{ROOT}' && swift build -c {os.environ.get('BUILD_CONFIGURATION', 'release')} --show-bin-path); " + "; ".join(steps)],
                    check=True, capture_output=True)
 
 
