@@ -152,10 +152,21 @@ public final class BookingDesk {
         }
     }
 
-    /// A 20-character random id from the alphabet Firestore's client libraries use.
+    /// A 20-character random id from the alphabet Firestore's client libraries use, drawn from
+    /// the system's generator a 64-bit word at a time (not a system call per character).
     static func autoID() -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".utf8)
         var generator = SystemRandomNumberGenerator()
-        return String((0..<20).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
+        var id: [UInt8] = []
+        id.reserveCapacity(20)
+        while id.count < 20 {
+            var word = generator.next()
+            for _ in 0..<8 where id.count < 20 {
+                let byte = UInt8(truncatingIfNeeded: word)
+                word >>= 8
+                if byte < 248 { id.append(alphabet[Int(byte % 62)]) }  // 248 = 4 × 62: no bias
+            }
+        }
+        return String(decoding: id, as: UTF8.self)
     }
 }

@@ -15,6 +15,8 @@ public final class ResponseCache: Sendable {
 
     private let counters: any ChangeCounters
     private let entries = Mutex<[String: Entry]>([:])
+    /// Held while building, so that the threads that find a body stale together build it once.
+    private let building = Mutex<Void>(())
     private let capacity: Int
 
     public init(counters: any ChangeCounters, capacity: Int = 1000) {
@@ -25,16 +27,25 @@ public final class ResponseCache: Sendable {
     /// The cached body for `key`, or the one `build` makes, then cached. The version is read
     /// before building, so a change committed meanwhile makes the next read build again.
     func body(for key: String, build: () throws(APIError) -> [UInt8]) throws(APIError) -> [UInt8] {
+        if let body = fresh(key) { return body }
+        return try building.withLock { _ throws(APIError) in
+            if let body = fresh(key) { return body }  // another thread built it meanwhile
+            let version = counters.availabilityVersion
+            let now = monotonicSeconds()
+            let body = try build()
+            entries.withLock {
+                if $0.count >= capacity { $0.removeAll(keepingCapacity: true) }
+                $0[key] = Entry(body: body, version: version, builtAt: now)
+            }
+            return body
+        }
+    }
+
+    private func fresh(_ key: String) -> [UInt8]? {
         let version = counters.availabilityVersion
-        let now = monotonicSeconds()
-        if let entry = entries.withLock({ $0[key] }), entry.version == version, now - entry.builtAt < readCacheLifetime {
-            return entry.body
-        }
-        let body = try build()
-        entries.withLock {
-            if $0.count >= capacity { $0.removeAll(keepingCapacity: true) }
-            $0[key] = Entry(body: body, version: version, builtAt: now)
-        }
-        return body
+        guard let entry = entries.withLock({ $0[key] }), entry.version == version,
+              monotonicSeconds() - entry.builtAt < readCacheLifetime
+        else { return nil }
+        return entry.body
     }
 }
