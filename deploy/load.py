@@ -132,6 +132,17 @@ def wrk(path, connections, seconds, script="get.lua", env=None, threads=2):
     return result
 
 
+def publish_ceiling(what):
+    """Puts the exact body of GET /services where nginx serves it as a static file (/_ceiling/)."""
+    status, body = api("GET", "/services")
+    assert status == 200, body
+    path = os.path.join(RUN_DIR, "nginx", "ceiling", "services.json")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as file:
+        file.write(body)
+    print(f"# {what}, GET /services body {len(body):,} bytes", flush=True)
+
+
 ROWS = []
 
 
@@ -158,12 +169,7 @@ def main():
     print(f"# load kit: {seconds} s per run, wrk through nginx at {BASE} (loopback), {os.cpu_count()} cores", flush=True)
     reset_store()
     seed("small", 10, 20)
-    status, body = api("GET", "/services")
-    ceiling_file = os.path.join(RUN_DIR, "nginx", "ceiling", "services.json")
-    os.makedirs(os.path.dirname(ceiling_file), exist_ok=True)
-    with open(ceiling_file, "wb") as file:
-        file.write(body)
-    print(f"# small catalog: 10 services x 20 slots, GET /services body {len(body):,} bytes", flush=True)
+    publish_ceiling("small catalog: 10 services x 20 slots")
 
     ceiling = wrk("/_ceiling/services.json", 32, seconds)
     row("nginx static ceiling (small) c32", ceiling)
@@ -197,10 +203,7 @@ def main():
 
     reset_store()
     seed("large", *large)
-    status, body = api("GET", "/services")
-    with open(ceiling_file, "wb") as file:
-        file.write(body)
-    print(f"# large catalog: {large[0]} services x {large[1]} slots, GET /services body {len(body):,} bytes", flush=True)
+    publish_ceiling(f"large catalog: {large[0]} services x {large[1]} slots")
     large_ceiling = wrk("/_ceiling/services.json", 32, seconds)
     row("nginx static ceiling (large) c32", large_ceiling)
     row("GET /services large c32", wrk("/services", 32, seconds), large_ceiling["rate"])

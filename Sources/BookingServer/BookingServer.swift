@@ -64,7 +64,7 @@ enum BookingServer {
         if !FastCGIServer.isWorkerProcess {
             logger.warning("no file for change counters beside the socket: each process's read cache may lag others' writes by up to 1 s")
         }
-        return ProcessChangeCounters()
+        return MappedChangeCounters()
     }
 
     /// Prepares the store (PostgreSQL's schema), waiting up to 30 s for it to come up.
