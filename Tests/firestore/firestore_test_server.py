@@ -2,8 +2,9 @@
 Firestore's semantics. Test support only (there is no Google emulator on these machines); its
 fidelity is checked against Google's own Python client in test_fidelity.py.
 
-Implements: get, list (paging), createDocument, patch, delete, commit (atomic, preconditions,
-transactions), beginTransaction, rollback, batchGet, runQuery (structured queries), the
+Implements, for top-level collections and subcollections: get, list (paging), createDocument,
+patch, delete, commit (atomic, preconditions, transactions), beginTransaction, rollback,
+batchGet, runQuery (structured queries), the
 emulator's reset (DELETE /emulator/v1/projects/{p}/databases/{d}/documents), and errors in
 Google's format. Test controls live under /_test/: injected faults, a journal of requests, and
 an OAuth2 token endpoint that verifies service-account JWTs.
@@ -215,16 +216,21 @@ STATE = State()
 
 
 def split_name(name, prefix):
-    """`prefix/collection/id` → (collection, id); Failure unless it names a top-level document."""
+    """Checks a document name (`prefix/collection/id`, or deeper in subcollections) and returns its segments."""
     if not name.startswith(prefix + "/"):
         raise Failure("INVALID_ARGUMENT", f"Document name \"{name}\" is not in database \"{prefix[:-10]}\".")
     parts = name[len(prefix) + 1:].split("/")
-    if len(parts) != 2:
-        raise Failure("INVALID_ARGUMENT", f"Document name \"{name}\" has {len(parts)} path segments after the database; "
-                                          "this test server serves top-level collections only.")
+    if len(parts) % 2:
+        raise Failure("INVALID_ARGUMENT", f"Document name \"{name}\" has an odd number of path segments.")
     for part in parts:
         check_id(part)
     return parts
+
+
+def children(db, collection_path):
+    """The documents directly in a collection (`parent/collectionId`), not in its subcollections."""
+    start = collection_path + "/"
+    return {name: doc for name, doc in db.documents.items() if name.startswith(start) and "/" not in name[len(start):]}
 
 
 def check_id(part):
@@ -361,7 +367,7 @@ def matches(doc, where):
     raise Failure("INVALID_ARGUMENT", f"Unsupported operator {op}.")
 
 
-def run_query(db, prefix, body):
+def run_query(db, parent, body):
     only_keys(body, ["structuredQuery", "transaction", "newTransaction", "readTime"], "RunQueryRequest")
     query = body.get("structuredQuery") or {}
     only_keys(query, ["from", "where", "orderBy", "limit", "offset", "select"], "structuredQuery")
@@ -369,11 +375,12 @@ def run_query(db, prefix, body):
     if len(sources) != 1 or sources[0].get("allDescendants"):
         raise Failure("INVALID_ARGUMENT", "The query must name exactly one collection.")
     collection = sources[0]["collectionId"]
+    check_id(collection)
     transaction = body.get("transaction")
     check_transaction(transaction)
     if "newTransaction" in body:
         transaction = begin(body["newTransaction"])
-    docs = [d for name, d in db.documents.items() if name.startswith(f"{prefix}/{collection}/") and matches(d, query.get("where"))]
+    docs = [d for d in children(db, f"{parent}/{collection}").values() if matches(d, query.get("where"))]
     orders = [(o["field"]["fieldPath"], enum(o.get("direction", "ASCENDING"), DIRECTIONS)) for o in query.get("orderBy", [])]
     if not any(path == "__name__" for path, _ in orders):
         orders.append(("__name__", orders[-1][1] if orders else "ASCENDING"))
@@ -425,7 +432,7 @@ def list_documents(db, prefix, collection, query):
     if size <= 0:
         raise Failure("INVALID_ARGUMENT", "page_size must be positive")
     after = base64.urlsafe_b64decode(query["pageToken"][0]).decode() if query.get("pageToken", [""])[0] else ""
-    names = sorted((n for n in db.documents if n.startswith(f"{prefix}/{collection}/")), key=str.encode)
+    names = sorted(children(db, f"{prefix}/{collection}"), key=str.encode)
     names = [n for n in names if n.encode() > after.encode()]
     page = names[:size]
     out = {}
@@ -478,7 +485,7 @@ def issue_token(form, token_url):
 
 # ---- HTTP -------------------------------------------------------------------------------
 
-DOCUMENTS = re.compile(r"^/v1/projects/([^/]+)/databases/([^/]+)/documents(?::(\w+)|/([^/]+)(?:/([^/]+))?)?$")
+DOCUMENTS = re.compile(r"^/v1/projects/([^/]+)/databases/([^/]+)/documents(/.*?)?(?::(commit|runQuery|batchGet|beginTransaction|rollback))?$")
 RESET = re.compile(r"^/emulator/v1/projects/([^/]+)/databases/([^/]+)/documents$")
 
 
@@ -530,7 +537,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(200, {})
             if not match:
                 raise Failure("NOT_FOUND", f"No such method or path: {method} {path}")
-            project, database, verb, collection, doc_id = match.groups()
+            project, database, rest, verb = match.groups()
+            segments = rest.strip("/").split("/") if rest else []
             self.authorize(project)
             fault = self.take_fault(verb or method.lower())
             if fault and not fault.get("after"):
@@ -538,7 +546,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise Failure(fault["status"], fault.get("message", f"injected {fault['status']}"))
             prefix = f"projects/{project}/databases/{database}/documents"
             with STATE.lock:
-                result = self.dispatch(method, STATE.database(project, database), prefix, verb, collection, doc_id, query, body)
+                result = self.dispatch(method, STATE.database(project, database), prefix, verb, segments, query, body)
             if fault:  # applied, then the answer fails (a commit that "timed out" but happened)
                 time.sleep(fault.get("delay_seconds", 0))
                 raise Failure(fault["status"], fault.get("message", f"injected {fault['status']} after applying"))
@@ -548,14 +556,16 @@ class Handler(BaseHTTPRequestHandler):
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             return self.fail("INVALID_ARGUMENT", f"Invalid request: {error!r}")
 
-    def dispatch(self, method, db, prefix, verb, collection, doc_id, query, body):
+    def dispatch(self, method, db, prefix, verb, segments, query, body):
+        for segment in segments:
+            check_id(segment)
         if verb:
-            if method != "POST":
-                raise Failure("NOT_FOUND", f"{method} :{verb}")
+            if method != "POST" or (segments and verb != "runQuery") or len(segments) % 2:
+                raise Failure("NOT_FOUND", f"{method} {'/'.join(segments)}:{verb}")
             if verb == "commit":
                 return commit(db, prefix, body)
-            if verb == "runQuery":
-                return run_query(db, prefix, body)
+            if verb == "runQuery":  # on the database's documents, or on a document's subcollections
+                return run_query(db, "/".join([prefix, *segments]), body)
             if verb == "batchGet":
                 return batch_get(db, prefix, body)
             if verb == "beginTransaction":
@@ -567,10 +577,10 @@ class Handler(BaseHTTPRequestHandler):
                 STATE.transactions.pop(body["transaction"], None)
                 return {}
             raise Failure("UNIMPLEMENTED", f"Method :{verb} is not implemented by this test server.")
-        if collection is None:
+        if not segments:
             raise Failure("INVALID_ARGUMENT", "A collection is required.")
-        check_id(collection)
-        if doc_id is None:
+        if len(segments) % 2:  # a collection
+            collection = "/".join(segments)
             if method == "GET":
                 return list_documents(db, prefix, collection, query)
             if method == "POST":
@@ -579,8 +589,7 @@ class Handler(BaseHTTPRequestHandler):
                 commit(db, prefix, {"writes": [{"update": {"name": name, "fields": body.get("fields", {})}, "currentDocument": {"exists": False}}]})
                 return public(db.documents[name])
             raise Failure("NOT_FOUND", f"{method} on a collection")
-        name = f"{prefix}/{collection}/{doc_id}"
-        check_id(doc_id)
+        name = "/".join([prefix, *segments])
         if method == "GET":
             transaction = query.get("transaction", [None])[0]
             check_transaction(transaction)

@@ -144,3 +144,26 @@ def test_the_emulator_reset_empties_the_database(client, collection):
     assert requests.delete(f"{SERVER}/emulator/v1/projects/fidelity/databases/(default)/documents", timeout=10).status_code == 200
     with pytest.raises(exceptions.NotFound):
         client.get_document(request={"name": f"{ROOT}/{collection}/x"})
+
+
+def test_create_document_lists_and_queries_in_a_subcollection(client, collection):
+    parent = f"{ROOT}/{collection}/shop"
+    create(client, collection, "shop")
+    made = client.create_document(request={"parent": parent, "collection_id": "items", "document_id": "i1",
+                                           "document": Document(fields={"n": Value(integer_value=1)})})
+    assert made.name == f"{parent}/items/i1" and made.fields["n"].integer_value == 1
+    with pytest.raises(exceptions.Conflict) as again:
+        client.create_document(request={"parent": parent, "collection_id": "items", "document_id": "i1", "document": Document()})
+    assert status_of(again.value) == "ALREADY_EXISTS"
+    client.create_document(request={"parent": parent, "collection_id": "items", "document_id": "i2",
+                                    "document": Document(fields={"n": Value(integer_value=2)})})
+    listed = client.list_documents(ListDocumentsRequest(parent=parent, collection_id="items"))
+    assert [doc.name.rsplit("/", 1)[1] for doc in listed] == ["i1", "i2"]
+    query = StructuredQuery(from_=[StructuredQuery.CollectionSelector(collection_id="items")],
+                            where=StructuredQuery.Filter(field_filter=StructuredQuery.FieldFilter(
+                                field=StructuredQuery.FieldReference(field_path="n"),
+                                op=StructuredQuery.FieldFilter.Operator.EQUAL, value=Value(integer_value=2))))
+    found = [r.document.name for r in client.run_query(RunQueryRequest(parent=parent, structured_query=query)) if r.document.name]
+    assert found == [f"{parent}/items/i2"]
+    top = [doc.name.rsplit("/", 1)[1] for doc in client.list_documents(ListDocumentsRequest(parent=ROOT, collection_id=collection))]
+    assert top == ["shop"], "a subcollection's documents are not the parent collection's"
