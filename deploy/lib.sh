@@ -159,6 +159,7 @@ start_app() {
     token=$(admin_token)
     (
         export FCGI_SOCKET=$SOCKET FCGI_SOCKET_MODE=0660 WORKERS THREADS MAX_BODY_BYTES ADMIN_TOKEN=$token
+        export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}  # glibc: fewer per-thread arenas holding freed memory
         as_service_user true
         "${exec_as_service_user[@]}" "$BIN_DIR/booking-server" >>"$LOG_DIR/booking-server.log" 2>&1 </dev/null &
         echo $! >"$APP_PID"
