@@ -16,11 +16,6 @@ public enum Value: Equatable, Sendable {
         return nil
     }
 
-    public var timestampValue: Timestamp? {
-        if case .timestamp(let value) = self { return value }
-        return nil
-    }
-
     public var arrayValue: [Value]? {
         if case .array(let value) = self { return value }
         return nil
