@@ -17,9 +17,6 @@ enum Schema {
     );
     CREATE INDEX IF NOT EXISTS documents_fields_idx ON documents USING gin (fields jsonb_path_ops);
 
-    CREATE OR REPLACE FUNCTION docstore_us(t timestamptz) RETURNS int8
-    LANGUAGE sql IMMUTABLE AS $$ SELECT floor(extract(epoch FROM t) * 1000000)::int8 $$;
-
     -- Applies a list of writes atomically. Each write is
     -- {"op": "set"|"delete", "collection", "id", "fields"?, "exists"?: bool, "update_time"?: int8 µs}.
     -- A failed precondition raises DS409 (already exists), DS404 (not found) or DS412 (update
@@ -57,7 +54,7 @@ enum Schema {
             IF w->'exists' = 'true'::jsonb AND NOT found_row THEN
                 RAISE EXCEPTION 'no document: %', path USING ERRCODE = 'DS404', DETAIL = path;
             END IF;
-            IF w ? 'update_time' AND (NOT found_row OR docstore_us(current_update) <> (w->>'update_time')::int8) THEN
+            IF w ? 'update_time' AND (NOT found_row OR \#(microseconds("current_update")) <> (w->>'update_time')::int8) THEN
                 RAISE EXCEPTION 'update time does not match: %', path USING ERRCODE = 'DS412', DETAIL = path;
             END IF;
 
@@ -68,16 +65,24 @@ enum Schema {
                 DELETE FROM documents WHERE collection = w->>'collection' AND id = w->>'id';
             END IF;
         END LOOP;
-        RETURN docstore_us(now_time);
+        RETURN \#(microseconds("now_time"));
     END $$;
     COMMIT;
     """#
 
+    /// SQL for a timestamptz as whole microseconds since 1970, the precision both stores keep.
+    /// Written out where it is used: as a SQL function it was parsed again on every call.
+    static func microseconds(_ column: String) -> String {
+        "floor(extract(epoch FROM \(column)) * 1000000)::int8"
+    }
+
+    private static let columns = "id, fields::text, \(microseconds("create_time")), \(microseconds("update_time"))"
+
     /// Named statements each connection prepares once.
     static let statements: [(name: String, sql: String)] = [
-        ("get", "SELECT id, fields::text, docstore_us(create_time), docstore_us(update_time) FROM documents WHERE collection = $1 AND id = $2"),
-        ("list", "SELECT id, fields::text, docstore_us(create_time), docstore_us(update_time) FROM documents WHERE collection = $1 AND id > $2 ORDER BY id LIMIT $3"),
-        ("query", "SELECT id, fields::text, docstore_us(create_time), docstore_us(update_time) FROM documents WHERE collection = $1 AND fields @> $2::jsonb ORDER BY id LIMIT $3"),
+        ("get", "SELECT \(columns) FROM documents WHERE collection = $1 AND id = $2"),
+        ("list", "SELECT \(columns) FROM documents WHERE collection = $1 AND id > $2 ORDER BY id LIMIT $3"),
+        ("query", "SELECT \(columns) FROM documents WHERE collection = $1 AND fields @> $2::jsonb ORDER BY id LIMIT $3"),
         ("commit", "SELECT docstore_commit($1::jsonb)"),
         ("ping", "SELECT 1"),
     ]
