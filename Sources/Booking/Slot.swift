@@ -4,9 +4,12 @@ import DocumentStore
 /// (`2026-12-01T09:30:00Z`), so one instant written two ways is the same slot.
 public struct Slot: Hashable, Comparable, Sendable, CustomStringConvertible {
     public let instant: Timestamp
+    /// The canonical spelling, made once: a booking writes it several times.
+    public let description: String
 
     public init(_ instant: Timestamp) {
         self.instant = instant.wholeSeconds
+        self.description = self.instant.rfc3339
     }
 
     /// Parses an RFC 3339 instant with any offset; a fraction of a second must be zero.
@@ -20,8 +23,7 @@ public struct Slot: Hashable, Comparable, Sendable, CustomStringConvertible {
         self.init(instant)
     }
 
-    /// The canonical spelling.
-    public var description: String { instant.rfc3339 }
-
     public static func < (lhs: Slot, rhs: Slot) -> Bool { lhs.instant < rhs.instant }
+    public static func == (lhs: Slot, rhs: Slot) -> Bool { lhs.instant == rhs.instant }
+    public func hash(into hasher: inout Hasher) { hasher.combine(instant) }
 }

@@ -84,6 +84,7 @@ public final class BookingResponder: Responder {
 
     /// `application/json`, with or without parameters such as `charset=utf-8`.
     static func isJSON(_ contentType: String) -> Bool {
+        if contentType == "application/json" || contentType.hasPrefix("application/json;") { return true }
         let mediaType = contentType.prefix { $0 != ";" }.filter { $0 != " " && $0 != "\t" }.lowercased()
         return mediaType == "application/json"
     }

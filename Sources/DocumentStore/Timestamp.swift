@@ -42,19 +42,40 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
         let (year, month, day) = Timestamp.civilDate(fromDays: days)
-        var text = Timestamp.pad(year, 4) + "-" + Timestamp.pad(month, 2) + "-" + Timestamp.pad(day, 2)
-        text += "T" + Timestamp.pad(secondOfDay / 3600, 2) + ":" + Timestamp.pad(secondOfDay / 60 % 60, 2)
-        text += ":" + Timestamp.pad(secondOfDay % 60, 2)
-        if nanos != 0 {
-            if nanos % 1_000_000 == 0 {
-                text += "." + Timestamp.pad(Int64(nanos / 1_000_000), 3)
-            } else if nanos % 1000 == 0 {
-                text += "." + Timestamp.pad(Int64(nanos / 1000), 6)
-            } else {
-                text += "." + Timestamp.pad(Int64(nanos), 9)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(30)
+        func digits(_ value: Int64, _ width: Int) {
+            var divisor: Int64 = 1
+            for _ in 1..<width { divisor *= 10 }
+            var rest = value
+            if rest >= divisor * 10 {  // a year past 9999: all its digits
+                bytes.append(contentsOf: String(rest).utf8)
+                return
+            }
+            while divisor > 0 {
+                bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+                rest %= divisor
+                divisor /= 10
             }
         }
-        return text + "Z"
+        if year < 0 { bytes.append(contentsOf: String(year).utf8) } else { digits(year, 4) }
+        bytes.append(UInt8(ascii: "-")); digits(month, 2)
+        bytes.append(UInt8(ascii: "-")); digits(day, 2)
+        bytes.append(UInt8(ascii: "T")); digits(secondOfDay / 3600, 2)
+        bytes.append(UInt8(ascii: ":")); digits(secondOfDay / 60 % 60, 2)
+        bytes.append(UInt8(ascii: ":")); digits(secondOfDay % 60, 2)
+        if nanos != 0 {
+            bytes.append(UInt8(ascii: "."))
+            if nanos % 1_000_000 == 0 {
+                digits(Int64(nanos / 1_000_000), 3)
+            } else if nanos % 1000 == 0 {
+                digits(Int64(nanos / 1000), 6)
+            } else {
+                digits(Int64(nanos), 9)
+            }
+        }
+        bytes.append(UInt8(ascii: "Z"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     public var description: String { rfc3339 }
@@ -121,11 +142,6 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
 
         let days = Timestamp.days(fromCivilYear: year, month: month, day: day)
         self.init(seconds: days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds, nanos: Int32(nanos))
-    }
-
-    private static func pad(_ value: Int64, _ width: Int) -> String {
-        let digits = String(value)
-        return String(repeating: "0", count: max(0, width - digits.count)) + digits
     }
 
     private static func daysIn(month: Int64, year: Int64) -> Int64 {

@@ -52,11 +52,7 @@ struct Worker: Sendable {
         var headers: [String: String] = [:]
         var entry = environment
         while let pointer = entry?.pointee {
-            let pair = String(cString: pointer)
-            if pair.hasPrefix("HTTP_"), let equals = pair.firstIndex(of: "=") {
-                let name = pair[pair.index(pair.startIndex, offsetBy: 5)..<equals].lowercased().replacingUnderscores()
-                headers[name] = String(pair[pair.index(after: equals)...])
-            }
+            if let header = Self.header(pointer) { headers[header.name] = header.value }
             entry = entry?.advanced(by: 1)
         }
         let declaredLength = parameter("CONTENT_LENGTH").flatMap { Int($0) } ?? 0
@@ -104,8 +100,22 @@ struct Worker: Sendable {
     }
 }
 
-extension StringProtocol {
-    fileprivate func replacingUnderscores() -> String {
-        String(map { $0 == "_" ? "-" : $0 })
+extension Worker {
+    /// A request header from an `HTTP_NAME=value` parameter, named as HTTP spells it in lower
+    /// case (`HTTP_X_REQUEST_ID` → `x-request-id`); nil for other parameters. Works on the bytes,
+    /// since most parameters are not headers.
+    static func header(_ parameter: UnsafePointer<CChar>) -> (name: String, value: String)? {
+        let bytes = UnsafeRawPointer(parameter).assumingMemoryBound(to: UInt8.self)
+        let prefix: [UInt8] = Array("HTTP_".utf8)
+        for index in 0..<prefix.count where bytes[index] != prefix[index] { return nil }
+        var name: [UInt8] = []
+        var index = prefix.count
+        while bytes[index] != 0 && bytes[index] != UInt8(ascii: "=") {
+            let byte = bytes[index]
+            name.append(byte == UInt8(ascii: "_") ? UInt8(ascii: "-") : (byte >= 65 && byte <= 90 ? byte + 32 : byte))
+            index += 1
+        }
+        guard bytes[index] == UInt8(ascii: "=") else { return nil }
+        return (String(decoding: name, as: UTF8.self), String(cString: parameter + index + 1))
     }
 }
