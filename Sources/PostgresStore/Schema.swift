@@ -24,45 +24,47 @@ enum Schema {
     CREATE OR REPLACE FUNCTION docstore_commit(writes jsonb) RETURNS int8
     LANGUAGE plpgsql AS $$
     DECLARE
-        w jsonb;
+        w record;
         now_time timestamptz := clock_timestamp();
         current_update timestamptz;
         found_row boolean;
         affected int;
-        path text;
     BEGIN
-        FOR w IN SELECT value FROM jsonb_array_elements(writes) LOOP
-            path := (w->>'collection') || '/' || (w->>'id');
-            IF w->'exists' = 'false'::jsonb THEN
-                IF w->>'op' = 'set' THEN
-                    INSERT INTO documents VALUES (w->>'collection', w->>'id', w->'fields', now_time, now_time)
+        FOR w IN SELECT * FROM jsonb_to_recordset(writes)
+                 AS x(op text, collection text, id text, fields jsonb, "exists" boolean, update_time int8) LOOP
+            IF w."exists" IS FALSE THEN
+                IF w.op = 'set' THEN
+                    INSERT INTO documents VALUES (w.collection, w.id, w.fields, now_time, now_time)
                     ON CONFLICT DO NOTHING;
                     GET DIAGNOSTICS affected = ROW_COUNT;
                 ELSE
-                    PERFORM 1 FROM documents WHERE collection = w->>'collection' AND id = w->>'id';
+                    PERFORM 1 FROM documents WHERE collection = w.collection AND id = w.id;
                     affected := CASE WHEN FOUND THEN 0 ELSE 1 END;
                 END IF;
                 IF affected = 0 THEN
-                    RAISE EXCEPTION 'document already exists: %', path USING ERRCODE = 'DS409', DETAIL = path;
+                    RAISE EXCEPTION 'document already exists: %/%', w.collection, w.id
+                        USING ERRCODE = 'DS409', DETAIL = w.collection || '/' || w.id;
                 END IF;
                 CONTINUE;
             END IF;
 
             SELECT update_time INTO current_update FROM documents
-             WHERE collection = w->>'collection' AND id = w->>'id' FOR UPDATE;
+             WHERE collection = w.collection AND id = w.id FOR UPDATE;
             found_row := FOUND;
-            IF w->'exists' = 'true'::jsonb AND NOT found_row THEN
-                RAISE EXCEPTION 'no document: %', path USING ERRCODE = 'DS404', DETAIL = path;
+            IF w."exists" IS TRUE AND NOT found_row THEN
+                RAISE EXCEPTION 'no document: %/%', w.collection, w.id
+                    USING ERRCODE = 'DS404', DETAIL = w.collection || '/' || w.id;
             END IF;
-            IF w ? 'update_time' AND (NOT found_row OR \#(microseconds("current_update")) <> (w->>'update_time')::int8) THEN
-                RAISE EXCEPTION 'update time does not match: %', path USING ERRCODE = 'DS412', DETAIL = path;
+            IF w.update_time IS NOT NULL AND (NOT found_row OR \#(microseconds("current_update")) <> w.update_time) THEN
+                RAISE EXCEPTION 'update time does not match: %/%', w.collection, w.id
+                    USING ERRCODE = 'DS412', DETAIL = w.collection || '/' || w.id;
             END IF;
 
-            IF w->>'op' = 'set' THEN
-                INSERT INTO documents VALUES (w->>'collection', w->>'id', w->'fields', now_time, now_time)
+            IF w.op = 'set' THEN
+                INSERT INTO documents VALUES (w.collection, w.id, w.fields, now_time, now_time)
                 ON CONFLICT (collection, id) DO UPDATE SET fields = EXCLUDED.fields, update_time = EXCLUDED.update_time;
             ELSE
-                DELETE FROM documents WHERE collection = w->>'collection' AND id = w->>'id';
+                DELETE FROM documents WHERE collection = w.collection AND id = w.id;
             END IF;
         END LOOP;
         RETURN \#(microseconds("now_time"));
