@@ -42,9 +42,7 @@ public final class BookingDesk {
     /// One service with its free slots.
     public func service(id: String) throws(BookingError) -> ServiceAvailability {
         guard (try? Validation.id(id, field: "service_id")) != nil else { throw .serviceNotFound }
-        guard let document = try storeCall({ () throws(StoreError) in try store.get(DocumentPath(Collections.services, id)) }),
-              let service = Service(document: document)
-        else { throw .serviceNotFound }
+        guard let service = try definition(of: id) else { throw .serviceNotFound }
         let claims = try storeCall { () throws(StoreError) in
             try store.query(Query(collection: Collections.slotClaims, where: ["service_id": .string(id)]))
         }
