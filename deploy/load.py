@@ -117,10 +117,17 @@ def worker_memory():
 # ---- wrk ------------------------------------------------------------------------------------
 
 def wrk(path, connections, seconds, script="get.lua", env=None, threads=2):
+    """One wrk run; the worker PSS reported is the largest seen during the run (sampled 4 times a second)."""
     before = cpu_seconds()
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
                "-s", os.path.join(ROOT, "deploy", "wrk", script), BASE + path]
-    output = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=True).stdout
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+    pss = 0
+    while run.poll() is None:
+        pss = max(pss, worker_memory()[1])
+        time.sleep(0.25)
+    output = run.stdout.read()
+    assert run.returncode == 0, output
     after = cpu_seconds()
     line = next(line for line in output.splitlines() if line.startswith("WRK_RESULT "))
     result = json.loads(line[len("WRK_RESULT "):])
@@ -128,7 +135,7 @@ def wrk(path, connections, seconds, script="get.lua", env=None, threads=2):
     requests = max(result["requests"], 1)
     result["cpu_parts"] = {name: 1000 * (after[name] - before[name]) / requests for name in after}
     result["cpu_ms"] = sum(result["cpu_parts"].values())
-    result["pss"] = worker_memory()[1]
+    result["pss"] = max(pss, worker_memory()[1])
     return result
 
 
@@ -144,6 +151,7 @@ def publish_ceiling(what):
 
 
 ROWS = []
+GROUPS = ["small", "book", "contend", "large"]
 
 
 def row(name, result, ceiling=None, unit="req/s"):
@@ -161,16 +169,27 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
     parser.add_argument("--smoke", action="store_true", help="tiny data sets and 1-second runs, to check that the kit works")
+    parser.add_argument("--only", choices=GROUPS, action="append", help="run only this group (repeatable); default: all")
     args = parser.parse_args()
+    groups = args.only or GROUPS
     seconds = 1 if args.smoke else args.seconds
-    large = (20, 50) if args.smoke else (200, 500)
-    booking_services = 20 if args.smoke else 200
 
     print(f"# load kit: {seconds} s per run, wrk through nginx at {BASE} (loopback), {os.cpu_count()} cores", flush=True)
+    if "small" in groups:
+        small(seconds)
+    if "book" in groups:
+        book(seconds, 20 if args.smoke else 200)
+    if "contend" in groups:
+        contend(seconds)
+    if "large" in groups:
+        large(seconds, (20, 50) if args.smoke else (200, 500))
+    table()
+
+
+def small(seconds):
     reset_store()
     seed("small", 10, 20)
     publish_ceiling("small catalog: 10 services x 20 slots")
-
     ceiling = wrk("/_ceiling/services.json", 32, seconds)
     row("nginx static ceiling (small) c32", ceiling)
     row("GET /services small c32", wrk("/services", 32, seconds), ceiling["rate"])
@@ -178,6 +197,8 @@ def main():
     row("nginx static ceiling (small) c128", ceiling128)
     row("GET /services small c128", wrk("/services", 128, seconds), ceiling128["rate"])
 
+
+def book(seconds, booking_services):
     reset_store()
     seed("book", booking_services, 500)
     env = {"LOAD_SERVICES": str(booking_services), "LOAD_SLOTS": "500", "LOAD_PREFIX": "book",
@@ -189,6 +210,8 @@ def main():
     # wrk stops counting at the deadline; up to one request per connection may still complete.
     assert created <= claims <= created + 32 and set(booked["statuses"]) == {"201"}, (claims, booked["statuses"])
 
+
+def contend(seconds):
     reset_store()
     seed("contend", 1, 10)
     contended = wrk("/book", 64, seconds, "contend.lua", {"LOAD_SERVICE": "contend-0", "LOAD_SLOTS": "10", "LOAD_FIRST_SLOT": str(FIRST_SLOT)})
@@ -201,13 +224,17 @@ def main():
     print(f"# contention: {created} x 201 + {conflicts} x 409 = {contended['requests']} requests; "
           f"the store holds exactly {claims} claims and {bookings} bookings for the 10 slots", flush=True)
 
+
+def large(seconds, size):
     reset_store()
-    seed("large", *large)
-    publish_ceiling(f"large catalog: {large[0]} services x {large[1]} slots")
+    seed("large", *size)
+    publish_ceiling(f"large catalog: {size[0]} services x {size[1]} slots")
     large_ceiling = wrk("/_ceiling/services.json", 32, seconds)
     row("nginx static ceiling (large) c32", large_ceiling)
     row("GET /services large c32", wrk("/services", 32, seconds), large_ceiling["rate"])
 
+
+def table():
     print()
     print("| run | rate | p50 ms | p99 ms | of ceiling | server CPU ms/req (nginx + FastCGI + PostgreSQL) | worker PSS MB |")
     print("|---|---|---|---|---|---|---|")

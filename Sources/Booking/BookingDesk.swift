@@ -26,7 +26,16 @@ public final class BookingDesk {
 
     /// Every service with its free slots, in service-id order.
     public func services() throws(BookingError) -> [ServiceAvailability] {
-        let services = try storeCall { () throws(StoreError) in try store.listAll(collection: Collections.services) }
+        let list = { () throws(BookingError) -> [Document] in
+            try self.storeCall { () throws(StoreError) in try self.store.listAll(collection: Collections.services) }
+        }
+        let services: [Service]
+        if let definitions {
+            let versions = try storeCall { () throws(StoreError) in try store.versions(collection: Collections.services) }
+            services = try definitions.all(matching: versions, list: list)
+        } else {
+            services = try list().compactMap(Service.init(document:))
+        }
         let claims = try storeCall { () throws(StoreError) in try store.listAll(collection: Collections.slotClaims) }
         var claimed: [String: Set<Slot>] = [:]
         for claim in claims {
@@ -34,7 +43,7 @@ public final class BookingDesk {
                   let slot = try? Slot(parsing: text) else { continue }
             claimed[serviceID, default: []].insert(slot)
         }
-        return services.compactMap(Service.init(document:)).map { service in
+        return services.map { service in
             availability(of: service, claimed: claimed[service.id] ?? [])
         }
     }
@@ -127,7 +136,7 @@ public final class BookingDesk {
     }
 
     private func availability(of service: Service, claimed: Set<Slot>) -> ServiceAvailability {
-        ServiceAvailability(service: service, availableSlots: service.slots.filter { !claimed.contains($0) })
+        ServiceAvailability(service: service, availableSlots: claimed.isEmpty ? service.slots : service.slots.filter { !claimed.contains($0) })
     }
 
     private func isClaimed(_ claim: DocumentPath, by bookingID: String) throws(BookingError) -> Bool {

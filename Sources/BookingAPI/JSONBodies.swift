@@ -52,12 +52,26 @@ enum JSONBodies {
 
     // MARK: Responses
 
+    /// Written straight to bytes, as the serializer would write the same objects (keys sorted):
+    /// a large catalog is rebuilt after bookings, and a tree of 100,000 strings cost more than
+    /// the catalog itself.
     static func services(_ services: [ServiceAvailability]) -> [UInt8] {
-        JSON.object(["services": .array(services.map(json))]).serialized()
+        var output: [UInt8] = []
+        output.reserveCapacity(services.reduce(16) { $0 + 96 + $1.service.id.utf8.count + $1.service.name.utf8.count + 23 * $1.availableSlots.count })
+        output.append(contentsOf: #"{"services":["#.utf8)
+        for (position, service) in services.enumerated() {
+            if position > 0 { output.append(UInt8(ascii: ",")) }
+            write(service, to: &output)
+        }
+        output.append(contentsOf: "]}".utf8)
+        return output
     }
 
     static func service(_ service: ServiceAvailability) -> [UInt8] {
-        json(service).serialized()
+        var output: [UInt8] = []
+        output.reserveCapacity(96 + 23 * service.availableSlots.count)
+        write(service, to: &output)
+        return output
     }
 
     static func booking(_ booking: Booking) -> [UInt8] {
@@ -78,11 +92,19 @@ enum JSONBodies {
         JSON.object(["error": .object(["code": .string(error.code), "message": .string(error.message)])]).serialized()
     }
 
-    private static func json(_ availability: ServiceAvailability) -> JSON {
-        .object([
-            "service_id": .string(availability.service.id),
-            "service_name": .string(availability.service.name),
-            "available_slots": .array(availability.availableSlots.map { .string($0.description) }),
-        ])
+    private static func write(_ availability: ServiceAvailability, to output: inout [UInt8]) {
+        output.append(contentsOf: #"{"available_slots":["#.utf8)
+        for (position, slot) in availability.availableSlots.enumerated() {
+            if position > 0 { output.append(UInt8(ascii: ",")) }
+            // A slot's canonical spelling (2026-12-01T09:30:00Z) has nothing to escape.
+            output.append(UInt8(ascii: "\""))
+            output.append(contentsOf: slot.description.utf8)
+            output.append(UInt8(ascii: "\""))
+        }
+        output.append(contentsOf: #"],"service_id":"#.utf8)
+        JSON.writeString(availability.service.id, to: &output)
+        output.append(contentsOf: #","service_name":"#.utf8)
+        JSON.writeString(availability.service.name, to: &output)
+        output.append(UInt8(ascii: "}"))
     }
 }

@@ -18,10 +18,17 @@ public final class ResponseCache: Sendable {
     /// Held while building, so that the threads that find a body stale together build it once.
     private let building = Mutex<Void>(())
     private let capacity: Int
+    private let afterLargeBuild: @Sendable () -> Void
 
-    public init(counters: any ChangeCounters, capacity: Int = 1000) {
+    /// Bodies of at least this size call `afterLargeBuild` once built.
+    static let largeBodyBytes = 256 * 1024
+
+    /// - Parameter afterLargeBuild: called after building a large body, for example to hand the
+    ///   memory freed while building it back to the system.
+    public init(counters: any ChangeCounters, capacity: Int = 1000, afterLargeBuild: @escaping @Sendable () -> Void = {}) {
         self.counters = counters
         self.capacity = capacity
+        self.afterLargeBuild = afterLargeBuild
     }
 
     /// The cached body for `key`, or the one `build` makes, then cached. The version is read
@@ -37,6 +44,7 @@ public final class ResponseCache: Sendable {
                 if $0.count >= capacity { $0.removeAll(keepingCapacity: true) }
                 $0[key] = Entry(body: body, version: version, builtAt: now)
             }
+            if body.count >= Self.largeBodyBytes { afterLargeBuild() }
             return body
         }
     }

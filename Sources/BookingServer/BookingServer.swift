@@ -41,7 +41,7 @@ enum BookingServer {
 
         let maximumBodyBytes = configuration.fastCGI.maximumBodyBytes
         let counters = changeCounters(for: configuration.fastCGI.listener, logger: logger)
-        let cache = ResponseCache(counters: counters)
+        let cache = ResponseCache(counters: counters, afterLargeBuild: ProcessMemory.releaseFreed)
         let definitions = ServiceDefinitions(counters: counters)
         let server = FastCGIServer(configuration: configuration.fastCGI, logger: logger) {
             BookingResponder(desk: BookingDesk(store: makeStore(), changes: counters, definitions: definitions), cache: cache,

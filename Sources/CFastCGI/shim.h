@@ -1,4 +1,5 @@
 #include <fcgiapp.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/prctl.h>
 

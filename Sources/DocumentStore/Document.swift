@@ -37,6 +37,17 @@ public struct Document: Equatable, Sendable {
     public subscript(field: String) -> Value? { fields[field] }
 }
 
+/// A document's id and the time it last changed, without its fields.
+public struct DocumentVersion: Equatable, Sendable {
+    public let id: String
+    public let updateTime: Timestamp
+
+    public init(id: String, updateTime: Timestamp) {
+        self.id = id
+        self.updateTime = updateTime
+    }
+}
+
 /// One page of a collection listing, in document-id order.
 public struct DocumentPage: Sendable {
     public let documents: [Document]

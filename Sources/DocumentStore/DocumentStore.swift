@@ -14,6 +14,10 @@ public protocol DocumentStore: AnyObject {
     /// One page of `collection` in document-id order, after `pageToken` when given.
     func list(collection: String, pageSize: Int, pageToken: String?) throws(StoreError) -> DocumentPage
 
+    /// Every document of `collection` as its id and update time, in document-id order, without
+    /// its fields: how a cache learns cheaply which documents changed.
+    func versions(collection: String) throws(StoreError) -> [DocumentVersion]
+
     /// The documents matching `query`, in document-id order.
     func query(_ query: Query) throws(StoreError) -> [Document]
 

@@ -83,7 +83,10 @@ struct Worker: Sendable {
         return Array(bytes[0..<filled])
     }
 
-    /// Writes the head and then the body (not copied: cached bodies are shared).
+    /// Writes the head and then the body (not copied: cached bodies are shared). A body larger
+    /// than libfcgi's 8 KB stream buffer goes out as records of up to 64 KB written straight
+    /// from its bytes: through the stream, every 8 KB was copied and written on its own (about
+    /// 290 copies and system calls for a 2.3 MB catalog).
     private func write(_ response: Response, to request: inout FCGX_Request) {
         let stream = request.out
         func put(_ bytes: [UInt8]) -> Bool {
@@ -93,7 +96,14 @@ struct Worker: Sendable {
                 }
             }
         }
-        if !(put(response.head()) && put(response.body)) {
+        let written: Bool
+        if response.body.count > Self.streamBufferBytes {
+            written = put(response.head()) && FCGX_FFlush(stream) == 0
+                && Self.writeStdout(response.body, requestID: request.requestId, to: request.ipcFd)
+        } else {
+            written = put(response.head()) && put(response.body)
+        }
+        if !written {
             // The client or nginx went away; this request is over, the worker carries on.
             logger.debug("response write failed", metadata: ["status": "\(response.status)"])
         }
@@ -101,6 +111,52 @@ struct Worker: Sendable {
 }
 
 extension Worker {
+    /// The size of libfcgi's output stream buffer (fixed in FCGX_Accept_r).
+    static let streamBufferBytes = 8192
+
+    /// Writes `body` as FastCGI STDOUT records (content of at most 65,535 bytes each) on
+    /// `descriptor`; libfcgi then ends the stream and the request as usual.
+    static func writeStdout(_ body: [UInt8], requestID: Int32, to descriptor: Int32) -> Bool {
+        let chunkBytes = 65_528  // the largest multiple of 8 a record holds, so no padding is needed
+        return body.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let length = min(chunkBytes, bytes.count - offset)
+                var header: [UInt8] = [1, 6, UInt8(truncatingIfNeeded: requestID >> 8), UInt8(truncatingIfNeeded: requestID),
+                                       UInt8(length >> 8), UInt8(length & 0xFF), 0, 0]  // version 1, FCGI_STDOUT
+                let sent = header.withUnsafeMutableBytes { head in
+                    writeAll(descriptor, [UnsafeRawBufferPointer(head), UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + length])])
+                }
+                guard sent else { return false }
+                offset += length
+            }
+            return true
+        }
+    }
+
+    /// Writes every byte of `parts` in order, resuming after partial writes and interruptions.
+    private static func writeAll(_ descriptor: Int32, _ parts: [UnsafeRawBufferPointer]) -> Bool {
+        var vectors = parts.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+        var first = 0
+        while first < vectors.count {
+            let count = vectors[first...].withUnsafeBufferPointer { writev(descriptor, $0.baseAddress, Int32($0.count)) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            var remaining = count
+            while first < vectors.count && remaining >= vectors[first].iov_len {
+                remaining -= vectors[first].iov_len
+                first += 1
+            }
+            if remaining > 0 {
+                vectors[first].iov_base += remaining
+                vectors[first].iov_len -= remaining
+            }
+        }
+        return true
+    }
+
     /// A request header from an `HTTP_NAME=value` parameter, named as HTTP spells it in lower
     /// case (`HTTP_X_REQUEST_ID` → `x-request-id`); nil for other parameters. Works on the bytes,
     /// since most parameters are not headers.

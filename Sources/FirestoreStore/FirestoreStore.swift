@@ -61,6 +61,17 @@ public final class FirestoreStore: DocumentStore {
         return DocumentPage(documents: documents, nextPageToken: token?.isEmpty == false ? token : nil)
     }
 
+    /// A keys-only query: the projection `__name__` returns documents without their fields.
+    public func versions(collection: String) throws(StoreError) -> [DocumentVersion] {
+        try validateCollection(collection)
+        let structured: [String: JSON] = [
+            "from": .array([.object(["collectionId": .string(collection)])]),
+            "select": .object(["fields": .array([.object(["fieldPath": .string("__name__")])])]),
+            "orderBy": Self.byName,
+        ]
+        return try runQuery(structured).map { DocumentVersion(id: $0.path.id, updateTime: $0.updateTime) }
+    }
+
     public func query(_ query: Query) throws(StoreError) -> [Document] {
         try validateCollection(query.collection)
         var filters: [JSON] = []
@@ -76,7 +87,7 @@ public final class FirestoreStore: DocumentStore {
         }
         var structured: [String: JSON] = [
             "from": .array([.object(["collectionId": .string(query.collection)])]),
-            "orderBy": .array([.object(["field": .object(["fieldPath": .string("__name__")]), "direction": .string("ASCENDING")])]),
+            "orderBy": Self.byName,
         ]
         if filters.count == 1 {
             structured["where"] = filters[0]
@@ -84,6 +95,12 @@ public final class FirestoreStore: DocumentStore {
             structured["where"] = .object(["compositeFilter": .object(["op": .string("AND"), "filters": .array(filters)])])
         }
         if let limit = query.limit { structured["limit"] = .integer(Int64(limit)) }
+        return try runQuery(structured)
+    }
+
+    private static let byName: JSON = .array([.object(["field": .object(["fieldPath": .string("__name__")]), "direction": .string("ASCENDING")])])
+
+    private func runQuery(_ structured: [String: JSON]) throws(StoreError) -> [Document] {
         let results = try call("POST", "\(documentsURL):runQuery", body: .object(["structuredQuery": .object(structured)]))
         var documents: [Document] = []
         for result in results.arrayValue ?? [] {

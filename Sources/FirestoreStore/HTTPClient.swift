@@ -45,8 +45,9 @@ final class HTTPClient {
         }
         if let body {
             booking_curl_set_long(handle, CURLOPT_POSTFIELDSIZE, body.count)
-            body.withUnsafeBufferPointer { buffer in
-                _ = booking_curl_set_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: buffer.baseAddress ?? UnsafePointer([0])))
+            // COPYPOSTFIELDS copies the bytes at once; an empty body still needs a valid pointer.
+            (body.isEmpty ? [0] : body).withUnsafeBufferPointer { buffer in
+                _ = booking_curl_set_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: buffer.baseAddress!))
             }
         }
         var list: UnsafeMutablePointer<curl_slist>? = nil

@@ -53,6 +53,22 @@ public final class PostgresStore: DocumentStore {
         }
     }
 
+    public func versions(collection: String) throws(StoreError) -> [DocumentVersion] {
+        try retrying { () throws(StoreError) in
+            let result = try execute("versions", [collection])
+            defer { PQclear(result) }
+            var versions: [DocumentVersion] = []
+            versions.reserveCapacity(Int(PQntuples(result)))
+            for row in 0..<PQntuples(result) {
+                guard let id = text(result, row, 0), let updated = Int64(text(result, row, 1) ?? "") else {
+                    throw .internalError("malformed version row in \(collection)")
+                }
+                versions.append(DocumentVersion(id: id, updateTime: Timestamp(microseconds: updated)))
+            }
+            return versions
+        }
+    }
+
     public func query(_ query: Query) throws(StoreError) -> [Document] {
         for value in query.equalities.values {
             switch value {

@@ -84,6 +84,7 @@ enum Schema {
     static let statements: [(name: String, sql: String)] = [
         ("get", "SELECT \(columns) FROM documents WHERE collection = $1 AND id = $2"),
         ("list", "SELECT \(columns) FROM documents WHERE collection = $1 AND id > $2 ORDER BY id LIMIT $3"),
+        ("versions", "SELECT id, \(microseconds("update_time")) FROM documents WHERE collection = $1 ORDER BY id"),
         ("query", "SELECT \(columns) FROM documents WHERE collection = $1 AND fields @> $2::jsonb ORDER BY id LIMIT $3"),
         ("commit", "SELECT docstore_commit($1::jsonb)"),
         ("ping", "SELECT 1"),

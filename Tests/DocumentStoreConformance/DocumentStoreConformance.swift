@@ -24,6 +24,7 @@ public enum DocumentStoreConformance {
         "an update-time precondition holds only for the current time": updateTimePrecondition,
         "delete removes and honours preconditions": deleteHonoursPreconditions,
         "list pages through a collection in id order": listPages,
+        "versions give every id in order with its current update time": versionsFollowUpdates,
         "query matches equal fields in id order, with a limit": queryMatchesEqualities,
         "ids Firestore forbids are refused": forbiddenIDsAreRefused,
         "of concurrent creates of one document exactly one wins": concurrentCreatesOneWins,
@@ -140,6 +141,27 @@ public enum DocumentStoreConformance {
         try expect(seen == ids.sorted(), "every document once, in id order: \(seen)")
         try expect(pages == 3, "7 documents in pages of 3 make 3 pages, not \(pages)")
         try expect(try store.listAll(collection: uniqueCollection()).isEmpty, "an empty collection lists nothing")
+    }
+
+    static func versionsFollowUpdates(_ makeStore: @escaping DocumentStoreFactory) throws {
+        let store = makeStore()
+        let collection = uniqueCollection()
+        try store.commit(["b", "c", "a"].map { .create(DocumentPath(collection, $0), ["id": .string($0)]) })
+        try store.commit([.create(DocumentPath(uniqueCollection(), "other"), [:])])
+        func current() throws -> [DocumentVersion] {
+            try store.listAll(collection: collection).map { DocumentVersion(id: $0.path.id, updateTime: $0.updateTime) }
+        }
+        let before = try store.versions(collection: collection)
+        try expect(before.map(\.id) == ["a", "b", "c"], "every id once, in id order: \(before.map(\.id))")
+        try expect(try before == current(), "the update times the documents carry")
+        try store.commit([.set(DocumentPath(collection, "b"), ["id": .string("b2")], .none)])
+        let after = try store.versions(collection: collection)
+        try expect(after[1].updateTime > before[1].updateTime && after[0] == before[0] && after[2] == before[2],
+                   "a set advances that document's update time only")
+        try expect(try after == current(), "the update times the documents carry after the set")
+        try store.commit([.delete(DocumentPath(collection, "a"), .none)])
+        try expect(try store.versions(collection: collection).map(\.id) == ["b", "c"], "a deleted document is gone")
+        try expect(try store.versions(collection: uniqueCollection()).isEmpty, "an empty collection has no versions")
     }
 
     static func queryMatchesEqualities(_ makeStore: @escaping DocumentStoreFactory) throws {

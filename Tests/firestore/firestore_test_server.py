@@ -245,6 +245,26 @@ def public(doc):
     return out
 
 
+def projected(doc, select):
+    """The document as a query with `select` returns it: only the named fields (nested ones
+    inside their maps); `__name__` alone gives the name and times without fields."""
+    paths = [reference["fieldPath"] for reference in (select or {}).get("fields", [])]
+    if not paths:
+        return public(doc)
+    fields = {}
+    for path in paths:
+        if path == "__name__":
+            continue
+        value = field_value(doc, path)
+        if value is None:
+            continue
+        segments, target = parse_field_path(path), fields
+        for segment in segments[:-1]:
+            target = target.setdefault(segment, {"mapValue": {"fields": {}}})["mapValue"]["fields"]
+        target[segments[-1]] = value
+    return public({**doc, "fields": fields})
+
+
 def check_transaction(transaction):
     if transaction is None:
         return None
@@ -398,7 +418,7 @@ def run_query(db, parent, body):
     out = []
     for doc in docs:
         record_read(transaction, db, doc["name"])
-        out.append({"document": public(doc), "readTime": read_time})
+        out.append({"document": projected(doc, query.get("select")), "readTime": read_time})
     if not out:
         out.append({"readTime": read_time})
     if "newTransaction" in body:

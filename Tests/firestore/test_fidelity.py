@@ -111,6 +111,23 @@ def test_run_query_filters_orders_and_limits(client, collection):
     assert limited == ["1"]
 
 
+def test_a_projection_returns_only_the_selected_fields(client, collection):
+    created = {doc_id: create(client, collection, doc_id, kind="cut", size=size) for doc_id, size in [("b", 2), ("a", 1)]}
+
+    def run(*paths):
+        query = StructuredQuery(from_=[StructuredQuery.CollectionSelector(collection_id=collection)],
+                                select=StructuredQuery.Projection(fields=[StructuredQuery.FieldReference(field_path=p) for p in paths]))
+        return [r.document for r in client.run_query(RunQueryRequest(parent=ROOT, structured_query=query)) if r.document.name]
+
+    keys_only = run("__name__")
+    assert [d.name.rsplit("/", 1)[1] for d in keys_only] == ["a", "b"]
+    assert [len(d.fields) for d in keys_only] == [0, 0]
+    assert [d.update_time for d in keys_only] == [created["a"].update_time, created["b"].update_time]
+    assert [d.create_time for d in keys_only] == [created["a"].create_time, created["b"].create_time]
+    sizes = run("size")
+    assert [dict(d.fields) for d in sizes] == [{"size": Value(integer_value=1)}, {"size": Value(integer_value=2)}]
+
+
 def test_a_transaction_commits_and_a_conflicting_one_aborts(client, collection):
     create(client, collection, "counter", n=1)
     name = f"{ROOT}/{collection}/counter"

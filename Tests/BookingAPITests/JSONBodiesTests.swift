@@ -1,0 +1,33 @@
+@testable import Booking
+@testable import BookingAPI
+import JSON
+import Testing
+
+/// The response bodies written straight to bytes are exactly what the serializer writes for
+/// the same objects.
+@Suite struct JSONBodiesTests {
+    let availabilities = [
+        ServiceAvailability(service: Service(id: "cut", name: "Zoë's \"cut\" \\ \u{1}", slots: []),
+                            availableSlots: [try! Slot(parsing: "2031-05-01T09:00:00Z"), try! Slot(parsing: "2031-05-01T10:30:00+01:00")]),
+        ServiceAvailability(service: Service(id: "room/2", name: "Room", slots: []), availableSlots: []),
+    ]
+
+    func tree(_ availability: ServiceAvailability) -> JSON {
+        .object([
+            "service_id": .string(availability.service.id),
+            "service_name": .string(availability.service.name),
+            "available_slots": .array(availability.availableSlots.map { .string($0.description) }),
+        ])
+    }
+
+    @Test func theCatalogIsWhatTheSerializerWrites() {
+        #expect(JSONBodies.services(availabilities) == JSON.object(["services": .array(availabilities.map(tree))]).serialized())
+        #expect(JSONBodies.services([]) == Array(#"{"services":[]}"#.utf8))
+    }
+
+    @Test func oneServiceIsWhatTheSerializerWrites() {
+        for availability in availabilities {
+            #expect(JSONBodies.service(availability) == tree(availability).serialized())
+        }
+    }
+}
