@@ -44,7 +44,7 @@ let package = Package(
 
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI"]),
-        .testTarget(name: "BookingTests", dependencies: ["Booking", "PostgresStore", "DocumentStoreConformance"]),
+        .testTarget(name: "BookingTests", dependencies: ["Booking", "HostCounters", "PostgresStore", "DocumentStoreConformance"]),
         .testTarget(name: "BookingAPITests", dependencies: [
             "BookingAPI", "Booking", "FastCGI", "JSON", "PostgresStore", .product(name: "Logging", package: "swift-log"),
         ]),

@@ -1,0 +1,46 @@
+@testable import Booking
+import DocumentStore
+import HostCounters
+import Testing
+
+/// The catalog cache reads every service again exactly when the store's update times say that
+/// a service document was added, changed or removed.
+@Suite struct ServiceDefinitionsTests {
+    let definitions = ServiceDefinitions(counters: MappedChangeCounters())
+
+    func document(_ id: String, slot: String, at second: Int64) throws -> Document {
+        let service = Service(id: id, name: id, slots: [try Slot(parsing: slot)])
+        let time = Timestamp(seconds: 1_900_000_000 + second, nanos: 0)
+        return Document(path: DocumentPath(Collections.services, id), fields: service.fields, createTime: time, updateTime: time)
+    }
+
+    /// The services `all` returns for the store holding `documents`, and whether it listed them.
+    func catalog(_ documents: [Document]) throws -> (slots: [String: [String]], listed: Bool) {
+        var listed = false
+        let services = try definitions.all(matching: documents.map { DocumentVersion(id: $0.path.id, updateTime: $0.updateTime) }) {
+            listed = true
+            return documents
+        }
+        return (Dictionary(uniqueKeysWithValues: services.map { ($0.id, $0.slots.map(\.description)) }), listed)
+    }
+
+    @Test func definitionsAreReadAgainExactlyWhenAnUpdateTimeChanges() throws {
+        let a = try document("a", slot: "2031-01-01T09:00:00Z", at: 1)
+        let b = try document("b", slot: "2031-01-01T10:00:00Z", at: 2)
+        #expect(try catalog([a, b]) == (["a": ["2031-01-01T09:00:00Z"], "b": ["2031-01-01T10:00:00Z"]], true))
+        #expect(try catalog([a, b]) == (["a": ["2031-01-01T09:00:00Z"], "b": ["2031-01-01T10:00:00Z"]], false))
+        let changed = try document("b", slot: "2031-01-01T11:00:00Z", at: 3)
+        #expect(try catalog([a, changed]) == (["a": ["2031-01-01T09:00:00Z"], "b": ["2031-01-01T11:00:00Z"]], true))
+        let added = try document("c", slot: "2031-01-01T12:00:00Z", at: 4)
+        #expect(try catalog([a, changed, added]).listed)
+        #expect(try catalog([a, added]) == (["a": ["2031-01-01T09:00:00Z"], "c": ["2031-01-01T12:00:00Z"]], false))
+    }
+
+    @Test func anInvalidServiceDocumentIsLeftOutWithoutForcingRereads() throws {
+        let valid = try document("a", slot: "2031-01-01T09:00:00Z", at: 1)
+        let time = Timestamp(seconds: 1_900_000_000, nanos: 0)
+        let invalid = Document(path: DocumentPath(Collections.services, "broken"), fields: ["service_name": .integer(3)], createTime: time, updateTime: time)
+        #expect(try catalog([valid, invalid]) == (["a": ["2031-01-01T09:00:00Z"]], true))
+        #expect(try catalog([valid, invalid]).listed == false)
+    }
+}
