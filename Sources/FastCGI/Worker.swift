@@ -122,10 +122,10 @@ extension Worker {
             var offset = 0
             while offset < bytes.count {
                 let length = min(chunkBytes, bytes.count - offset)
-                var header: [UInt8] = [1, 6, UInt8(truncatingIfNeeded: requestID >> 8), UInt8(truncatingIfNeeded: requestID),
+                let header: [UInt8] = [1, 6, UInt8(truncatingIfNeeded: requestID >> 8), UInt8(truncatingIfNeeded: requestID),
                                        UInt8(length >> 8), UInt8(length & 0xFF), 0, 0]  // version 1, FCGI_STDOUT
-                let sent = header.withUnsafeMutableBytes { head in
-                    writeAll(descriptor, [UnsafeRawBufferPointer(head), UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + length])])
+                let sent = header.withUnsafeBytes { head in
+                    writeAll(descriptor, [head, UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + length])])
                 }
                 guard sent else { return false }
                 offset += length
