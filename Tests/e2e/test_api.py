@@ -53,14 +53,14 @@ def test_services_list_free_slots_in_time_order():
 
 
 def test_bodies_larger_than_one_fastcgi_record_arrive_whole():
-    # 2,500 slots make a 60 KB service body, several of them a catalog of many 64 KB records.
+    # 2,500 slots make a 57 KB service body (several 8 KB buffers), three of them a catalog of several 64 KB records.
     slots = future_slots(2500, start_days=123, step_minutes=7)
     created = [create_service(slots, name=f"Big {n}") for n in range(3)]
     one = call("GET", f"/services/{created[0]['service_id']}")
-    assert one.status_code == 200 and len(one.content) > 60_000
+    assert one.status_code == 200 and len(one.content) > 50_000
     assert one.json() == created[0]
     catalog = call("GET", "/services", headers={"Accept-Encoding": "identity"})
-    assert catalog.status_code == 200 and int(catalog.headers["Content-Length"]) == len(catalog.content) > 180_000
+    assert catalog.status_code == 200 and int(catalog.headers["Content-Length"]) == len(catalog.content) > 170_000
     mine = {s["service_id"]: s for s in catalog.json()["services"] if s["service_id"] in {c["service_id"] for c in created}}
     assert mine == {c["service_id"]: c for c in created}
 
