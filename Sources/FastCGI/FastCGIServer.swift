@@ -7,7 +7,11 @@ import Glibc
 #endif
 
 /// A libfcgi responder: a pool of worker threads, each with its own `FCGX_Request` and
-/// responder, accepting connections one at a time under a mutex as libfcgi requires.
+/// responder, each blocked in `FCGX_Accept_r` on the shared listening socket.
+///
+/// libfcgi's examples serialise accept with a mutex because "some platforms require accept()
+/// serialization"; Linux does not (accept wakes one waiter, and this libfcgi build takes no lock
+/// of its own), so there is none: one part less, and no lock handed over on every request.
 ///
 /// Connections are not kept open between requests (nginx's default `fastcgi_keep_conn off`):
 /// a kept connection would pin a thread until nginx closes it, and with more upstream
@@ -119,22 +123,6 @@ public final class FastCGIServer: Sendable {
     }
 }
 
-/// The lock that serialises accept. A plain pthread mutex: waiters sleep in the kernel, where
-/// Synchronization's Mutex (a priority-inheriting futex on Linux) had the idle threads of a busy
-/// process spin for a fifth of its CPU time.
-final class AcceptLock: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-
-    init() { pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
-
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return try body()
-    }
-}
-
 /// Why the server could not start.
 public enum FastCGIError: Error, CustomStringConvertible {
     case setup(String)
@@ -155,8 +143,6 @@ final class WorkerPool: Sendable {
     }
 
     private let state: Mutex<State>
-    /// libfcgi wants accept calls on one socket serialised within a process.
-    let acceptLock = AcceptLock()
 
     init(count: Int) {
         state = Mutex(State(accepting: Array(repeating: false, count: count), running: count))

@@ -25,12 +25,9 @@ struct Worker: Sendable {
         }
         defer { FCGX_Free(&request, 1) }
         while true {
-            let accepted: Int32? = pool.acceptLock.withLock {
-                guard pool.beginAccept(index) else { return nil }
-                defer { pool.endAccept(index) }
-                return FCGX_Accept_r(&request)
-            }
-            guard let accepted else { return }
+            guard pool.beginAccept(index) else { return }
+            let accepted = FCGX_Accept_r(&request)
+            pool.endAccept(index)
             if accepted < 0 {
                 if pool.isStopping { return }
                 if -accepted == EINTR { continue }
