@@ -12,7 +12,7 @@ import Glibc
 /// | `FCGI_SOCKET` | unix socket path to listen on; unset: the socket on fd 0 (spawn-fcgi, systemd) | fd 0 |
 /// | `FCGI_SOCKET_MODE` | octal permission bits of that socket | `0660` |
 /// | `WORKERS` | worker processes | the number of cores, at least 2 |
-/// | `THREADS` | worker threads per process | 4 |
+/// | `THREADS` | worker threads per process | 8 |
 /// | `MAX_BODY_BYTES` | largest request body accepted | 65536 |
 /// | store settings | see `StoreConfiguration` (`STORE_BACKEND`, `DATABASE_URL`, `FIRESTORE_EMULATOR_HOST`, ...) | PostgreSQL |
 /// | `ADMIN_TOKEN` | bearer token for `POST /services`; unset: that endpoint refuses everyone | none |
@@ -37,7 +37,7 @@ struct ServerConfiguration {
         fastCGI = FastCGIConfiguration(
             listener: listener,
             processes: try Self.integer(environment, "WORKERS", default: max(2, sysconf(Int32(_SC_NPROCESSORS_ONLN))), in: 1...256),
-            threads: try Self.integer(environment, "THREADS", default: 4, in: 1...1024),
+            threads: try Self.integer(environment, "THREADS", default: 8, in: 1...1024),
             maximumBodyBytes: try Self.integer(environment, "MAX_BODY_BYTES", default: 65536, in: 1024...(64 << 20)))
         do {
             store = try StoreConfiguration(environment: environment)

@@ -3,8 +3,9 @@ import DocumentStore
 import JSON
 
 /// `DocumentStore` on PostgreSQL JSONB through libpq: one connection, prepared statements,
-/// and each commit applied by one call of the `docstore_commit` function (one round trip,
-/// one transaction).
+/// and commits applied by the `docstore_commit_batch` function, together with the concurrent
+/// commits of the other stores that share its `CommitBatcher` (one round trip and one
+/// transaction per batch, each commit succeeding or failing alone).
 ///
 /// The connection is opened lazily and reopened after it breaks (a server restart, say). A call
 /// that meets a broken connection, a lock or statement timeout or a serialization failure is
@@ -15,12 +16,16 @@ public final class PostgresStore: DocumentStore {
     public let backendName = "postgres"
 
     private let connectionString: String
+    private let batcher: CommitBatcher
     private var connection: OpaquePointer?
 
-    /// - Parameter connectionString: a libpq URL or key=value string; empty to use libpq's
-    ///   environment (`PGHOST`, `PGDATABASE`, ...).
-    public init(connectionString: String) {
+    /// - Parameters:
+    ///   - connectionString: a libpq URL or key=value string; empty to use libpq's environment
+    ///     (`PGHOST`, `PGDATABASE`, ...).
+    ///   - batcher: shared by the stores of a process's threads so that their commits are batched.
+    public init(connectionString: String, batcher: CommitBatcher = CommitBatcher()) {
         self.connectionString = connectionString
+        self.batcher = batcher
     }
 
     deinit {
@@ -93,13 +98,36 @@ public final class PostgresStore: DocumentStore {
             encoded.append(Self.encode(write))
         }
         let parameter = JSON.array(encoded).text
+        let order = writes.map { "\($0.path.collection)/\($0.path.id)" }.max() ?? ""
         return try retrying { () throws(StoreError) in
-            let result = try execute("commit", [parameter])
-            defer { PQclear(result) }
-            guard PQntuples(result) == 1, let micros = Int64(text(result, 0, 0) ?? "") else {
-                throw .internalError("commit returned no time")
+            let ticket = CommitBatcher.Ticket(writes: parameter, order: order)
+            return Timestamp(microseconds: try batcher.commit(ticket, apply: apply).get())
+        }
+    }
+
+    /// Applies a batch of commits in one call and sets each ticket's outcome.
+    private func apply(_ batch: [CommitBatcher.Ticket]) {
+        let parameter = "[" + batch.map(\.writes).joined(separator: ",") + "]"
+        let result: OpaquePointer
+        do {
+            result = try execute("commit_batch", [parameter])
+        } catch {
+            for ticket in batch { ticket.outcome = .failure(error) }
+            return
+        }
+        defer { PQclear(result) }
+        guard PQntuples(result) == Int32(batch.count) else {
+            for ticket in batch { ticket.outcome = .failure(.internalError("the commit batch answered \(PQntuples(result)) rows for \(batch.count)")) }
+            return
+        }
+        for (row, ticket) in batch.enumerated() {
+            let row = Int32(row)
+            if let micros = text(result, row, 0).flatMap({ Int64($0) }) {
+                ticket.outcome = .success(micros)
+            } else {
+                ticket.outcome = .failure(Self.error(state: text(result, row, 1) ?? "", message: text(result, row, 2) ?? "",
+                                                     detail: text(result, row, 3) ?? ""))
             }
-            return Timestamp(microseconds: micros)
         }
     }
 
@@ -233,13 +261,18 @@ public final class PostgresStore: DocumentStore {
             if connection == self.connection { disconnect() }
             throw .unavailable("PostgreSQL: \(message.trimmingWhitespace)")
         }
-        let path = Self.path(fromDetail: detail)
+        throw Self.error(state: state, message: message, detail: detail)
+    }
+
+    /// The `StoreError` for a statement's (or a batched commit's) failure on a working connection.
+    private static func error(state: String, message: String, detail: String) -> StoreError {
+        let path = path(fromDetail: detail)
         switch state {
-        case "DS409": throw .alreadyExists(path)
-        case "DS404": throw .notFound(path)
-        case "DS412": throw .failedPrecondition(path)
-        case "57014", "40001", "40P01", "53300", "55P03": throw .unavailable("PostgreSQL: \(message.trimmingWhitespace)")
-        default: throw .internalError("PostgreSQL \(state): \(message.trimmingWhitespace)")
+        case "DS409": return .alreadyExists(path)
+        case "DS404": return .notFound(path)
+        case "DS412": return .failedPrecondition(path)
+        case "57014", "40001", "40P01", "53300", "55P03": return .unavailable("PostgreSQL: \(message.trimmingWhitespace)")
+        default: return .internalError("PostgreSQL \(state): \(message.trimmingWhitespace)")
         }
     }
 

@@ -69,6 +69,27 @@ enum Schema {
         END LOOP;
         RETURN \#(microseconds("now_time"));
     END $$;
+
+    -- Applies independent commits in one transaction, in the given order, each in a
+    -- subtransaction of its own: one that fails changes nothing and leaves the others applied.
+    -- One row per commit: its time (µs), or the SQLSTATE, message and detail of its failure.
+    CREATE OR REPLACE FUNCTION docstore_commit_batch(commits jsonb)
+    RETURNS TABLE (commit_time int8, state text, message text, detail text)
+    LANGUAGE plpgsql AS $$
+    DECLARE
+        c jsonb;
+    BEGIN
+        FOR c IN SELECT value FROM jsonb_array_elements(commits) WITH ORDINALITY ORDER BY ordinality LOOP
+            BEGIN
+                commit_time := docstore_commit(c);
+                state := NULL; message := NULL; detail := NULL;
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+                commit_time := NULL;
+            END;
+            RETURN NEXT;
+        END LOOP;
+    END $$;
     COMMIT;
     """#
 
@@ -86,7 +107,7 @@ enum Schema {
         ("list", "SELECT \(columns) FROM documents WHERE collection = $1 AND id > $2 ORDER BY id LIMIT $3"),
         ("versions", "SELECT id, \(microseconds("update_time")) FROM documents WHERE collection = $1 ORDER BY id"),
         ("query", "SELECT \(columns) FROM documents WHERE collection = $1 AND fields @> $2::jsonb ORDER BY id LIMIT $3"),
-        ("commit", "SELECT docstore_commit($1::jsonb)"),
+        ("commit_batch", "SELECT commit_time, state, message, detail FROM docstore_commit_batch($1::jsonb)"),
         ("ping", "SELECT 1"),
     ]
 }

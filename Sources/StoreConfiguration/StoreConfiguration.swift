@@ -66,11 +66,13 @@ public enum StoreConfiguration: Sendable {
         return configuration
     }
 
-    /// Makes one store per call; stores made by one factory share what may be shared (tokens).
+    /// Makes one store per call; stores made by one factory share what may be shared (access
+    /// tokens, commit batches).
     public func makeFactory() -> DocumentStoreFactory {
         switch self {
         case .postgres(let connectionString):
-            return { PostgresStore(connectionString: connectionString) }
+            let batcher = CommitBatcher()  // one per process, shared by its threads' stores
+            return { PostgresStore(connectionString: connectionString, batcher: batcher) }
         case .firestore(let configuration):
             let tokens = FirestoreStore.TokenCache(credentials: configuration.credentials)
             return { FirestoreStore(configuration: configuration, tokens: tokens) }

@@ -1,6 +1,7 @@
 import DocumentStore
 import DocumentStoreConformance
-import PostgresStore
+@testable import PostgresStore
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -18,6 +19,47 @@ let databaseURL = getenv("DATABASE_URL").map { String(cString: $0) } ?? ""
     @Test(arguments: DocumentStoreConformance.checks.keys.sorted())
     func conformance(_ check: String) throws {
         try DocumentStoreConformance.checks[check]!({ PostgresStore(connectionString: databaseURL) })
+    }
+
+    /// The same checks with every store of a check sharing one batcher, as a server's threads do:
+    /// concurrent commits then go to PostgreSQL in batches.
+    @Test(arguments: DocumentStoreConformance.checks.keys.sorted())
+    func conformanceWithSharedBatches(_ check: String) throws {
+        let batcher = CommitBatcher()
+        try DocumentStoreConformance.checks[check]!({ PostgresStore(connectionString: databaseURL, batcher: batcher) })
+    }
+
+    @Test func concurrentCommitsAreBatchedAndEachGetsItsOwnOutcome() {
+        let batcher = CommitBatcher()
+        let batchSizes = Mutex<[Int]>([])
+        let unsortedBatches = Mutex(0)
+        let failures = race(64) { thread in
+            for round in 0..<20 {
+                let number = thread * 100 + round
+                let ticket = CommitBatcher.Ticket(writes: "\(number)", order: String(1000 - number % 1000))
+                let outcome = batcher.commit(ticket) { batch in
+                    batchSizes.withLock { $0.append(batch.count) }
+                    if batch.map(\.order) != batch.map(\.order).sorted() { unsortedBatches.withLock { $0 += 1 } }
+                    usleep(200)  // a round trip, during which other commits queue up
+                    for ticket in batch {
+                        let number = Int64(ticket.writes)!
+                        ticket.outcome = number % 7 == 0 ? .failure(.notFound(DocumentPath("c", ticket.writes))) : .success(number)
+                    }
+                }
+                switch outcome {
+                case .success(let value) where value == Int64(number) && number % 7 != 0: continue
+                case .failure(.notFound(let path)) where path.id == "\(number)" && number % 7 == 0: continue
+                default: return "commit \(number) got \(outcome)"
+                }
+            }
+            return "ok"
+        }
+        #expect(failures == ["ok": 64])
+        let sizes = batchSizes.withLock { $0 }
+        #expect(sizes.reduce(0, +) == 64 * 20, "every commit in exactly one batch")
+        #expect(sizes.contains { $0 > 1 }, "commits that arrive during a batch wait for the next")
+        #expect(sizes.allSatisfy { $0 <= CommitBatcher.maximumBatch })
+        #expect(unsortedBatches.withLock { $0 } == 0, "batches run in the commits' order")
     }
 
     @Test func migratingTwiceIsHarmless() throws {
