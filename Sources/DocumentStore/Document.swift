@@ -13,10 +13,13 @@ public struct DocumentPath: Hashable, Sendable, CustomStringConvertible {
     /// Whether Firestore accepts `id` as a document id: 1 to 1,500 bytes of UTF-8, no `/`,
     /// not `.` or `..`, and not of the reserved form `__…__`. Every store enforces this, so
     /// data stays portable between them.
+    /// Checked on the UTF-8 bytes: every commit checks each path it writes.
     public static func isValidID(_ id: String) -> Bool {
-        let length = id.utf8.count
-        guard length >= 1, length <= 1500, !id.contains("/"), id != ".", id != ".." else { return false }
-        return !(length >= 4 && id.hasPrefix("__") && id.hasSuffix("__"))
+        let bytes = id.utf8
+        let length = bytes.count
+        guard length >= 1, length <= 1500, !bytes.contains(UInt8(ascii: "/")), id != ".", id != ".." else { return false }
+        let underscore = UInt8(ascii: "_")
+        return !(length >= 4 && bytes.starts(with: [underscore, underscore]) && bytes.reversed().starts(with: [underscore, underscore]))
     }
 }
 
