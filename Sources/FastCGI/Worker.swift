@@ -47,6 +47,7 @@ struct Worker: Sendable {
             FCGX_GetParam(name, environment).map { String(cString: $0) }
         }
         var headers: [String: String] = [:]
+        headers.reserveCapacity(16)
         var entry = environment
         while let pointer = entry?.pointee {
             if let header = Self.header(pointer) { headers[header.name] = header.value }
@@ -159,16 +160,19 @@ extension Worker {
     /// since most parameters are not headers.
     static func header(_ parameter: UnsafePointer<CChar>) -> (name: String, value: String)? {
         let bytes = UnsafeRawPointer(parameter).assumingMemoryBound(to: UInt8.self)
-        let prefix: [UInt8] = Array("HTTP_".utf8)
-        for index in 0..<prefix.count where bytes[index] != prefix[index] { return nil }
-        var name: [UInt8] = []
-        var index = prefix.count
-        while bytes[index] != 0 && bytes[index] != UInt8(ascii: "=") {
-            let byte = bytes[index]
-            name.append(byte == UInt8(ascii: "_") ? UInt8(ascii: "-") : (byte >= 65 && byte <= 90 ? byte + 32 : byte))
-            index += 1
+        // "HTTP_", compared byte by byte: a mismatch (the terminating NUL included) stops it.
+        guard bytes[0] == 0x48, bytes[1] == 0x54, bytes[2] == 0x54, bytes[3] == 0x50, bytes[4] == 0x5F else { return nil }
+        let start = 5
+        var end = start
+        while bytes[end] != 0 && bytes[end] != UInt8(ascii: "=") { end += 1 }
+        guard bytes[end] == UInt8(ascii: "=") else { return nil }
+        let name = String(unsafeUninitializedCapacity: end - start) { buffer in
+            for offset in 0..<(end - start) {
+                let byte = bytes[start + offset]
+                buffer[offset] = byte == UInt8(ascii: "_") ? UInt8(ascii: "-") : (byte >= 65 && byte <= 90 ? byte + 32 : byte)
+            }
+            return end - start
         }
-        guard bytes[index] == UInt8(ascii: "=") else { return nil }
-        return (String(decoding: name, as: UTF8.self), String(cString: parameter + index + 1))
+        return (name, String(cString: parameter + end + 1))
     }
 }
