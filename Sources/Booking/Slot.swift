@@ -2,14 +2,22 @@ import DocumentStore
 
 /// A bookable instant, kept in one canonical spelling: UTC, whole seconds
 /// (`2026-12-01T09:30:00Z`), so one instant written two ways is the same slot.
+///
+/// Only the instant is kept (16 bytes): a large catalog holds 100,000 slots per process, and a
+/// stored spelling tripled that memory. The spelling is written when needed.
 public struct Slot: Hashable, Comparable, Sendable, CustomStringConvertible {
     public let instant: Timestamp
-    /// The canonical spelling, made once: a booking writes it several times.
-    public let description: String
 
     public init(_ instant: Timestamp) {
         self.instant = instant.wholeSeconds
-        self.description = self.instant.rfc3339
+    }
+
+    /// The canonical spelling.
+    public var description: String { instant.rfc3339 }
+
+    /// Appends the canonical spelling's bytes (no string made: catalogs write many).
+    public func appendSpelling(to bytes: inout [UInt8]) {
+        instant.appendRFC3339(to: &bytes)
     }
 
     /// Parses an RFC 3339 instant with any offset; a fraction of a second must be zero.

@@ -98,7 +98,7 @@ enum JSONBodies {
             if position > 0 { output.append(UInt8(ascii: ",")) }
             // A slot's canonical spelling (2026-12-01T09:30:00Z) has nothing to escape.
             output.append(UInt8(ascii: "\""))
-            output.append(contentsOf: slot.description.utf8)
+            slot.appendSpelling(to: &output)
             output.append(UInt8(ascii: "\""))
         }
         output.append(contentsOf: #"],"service_id":"#.utf8)

@@ -39,11 +39,17 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     /// RFC 3339 in UTC with a `Z`, the fraction only when there is one (trailing zeros dropped
     /// to millisecond, microsecond or nanosecond precision, as Google's clients write it).
     public var rfc3339: String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(30)
+        appendRFC3339(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the `rfc3339` spelling's UTF-8 bytes, without making a string.
+    public func appendRFC3339(to bytes: inout [UInt8]) {
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
         let (year, month, day) = Timestamp.civilDate(fromDays: days)
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(30)
         func digits(_ value: Int64, _ width: Int) {
             var divisor: Int64 = 1
             for _ in 1..<width { divisor *= 10 }
@@ -75,7 +81,6 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
             }
         }
         bytes.append(UInt8(ascii: "Z"))
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     public var description: String { rfc3339 }
