@@ -36,11 +36,12 @@ public final class BookingDesk {
         } else {
             services = try list().compactMap(Service.init(document:))
         }
-        let claims = try storeCall { () throws(StoreError) in try store.listAll(collection: Collections.slotClaims) }
+        // Claims are read by id alone (a claim's id names its service and slot): claims pile up
+        // with bookings, and reading and parsing each document was most of a rebuild's work.
+        let claims = try storeCall { () throws(StoreError) in try store.versions(collection: Collections.slotClaims) }
         var claimed: [String: Set<Slot>] = [:]
         for claim in claims {
-            guard let serviceID = claim["service_id"]?.stringValue, let text = claim["slot"]?.stringValue,
-                  let slot = try? Slot(parsing: text) else { continue }
+            guard let (serviceID, slot) = Collections.claim(id: claim.id) else { continue }
             claimed[serviceID, default: []].insert(slot)
         }
         return services.map { service in

@@ -16,6 +16,13 @@ enum Collections {
     static func claimPath(serviceID: String, slot: Slot) -> DocumentPath {
         DocumentPath(slotClaims, "\(serviceID)@\(slot)")
     }
+
+    /// The service and slot a claim's id names (what `claimPath` made); nil for other ids. A
+    /// service id may hold `@`; a slot's spelling never does.
+    static func claim(id: String) -> (serviceID: String, slot: Slot)? {
+        guard let at = id.lastIndex(of: "@"), let slot = try? Slot(parsing: String(id[id.index(after: at)...])) else { return nil }
+        return (String(id[..<at]), slot)
+    }
 }
 
 extension Service {

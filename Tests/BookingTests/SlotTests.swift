@@ -69,3 +69,16 @@ import Testing
         #expect(throws: BookingError.self) { try Validation.name(name, field: "user_name") }
     }
 }
+
+/// A claim's id names its service and slot, so catalogs read claims by id alone.
+@Suite struct ClaimIDTests {
+    @Test func aClaimIDGivesBackItsServiceAndSlot() throws {
+        for serviceID in ["cut", "room@2", "a@b@c", "Zoë"] {
+            let slot = try Slot(parsing: "2031-05-01T10:30:00+01:00")
+            let parsed = Collections.claim(id: Collections.claimPath(serviceID: serviceID, slot: slot).id)
+            #expect(parsed?.serviceID == serviceID && parsed?.slot == slot)
+        }
+        #expect(Collections.claim(id: "no-at-sign") == nil)
+        #expect(Collections.claim(id: "cut@not-a-time") == nil)
+    }
+}
