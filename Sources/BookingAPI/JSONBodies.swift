@@ -57,7 +57,7 @@ enum JSONBodies {
     /// the catalog itself.
     static func services(_ services: [ServiceAvailability]) -> [UInt8] {
         var output: [UInt8] = []
-        output.reserveCapacity(services.reduce(16) { $0 + 96 + $1.service.id.utf8.count + $1.service.name.utf8.count + 23 * $1.availableSlots.count })
+        output.reserveCapacity(services.reduce(16) { $0 + estimatedBytes($1) })
         output.append(contentsOf: #"{"services":["#.utf8)
         for (position, service) in services.enumerated() {
             if position > 0 { output.append(UInt8(ascii: ",")) }
@@ -69,7 +69,7 @@ enum JSONBodies {
 
     static func service(_ service: ServiceAvailability) -> [UInt8] {
         var output: [UInt8] = []
-        output.reserveCapacity(96 + 23 * service.availableSlots.count)
+        output.reserveCapacity(estimatedBytes(service))
         write(service, to: &output)
         return output
     }
@@ -90,6 +90,11 @@ enum JSONBodies {
 
     static func error(_ error: APIError) -> [UInt8] {
         JSON.object(["error": .object(["code": .string(error.code), "message": .string(error.message)])]).serialized()
+    }
+
+    /// About the size `write` makes: the fixed text, the id and name, 23 bytes per slot.
+    private static func estimatedBytes(_ availability: ServiceAvailability) -> Int {
+        64 + availability.service.id.utf8.count + availability.service.name.utf8.count + 23 * availability.availableSlots.count
     }
 
     private static func write(_ availability: ServiceAvailability, to output: inout [UInt8]) {

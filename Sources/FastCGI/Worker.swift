@@ -78,7 +78,8 @@ struct Worker: Sendable {
                 filled += Int(count)
             }
         }
-        return Array(bytes[0..<filled])
+        if filled < length { bytes.removeSubrange(filled...) }  // a short body: keep what came
+        return bytes
     }
 
     /// Writes the head and then the body (not copied: cached bodies are shared). A body larger
