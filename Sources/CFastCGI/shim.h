@@ -1,6 +1,8 @@
 #include <fcgiapp.h>
 #include <malloc.h>
 #include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 
 // prctl is variadic, which Swift cannot call: asks for SIGTERM when the parent process dies.

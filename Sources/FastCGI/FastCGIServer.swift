@@ -6,20 +6,16 @@ import Synchronization
 import Glibc
 #endif
 
-/// A libfcgi responder: a pool of worker threads, each with its own `FCGX_Request` and
-/// responder, each blocked in `FCGX_Accept_r` on the shared listening socket.
+/// A libfcgi responder: a pool of worker threads per process, each with its own
+/// `FCGX_Request` and responder, serving the connections a `ConnectionQueue` hands them.
 ///
-/// libfcgi's examples serialise accept with a mutex because "some platforms require accept()
-/// serialization"; Linux does not (accept wakes one waiter, and this libfcgi build takes no lock
-/// of its own), so there is none: one part less, and no lock handed over on every request.
-///
-/// Connections are not kept open between requests (nginx's default `fastcgi_keep_conn off`):
-/// a kept connection would pin a thread until nginx closes it, and with more upstream
-/// connections than threads the extra ones would wait unaccepted.
+/// Connections may be kept open between requests (nginx `fastcgi_keep_conn on` with an
+/// upstream `keepalive`): an idle kept connection waits in the queue, not in a thread, so kept
+/// connections never pin threads and new connections are never starved behind idle ones.
 ///
 /// Signals are handled in one place: SIGTERM or SIGINT stops accepting, lets requests in
-/// flight finish, and returns from `run`. SIGPIPE is ignored, so a client that disconnects
-/// mid-response only ends its own request.
+/// flight (and those already sent on kept connections) finish, and returns from `run`.
+/// SIGPIPE is ignored, so a client that disconnects mid-response only ends its own request.
 public final class FastCGIServer: Sendable {
     private let configuration: FastCGIConfiguration
     private let makeResponder: @Sendable () -> any Responder
@@ -58,7 +54,7 @@ public final class FastCGIServer: Sendable {
             try ProcessSupervisor(socket: socket, processes: configuration.processes, logger: logger).run()
         } else {
             ProcessSupervisor.exitWithParent()
-            serve(on: socket)
+            try serve(on: socket)
         }
     }
 
@@ -86,40 +82,71 @@ public final class FastCGIServer: Sendable {
         }
     }
 
-    /// Runs the worker threads on `socket` until a stop signal, then waits for them.
-    private func serve(on socket: Int32) {
-        if ProcessSupervisor.isChild { guard FCGX_Init() == 0 else { return } }
-        let pool = WorkerPool(count: configuration.threads)
-        var threads: [pthread_t] = []
-        for index in 0..<configuration.threads {
-            let worker = Worker(index: index, socket: socket, pool: pool, maximumBodyBytes: configuration.maximumBodyBytes,
-                                makeResponder: makeResponder, logger: logger)
-            threads.append(Thread.start { worker.run() })
-        }
+    /// Runs the worker threads on `socket` until a stop signal, then stops them.
+    private func serve(on socket: Int32) throws(FastCGIError) {
+        Self.keepDescriptorsSelectable()
+        let workers = try WorkerThreads(socket: socket, configuration: configuration, logger: logger, makeResponder: makeResponder)
         logger.info("serving FastCGI", metadata: ["pid": "\(getpid())", "threads": "\(configuration.threads)"])
         let signal = Signals.waitForStop()
         logger.info("stopping: finishing requests in flight", metadata: ["signal": "\(signal)", "pid": "\(getpid())"])
+        workers.stop()
+        logger.info("stopped", metadata: ["pid": "\(getpid())"])
+    }
+}
+
+extension FastCGIServer {
+    /// libfcgi waits on a connection it closes with select(), which cannot take a descriptor
+    /// above FD_SETSIZE - 1 (glibc aborts): kept connections must not reach that, so the
+    /// process's descriptor limit is lowered to FD_SETSIZE where it is higher. Accepting beyond
+    /// it fails with EMFILE, which the workers wait out.
+    static func keepDescriptorsSelectable() {
+        var limit = rlimit()
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        guard getrlimit(resource, &limit) == 0, limit.rlim_cur > rlim_t(FD_SETSIZE) else { return }
+        limit.rlim_cur = rlim_t(FD_SETSIZE)
+        setrlimit(resource, &limit)
+    }
+}
+
+/// One process's worker threads, serving the connections of a listening socket.
+final class WorkerThreads {
+    private let socket: Int32
+    private let queue: ConnectionQueue
+    private let pool: WorkerPool
+    private var threads: [pthread_t] = []
+
+    init(socket: Int32, configuration: FastCGIConfiguration, logger: Logger,
+         makeResponder: @escaping @Sendable () -> any Responder) throws(FastCGIError) {
+        guard FCGX_Init() == 0 else { throw .setup("FCGX_Init failed") }
+        self.socket = socket
+        queue = try ConnectionQueue(listener: socket)
+        pool = WorkerPool(count: configuration.threads)
+        for _ in 0..<configuration.threads {
+            let worker = Worker(queue: queue, pool: pool, maximumBodyBytes: configuration.maximumBodyBytes,
+                                makeResponder: makeResponder, logger: logger)
+            threads.append(Thread.start { worker.run() })
+        }
+    }
+
+    /// Stops accepting, lets the threads finish what they have and what nginx has already sent
+    /// on kept connections, and waits for them. Closes this process's copy of the listening
+    /// socket as soon as no thread can accept any more, so that once every process has, new
+    /// connections are refused at once instead of waiting in the backlog.
+    func stop() {
+        queue.stopAccepting()
         pool.stop()
-        FCGX_ShutdownPending()
-        // A thread blocked in accept() wakes only on a signal: nudge until none is accepting.
-        // Then close this process's copy of the listening socket, so that once every process
-        // has, new connections are refused at once instead of waiting in the backlog.
         var listening = true
         while !pool.allStopped {
-            var accepting = false
-            for (index, thread) in threads.enumerated() where pool.isAccepting(index) {
-                pthread_kill(thread, SIGUSR1)
-                accepting = true
-            }
-            if listening && !accepting {
+            if pool.anyWaiting {
+                queue.wakeOne()
+            } else if listening {
                 close(socket)
                 listening = false
             }
-            usleep(20_000)
+            usleep(1_000)
         }
         if listening { close(socket) }
         for thread in threads { pthread_join(thread, nil) }
-        logger.info("stopped", metadata: ["pid": "\(getpid())"])
     }
 }
 
@@ -134,34 +161,31 @@ public enum FastCGIError: Error, CustomStringConvertible {
     }
 }
 
-/// Shared state of a process's worker threads: whether to stop, and who is blocked in accept.
+/// Shared state of a process's worker threads: whether to stop, how many wait for a
+/// connection, and how many still run.
 final class WorkerPool: Sendable {
-    private struct State {
-        var stopping = false
-        var accepting: [Bool]
-        var running: Int
-    }
+    private let stopping = Atomic(false)
+    private let waiting = Atomic(0)
+    private let running: Atomic<Int>
 
-    private let state: Mutex<State>
+    init(count: Int) { running = Atomic(count) }
 
-    init(count: Int) {
-        state = Mutex(State(accepting: Array(repeating: false, count: count), running: count))
-    }
+    var isStopping: Bool { stopping.load(ordering: .sequentiallyConsistent) }
+    var anyWaiting: Bool { waiting.load(ordering: .sequentiallyConsistent) > 0 }
+    var allStopped: Bool { running.load(ordering: .sequentiallyConsistent) == 0 }
+    func stop() { stopping.store(true, ordering: .sequentiallyConsistent) }
 
-    var isStopping: Bool { state.withLock { $0.stopping } }
-    var allStopped: Bool { state.withLock { $0.running == 0 } }
-    func stop() { state.withLock { $0.stopping = true } }
-    func isAccepting(_ index: Int) -> Bool { state.withLock { $0.accepting[index] } }
-
-    /// Marks the worker as about to accept, unless the pool is stopping.
-    func beginAccept(_ index: Int) -> Bool {
-        state.withLock {
-            guard !$0.stopping else { return false }
-            $0.accepting[index] = true
-            return true
+    /// Counts the worker as waiting for a connection, unless the pool is stopping. (Counted
+    /// before `stopping` is read, so `stop` either sees it waiting or it sees `stopping`.)
+    func beginWaiting() -> Bool {
+        waiting.add(1, ordering: .sequentiallyConsistent)
+        guard !isStopping else {
+            endWaiting()
+            return false
         }
+        return true
     }
 
-    func endAccept(_ index: Int) { state.withLock { $0.accepting[index] = false } }
-    func workerExited() { state.withLock { $0.running -= 1 } }
+    func endWaiting() { waiting.subtract(1, ordering: .sequentiallyConsistent) }
+    func workerExited() { running.subtract(1, ordering: .sequentiallyConsistent) }
 }

@@ -6,16 +6,10 @@ import Glibc
 enum Signals {
     static let stopSignals: [Int32] = [SIGTERM, SIGINT]
 
-    /// Ignores SIGPIPE, blocks the stop signals (they are taken by `waitForStop` alone, not
-    /// by libfcgi's own handlers) and installs a no-op SIGUSR1 handler without SA_RESTART,
-    /// used to interrupt a blocked accept().
+    /// Ignores SIGPIPE and blocks the stop signals (they are taken by `waitForStop` alone, not
+    /// by libfcgi's own handlers).
     static func prepareProcess() {
         signal(SIGPIPE, SIG_IGN)
-        var action = sigaction()
-        action.__sigaction_handler.sa_handler = { _ in }
-        sigemptyset(&action.sa_mask)
-        action.sa_flags = 0
-        sigaction(SIGUSR1, &action, nil)
         var set = stopSet()
         pthread_sigmask(SIG_BLOCK, &set, nil)
     }

@@ -5,10 +5,10 @@ import Logging
 import Glibc
 #endif
 
-/// One worker thread's loop: accept, read the request, respond, finish.
+/// One worker thread's loop: take a connection with a request waiting, read the request,
+/// respond, finish, and hand a kept connection back to the queue.
 struct Worker: Sendable {
-    let index: Int
-    let socket: Int32
+    let queue: ConnectionQueue
     let pool: WorkerPool
     let maximumBodyBytes: Int
     let makeResponder: @Sendable () -> any Responder
@@ -19,25 +19,51 @@ struct Worker: Sendable {
         // Made here, on the worker's own thread, so per-thread state never crosses threads.
         let responder = makeResponder()
         var request = FCGX_Request()
-        guard FCGX_InitRequest(&request, socket, Int32(FCGI_FAIL_ACCEPT_ON_INTR)) == 0 else {
+        // No listening socket: libfcgi never accepts; this loop gives it each connection.
+        guard FCGX_InitRequest(&request, -1, 0) == 0 else {
             logger.error("FCGX_InitRequest failed")
             return
         }
         defer { FCGX_Free(&request, 1) }
-        while true {
-            guard pool.beginAccept(index) else { return }
-            let accepted = FCGX_Accept_r(&request)
-            pool.endAccept(index)
-            if accepted < 0 {
-                if pool.isStopping { return }
-                if -accepted == EINTR { continue }
-                logger.error("FCGX_Accept_r failed", metadata: ["errno": "\(-accepted)"])
+        while pool.beginWaiting() {
+            let next = queue.next(wait: true)
+            pool.endWaiting()
+            switch next {
+            case .connection(let connection): serve(connection, with: responder, using: &request)
+            case .interrupted, .empty: continue
+            case .failed(let error):
+                logger.error("accepting a connection failed", metadata: ["errno": "\(error)"])
                 usleep(100_000)
-                continue
             }
-            let response = responder.respond(to: read(&request))
-            write(response, to: &request)
-            FCGX_Finish_r(&request)
+        }
+        // Stopping: pass the wake-up on to the next waiting thread, answer what nginx has already
+        // sent on kept connections, then close the idle ones.
+        queue.wakeOne()
+        while true {
+            switch queue.next(wait: false) {
+            case .connection(let connection): serve(connection, with: responder, using: &request)
+            case .interrupted: continue
+            case .empty, .failed:
+                queue.closeIdle()
+                return
+            }
+        }
+    }
+
+    /// Serves one request on `connection`. libfcgi closes the connection when the web server
+    /// did not ask to keep it, on errors, and when the web server has closed it (then there is
+    /// no request); a kept connection goes back to the queue.
+    private func serve(_ connection: Int32, with responder: any Responder, using request: inout FCGX_Request) {
+        request.ipcFd = connection
+        request.keepConnection = 1  // so that FCGX_Accept_r's finishing of the last request leaves it open
+        guard FCGX_Accept_r(&request) >= 0 else { return }
+        let response = responder.respond(to: read(&request))
+        write(response, to: &request)
+        FCGX_Finish_r(&request)
+        if request.ipcFd >= 0 {
+            let kept = request.ipcFd
+            request.ipcFd = -1
+            queue.keep(kept)
         }
     }
 

@@ -1,4 +1,6 @@
+import CFastCGI
 @testable import FastCGI
+import Logging
 import Testing
 
 #if canImport(Glibc)
@@ -70,4 +72,153 @@ import Glibc
 /// What the reader thread of `aLargeBodyGoesOutAsWholeStdoutRecords` read (joined before use).
 private enum ReceivedBytes {
     nonisolated(unsafe) static var value: [UInt8] = []
+}
+
+/// Worker threads on a real unix socket, driven as nginx drives them.
+@Suite(.serialized) struct KeptConnectionTests {
+    /// Answers with the request's path; `/slow` takes 300 ms.
+    struct EchoPath: Responder {
+        func respond(to request: Request) -> Response {
+            if request.path == "/slow" { usleep(300_000) }
+            return Response(status: 200, body: Array(request.path.utf8))
+        }
+    }
+
+    func startWorkers(threads: Int) throws -> (WorkerThreads, String) {
+        let path = "/tmp/fastcgi-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
+        let socket = FCGX_OpenSocket(path, 64)
+        try #require(socket >= 0)
+        let configuration = FastCGIConfiguration(listener: .unixSocket(path: path, mode: 0o600), processes: 1, threads: threads)
+        let workers = try WorkerThreads(socket: socket, configuration: configuration, logger: Logger(label: "test"),
+                                        makeResponder: { EchoPath() })
+        return (workers, path)
+    }
+
+    @Test func idleKeptConnectionsHoldNoThread() throws {
+        let (workers, path) = try startWorkers(threads: 2)
+        defer { workers.stop(); unlink(path) }
+        // Four kept connections, twice as many as there are threads, each used and then left idle.
+        let kept = try (0..<4).map { index in
+            let client = try #require(FastCGIClient(path: path))
+            #expect(client.exchange(path: "/kept/\(index)", keep: true) == .answered("/kept/\(index)", open: true))
+            return client
+        }
+        // A new connection is served at once (a thread per kept connection would leave none).
+        let fresh = try #require(FastCGIClient(path: path))
+        #expect(fresh.exchange(path: "/fresh", keep: false) == .answered("/fresh", open: false))
+        fresh.close()  // as nginx does: libfcgi's lingering close waits for it
+        // Kept connections carry further requests, in any order.
+        for (index, client) in kept.enumerated().reversed() {
+            #expect(client.exchange(path: "/again/\(index)", keep: true) == .answered("/again/\(index)", open: true))
+        }
+        // nginx closing a kept connection ends it without disturbing the others.
+        kept[0].close()
+        #expect(kept[1].exchange(path: "/after-close", keep: true) == .answered("/after-close", open: true))
+        for client in kept.dropFirst() { client.close() }
+    }
+
+    @Test func stoppingAnswersRequestsAlreadySentOnKeptConnections() throws {
+        let (workers, path) = try startWorkers(threads: 1)
+        defer { unlink(path) }
+        let waiting = try #require(FastCGIClient(path: path))
+        #expect(waiting.exchange(path: "/first", keep: true) == .answered("/first", open: true))
+        let busy = try #require(FastCGIClient(path: path))
+        busy.send(path: "/slow", keep: true)  // holds the only thread for 300 ms
+        usleep(50_000)
+        waiting.send(path: "/queued", keep: true)  // sent before the stop, answered by no thread yet
+        usleep(50_000)
+        workers.stop()
+        // Both answered in full, then closed, so that nginx sends nothing more to this process.
+        #expect(busy.receive() == .answered("/slow", open: false))
+        #expect(waiting.receive() == .answered("/queued", open: false))
+        busy.close()
+        waiting.close()
+    }
+}
+
+/// A FastCGI client speaking as nginx does: one request at a time per connection, with or
+/// without FCGI_KEEP_CONN. Reads give up after 2 s, so a stalled server fails the test.
+final class FastCGIClient {
+    enum Outcome: Equatable {
+        /// The STDOUT body after the head, and whether the connection stayed open after END_REQUEST.
+        case answered(String, open: Bool)
+        case failed
+    }
+
+    private let descriptor: Int32
+
+    init?(path: String) {
+        descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: path.utf8) }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        if connected != 0 {
+            Glibc.close(descriptor)
+            return nil
+        }
+    }
+
+    func close() { Glibc.close(descriptor) }
+
+    func exchange(path: String, keep: Bool) -> Outcome {
+        send(path: path, keep: keep)
+        return receive()
+    }
+
+    func send(path: String, keep: Bool) {
+        var parameters: [UInt8] = []
+        for (name, value) in [("REQUEST_METHOD", "GET"), ("DOCUMENT_URI", path), ("REQUEST_URI", path)] {
+            parameters += [UInt8(name.utf8.count), UInt8(value.utf8.count)] + Array(name.utf8) + Array(value.utf8)
+        }
+        var bytes = Self.record(type: 1, content: [0, 1, keep ? 1 : 0, 0, 0, 0, 0, 0])  // BEGIN_REQUEST, responder
+        bytes += Self.record(type: 4, content: parameters) + Self.record(type: 4, content: [])
+        bytes += Self.record(type: 5, content: [])  // empty STDIN
+        _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+    }
+
+    func receive() -> Outcome {
+        var output: [UInt8] = []
+        while true {
+            guard let header = read(count: 8) else { return .failed }
+            let length = Int(header[4]) << 8 | Int(header[5])
+            guard let content = read(count: length + Int(header[6])) else { return .failed }
+            switch header[1] {
+            case 6: output += content.prefix(length)
+            case 3:
+                let separator = Array("\r\n\r\n".utf8)
+                let headEnd = (0...max(0, output.count - separator.count)).first { Array(output[$0..<min(output.count, $0 + 4)]) == separator }
+                let body = headEnd.map { String(decoding: output[($0 + 4)...], as: UTF8.self) } ?? ""
+                return .answered(body, open: !isClosed())
+            default: continue
+            }
+        }
+    }
+
+    private func read(count: Int) -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let got = bytes.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress! + filled, count - filled) }
+            if got <= 0 { return nil }
+            filled += got
+        }
+        return bytes
+    }
+
+    /// Whether the server has closed its end (a read returns end of file within 100 ms).
+    private func isClosed() -> Bool {
+        var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        guard poll(&poller, 1, 100) == 1 else { return false }
+        var byte: UInt8 = 0
+        return recv(descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) == 0
+    }
+
+    private static func record(type: UInt8, content: [UInt8]) -> [UInt8] {
+        [1, type, 0, 1, UInt8(content.count >> 8), UInt8(content.count & 0xFF), 0, 0] + content
+    }
 }

@@ -6,6 +6,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
@@ -81,6 +82,38 @@ def test_a_database_restart_gives_503s_then_recovers_with_nothing_lost():
     free = set(call("GET", f"/services/{service['service_id']}").json()["available_slots"])
     assert not free & {b["slot"] for b in booked}
     assert call("POST", "/book", json={"service_id": service["service_id"], "slot": sorted(free)[0], "user_name": "after"}).status_code == 201
+
+
+def kept_connections():
+    """Connections to the workers' socket that are open at the workers' end, as ss lists them."""
+    socket_path = os.path.join(RUN_DIR, "booking.sock")
+    lines = subprocess.run(["ss", "-xH"], check=True, capture_output=True, text=True).stdout.splitlines()
+    return sum(1 for line in lines if line.split()[1:2] == ["ESTAB"] and socket_path in line.split())
+
+
+def test_nginx_keeps_more_connections_than_there_are_threads_and_none_holds_a_thread():
+    service = create_service(future_slots(1))
+    sid, slot = service["service_id"], service["available_slots"][0]
+    # Hold the slot's claim row in an open transaction, so that every booking of it waits in a
+    # worker thread and nginx opens a connection to the workers for each request.
+    holder = subprocess.Popen(["psql", os.environ["DATABASE_URL"], "-v", "ON_ERROR_STOP=1", "-q"], stdin=subprocess.PIPE, text=True)
+    holder.stdin.write("BEGIN; INSERT INTO documents VALUES ('slot_claims', '%s@%s', '{}', now(), now());\n" % (sid, slot))
+    holder.stdin.flush()
+    time.sleep(0.5)
+    clients = 24  # three times the workers' threads (2 x 4)
+    with ThreadPoolExecutor(clients) as pool:
+        bookings = [pool.submit(call, "POST", "/book", json={"service_id": sid, "slot": slot, "user_name": f"client {number}"})
+                    for number in range(clients)]
+        time.sleep(1.5)
+        holder.communicate("ROLLBACK;\n", timeout=10)
+        assert Counter(booking.result().status_code for booking in bookings) == {201: 1, 409: clients - 1}
+    assert kept_connections() > 8, "nginx keeps the connections it opened, more than the workers have threads"
+    # With libfcgi's usual loop every thread would now wait on an idle kept connection.
+    started = time.monotonic()
+    assert call("GET", "/healthz", timeout=5).status_code == 200
+    assert time.monotonic() - started < 2
+    with ThreadPoolExecutor(clients) as pool:
+        assert list(pool.map(lambda _: call("GET", "/healthz").status_code, range(clients))) == [200] * clients
 
 
 def test_a_worker_process_that_dies_is_replaced():

@@ -1,0 +1,154 @@
+import CFastCGI
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Hands one worker process's threads the FastCGI connections that have a request waiting, each
+/// to one thread: new connections on the listening socket, and connections the web server keeps
+/// open between requests (nginx `fastcgi_keep_conn on`) once it sends another request on them.
+///
+/// An idle kept connection waits here, in epoll, not in a thread: threads serve whichever
+/// connection is ready, so however many connections nginx keeps, none of them holds a thread
+/// and new connections are never left waiting behind them. Connections are registered
+/// one-shot, so each readiness goes to exactly one thread, which re-arms it when done; the
+/// listening socket is level-triggered and exclusive (one process woken per new connection).
+///
+/// A connection belongs either to the queue (idle, listed in `idle`) or to the one thread
+/// serving it; `closeIdle` closes the queue's own at shutdown, and the served ones are closed
+/// by their threads once answered.
+final class ConnectionQueue: Sendable {
+    enum Next: Equatable {
+        /// A connection to read a request from (or to find closed by the web server).
+        case connection(Int32)
+        /// `wakeOne` (at shutdown) or a signal interrupted the wait.
+        case interrupted
+        /// Nothing is ready (only when not waiting).
+        case empty
+        /// Accepting failed with this errno (for example EMFILE); the caller pauses.
+        case failed(Int32)
+    }
+
+    /// How long a thread waits for the bytes of a request on a connection before giving it up.
+    /// nginx sends a request (body included, buffered by nginx) at once, so only a stuck or
+    /// foreign client ever meets it.
+    static let requestReadTimeoutSeconds = 10
+
+    private struct Idle {
+        var connections: Set<Int32> = []
+        var closed = false
+    }
+
+    private let epoll: Int32
+    private let listener: Int32
+    /// Always readable; registered with no events until `wakeOne` arms it for one waiter.
+    private let wakeUp: Int32
+    private let idle = Mutex(Idle())
+    private static let listenerKey = UInt64.max
+    private static let wakeUpKey = UInt64.max - 1
+    private static let oneShotRead = EPOLLIN.rawValue | EPOLLONESHOT.rawValue
+
+    init(listener: Int32) throws(FastCGIError) {
+        let flags = fcntl(listener, F_GETFL)
+        guard flags >= 0, fcntl(listener, F_SETFL, flags | O_NONBLOCK) == 0 else {
+            throw .setup("cannot make the listening socket non-blocking: \(String(cString: strerror(errno)))")
+        }
+        epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
+        guard epoll >= 0 else { throw .setup("epoll_create1 failed: \(String(cString: strerror(errno)))") }
+        self.listener = listener
+        wakeUp = eventfd(1, Int32(EFD_CLOEXEC))
+        var dormant = epoll_event()
+        dormant.data.u64 = Self.wakeUpKey
+        guard wakeUp >= 0, epoll_ctl(epoll, EPOLL_CTL_ADD, wakeUp, &dormant) == 0,
+              Self.watch(epoll, listener) else {
+            let reason = String(cString: strerror(errno))
+            close(epoll)
+            if wakeUp >= 0 { close(wakeUp) }
+            throw .setup("cannot watch the listening socket: \(reason)")
+        }
+    }
+
+    deinit {
+        close(epoll)
+        close(wakeUp)
+    }
+
+    /// Wakes one thread waiting in `next` (or the next one to wait) with `.interrupted`.
+    func wakeOne() { _ = Self.arm(epoll, EPOLL_CTL_MOD, wakeUp, key: Self.wakeUpKey) }
+
+    /// Stops taking new connections (at shutdown, before the listening socket is closed).
+    func stopAccepting() { epoll_ctl(epoll, EPOLL_CTL_DEL, listener, nil) }
+
+    /// The next connection with a request waiting. With `wait`, blocks until there is one (or
+    /// `wakeOne`); without (draining at shutdown), returns `.empty` at once when none is ready.
+    func next(wait: Bool) -> Next {
+        while true {
+            var event = epoll_event()
+            let count = epoll_wait(epoll, &event, 1, wait ? -1 : 0)
+            if count < 0 { return errno == EINTR ? .interrupted : .failed(errno) }
+            if count == 0 { return .empty }
+            let key = event.data.u64
+            if key == Self.wakeUpKey { return .interrupted }
+            if key != Self.listenerKey {
+                let connection = Int32(truncatingIfNeeded: key)
+                // Taken out of the idle list; one that `closeIdle` has just closed is skipped.
+                if idle.withLock({ $0.connections.remove(connection) != nil }) { return .connection(connection) }
+                continue
+            }
+            let connection = accept(listener, nil, nil)
+            let acceptError = errno
+            if connection >= 0 {
+                Self.limitReadWait(connection)
+                return .connection(connection)
+            }
+            switch acceptError {
+            case EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED, EPROTO: continue  // another process took it, or the peer left
+            default: return .failed(acceptError)
+            }
+        }
+    }
+
+    /// Waits for the next request on a connection the web server keeps open; after
+    /// `closeIdle`, closes it instead (its response has been sent in full).
+    func keep(_ connection: Int32) {
+        let kept = idle.withLock { idle in
+            guard !idle.closed else { return false }
+            let key = UInt64(UInt32(bitPattern: connection))
+            guard Self.arm(epoll, EPOLL_CTL_MOD, connection, key: key)
+                || (errno == ENOENT && Self.arm(epoll, EPOLL_CTL_ADD, connection, key: key)) else { return false }
+            idle.connections.insert(connection)
+            return true
+        }
+        if !kept { close(connection) }  // nginx sees it closed and opens another when it needs one
+    }
+
+    /// Closes every idle kept connection, and every one handed back from now on: at shutdown,
+    /// once nothing more is ready, so that nginx sends no further requests to this process.
+    func closeIdle() {
+        idle.withLock { idle in
+            for connection in idle.connections { close(connection) }
+            idle.connections.removeAll()
+            idle.closed = true
+        }
+    }
+
+    private static func watch(_ epoll: Int32, _ listener: Int32) -> Bool {
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue
+        event.data.u64 = listenerKey
+        return epoll_ctl(epoll, EPOLL_CTL_ADD, listener, &event) == 0
+    }
+
+    private static func arm(_ epoll: Int32, _ operation: Int32, _ descriptor: Int32, key: UInt64) -> Bool {
+        var event = epoll_event()
+        event.events = oneShotRead
+        event.data.u64 = key
+        return epoll_ctl(epoll, operation, descriptor, &event) == 0
+    }
+
+    private static func limitReadWait(_ connection: Int32) {
+        var timeout = timeval(tv_sec: requestReadTimeoutSeconds, tv_usec: 0)
+        setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+}
