@@ -84,6 +84,18 @@ def test_a_database_restart_gives_503s_then_recovers_with_nothing_lost():
     assert call("POST", "/book", json={"service_id": service["service_id"], "slot": sorted(free)[0], "user_name": "after"}).status_code == 201
 
 
+def service_with_a_held_slot():
+    """A new service whose one slot's claim row is held in an open transaction (psql, the third
+    value: send it "ROLLBACK;"), so that bookings of the slot wait for the row lock."""
+    service = create_service(future_slots(1))
+    sid, slot = service["service_id"], service["available_slots"][0]
+    holder = subprocess.Popen(["psql", os.environ["DATABASE_URL"], "-v", "ON_ERROR_STOP=1", "-q"], stdin=subprocess.PIPE, text=True)
+    holder.stdin.write("BEGIN; INSERT INTO documents VALUES ('slot_claims', '%s@%s', '{}', now(), now());\n" % (sid, slot))
+    holder.stdin.flush()
+    time.sleep(0.5)
+    return sid, slot, holder
+
+
 def kept_connections():
     """Connections to the workers' socket that are open at the workers' end, as ss lists them."""
     socket_path = os.path.join(RUN_DIR, "booking.sock")
@@ -92,14 +104,9 @@ def kept_connections():
 
 
 def test_nginx_keeps_more_connections_than_there_are_threads_and_none_holds_a_thread():
-    service = create_service(future_slots(1))
-    sid, slot = service["service_id"], service["available_slots"][0]
-    # Hold the slot's claim row in an open transaction, so that every booking of it waits in a
-    # worker thread and nginx opens a connection to the workers for each request.
-    holder = subprocess.Popen(["psql", os.environ["DATABASE_URL"], "-v", "ON_ERROR_STOP=1", "-q"], stdin=subprocess.PIPE, text=True)
-    holder.stdin.write("BEGIN; INSERT INTO documents VALUES ('slot_claims', '%s@%s', '{}', now(), now());\n" % (sid, slot))
-    holder.stdin.flush()
-    time.sleep(0.5)
+    # Every booking of the held slot waits in a worker thread, so nginx opens a connection to
+    # the workers for each request.
+    sid, slot, holder = service_with_a_held_slot()
     clients = 24  # three times the workers' threads (2 x 4)
     with ThreadPoolExecutor(clients) as pool:
         bookings = [pool.submit(call, "POST", "/book", json={"service_id": sid, "slot": slot, "user_name": f"client {number}"})
@@ -125,13 +132,7 @@ def test_a_worker_process_that_dies_is_replaced():
 
 
 def test_sigterm_finishes_requests_in_flight_and_stops():
-    service = create_service(future_slots(1))
-    sid, slot = service["service_id"], service["available_slots"][0]
-    # Hold the slot's claim row in an open transaction, so a booking of it waits in the worker.
-    holder = subprocess.Popen(["psql", os.environ["DATABASE_URL"], "-v", "ON_ERROR_STOP=1", "-q"], stdin=subprocess.PIPE, text=True)
-    holder.stdin.write("BEGIN; INSERT INTO documents VALUES ('slot_claims', '%s@%s', '{}', now(), now());\n" % (sid, slot))
-    holder.stdin.flush()
-    time.sleep(0.5)
+    sid, slot, holder = service_with_a_held_slot()  # a booking of the slot waits in the worker
     outcome = {}
     booking = threading.Thread(target=lambda: outcome.update(response=call(
         "POST", "/book", json={"service_id": sid, "slot": slot, "user_name": "in flight"}, timeout=30)))
