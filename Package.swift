@@ -46,7 +46,7 @@ let package = Package(
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "CFastCGI", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "BookingTests", dependencies: ["Booking", "HostCounters", "PostgresStore", "DocumentStoreConformance"]),
         .testTarget(name: "BookingAPITests", dependencies: [
-            "BookingAPI", "Booking", "FastCGI", "JSON", "PostgresStore", .product(name: "Logging", package: "swift-log"),
+            "BookingAPI", "Booking", "FastCGI", "HostCounters", "JSON", "PostgresStore", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore", "DocumentStoreConformance"]),
         .testTarget(name: "FirestoreStoreTests", dependencies: [

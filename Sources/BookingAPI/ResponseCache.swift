@@ -31,29 +31,38 @@ public final class ResponseCache: Sendable {
         self.afterLargeBuild = afterLargeBuild
     }
 
+    /// A body this old is rebuilt by the first thread to find it so, while the others go on
+    /// serving it (it is still within `readCacheLifetime`): a body expiring only by age never
+    /// makes the threads of a process wait for its rebuild.
+    static let refreshAge = readCacheLifetime * 0.8
+
     /// The cached body for `key`, or the one `build` makes, then cached. The version is read
     /// before building, so a change committed meanwhile makes the next read build again.
     func body(for key: String, build: () throws(APIError) -> [UInt8]) throws(APIError) -> [UInt8] {
-        if let body = fresh(key) { return body }
-        return try building.withLock { _ throws(APIError) in
-            if let body = fresh(key) { return body }  // another thread built it meanwhile
-            let version = counters.availabilityVersion
-            let now = monotonicSeconds()
-            let body = try build()
-            entries.withLock {
-                if $0.count >= capacity { $0.removeAll(keepingCapacity: true) }
-                $0[key] = Entry(body: body, version: version, builtAt: now)
+        let version = counters.availabilityVersion
+        if let entry = entries.withLock({ $0[key] }), entry.version == version {
+            let age = monotonicSeconds() - entry.builtAt
+            if age < Self.refreshAge { return entry.body }
+            if age < readCacheLifetime {
+                return try building.withLockIfAvailable { _ throws(APIError) in try buildUnlessFresh(key, build) } ?? entry.body
             }
-            if body.count >= Self.largeBodyBytes { afterLargeBuild() }
-            return body
         }
+        return try building.withLock { _ throws(APIError) in try buildUnlessFresh(key, build) }
     }
 
-    private func fresh(_ key: String) -> [UInt8]? {
+    /// Called with `building` held: another thread may have built the body meanwhile.
+    private func buildUnlessFresh(_ key: String, _ build: () throws(APIError) -> [UInt8]) throws(APIError) -> [UInt8] {
         let version = counters.availabilityVersion
-        guard let entry = entries.withLock({ $0[key] }), entry.version == version,
-              monotonicSeconds() - entry.builtAt < readCacheLifetime
-        else { return nil }
-        return entry.body
+        let now = monotonicSeconds()
+        if let entry = entries.withLock({ $0[key] }), entry.version == version, now - entry.builtAt < Self.refreshAge {
+            return entry.body
+        }
+        let body = try build()
+        entries.withLock {
+            if $0.count >= capacity { $0.removeAll(keepingCapacity: true) }
+            $0[key] = Entry(body: body, version: version, builtAt: now)
+        }
+        if body.count >= Self.largeBodyBytes { afterLargeBuild() }
+        return body
     }
 }

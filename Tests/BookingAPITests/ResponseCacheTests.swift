@@ -1,0 +1,60 @@
+@testable import BookingAPI
+import Booking
+import Dispatch
+@testable import FastCGI  // its Thread: real threads, as the workers run (Dispatch's pool may queue a block)
+import HostCounters
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// When a cached body is served and when it is built again.
+@Suite struct ResponseCacheTests {
+    let counters = MappedChangeCounters()
+
+    func read(_ cache: ResponseCache, building text: String) throws -> String {
+        String(decoding: try cache.body(for: "services") { Array(text.utf8) }, as: UTF8.self)
+    }
+
+    func sleep(seconds: Double) { usleep(UInt32(seconds * 1_000_000)) }
+
+    @Test func aBodyDueForRefreshIsServedWhileOneThreadRebuildsIt() throws {
+        let cache = ResponseCache(counters: counters)
+        #expect(try read(cache, building: "first") == "first")
+        sleep(seconds: ResponseCache.refreshAge + 0.05)
+        let started = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var rebuilt = ""
+        let rebuilder = Thread.start {
+            rebuilt = String(decoding: try! cache.body(for: "services") {
+                started.signal()
+                release.wait()
+                return Array("second".utf8)
+            }, as: UTF8.self)
+        }
+        started.wait()
+        // Another thread is rebuilding: this one is served the body it has, without waiting.
+        let served = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var meanwhile = ""
+        let reader = Thread.start {
+            meanwhile = try! read(cache, building: "not built while another thread builds")
+            served.signal()
+        }
+        #expect(served.wait(timeout: .now() + 0.5) == .success, "the read waited for the rebuild")
+        release.signal()
+        pthread_join(reader, nil)
+        #expect(meanwhile == "first")
+        pthread_join(rebuilder, nil)
+        #expect(rebuilt == "second")
+        #expect(try read(cache, building: "not built: fresh") == "second")
+    }
+
+    @Test func aChangeOrTheLifetimeMakesTheNextReadBuild() throws {
+        let cache = ResponseCache(counters: counters)
+        #expect(try read(cache, building: "first") == "first")
+        counters.availabilityChanged()  // a booking: never served from before it
+        #expect(try read(cache, building: "after the booking") == "after the booking")
+        sleep(seconds: readCacheLifetime + 0.05)
+        #expect(try read(cache, building: "after the lifetime") == "after the lifetime")
+    }
+}
