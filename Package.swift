@@ -20,7 +20,9 @@ let package = Package(
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         .target(name: "JSON"),
-        .target(name: "FastCGI", dependencies: ["CFastCGI", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "FastCGI", dependencies: [
+            "CFastCGI", .product(name: "Atomics", package: "swift-atomics"), .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "DocumentStore", dependencies: ["JSON"]),
         .target(name: "PostgresStore", dependencies: ["DocumentStore", "JSON", "CPostgres"]),
         .target(name: "FirestoreStore", dependencies: [

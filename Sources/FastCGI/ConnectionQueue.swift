@@ -1,3 +1,4 @@
+import Atomics
 import CFastCGI
 import Synchronization
 
@@ -15,9 +16,9 @@ import Glibc
 /// one-shot, so each readiness goes to exactly one thread, which re-arms it when done; the
 /// listening socket is level-triggered and exclusive (one process woken per new connection).
 ///
-/// A connection belongs either to the queue (idle, listed in `idle`) or to the one thread
-/// serving it; `closeIdle` closes the queue's own at shutdown, and the served ones are closed
-/// by their threads once answered.
+/// A connection belongs either to the queue (idle, its byte in `held` set) or to the one thread
+/// serving it; whoever clears a held byte takes the connection (a thread to serve it, or
+/// `closeIdle`, which closes the queue's own at shutdown). No lock is taken per request.
 final class ConnectionQueue: Sendable {
     enum Next: Equatable {
         /// A connection to read a request from (or to find closed by the web server).
@@ -35,16 +36,14 @@ final class ConnectionQueue: Sendable {
     /// foreign client ever meets it.
     static let requestReadTimeoutSeconds = 10
 
-    private struct Idle {
-        var connections: Set<Int32> = []
-        var closed = false
-    }
-
     private let epoll: Int32
     private let listener: Int32
     /// Always readable; registered with no events until `wakeOne` arms it for one waiter.
     private let wakeUp: Int32
-    private let idle = Mutex(Idle())
+    /// One byte per descriptor number below `capacity`: 1 while the queue holds that connection.
+    nonisolated(unsafe) private let held: UnsafeMutablePointer<UnsafeAtomic<UInt8>.Storage>  // read and written atomically only
+    private let capacity: Int
+    private let closed = Atomic(false)
     private static let listenerKey = UInt64.max
     private static let wakeUpKey = UInt64.max - 1
     private static let oneShotRead = EPOLLIN.rawValue | EPOLLONESHOT.rawValue
@@ -57,6 +56,11 @@ final class ConnectionQueue: Sendable {
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epoll >= 0 else { throw .setup("epoll_create1 failed: \(String(cString: strerror(errno)))") }
         self.listener = listener
+        var limit = rlimit()
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        capacity = getrlimit(resource, &limit) == 0 ? Int(min(max(limit.rlim_cur, rlim_t(FD_SETSIZE)), 1 << 20)) : Int(FD_SETSIZE)
+        held = .allocate(capacity: capacity)
+        held.initialize(repeating: .init(0), count: capacity)
         wakeUp = eventfd(1, Int32(EFD_CLOEXEC))
         var dormant = epoll_event()
         dormant.data.u64 = Self.wakeUpKey
@@ -65,6 +69,7 @@ final class ConnectionQueue: Sendable {
             let reason = String(cString: strerror(errno))
             close(epoll)
             if wakeUp >= 0 { close(wakeUp) }
+            held.deallocate()
             throw .setup("cannot watch the listening socket: \(reason)")
         }
     }
@@ -72,6 +77,7 @@ final class ConnectionQueue: Sendable {
     deinit {
         close(epoll)
         close(wakeUp)
+        held.deallocate()
     }
 
     /// Wakes one thread waiting in `next` (or the next one to wait) with `.interrupted`.
@@ -92,8 +98,8 @@ final class ConnectionQueue: Sendable {
             if key == Self.wakeUpKey { return .interrupted }
             if key != Self.listenerKey {
                 let connection = Int32(truncatingIfNeeded: key)
-                // Taken out of the idle list; one that `closeIdle` has just closed is skipped.
-                if idle.withLock({ $0.connections.remove(connection) != nil }) { return .connection(connection) }
+                // Taken from the queue; one that `closeIdle` has just closed is skipped.
+                if take(connection) { return .connection(connection) }
                 continue
             }
             let connection = accept(listener, nil, nil)
@@ -112,25 +118,33 @@ final class ConnectionQueue: Sendable {
     /// Waits for the next request on a connection the web server keeps open; after
     /// `closeIdle`, closes it instead (its response has been sent in full).
     func keep(_ connection: Int32) {
-        let kept = idle.withLock { idle in
-            guard !idle.closed else { return false }
-            let key = UInt64(UInt32(bitPattern: connection))
-            guard Self.arm(epoll, EPOLL_CTL_MOD, connection, key: key)
-                || (errno == ENOENT && Self.arm(epoll, EPOLL_CTL_ADD, connection, key: key)) else { return false }
-            idle.connections.insert(connection)
-            return true
+        guard !closed.load(ordering: .sequentiallyConsistent), let byte = heldByte(connection) else {
+            close(connection)  // nginx sees it closed and opens another when it needs one
+            return
         }
-        if !kept { close(connection) }  // nginx sees it closed and opens another when it needs one
+        byte.store(1, ordering: .sequentiallyConsistent)
+        let key = UInt64(UInt32(bitPattern: connection))
+        let armed = Self.arm(epoll, EPOLL_CTL_MOD, connection, key: key)
+            || (errno == ENOENT && Self.arm(epoll, EPOLL_CTL_ADD, connection, key: key))
+        // Not watched, or `closeIdle` began meanwhile and may have missed it: close it, unless
+        // a thread or `closeIdle` has taken it already.
+        if (!armed || closed.load(ordering: .sequentiallyConsistent)) && take(connection) { close(connection) }
     }
 
     /// Closes every idle kept connection, and every one handed back from now on: at shutdown,
     /// once nothing more is ready, so that nginx sends no further requests to this process.
     func closeIdle() {
-        idle.withLock { idle in
-            for connection in idle.connections { close(connection) }
-            idle.connections.removeAll()
-            idle.closed = true
-        }
+        closed.store(true, ordering: .sequentiallyConsistent)
+        for number in 0..<capacity where take(Int32(number)) { close(Int32(number)) }
+    }
+
+    private func heldByte(_ connection: Int32) -> UnsafeAtomic<UInt8>? {
+        connection >= 0 && Int(connection) < capacity ? UnsafeAtomic(at: held + Int(connection)) : nil
+    }
+
+    /// Takes a connection the queue holds (true), or finds it taken already (false).
+    private func take(_ connection: Int32) -> Bool {
+        heldByte(connection)?.compareExchange(expected: 1, desired: 0, ordering: .sequentiallyConsistent).exchanged ?? false
     }
 
     private static func watch(_ epoll: Int32, _ listener: Int32) -> Bool {
