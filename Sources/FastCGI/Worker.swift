@@ -57,8 +57,15 @@ struct Worker: Sendable {
         request.ipcFd = connection
         request.keepConnection = 1  // so that FCGX_Accept_r's finishing of the last request leaves it open
         guard FCGX_Accept_r(&request) >= 0 else { return }
-        let response = responder.respond(to: read(&request))
-        write(response, to: &request)
+        let incoming = read(&request)
+        write(responder.respond(to: incoming), to: &request)
+        // The next request on a kept connection must start at a record boundary: the input is
+        // read up to its end record first, and a body left unread ends the connection instead.
+        if case .tooLarge = incoming.body {
+            request.keepConnection = 0
+        } else if !Self.readToEnd(request.in) {
+            request.keepConnection = 0
+        }
         FCGX_Finish_r(&request)
         if request.ipcFd >= 0 {
             let kept = request.ipcFd
@@ -136,6 +143,22 @@ struct Worker: Sendable {
 }
 
 extension Worker {
+    /// Reads what is left of a request's input, normally only the empty record that ends it
+    /// (libfcgi leaves it unread once the body's declared length is read, and does not skip it
+    /// when the next request on the connection begins). False when the input did not end
+    /// within `limit` more bytes or failed.
+    static func readToEnd(_ stream: UnsafeMutablePointer<FCGX_Stream>?, limit: Int = 65_536) -> Bool {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 4096) { scratch in
+            var left = limit
+            while left >= 0 {
+                let count = FCGX_GetStr(scratch.baseAddress, Int32(scratch.count), stream)
+                if count <= 0 { return FCGX_HasSeenEOF(stream) != 0 && FCGX_GetError(stream) == 0 }
+                left -= Int(count)
+            }
+            return false
+        }
+    }
+
     /// The size of libfcgi's output stream buffer (fixed in FCGX_Accept_r).
     static let streamBufferBytes = 8192
 

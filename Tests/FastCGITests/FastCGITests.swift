@@ -84,11 +84,12 @@ private enum ReceivedBytes {
         }
     }
 
-    func startWorkers(threads: Int) throws -> (WorkerThreads, String) {
+    func startWorkers(threads: Int, maximumBodyBytes: Int = 1 << 20) throws -> (WorkerThreads, String) {
         let path = "/tmp/fastcgi-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
         let socket = FCGX_OpenSocket(path, 64)
         try #require(socket >= 0)
-        let configuration = FastCGIConfiguration(listener: .unixSocket(path: path, mode: 0o600), processes: 1, threads: threads)
+        let configuration = FastCGIConfiguration(listener: .unixSocket(path: path, mode: 0o600), processes: 1, threads: threads,
+                                                 maximumBodyBytes: maximumBodyBytes)
         let workers = try WorkerThreads(socket: socket, configuration: configuration, logger: Logger(label: "test"),
                                         makeResponder: { EchoPath() })
         return (workers, path)
@@ -115,6 +116,23 @@ private enum ReceivedBytes {
         kept[0].close()
         #expect(kept[1].exchange(path: "/after-close", keep: true) == .answered("/after-close", open: true))
         for client in kept.dropFirst() { client.close() }
+    }
+
+    @Test func aKeptConnectionCarriesOnAfterABodyWhoseEndCameLate() throws {
+        let (workers, path) = try startWorkers(threads: 1, maximumBodyBytes: 2_000)
+        defer { workers.stop(); unlink(path) }
+        let client = try #require(FastCGIClient(path: path))
+        // The body is read in full before its end record arrives; the next request must not
+        // meet that record first.
+        client.send(path: "/posted", keep: true, body: Array(repeating: 0x7B, count: 1_000), endDelay: 100_000)
+        #expect(client.receive() == .answered("/posted", open: true))
+        #expect(client.exchange(path: "/next", keep: true) == .answered("/next", open: true))
+        client.close()
+        // A body over the limit is answered unread, and its connection ends with it.
+        let large = try #require(FastCGIClient(path: path))
+        large.send(path: "/too-large", keep: true, body: Array(repeating: 0x7B, count: 3_000))
+        #expect(large.receive() == .answered("/too-large", open: false))
+        large.close()
     }
 
     @Test func stoppingAnswersRequestsAlreadySentOnKeptConnections() throws {
@@ -170,14 +188,29 @@ final class FastCGIClient {
         return receive()
     }
 
-    func send(path: String, keep: Bool) {
+    /// Sends a request; a body makes it a POST. With `endDelay`, the empty record that ends the
+    /// body follows that many microseconds after the rest.
+    func send(path: String, keep: Bool, body: [UInt8] = [], endDelay: UInt32 = 0) {
+        var fields = [("REQUEST_METHOD", body.isEmpty ? "GET" : "POST"), ("DOCUMENT_URI", path), ("REQUEST_URI", path)]
+        if !body.isEmpty { fields.append(("CONTENT_LENGTH", "\(body.count)")) }
         var parameters: [UInt8] = []
-        for (name, value) in [("REQUEST_METHOD", "GET"), ("DOCUMENT_URI", path), ("REQUEST_URI", path)] {
+        for (name, value) in fields {
             parameters += [UInt8(name.utf8.count), UInt8(value.utf8.count)] + Array(name.utf8) + Array(value.utf8)
         }
         var bytes = Self.record(type: 1, content: [0, 1, keep ? 1 : 0, 0, 0, 0, 0, 0])  // BEGIN_REQUEST, responder
         bytes += Self.record(type: 4, content: parameters) + Self.record(type: 4, content: [])
-        bytes += Self.record(type: 5, content: [])  // empty STDIN
+        if !body.isEmpty { bytes += Self.record(type: 5, content: body) }  // STDIN
+        let end = Self.record(type: 5, content: [])  // the empty STDIN record
+        if endDelay == 0 {
+            put(bytes + end)
+        } else {
+            put(bytes)
+            usleep(endDelay)
+            put(end)
+        }
+    }
+
+    private func put(_ bytes: [UInt8]) {
         _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
     }
 
