@@ -40,9 +40,10 @@ final class ConnectionQueue: Sendable {
     private let listener: Int32
     /// Always readable; registered with no events until `wakeOne` arms it for one waiter.
     private let wakeUp: Int32
-    /// One byte per descriptor number below `capacity`: 1 while the queue holds that connection.
+    /// One byte per descriptor number: 1 while the queue holds that connection.
     nonisolated(unsafe) private let held: UnsafeMutablePointer<UnsafeAtomic<UInt8>.Storage>  // read and written atomically only
-    private let capacity: Int
+    /// Descriptor numbers stay below this (see `keepDescriptorsSelectable`).
+    private static let capacity = Int(FD_SETSIZE)
     private let closed = Atomic(false)
     private static let listenerKey = UInt64.max
     private static let wakeUpKey = UInt64.max - 1
@@ -56,11 +57,9 @@ final class ConnectionQueue: Sendable {
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epoll >= 0 else { throw .setup("epoll_create1 failed: \(String(cString: strerror(errno)))") }
         self.listener = listener
-        var limit = rlimit()
-        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-        capacity = getrlimit(resource, &limit) == 0 ? Int(min(max(limit.rlim_cur, rlim_t(FD_SETSIZE)), 1 << 20)) : Int(FD_SETSIZE)
-        held = .allocate(capacity: capacity)
-        held.initialize(repeating: .init(0), count: capacity)
+        Self.keepDescriptorsSelectable()
+        held = .allocate(capacity: Self.capacity)
+        held.initialize(repeating: .init(0), count: Self.capacity)
         wakeUp = eventfd(1, Int32(EFD_CLOEXEC))
         var dormant = epoll_event()
         dormant.data.u64 = Self.wakeUpKey
@@ -135,16 +134,28 @@ final class ConnectionQueue: Sendable {
     /// once nothing more is ready, so that nginx sends no further requests to this process.
     func closeIdle() {
         closed.store(true, ordering: .sequentiallyConsistent)
-        for number in 0..<capacity where take(Int32(number)) { close(Int32(number)) }
+        for number in 0..<Self.capacity where take(Int32(number)) { close(Int32(number)) }
     }
 
     private func heldByte(_ connection: Int32) -> UnsafeAtomic<UInt8>? {
-        connection >= 0 && Int(connection) < capacity ? UnsafeAtomic(at: held + Int(connection)) : nil
+        connection >= 0 && Int(connection) < Self.capacity ? UnsafeAtomic(at: held + Int(connection)) : nil
     }
 
     /// Takes a connection the queue holds (true), or finds it taken already (false).
     private func take(_ connection: Int32) -> Bool {
         heldByte(connection)?.compareExchange(expected: 1, desired: 0, ordering: .sequentiallyConsistent).exchanged ?? false
+    }
+
+    /// libfcgi waits on a connection it closes with select(), which cannot take a descriptor
+    /// above FD_SETSIZE - 1 (glibc aborts), so the process's descriptor limit is lowered to
+    /// FD_SETSIZE where it is higher. Accepting beyond it fails with EMFILE, which the workers
+    /// wait out.
+    private static func keepDescriptorsSelectable() {
+        var limit = rlimit()
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        guard getrlimit(resource, &limit) == 0, limit.rlim_cur > rlim_t(capacity) else { return }
+        limit.rlim_cur = rlim_t(capacity)
+        setrlimit(resource, &limit)
     }
 
     private static func watch(_ epoll: Int32, _ listener: Int32) -> Bool {

@@ -84,27 +84,12 @@ public final class FastCGIServer: Sendable {
 
     /// Runs the worker threads on `socket` until a stop signal, then stops them.
     private func serve(on socket: Int32) throws(FastCGIError) {
-        Self.keepDescriptorsSelectable()
         let workers = try WorkerThreads(socket: socket, configuration: configuration, logger: logger, makeResponder: makeResponder)
         logger.info("serving FastCGI", metadata: ["pid": "\(getpid())", "threads": "\(configuration.threads)"])
         let signal = Signals.waitForStop()
         logger.info("stopping: finishing requests in flight", metadata: ["signal": "\(signal)", "pid": "\(getpid())"])
         workers.stop()
         logger.info("stopped", metadata: ["pid": "\(getpid())"])
-    }
-}
-
-extension FastCGIServer {
-    /// libfcgi waits on a connection it closes with select(), which cannot take a descriptor
-    /// above FD_SETSIZE - 1 (glibc aborts): kept connections must not reach that, so the
-    /// process's descriptor limit is lowered to FD_SETSIZE where it is higher. Accepting beyond
-    /// it fails with EMFILE, which the workers wait out.
-    static func keepDescriptorsSelectable() {
-        var limit = rlimit()
-        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-        guard getrlimit(resource, &limit) == 0, limit.rlim_cur > rlim_t(FD_SETSIZE) else { return }
-        limit.rlim_cur = rlim_t(FD_SETSIZE)
-        setrlimit(resource, &limit)
     }
 }
 

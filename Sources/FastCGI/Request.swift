@@ -4,6 +4,11 @@ public struct Request: Sendable {
         case bytes([UInt8])
         /// The declared body is larger than the configured limit; it was not read.
         case tooLarge(declaredLength: Int)
+
+        var wasLeftUnread: Bool {
+            if case .tooLarge = self { return true }
+            return false
+        }
     }
 
     public let method: String

@@ -61,9 +61,7 @@ struct Worker: Sendable {
         write(responder.respond(to: incoming), to: &request)
         // The next request on a kept connection must start at a record boundary: the input is
         // read up to its end record first, and a body left unread ends the connection instead.
-        if case .tooLarge = incoming.body {
-            request.keepConnection = 0
-        } else if !Self.readToEnd(request.in) {
+        if request.keepConnection != 0 && (incoming.body.wasLeftUnread || !Self.readToEnd(request.in)) {
             request.keepConnection = 0
         }
         FCGX_Finish_r(&request)
