@@ -54,9 +54,12 @@ public final class BookingDesk {
         guard (try? Validation.id(id, field: "service_id")) != nil else { throw .serviceNotFound }
         guard let service = try definition(of: id) else { throw .serviceNotFound }
         let claims = try storeCall { () throws(StoreError) in
-            try store.query(Query(collection: Collections.slotClaims, where: ["service_id": .string(id)]))
+            try store.versions(collection: Collections.slotClaims, ids: Collections.claimIDs(of: id))
         }
-        let claimed = Set(claims.compactMap { $0["slot"]?.stringValue }.compactMap { try? Slot(parsing: $0) })
+        var claimed = Set<Slot>()
+        for claim in claims {
+            if let (serviceID, slot) = Collections.claim(id: claim.id), serviceID == id { claimed.insert(slot) }
+        }
         return availability(of: service, claimed: claimed)
     }
 

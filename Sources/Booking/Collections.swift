@@ -17,6 +17,13 @@ enum Collections {
         DocumentPath(slotClaims, "\(serviceID)@\(slot)")
     }
 
+    /// The ids of every claim of `serviceID`: those from `{serviceID}@` up to `{serviceID}A` (the
+    /// byte after `@`). Claims of a service whose id starts with `{serviceID}@` lie there too;
+    /// `claim(id:)` tells them apart.
+    static func claimIDs(of serviceID: String) -> DocumentIDRange {
+        DocumentIDRange(from: "\(serviceID)@", before: "\(serviceID)A")
+    }
+
     /// The service and slot a claim's id names (what `claimPath` made); nil for other ids. A
     /// service id may hold `@`; a slot's spelling never does.
     static func claim(id: String) -> (serviceID: String, slot: Slot)? {

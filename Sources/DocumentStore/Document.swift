@@ -51,6 +51,21 @@ public struct DocumentVersion: Equatable, Sendable {
     }
 }
 
+/// The document ids from `lowerBound` (included) to `upperBound` (excluded), in the order every
+/// store keeps ids: by their UTF-8 bytes. Both bounds must be valid document ids.
+public struct DocumentIDRange: Equatable, Sendable {
+    public let lowerBound: String
+    public let upperBound: String
+
+    public init(from lowerBound: String, before upperBound: String) {
+        self.lowerBound = lowerBound
+        self.upperBound = upperBound
+    }
+
+    /// Both bounds are valid ids, as each store requires.
+    public var isValid: Bool { DocumentPath.isValidID(lowerBound) && DocumentPath.isValidID(upperBound) }
+}
+
 /// One page of a collection listing, in document-id order.
 public struct DocumentPage: Sendable {
     public let documents: [Document]

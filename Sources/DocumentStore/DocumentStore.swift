@@ -1,6 +1,7 @@
 /// A document database in Firestore's vocabulary: top-level collections of documents
-/// with typed fields, read by path, by page or by equality query, and changed only
-/// through atomic commits whose writes carry preconditions.
+/// with typed fields, read by path, by page or by id range, and changed only through
+/// atomic commits whose writes carry preconditions. Documents are found by id alone:
+/// no store keeps an index on fields.
 ///
 /// An instance is used by one thread at a time (it holds a connection); make one per
 /// worker thread with a `DocumentStoreFactory`.
@@ -14,12 +15,10 @@ public protocol DocumentStore: AnyObject {
     /// One page of `collection` in document-id order, after `pageToken` when given.
     func list(collection: String, pageSize: Int, pageToken: String?) throws(StoreError) -> DocumentPage
 
-    /// Every document of `collection` as its id and update time, in document-id order, without
-    /// its fields: how a cache learns cheaply which documents changed.
-    func versions(collection: String) throws(StoreError) -> [DocumentVersion]
-
-    /// The documents matching `query`, in document-id order.
-    func query(_ query: Query) throws(StoreError) -> [Document]
+    /// The documents of `collection` whose ids lie in `ids` (every one when nil) as their ids
+    /// and update times, in document-id order, without their fields: how a cache learns cheaply
+    /// which documents changed, and how documents with ids of one form are found.
+    func versions(collection: String, ids: DocumentIDRange?) throws(StoreError) -> [DocumentVersion]
 
     /// Applies all `writes` or none of them, and returns the commit time.
     @discardableResult
@@ -30,6 +29,11 @@ public protocol DocumentStore: AnyObject {
 }
 
 extension DocumentStore {
+    /// Every document of `collection` as its id and update time, in document-id order.
+    public func versions(collection: String) throws(StoreError) -> [DocumentVersion] {
+        try versions(collection: collection, ids: nil)
+    }
+
     /// Every document of `collection`, fetched page by page.
     public func listAll(collection: String, pageSize: Int = 500) throws(StoreError) -> [Document] {
         var documents: [Document] = []

@@ -25,17 +25,3 @@ public enum Write: Equatable, Sendable {
         }
     }
 }
-
-/// Documents of one collection whose fields equal the given values, in document-id order.
-public struct Query: Equatable, Sendable {
-    public let collection: String
-    /// Field name → the value it must equal. Scalar values only.
-    public let equalities: [String: Value]
-    public let limit: Int?
-
-    public init(collection: String, where equalities: [String: Value] = [:], limit: Int? = nil) {
-        self.collection = collection
-        self.equalities = equalities
-        self.limit = limit
-    }
-}

@@ -61,41 +61,29 @@ public final class FirestoreStore: DocumentStore {
         return DocumentPage(documents: documents, nextPageToken: token?.isEmpty == false ? token : nil)
     }
 
-    /// A keys-only query: the projection `__name__` returns documents without their fields.
-    public func versions(collection: String) throws(StoreError) -> [DocumentVersion] {
+    /// A keys-only query: the projection `__name__` returns documents without their fields; an id
+    /// range is a pair of `__name__` filters (Firestore orders names by their UTF-8 bytes).
+    public func versions(collection: String, ids: DocumentIDRange?) throws(StoreError) -> [DocumentVersion] {
         try validateCollection(collection)
-        let structured: [String: JSON] = [
+        var structured: [String: JSON] = [
             "from": .array([.object(["collectionId": .string(collection)])]),
             "select": .object(["fields": .array([.object(["fieldPath": .string("__name__")])])]),
             "orderBy": Self.byName,
         ]
-        return try runQuery(structured).map { DocumentVersion(id: $0.path.id, updateTime: $0.updateTime) }
-    }
-
-    public func query(_ query: Query) throws(StoreError) -> [Document] {
-        try validateCollection(query.collection)
-        var filters: [JSON] = []
-        for (field, value) in query.equalities.sorted(by: { $0.key < $1.key }) {
-            switch value {
-            case .array, .map: throw .invalidArgument("equality filters take scalar values")
-            default: break
+        if let ids {
+            guard ids.isValid else { throw .invalidArgument("invalid document id range \(ids.lowerBound) ..< \(ids.upperBound)") }
+            let bound = { (op: String, id: String) -> JSON in
+                .object(["fieldFilter": .object([
+                    "field": .object(["fieldPath": .string("__name__")]), "op": .string(op),
+                    "value": .object(["referenceValue": .string(self.name(of: DocumentPath(collection, id)))]),
+                ])])
             }
-            filters.append(.object(["fieldFilter": .object([
-                "field": .object(["fieldPath": .string(Self.fieldPath(field))]),
-                "op": .string("EQUAL"), "value": value.firestoreJSON,
-            ])]))
+            structured["where"] = .object(["compositeFilter": .object([
+                "op": .string("AND"),
+                "filters": .array([bound("GREATER_THAN_OR_EQUAL", ids.lowerBound), bound("LESS_THAN", ids.upperBound)]),
+            ])])
         }
-        var structured: [String: JSON] = [
-            "from": .array([.object(["collectionId": .string(query.collection)])]),
-            "orderBy": Self.byName,
-        ]
-        if filters.count == 1 {
-            structured["where"] = filters[0]
-        } else if filters.count > 1 {
-            structured["where"] = .object(["compositeFilter": .object(["op": .string("AND"), "filters": .array(filters)])])
-        }
-        if let limit = query.limit { structured["limit"] = .integer(Int64(limit)) }
-        return try runQuery(structured)
+        return try runQuery(structured).map { DocumentVersion(id: $0.path.id, updateTime: $0.updateTime) }
     }
 
     private static let byName: JSON = .array([.object(["field": .object(["fieldPath": .string("__name__")]), "direction": .string("ASCENDING")])])
@@ -225,20 +213,6 @@ public final class FirestoreStore: DocumentStore {
               let fields = Value.fields(firestoreJSON: json["fields"] ?? .object([:]))
         else { throw .internalError("Firestore answered with a malformed document") }
         return Document(path: path, fields: fields, createTime: created, updateTime: updated)
-    }
-
-    /// A field name as a Firestore field path: backquoted unless it is a simple identifier.
-    static func fieldPath(_ field: String) -> String {
-        let simple = field.utf8.first.map { !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) } ?? false
-            && field.utf8.allSatisfy { $0 == UInt8(ascii: "_") || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0)
-                || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
-        if simple { return field }
-        var quoted = "`"
-        for character in field {
-            if character == "`" || character == "\\" { quoted.append("\\") }
-            quoted.append(character)
-        }
-        return quoted + "`"
     }
 
     private func validate(_ path: DocumentPath) throws(StoreError) {

@@ -58,9 +58,11 @@ public final class PostgresStore: DocumentStore {
         }
     }
 
-    public func versions(collection: String) throws(StoreError) -> [DocumentVersion] {
-        try retrying { () throws(StoreError) in
-            let result = try execute("versions", [collection])
+    public func versions(collection: String, ids: DocumentIDRange?) throws(StoreError) -> [DocumentVersion] {
+        if let ids, !ids.isValid { throw .invalidArgument("invalid document id range \(ids.lowerBound) ..< \(ids.upperBound)") }
+        return try retrying { () throws(StoreError) in
+            let result = if let ids { try execute("versions_in", [collection, ids.lowerBound, ids.upperBound]) }
+                else { try execute("versions", [collection]) }
             defer { PQclear(result) }
             var versions: [DocumentVersion] = []
             versions.reserveCapacity(Int(PQntuples(result)))
@@ -71,20 +73,6 @@ public final class PostgresStore: DocumentStore {
                 versions.append(DocumentVersion(id: id, updateTime: Timestamp(microseconds: updated)))
             }
             return versions
-        }
-    }
-
-    public func query(_ query: Query) throws(StoreError) -> [Document] {
-        for value in query.equalities.values {
-            switch value {
-            case .array, .map: throw .invalidArgument("equality filters take scalar values")
-            default: break
-            }
-        }
-        let filter = Value.firestoreJSON(query.equalities).text
-        let limit = query.limit.map(String.init)  // NULL means no limit
-        return try retrying { () throws(StoreError) in
-            try documents(from: execute("query", [query.collection, filter, limit]), collection: query.collection)
         }
     }
 

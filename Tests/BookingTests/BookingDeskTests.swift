@@ -52,6 +52,17 @@ import Glibc
         _ = try desk.book(BookingRequest(serviceID: other, slot: slots[0], userName: "Bob"))
     }
 
+    @Test func aServiceWhoseIDExtendsAnotherWithAtKeepsItsOwnClaims() throws {
+        // Claim ids are `{service_id}@{slot}`: the claims of "x@y" lie in the id range read for "x".
+        let extended = "\(serviceID)@\(slots[0])"
+        _ = try desk.createService(NewService(id: extended, name: "Extended", slots: slots))
+        _ = try desk.book(BookingRequest(serviceID: extended, slot: slots[1], userName: "Ann"))
+        #expect(try desk.service(id: serviceID).availableSlots.map(\.description) == slots)
+        #expect(try desk.service(id: extended).availableSlots.map(\.description) == [slots[0], slots[2]])
+        let listed = try desk.services().filter { $0.service.id.hasPrefix(serviceID) }
+        #expect(listed.map { $0.availableSlots.count } == [3, 2])
+    }
+
     @Test func aBookedSlotLeavesTheAvailableList() throws {
         _ = try desk.book(BookingRequest(serviceID: serviceID, slot: slots[1], userName: "Ann"))
         let expected = [slots[0], slots[2]]
@@ -116,10 +127,8 @@ import Glibc
             }
         }
         #expect(counts == ["booked": 1, "slot_taken": contenders - 1])
-        let claims = try store.query(Query(collection: "slot_claims", where: ["service_id": .string(serviceID)]))
-        #expect(claims.count == 1)
-        let bookings = try store.query(Query(collection: "bookings", where: ["service_id": .string(serviceID)]))
-        #expect(bookings.count == 1)
+        #expect(try documents(in: "slot_claims").count == 1)
+        #expect(try documents(in: "bookings").count == 1)
     }
 
     @Test func readsDocumentsWrittenByTheOriginalApplication() throws {
@@ -141,9 +150,11 @@ import Glibc
 
     /// Documents that name this test's service (other tests write in parallel).
     private func documentCount() throws -> Int {
-        let mine = ["service_id": Value.string(serviceID)]
-        return try store.query(Query(collection: "bookings", where: mine)).count
-            + store.query(Query(collection: "slot_claims", where: mine)).count
-            + store.query(Query(collection: "services", where: mine)).count
+        try documents(in: "bookings").count + documents(in: "slot_claims").count + documents(in: "services").count
+    }
+
+    /// The documents of `collection` whose `service_id` is this test's service.
+    private func documents(in collection: String) throws -> [Document] {
+        try store.listAll(collection: collection).filter { $0["service_id"] == .string(serviceID) }
     }
 }

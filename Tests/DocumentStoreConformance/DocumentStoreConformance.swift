@@ -25,7 +25,7 @@ public enum DocumentStoreConformance {
         "delete removes and honours preconditions": deleteHonoursPreconditions,
         "list pages through a collection in id order": listPages,
         "versions give every id in order with its current update time": versionsFollowUpdates,
-        "query matches equal fields in id order, with a limit": queryMatchesEqualities,
+        "versions in an id range: the ids from its lower bound to before its upper, in byte order": versionsInAnIDRange,
         "ids Firestore forbids are refused": forbiddenIDsAreRefused,
         "of concurrent creates of one document exactly one wins": concurrentCreatesOneWins,
         "ping answers": pingAnswers,
@@ -164,23 +164,28 @@ public enum DocumentStoreConformance {
         try expect(try store.versions(collection: uniqueCollection()).isEmpty, "an empty collection has no versions")
     }
 
-    static func queryMatchesEqualities(_ makeStore: @escaping DocumentStoreFactory) throws {
+    static func versionsInAnIDRange(_ makeStore: @escaping DocumentStoreFactory) throws {
         let store = makeStore()
         let collection = uniqueCollection()
-        try store.commit([
-            .create(DocumentPath(collection, "3"), ["kind": .string("cut"), "size": .integer(1)]),
-            .create(DocumentPath(collection, "1"), ["kind": .string("cut"), "size": .integer(2)]),
-            .create(DocumentPath(collection, "2"), ["kind": .string("wash"), "size": .integer(1)]),
-            .create(DocumentPath(collection, "4"), ["kind": .string("cut"), "size": .integer(1), "extra": .boolean(true)]),
-        ])
-        let cuts = try store.query(Query(collection: collection, where: ["kind": .string("cut")]))
-        try expect(cuts.map(\.path.id) == ["1", "3", "4"], "one equality: \(cuts.map(\.path.id))")
-        let small = try store.query(Query(collection: collection, where: ["kind": .string("cut"), "size": .integer(1)]))
-        try expect(small.map(\.path.id) == ["3", "4"], "two equalities: \(small.map(\.path.id))")
-        let limited = try store.query(Query(collection: collection, where: ["kind": .string("cut")], limit: 2))
-        try expect(limited.map(\.path.id) == ["1", "3"], "limit: \(limited.map(\.path.id))")
-        let none = try store.query(Query(collection: collection, where: ["kind": .string("dye")]))
-        try expect(none.isEmpty, "no match")
+        let ids = ["a", "a@", "a@1", "a@b@2", "a@\u{E9}", "a?", "aA", "a\u{E9}", "b@1"]
+        try store.commit(ids.map { .create(DocumentPath(collection, $0), ["id": .string($0)]) })
+        let claims = try store.versions(collection: collection, ids: DocumentIDRange(from: "a@", before: "aA"))
+        try expect(claims.map(\.id) == ["a@", "a@1", "a@b@2", "a@\u{E9}"], "the ids starting with a@: \(claims.map(\.id))")
+        let all = try store.versions(collection: collection)
+        try expect(claims == all.filter { $0.id.hasPrefix("a@") }, "the same versions as the whole listing")
+        // UTF-8 byte order: é (C3 A9) sorts after every ASCII character.
+        let high = try store.versions(collection: collection, ids: DocumentIDRange(from: "a\u{7F}", before: "b"))
+        try expect(high.map(\.id) == ["a\u{E9}"], "byte order: \(high.map(\.id))")
+        try expect(try store.versions(collection: collection, ids: DocumentIDRange(from: "c", before: "d")).isEmpty, "an empty range")
+        try expect(try store.versions(collection: collection, ids: DocumentIDRange(from: "b", before: "a")).isEmpty, "a reversed range")
+        for range in [DocumentIDRange(from: "a/", before: "b"), DocumentIDRange(from: "a", before: "")] {
+            do {
+                _ = try store.versions(collection: collection, ids: range)
+                throw Failure(description: "the range \(range) was accepted")
+            } catch let error as StoreError {
+                guard case .invalidArgument = error else { throw Failure(description: "range \(range): \(error)") }
+            }
+        }
     }
 
     static func forbiddenIDsAreRefused(_ makeStore: @escaping DocumentStoreFactory) throws {

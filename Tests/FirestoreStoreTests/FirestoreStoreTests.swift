@@ -74,11 +74,6 @@ func emulatorStore(project: String = "conformance") -> DocumentStoreFactory {
 }
 
 @Suite struct EncodingTests {
-    @Test(arguments: [("service_id", "service_id"), ("a1_B", "a1_B"), ("1a", "`1a`"), ("a.b", "`a.b`"), ("a`b", "`a\\`b`"), ("é", "`é`")])
-    func fieldPathsAreQuotedUnlessSimple(_ field: String, _ path: String) {
-        #expect(FirestoreStore.fieldPath(field) == path)
-    }
-
     @Test func base64URLHasNoPadding() {
         #expect(Base64URL.encode(Array("".utf8)) == "")
         #expect(Base64URL.encode(Array("f".utf8)) == "Zg")

@@ -128,6 +128,33 @@ def test_a_projection_returns_only_the_selected_fields(client, collection):
     assert [dict(d.fields) for d in sizes] == [{"size": Value(integer_value=1)}, {"size": Value(integer_value=2)}]
 
 
+def test_a_name_range_with_a_keys_only_projection_selects_ids_in_byte_order(client, collection):
+    """How the gateway reads one service's slot claims: ids from `x@` to before `xA`."""
+    for doc_id in ["x", "x@", "x@1", "x@y@2", "x@\u00e9", "xA", "x\u00e9", "y@1"]:
+        create(client, collection, doc_id, n=1)
+
+    def name_is(op, doc_id):
+        return StructuredQuery.Filter(field_filter=StructuredQuery.FieldFilter(
+            field=StructuredQuery.FieldReference(field_path="__name__"), op=op,
+            value=Value(reference_value=f"{ROOT}/{collection}/{doc_id}")))
+
+    def run(lower, upper):
+        query = StructuredQuery(from_=[StructuredQuery.CollectionSelector(collection_id=collection)],
+                                select=StructuredQuery.Projection(fields=[StructuredQuery.FieldReference(field_path="__name__")]),
+                                where=StructuredQuery.Filter(composite_filter=StructuredQuery.CompositeFilter(
+                                    op=StructuredQuery.CompositeFilter.Operator.AND,
+                                    filters=[name_is(StructuredQuery.FieldFilter.Operator.GREATER_THAN_OR_EQUAL, lower),
+                                             name_is(StructuredQuery.FieldFilter.Operator.LESS_THAN, upper)])),
+                                order_by=[StructuredQuery.Order(field=StructuredQuery.FieldReference(field_path="__name__"))])
+        documents = [r.document for r in client.run_query(RunQueryRequest(parent=ROOT, structured_query=query)) if r.document.name]
+        assert all(len(d.fields) == 0 and d.update_time for d in documents)
+        return [d.name.rsplit("/", 1)[1] for d in documents]
+
+    assert run("x@", "xA") == ["x@", "x@1", "x@y@2", "x@\u00e9"]
+    assert run("x\u007f", "y") == ["x\u00e9"], "UTF-8 byte order: \u00e9 after every ASCII character"
+    assert run("z", "zz") == []
+
+
 def test_a_transaction_commits_and_a_conflicting_one_aborts(client, collection):
     create(client, collection, "counter", n=1)
     name = f"{ROOT}/{collection}/counter"
