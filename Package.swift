@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "BookingAPITests", dependencies: [
             "BookingAPI", "Booking", "FastCGI", "HostCounters", "JSON", "PostgresStore", .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore", "DocumentStoreConformance"]),
+        .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore", "DocumentStoreConformance", "CPostgres"]),
         .testTarget(name: "FirestoreStoreTests", dependencies: [
             "FirestoreStore", "DocumentStoreConformance", "JSON", .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),

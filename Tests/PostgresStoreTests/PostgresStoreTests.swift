@@ -1,3 +1,4 @@
+import CPostgres
 import DocumentStore
 import DocumentStoreConformance
 @testable import PostgresStore
@@ -67,6 +68,25 @@ let databaseURL = getenv("DATABASE_URL").map { String(cString: $0) } ?? ""
         try store.migrate()
         try store.migrate()
         try store.ping()
+    }
+
+    @Test func migratingADatabaseOfAnEarlierVersionDropsItsIndexOnFields() throws {
+        let connection = PQconnectdb(databaseURL)
+        defer { PQfinish(connection) }
+        func scalar(_ sql: String) -> String? {
+            let result = PQexec(connection, sql)
+            defer { PQclear(result) }
+            return PQntuples(result) > 0 ? String(cString: PQgetvalue(result, 0, 0)) : nil
+        }
+        let indexExists = "SELECT count(*) FROM pg_class WHERE relname = 'documents_fields_idx'"
+        // Under the migration's own lock: other tests migrate in parallel.
+        _ = scalar("BEGIN")
+        _ = scalar("SELECT pg_advisory_xact_lock(7262031001)")
+        _ = scalar("CREATE INDEX IF NOT EXISTS documents_fields_idx ON documents USING gin (fields jsonb_path_ops)")
+        #expect(scalar(indexExists) == "1")
+        _ = scalar("COMMIT")
+        try PostgresStore(connectionString: databaseURL).migrate()
+        #expect(scalar(indexExists) == "0")
     }
 
     @Test func anUnreachableServerIsUnavailableNotACrash() {
