@@ -18,8 +18,10 @@ let package = Package(
         .systemLibrary(name: "CFastCGI", path: "Sources/CFastCGI", providers: [.apt(["libfcgi-dev"])]),
         .systemLibrary(name: "CPostgres", path: "Sources/CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "JSON"),
+        .target(name: "Gzip", dependencies: ["CZlib"]),
         .target(name: "FastCGI", dependencies: [
             "CFastCGI", .product(name: "Atomics", package: "swift-atomics"), .product(name: "Logging", package: "swift-log"),
         ]),
@@ -31,7 +33,7 @@ let package = Package(
         .target(name: "StoreConfiguration", dependencies: ["DocumentStore", "PostgresStore", "FirestoreStore"]),
         .target(name: "Booking", dependencies: ["DocumentStore"]),
         .target(name: "HostCounters", dependencies: ["Booking", .product(name: "Atomics", package: "swift-atomics")]),
-        .target(name: "BookingAPI", dependencies: ["Booking", "FastCGI", "JSON"]),
+        .target(name: "BookingAPI", dependencies: ["Booking", "FastCGI", "Gzip", "JSON"]),
         .executableTarget(name: "BookingServer", dependencies: [
             "BookingAPI", "Booking", "FastCGI", "HostCounters", "StoreConfiguration",
             .product(name: "Logging", package: "swift-log"),
@@ -45,10 +47,11 @@ let package = Package(
         .target(name: "DocumentStoreConformance", dependencies: ["DocumentStore"], path: "Tests/DocumentStoreConformance"),
 
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "GzipTests", dependencies: ["Gzip", "CZlib"]),
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "CFastCGI", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "BookingTests", dependencies: ["Booking", "HostCounters", "PostgresStore", "DocumentStoreConformance"]),
         .testTarget(name: "BookingAPITests", dependencies: [
-            "BookingAPI", "Booking", "FastCGI", "HostCounters", "JSON", "PostgresStore", .product(name: "Logging", package: "swift-log"),
+            "BookingAPI", "Booking", "FastCGI", "Gzip", "HostCounters", "JSON", "PostgresStore", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore", "DocumentStoreConformance", "CPostgres"]),
         .testTarget(name: "FirestoreStoreTests", dependencies: [

@@ -26,7 +26,7 @@ step() { printf '==> %s\n' "$*"; }
 
 # Debian packages the service needs to build and run.
 install_packages() {
-    local wanted=(libfcgi-dev libpq-dev libcurl4-openssl-dev postgresql nginx-light openssl pkg-config curl ca-certificates)
+    local wanted=(libfcgi-dev libpq-dev libcurl4-openssl-dev zlib1g-dev postgresql nginx-light openssl pkg-config curl ca-certificates)
     local missing=()
     for package in "${wanted[@]}"; do
         if [ "$package" = nginx-light ] && command -v nginx >/dev/null; then continue; fi

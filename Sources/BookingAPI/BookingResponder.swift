@@ -51,13 +51,13 @@ public final class BookingResponder: Responder {
             let service = try booking { () throws(BookingError) in try desk.createService(newService) }
             return Self.json(201, JSONBodies.service(service), headers: [("Location", "/services/\(service.service.id)")])
         case (.services, _):
-            return Self.json(200, try cached("/services") { () throws(APIError) in
+            return try availability(request, key: "/services") { () throws(APIError) in
                 JSONBodies.services(try booking { () throws(BookingError) in try desk.services() })
-            })
+            }
         case (.service(let id), _):
-            return Self.json(200, try cached("/services/\(id)") { () throws(APIError) in
+            return try availability(request, key: "/services/\(id)") { () throws(APIError) in
                 JSONBodies.service(try booking { () throws(BookingError) in try desk.service(id: id) })
-            })
+            }
         case (.book, _):
             let bookingRequest = try JSONBodies.bookingRequest(from: jsonBody(request))
             let booking = try booking { () throws(BookingError) in try desk.book(bookingRequest) }
@@ -67,9 +67,11 @@ public final class BookingResponder: Responder {
         }
     }
 
-    private func cached(_ key: String, _ build: () throws(APIError) -> [UInt8]) throws(APIError) -> [UInt8] {
-        guard let cache else { return try build() }
-        return try cache.body(for: key, build: build)
+    /// An availability body, from the cache when there is one, in gzip for clients that accept it.
+    private func availability(_ request: Request, key: String, build: () throws(APIError) -> [UInt8]) throws(APIError) -> Response {
+        let gzip = EncodedBody.acceptsGzip(request.headers["accept-encoding"])
+        let body = if let cache { try cache.body(for: key, gzip: gzip, build: build) } else { EncodedBody(try build(), gzip: gzip) }
+        return Self.json(200, body.bytes, headers: [("Vary", "Accept-Encoding")] + (body.isGzip ? [("Content-Encoding", "gzip")] : []))
     }
 
     /// The body of a request that must carry JSON: 413 when too large, 415 when not JSON.

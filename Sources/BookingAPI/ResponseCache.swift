@@ -2,15 +2,34 @@ import Booking
 import Synchronization
 
 /// Pre-serialised bodies of the availability reads (`GET /services`, `GET /services/{id}`),
-/// shared by the threads of a process. A body is served while no booking or service was made
+/// each also gzip-compressed once for the clients that accept it, shared by the threads of a
+/// process. A body is served while no booking or service was made
 /// since it was built (per the host's change counters, which count a change before it is
 /// confirmed: a booked slot never shows as free on this host once its 201 is sent) and for
 /// `readCacheLifetime` at most (the bound for changes made on other hosts).
 public final class ResponseCache: Sendable {
-    private struct Entry {
+    private final class Entry: Sendable {
         let body: [UInt8]
         let version: UInt64
         let builtAt: Double
+        /// The gzip form, made by the first read that accepts it.
+        private let gzipped = Mutex<EncodedBody?>(nil)
+
+        init(body: [UInt8], version: UInt64, builtAt: Double) {
+            self.body = body
+            self.version = version
+            self.builtAt = builtAt
+        }
+
+        func encoded(gzip: Bool) -> EncodedBody {
+            guard gzip else { return EncodedBody(body, gzip: false) }
+            return gzipped.withLock { made in
+                if let made { return made }
+                let encoded = EncodedBody(body, gzip: true)
+                made = encoded
+                return encoded
+            }
+        }
     }
 
     private let counters: any ChangeCounters
@@ -36,33 +55,38 @@ public final class ResponseCache: Sendable {
     /// makes the threads of a process wait for its rebuild.
     static let refreshAge = readCacheLifetime * 0.8
 
-    /// The cached body for `key`, or the one `build` makes, then cached. The version is read
-    /// before building, so a change committed meanwhile makes the next read build again.
-    func body(for key: String, build: () throws(APIError) -> [UInt8]) throws(APIError) -> [UInt8] {
+    /// The cached body for `key` (gzip-compressed when `gzip` and worth it), or the one `build`
+    /// makes, then cached. The version is read before building, so a change committed meanwhile
+    /// makes the next read build again.
+    func body(for key: String, gzip: Bool = false, build: () throws(APIError) -> [UInt8]) throws(APIError) -> EncodedBody {
+        try entry(for: key, build: build).encoded(gzip: gzip)
+    }
+
+    private func entry(for key: String, build: () throws(APIError) -> [UInt8]) throws(APIError) -> Entry {
         let version = counters.availabilityVersion
         if let entry = entries.withLock({ $0[key] }), entry.version == version {
             let age = monotonicSeconds() - entry.builtAt
-            if age < Self.refreshAge { return entry.body }
+            if age < Self.refreshAge { return entry }
             if age < readCacheLifetime {
-                return try building.withLockIfAvailable { _ throws(APIError) in try buildUnlessFresh(key, build) } ?? entry.body
+                return try building.withLockIfAvailable { _ throws(APIError) in try buildUnlessFresh(key, build) } ?? entry
             }
         }
         return try building.withLock { _ throws(APIError) in try buildUnlessFresh(key, build) }
     }
 
     /// Called with `building` held: another thread may have built the body meanwhile.
-    private func buildUnlessFresh(_ key: String, _ build: () throws(APIError) -> [UInt8]) throws(APIError) -> [UInt8] {
+    private func buildUnlessFresh(_ key: String, _ build: () throws(APIError) -> [UInt8]) throws(APIError) -> Entry {
         let version = counters.availabilityVersion
         let now = monotonicSeconds()
         if let entry = entries.withLock({ $0[key] }), entry.version == version, now - entry.builtAt < Self.refreshAge {
-            return entry.body
+            return entry
         }
-        let body = try build()
+        let entry = Entry(body: try build(), version: version, builtAt: now)
         entries.withLock {
             if $0.count >= capacity { $0.removeAll(keepingCapacity: true) }
-            $0[key] = Entry(body: body, version: version, builtAt: now)
+            $0[key] = entry
         }
-        if body.count >= Self.largeBodyBytes { afterLargeBuild() }
-        return body
+        if entry.body.count >= Self.largeBodyBytes { afterLargeBuild() }
+        return entry
     }
 }

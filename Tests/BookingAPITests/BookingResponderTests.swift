@@ -1,6 +1,7 @@
 import Booking
 @testable import BookingAPI
 import FastCGI
+import Gzip
 import JSON
 import Logging
 import PostgresStore
@@ -114,6 +115,32 @@ import Glibc
         #expect(send("GET", "/book").header("Allow") == "POST")
         #expect(try errorCode(send("GET", "/services/no-such-\(serviceID)")) == "service_not_found")
         #expect(try errorCode(send("GET", "/bookings/no-such-\(serviceID)")) == "booking_not_found")
+    }
+
+    @Test func availabilityIsGzippedForClientsThatAcceptIt() throws {
+        let databaseURL = getenv("DATABASE_URL").map { String(cString: $0) } ?? ""
+        let slots = (0..<60).map { "2031-06-01T09:\($0 < 10 ? "0" : "")\($0):00Z" }
+        _ = try BookingDesk(store: PostgresStore(connectionString: databaseURL)).createService(NewService(id: serviceID, name: "Hall", slots: slots))
+        let plain = send("GET", "/services/\(serviceID)")
+        #expect(plain.status == 200 && plain.body.count >= EncodedBody.minimumGzipBytes)
+        #expect(plain.header("Content-Encoding") == nil && plain.header("Vary") == "Accept-Encoding")
+        let gzipped = send("GET", "/services/\(serviceID)", headers: ["accept-encoding": "br, gzip, deflate"])
+        #expect(gzipped.header("Content-Encoding") == "gzip" && gzipped.header("Vary") == "Accept-Encoding")
+        #expect(gzipped.body == Gzip.compress(plain.body))
+        let refused = send("GET", "/services/\(serviceID)", headers: ["accept-encoding": "gzip;q=0, *"])
+        #expect(refused.header("Content-Encoding") == nil && refused.body == plain.body)
+        #expect(createService().status == 409, "the service exists")
+        let small = send("GET", "/services/no-such-\(serviceID)", headers: ["accept-encoding": "gzip"])
+        #expect(small.header("Content-Encoding") == nil, "an error body is never compressed")
+    }
+
+    @Test(arguments: [
+        ("gzip", true), ("GZip, deflate, br", true), ("x-gzip", true), ("gzip;q=0.5", true), ("deflate;q=1, gzip ; q=0.001", true),
+        ("*", true), ("identity, *;q=0.1", true), (nil, false), ("", false), ("identity", false), ("br, deflate", false),
+        ("gzip;q=0", false), ("gzip; q=0.000", false), ("*;q=0", false), ("gzip;q=0, *", false), ("gzip;q=high", false), ("gzip;q=2", false),
+    ] as [(String?, Bool)])
+    func acceptEncodingIsReadAsRFC9110Says(_ header: String?, _ accepts: Bool) {
+        #expect(EncodedBody.acceptsGzip(header) == accepts)
     }
 
     @Test func healthNamesTheBackend() throws {

@@ -2,6 +2,7 @@
 import Booking
 import Dispatch
 @testable import FastCGI  // its Thread: real threads, as the workers run (Dispatch's pool may queue a block)
+import Gzip
 import HostCounters
 import Testing
 
@@ -14,7 +15,7 @@ import Glibc
     let counters = MappedChangeCounters()
 
     func read(_ cache: ResponseCache, building text: String) throws -> String {
-        String(decoding: try cache.body(for: "services") { Array(text.utf8) }, as: UTF8.self)
+        String(decoding: try cache.body(for: "services") { Array(text.utf8) }.bytes, as: UTF8.self)
     }
 
     func sleep(seconds: Double) { usleep(UInt32(seconds * 1_000_000)) }
@@ -30,7 +31,7 @@ import Glibc
                 started.signal()
                 release.wait()
                 return Array("second".utf8)
-            }, as: UTF8.self)
+            }.bytes, as: UTF8.self)
         }
         started.wait()
         // Another thread is rebuilding: this one is served the body it has, without waiting.
@@ -56,5 +57,19 @@ import Glibc
         #expect(try read(cache, building: "after the booking") == "after the booking")
         sleep(seconds: readCacheLifetime + 0.05)
         #expect(try read(cache, building: "after the lifetime") == "after the lifetime")
+    }
+
+    @Test func theGzipFormIsMadeFromTheCachedBodyAndFollowsItsChanges() throws {
+        let cache = ResponseCache(counters: counters)
+        let first = Array(String(repeating: "first ", count: 300).utf8), second = Array(String(repeating: "second ", count: 300).utf8)
+        let plain = try cache.body(for: "services") { first }
+        #expect(!plain.isGzip && plain.bytes == first)
+        let compressed = try cache.body(for: "services", gzip: true) { Array("not built: the body is fresh".utf8) }
+        #expect(compressed.isGzip && compressed.bytes == Gzip.compress(first))
+        counters.availabilityChanged()
+        let afterTheBooking = try cache.body(for: "services", gzip: true) { second }
+        #expect(afterTheBooking.isGzip && afterTheBooking.bytes == Gzip.compress(second))
+        let small = try cache.body(for: "services/x", gzip: true) { Array("[]".utf8) }
+        #expect(!small.isGzip && small.bytes == Array("[]".utf8), "too small to gain")
     }
 }

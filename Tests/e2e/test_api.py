@@ -1,5 +1,6 @@
 """Every endpoint and every error of the API, through nginx over TLS."""
 
+import gzip
 import subprocess
 
 import requests
@@ -63,6 +64,28 @@ def test_bodies_larger_than_one_fastcgi_record_arrive_whole():
     assert catalog.status_code == 200 and int(catalog.headers["Content-Length"]) == len(catalog.content) > 170_000
     mine = {s["service_id"]: s for s in catalog.json()["services"] if s["service_id"] in {c["service_id"] for c in created}}
     assert mine == {c["service_id"]: c for c in created}
+
+
+def test_availability_is_gzipped_for_clients_that_accept_it():
+    service = create_service(future_slots(60, start_days=77, step_minutes=15))
+    path = f"/services/{service['service_id']}"
+    plain = call("GET", path, headers={"Accept-Encoding": "identity"})
+    assert plain.status_code == 200 and "Content-Encoding" not in plain.headers
+    assert plain.headers["Vary"] == "Accept-Encoding"
+    compressed = call("GET", path, headers={"Accept-Encoding": "gzip"}, stream=True)
+    raw = compressed.raw.read(decode_content=False)
+    assert compressed.headers["Content-Encoding"] == "gzip" and compressed.headers["Vary"] == "Accept-Encoding"
+    assert int(compressed.headers["Content-Length"]) == len(raw) < len(plain.content) / 4
+    assert gzip.decompress(raw) == plain.content
+    # The worker's level 6 (nginx's own gzip would be level 1): the same deflate stream and
+    # trailer as Python's zlib makes at that level; only the 10-byte headers differ.
+    assert raw[10:] == gzip.compress(plain.content, compresslevel=6, mtime=0)[10:], "nginx passes the worker's body on as it is"
+    assert book(service["service_id"], service["available_slots"][0]).status_code == 201
+    for _ in range(8):  # whichever worker answers: the compressed body follows the booking at once
+        assert call("GET", path).json()["available_slots"] == service["available_slots"][1:]
+    catalog = call("GET", "/services", headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert catalog.headers["Content-Encoding"] == "gzip"
+    assert next(s for s in catalog.json()["services"] if s["service_id"] == service["service_id"])["available_slots"] == service["available_slots"][1:]
 
 
 def test_creating_a_service_needs_the_admin_token():

@@ -25,6 +25,11 @@ def check(template, method, response):
     schema = {"$ref": f"spec{pointer}/content/application~1json/schema"}
     errors = list(Draft202012Validator(schema, registry=REGISTRY).iter_errors(response.json()))
     assert not errors, f"{method} {template} {status}: {errors[0].message}"
+    for name, header in documented[status].get("headers", {}).items():
+        if "$ref" in header:
+            header = SPEC["components"]["headers"][header["$ref"].rsplit("/", 1)[1]]
+        if name in response.headers and "const" in header["schema"]:
+            assert response.headers[name] == header["schema"]["const"], f"{method} {template} {status}: {name}"
 
 
 def test_the_description_is_valid_openapi():
@@ -51,8 +56,11 @@ def test_every_path_answers_exactly_the_documented_methods():
 def test_responses_match_their_schemas():
     service = create_service(future_slots(2))
     sid, slot = service["service_id"], service["available_slots"][0]
-    check("/services", "GET", call("GET", "/services"))
-    check("/services/{service_id}", "GET", call("GET", f"/services/{sid}"))
+    for encoding in ("gzip", "identity"):
+        catalog = call("GET", "/services", headers={"Accept-Encoding": encoding})
+        assert catalog.headers["Vary"] == "Accept-Encoding"
+        check("/services", "GET", catalog)
+        check("/services/{service_id}", "GET", call("GET", f"/services/{sid}", headers={"Accept-Encoding": encoding}))
     check("/services/{service_id}", "GET", call("GET", "/services/missing"))
     created = call("POST", "/services", headers=ADMIN, json={"service_name": "Spec", "available_slots": future_slots(1)})
     check("/services", "POST", created)
