@@ -74,14 +74,22 @@ enum JSONBodies {
         return output
     }
 
+    /// Written straight to bytes too (one per booking), keys in the serializer's sorted order.
     static func booking(_ booking: Booking) -> [UInt8] {
-        JSON.object([
-            "booking_id": .string(booking.id),
-            "service_id": .string(booking.serviceID),
-            "slot": .string(booking.slot.description),
-            "user_name": .string(booking.userName),
-            "timestamp": .string(booking.timestamp.rfc3339),
-        ]).serialized()
+        var output: [UInt8] = []
+        output.reserveCapacity(160 + booking.serviceID.utf8.count + booking.userName.utf8.count)
+        output.append(contentsOf: #"{"booking_id":"#.utf8)
+        JSON.writeString(booking.id, to: &output)
+        output.append(contentsOf: #","service_id":"#.utf8)
+        JSON.writeString(booking.serviceID, to: &output)
+        output.append(contentsOf: #","slot":""#.utf8)
+        booking.slot.appendSpelling(to: &output)
+        output.append(contentsOf: #"","timestamp":""#.utf8)
+        booking.timestamp.appendRFC3339(to: &output)  // nothing to escape in either spelling
+        output.append(contentsOf: #"","user_name":"#.utf8)
+        JSON.writeString(booking.userName, to: &output)
+        output.append(UInt8(ascii: "}"))
+        return output
     }
 
     static func health(backend: String, healthy: Bool) -> [UInt8] {

@@ -23,22 +23,42 @@ public enum Value: Equatable, Sendable {
 }
 
 extension Value {
-    /// Firestore's REST encoding of a value (`{"stringValue": "..."}`, integers as strings, ...).
-    /// Both stores use it: the Firestore API speaks it and PostgreSQL keeps fields in it, so data
-    /// moves between the two unchanged.
-    public var firestoreJSON: JSON {
+    /// Appends Firestore's REST encoding of the value (`{"stringValue":"..."}`, integers as
+    /// strings, ...) as compact JSON. Both stores use it: the Firestore API speaks it and
+    /// PostgreSQL keeps fields in it, so data moves between the two unchanged. Written straight
+    /// to bytes: a commit's JSON is built on every booking.
+    public func writeFirestoreJSON(to output: inout [UInt8]) {
+        func tagged(_ kind: String, _ payload: JSON) {
+            output.append(contentsOf: "{\"\(kind)\":".utf8)
+            payload.write(to: &output)
+            output.append(UInt8(ascii: "}"))
+        }
         switch self {
-        case .null: return .object(["nullValue": .string("NULL_VALUE")])  // the discovery document's enum; responses may say null
-        case .boolean(let value): return .object(["booleanValue": .bool(value)])
-        case .integer(let value): return .object(["integerValue": .string(String(value))])
-        case .double(let value): return .object(["doubleValue": .double(value)])
-        case .timestamp(let value): return .object(["timestampValue": .string(value.rfc3339)])
-        case .string(let value): return .object(["stringValue": .string(value)])
+        case .null: tagged("nullValue", .string("NULL_VALUE"))  // the discovery document's enum; responses may say null
+        case .boolean(let value): tagged("booleanValue", .bool(value))
+        case .integer(let value): tagged("integerValue", .string(String(value)))
+        case .double(let value): tagged("doubleValue", .double(value))
+        case .timestamp(let value): tagged("timestampValue", .string(value.rfc3339))
+        case .string(let value): tagged("stringValue", .string(value))
         // Empty lists and maps are written without their member, as proto3 JSON (and Firestore) writes them.
         case .array(let values):
-            return .object(["arrayValue": .object(values.isEmpty ? [:] : ["values": .array(values.map(\.firestoreJSON))])])
+            output.append(contentsOf: #"{"arrayValue":{"#.utf8)
+            if !values.isEmpty {
+                output.append(contentsOf: #""values":["#.utf8)
+                for (position, value) in values.enumerated() {
+                    if position > 0 { output.append(UInt8(ascii: ",")) }
+                    value.writeFirestoreJSON(to: &output)
+                }
+                output.append(UInt8(ascii: "]"))
+            }
+            output.append(contentsOf: "}}".utf8)
         case .map(let fields):
-            return .object(["mapValue": .object(fields.isEmpty ? [:] : ["fields": Value.firestoreJSON(fields)])])
+            output.append(contentsOf: #"{"mapValue":{"#.utf8)
+            if !fields.isEmpty {
+                output.append(contentsOf: #""fields":"#.utf8)
+                Value.writeFirestoreJSON(fields, to: &output)
+            }
+            output.append(contentsOf: "}}".utf8)
         }
     }
 
@@ -72,9 +92,9 @@ extension Value {
         }
     }
 
-    /// Encodes a document's fields as Firestore's `fields` map.
-    public static func firestoreJSON(_ fields: [String: Value]) -> JSON {
-        .object(fields.mapValues(\.firestoreJSON))
+    /// Appends a document's fields as Firestore's `fields` map, names in sorted order.
+    public static func writeFirestoreJSON(_ fields: [String: Value], to output: inout [UInt8]) {
+        JSON.writeObject(fields, to: &output) { value, output in value.writeFirestoreJSON(to: &output) }
     }
 
     /// Decodes a Firestore `fields` map; nil if any value is malformed.

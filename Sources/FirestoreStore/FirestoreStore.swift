@@ -99,12 +99,14 @@ public final class FirestoreStore: DocumentStore {
 
     @discardableResult
     public func commit(_ writes: [Write]) throws(StoreError) -> Timestamp {
-        var encoded: [JSON] = []
-        for write in writes {
+        var body = Array(#"{"writes":["#.utf8)
+        for (position, write) in writes.enumerated() {
             try validate(write.path)
-            encoded.append(encode(write))
+            if position > 0 { body.append(UInt8(ascii: ",")) }
+            encode(write, to: &body)
         }
-        let response = try call("POST", "\(documentsURL):commit", body: .object(["writes": .array(encoded)]))
+        body.append(contentsOf: "]}".utf8)
+        let response = try call("POST", "\(documentsURL):commit", body: body)
         guard let text = response["commitTime"]?.stringValue, let time = Timestamp(rfc3339: text) else {
             throw .internalError("commit answered without a commit time")
         }
@@ -129,9 +131,13 @@ public final class FirestoreStore: DocumentStore {
         "\(configuration.documentsName)/\(path.collection)/\(path.id)"
     }
 
+    /// `call` with a JSON body.
+    private func call(_ method: String, _ url: String, body: JSON) throws(StoreError) -> JSON {
+        try call(method, url, body: body.serialized())
+    }
+
     /// One API call with retries; returns the response's JSON or throws the classified error.
-    private func call(_ method: String, _ url: String, body: JSON? = nil) throws(StoreError) -> JSON {
-        let bytes = body?.serialized()
+    private func call(_ method: String, _ url: String, body bytes: [UInt8]? = nil) throws(StoreError) -> JSON {
         var attempt = 0
         var retriedInternal = false
         var refreshedToken = false
@@ -187,24 +193,34 @@ public final class FirestoreStore: DocumentStore {
 
     // MARK: - Encoding
 
-    private func encode(_ write: Write) -> JSON {
-        var members: [String: JSON]
+    /// Appends a write as the Write message of the REST API.
+    private func encode(_ write: Write, to output: inout [UInt8]) {
+        output.append(UInt8(ascii: "{"))
         let precondition: Precondition
         switch write {
         case .set(let path, let fields, let condition):
-            members = ["update": .object(["name": .string(name(of: path)), "fields": Value.firestoreJSON(fields)])]
+            output.append(contentsOf: #""update":{"fields":"#.utf8)
+            Value.writeFirestoreJSON(fields, to: &output)
+            output.append(contentsOf: #","name":"#.utf8)
+            JSON.writeString(name(of: path), to: &output)
+            output.append(UInt8(ascii: "}"))
             precondition = condition
         case .delete(let path, let condition):
-            members = ["delete": .string(name(of: path))]
+            output.append(contentsOf: #""delete":"#.utf8)
+            JSON.writeString(name(of: path), to: &output)
             precondition = condition
         }
         switch precondition {
         case .none: break
-        case .exists(let exists): members["currentDocument"] = .object(["exists": .bool(exists)])
-        case .updateTime(let time): members["currentDocument"] = .object(["updateTime": .string(time.rfc3339)])
+        case .exists(let exists): output.append(contentsOf: (exists ? #","currentDocument":{"exists":true}"# : #","currentDocument":{"exists":false}"#).utf8)
+        case .updateTime(let time):
+            output.append(contentsOf: #","currentDocument":{"updateTime":"#.utf8)
+            JSON.writeString(time.rfc3339, to: &output)
+            output.append(UInt8(ascii: "}"))
         }
-        return .object(members)
+        output.append(UInt8(ascii: "}"))
     }
+
 
     private func document(from json: JSON, fallbackPath: DocumentPath?) throws(StoreError) -> Document {
         guard let name = json["name"]?.stringValue, let path = DocumentPath(name: name, under: configuration.documentsName) ?? fallbackPath,

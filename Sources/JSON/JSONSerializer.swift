@@ -26,15 +26,22 @@ extension JSON {
             }
             output.append(UInt8(ascii: "]"))
         case .object(let members):
-            output.append(UInt8(ascii: "{"))
-            for (position, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
-                if position > 0 { output.append(UInt8(ascii: ",")) }
-                JSON.writeString(member.key, to: &output)
-                output.append(UInt8(ascii: ":"))
-                member.value.write(to: &output)
-            }
-            output.append(UInt8(ascii: "}"))
+            JSON.writeObject(members, to: &output) { value, output in value.write(to: &output) }
         }
+    }
+
+    /// Appends an object of `members`, keys in sorted order, each value written by `writeValue`:
+    /// for values that are not `JSON` trees but know how to write themselves.
+    public static func writeObject<Value>(_ members: [String: Value], to output: inout [UInt8],
+                                          writeValue: (Value, inout [UInt8]) -> Void) {
+        output.append(UInt8(ascii: "{"))
+        for (position, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
+            if position > 0 { output.append(UInt8(ascii: ",")) }
+            writeString(member.key, to: &output)
+            output.append(UInt8(ascii: ":"))
+            writeValue(member.value, &output)
+        }
+        output.append(UInt8(ascii: "}"))
     }
 
     /// Appends `value` as a JSON string literal, escaping what RFC 8259 requires.

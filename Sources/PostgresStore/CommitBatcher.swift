@@ -17,7 +17,7 @@ public final class CommitBatcher: Sendable {
     /// One commit waiting for, or in, a batch.
     final class Ticket: @unchecked Sendable {
         /// The commit's writes, as the JSON array `docstore_commit` takes.
-        let writes: String
+        let writes: [UInt8]
         /// Batches run in this order: the largest document path the commit writes, so that
         /// batches of bookings take their slot claims in one order and cannot deadlock.
         let order: String
@@ -25,7 +25,7 @@ public final class CommitBatcher: Sendable {
         var outcome: Result<Int64, StoreError>?
         private let semaphore = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
 
-        init(writes: String, order: String) {
+        init(writes: [UInt8], order: String) {
             self.writes = writes
             self.order = order
             sem_init(semaphore, 0, 0)

@@ -78,14 +78,16 @@ public final class PostgresStore: DocumentStore {
 
     @discardableResult
     public func commit(_ writes: [Write]) throws(StoreError) -> Timestamp {
-        var encoded: [JSON] = []
-        for write in writes {
+        var parameter: [UInt8] = [UInt8(ascii: "[")]
+        parameter.reserveCapacity(512)
+        for (position, write) in writes.enumerated() {
             guard DocumentPath.isValidID(write.path.id), DocumentPath.isValidID(write.path.collection) else {
                 throw .invalidArgument("invalid document path \(write.path)")
             }
-            encoded.append(Self.encode(write))
+            if position > 0 { parameter.append(UInt8(ascii: ",")) }
+            Self.encode(write, to: &parameter)
         }
-        let parameter = JSON.array(encoded).text
+        parameter.append(UInt8(ascii: "]"))
         let order = writes.map { "\($0.path.collection)/\($0.path.id)" }.max() ?? ""
         return try retrying { () throws(StoreError) in
             let ticket = CommitBatcher.Ticket(writes: parameter, order: order)
@@ -95,10 +97,16 @@ public final class PostgresStore: DocumentStore {
 
     /// Applies a batch of commits in one call and sets each ticket's outcome.
     private func apply(_ batch: [CommitBatcher.Ticket]) {
-        let parameter = "[" + batch.map(\.writes).joined(separator: ",") + "]"
+        var parameter: [UInt8] = [UInt8(ascii: "[")]
+        parameter.reserveCapacity(batch.reduce(2) { $0 + $1.writes.count + 1 })
+        for (position, ticket) in batch.enumerated() {
+            if position > 0 { parameter.append(UInt8(ascii: ",")) }
+            parameter.append(contentsOf: ticket.writes)
+        }
+        parameter.append(UInt8(ascii: "]"))
         let result: OpaquePointer
         do {
-            result = try execute("commit_batch", [parameter])
+            result = try execute("commit_batch", [String(decoding: parameter, as: UTF8.self)])
         } catch {
             for ticket in batch { ticket.outcome = .failure(error) }
             return
@@ -125,27 +133,28 @@ public final class PostgresStore: DocumentStore {
 
     // MARK: - Encoding
 
-    private static func encode(_ write: Write) -> JSON {
-        var members: [String: JSON] = [
-            "collection": .string(write.path.collection),
-            "id": .string(write.path.id),
-        ]
+    /// Appends a write as the object `docstore_commit` reads.
+    private static func encode(_ write: Write, to output: inout [UInt8]) {
+        output.append(contentsOf: #"{"collection":"#.utf8)
+        JSON.writeString(write.path.collection, to: &output)
+        output.append(contentsOf: #","id":"#.utf8)
+        JSON.writeString(write.path.id, to: &output)
         let precondition: Precondition
         switch write {
         case .set(_, let fields, let condition):
-            members["op"] = .string("set")
-            members["fields"] = Value.firestoreJSON(fields)
+            output.append(contentsOf: #","op":"set","fields":"#.utf8)
+            Value.writeFirestoreJSON(fields, to: &output)
             precondition = condition
         case .delete(_, let condition):
-            members["op"] = .string("delete")
+            output.append(contentsOf: #","op":"delete""#.utf8)
             precondition = condition
         }
         switch precondition {
         case .none: break
-        case .exists(let exists): members["exists"] = .bool(exists)
-        case .updateTime(let time): members["update_time"] = .integer(time.microseconds)
+        case .exists(let exists): output.append(contentsOf: (exists ? #","exists":true"# : #","exists":false"#).utf8)
+        case .updateTime(let time): output.append(contentsOf: #","update_time":\#(time.microseconds)"#.utf8)
         }
-        return .object(members)
+        output.append(UInt8(ascii: "}"))
     }
 
     private func documents(from result: OpaquePointer, collection: String) throws(StoreError) -> [Document] {

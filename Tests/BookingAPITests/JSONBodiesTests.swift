@@ -1,5 +1,6 @@
 @testable import Booking
 @testable import BookingAPI
+import DocumentStore
 import JSON
 import Testing
 
@@ -29,5 +30,14 @@ import Testing
         for availability in availabilities {
             #expect(JSONBodies.service(availability) == tree(availability).serialized())
         }
+    }
+
+    @Test func aBookingIsWhatTheSerializerWrites() throws {
+        let booking = Booking(id: "b1", serviceID: "cut/ä", slot: try Slot(parsing: "2031-05-01T09:00:00Z"), userName: "Zoë \"Z\" \\ \u{7}",
+                              timestamp: Timestamp(microseconds: 1_800_000_000_123_456))
+        #expect(JSONBodies.booking(booking) == JSON.object([
+            "booking_id": .string(booking.id), "service_id": .string(booking.serviceID), "slot": .string(booking.slot.description),
+            "user_name": .string(booking.userName), "timestamp": .string(booking.timestamp.rfc3339),
+        ]).serialized())
     }
 }

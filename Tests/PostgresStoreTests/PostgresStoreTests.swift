@@ -37,14 +37,15 @@ let databaseURL = getenv("DATABASE_URL").map { String(cString: $0) } ?? ""
         let failures = race(64) { thread in
             for round in 0..<20 {
                 let number = thread * 100 + round
-                let ticket = CommitBatcher.Ticket(writes: "\(number)", order: String(1000 - number % 1000))
+                let ticket = CommitBatcher.Ticket(writes: Array("\(number)".utf8), order: String(1000 - number % 1000))
                 let outcome = batcher.commit(ticket) { batch in
                     batchSizes.withLock { $0.append(batch.count) }
                     if batch.map(\.order) != batch.map(\.order).sorted() { unsortedBatches.withLock { $0 += 1 } }
                     usleep(200)  // a round trip, during which other commits queue up
                     for ticket in batch {
-                        let number = Int64(ticket.writes)!
-                        ticket.outcome = number % 7 == 0 ? .failure(.notFound(DocumentPath("c", ticket.writes))) : .success(number)
+                        let text = String(decoding: ticket.writes, as: UTF8.self)
+                        let number = Int64(text)!
+                        ticket.outcome = number % 7 == 0 ? .failure(.notFound(DocumentPath("c", text))) : .success(number)
                     }
                 }
                 switch outcome {
