@@ -147,11 +147,12 @@ public enum FastCGIError: Error, CustomStringConvertible {
 }
 
 /// Shared state of a process's worker threads: whether to stop, how many wait for a
-/// connection, and how many still run.
+/// connection, how many still run, and when a failure to accept was last logged.
 final class WorkerPool: Sendable {
     private let stopping = Atomic(false)
     private let waiting = Atomic(0)
     private let running: Atomic<Int>
+    private let lastFailureLogSecond = Atomic(Int.min)
 
     init(count: Int) { running = Atomic(count) }
 
@@ -173,4 +174,12 @@ final class WorkerPool: Sendable {
 
     func endWaiting() { waiting.subtract(1, ordering: .sequentiallyConsistent) }
     func workerExited() { running.subtract(1, ordering: .sequentiallyConsistent) }
+
+    /// True for the first failure to accept in each second of `second` (a monotonic clock's),
+    /// for one thread: out of descriptors, every waiting thread fails every 100 ms, and the
+    /// process logs it once a second instead of up to 80 times.
+    func shouldLogFailure(atSecond second: Int) -> Bool {
+        let last = lastFailureLogSecond.load(ordering: .relaxed)
+        return second > last && lastFailureLogSecond.compareExchange(expected: last, desired: second, ordering: .relaxed).exchanged
+    }
 }

@@ -32,7 +32,11 @@ struct Worker: Sendable {
             case .connection(let connection): serve(connection, with: responder, using: &request)
             case .interrupted, .empty: continue
             case .failed(let error):
-                logger.error("accepting a connection failed", metadata: ["errno": "\(error)"])
+                var now = timespec()
+                clock_gettime(CLOCK_MONOTONIC, &now)
+                if pool.shouldLogFailure(atSecond: now.tv_sec) {
+                    logger.error("accepting a connection failed (logged once a second)", metadata: ["errno": "\(error)"])
+                }
                 usleep(100_000)
             }
         }

@@ -64,6 +64,15 @@ import Glibc
         #expect(lengths == [65_528, 65_528, 150_000 - 2 * 65_528])
     }
 
+    @Test func failuresToAcceptAreLoggedOnceASecond() {
+        let pool = WorkerPool(count: 8)
+        let logged = (0..<8).map { _ in pool.shouldLogFailure(atSecond: 100) }
+        #expect(logged.filter { $0 }.count == 1)
+        #expect(!pool.shouldLogFailure(atSecond: 100))
+        #expect(pool.shouldLogFailure(atSecond: 101))
+        #expect(!pool.shouldLogFailure(atSecond: 99), "a second that has passed")
+    }
+
     @Test func aUnixSocketListenerNamesItsPath() {
         #expect(FastCGIServer.socketPath(of: .unixSocket(path: "/run/booking/booking.sock", mode: 0o660)) == "/run/booking/booking.sock")
     }
