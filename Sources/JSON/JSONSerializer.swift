@@ -31,7 +31,10 @@ extension JSON {
     }
 
     /// Appends an object of `members`, keys in sorted order, each value written by `writeValue`:
-    /// for values that are not `JSON` trees but know how to write themselves.
+    /// for values that are not `JSON` trees but know how to write themselves. Inlinable, so that
+    /// it is specialised for the caller's value type (unspecialised, its generic metadata
+    /// lookups and sort cost more than the writing).
+    @inlinable
     public static func writeObject<Value>(_ members: [String: Value], to output: inout [UInt8],
                                           writeValue: (Value, inout [UInt8]) -> Void) {
         output.append(UInt8(ascii: "{"))
