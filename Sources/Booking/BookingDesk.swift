@@ -131,12 +131,14 @@ public final class BookingDesk {
 
     /// A service's definition, from the process's cache when there is one.
     private func definition(of id: String) throws(BookingError) -> Service? {
-        let read = { () throws(BookingError) -> Service? in
-            try self.storeCall { () throws(StoreError) in try self.store.get(DocumentPath(Collections.services, id)) }
-                .flatMap(Service.init(document:))
+        let path = DocumentPath(Collections.services, id)
+        let read = { () throws(BookingError) -> Document? in
+            try self.storeCall { () throws(StoreError) in try self.store.get(path) }
         }
-        guard let definitions else { return try read() }
-        return try definitions.service(id: id, read: read)
+        guard let definitions else { return try read().flatMap(Service.init(document:)) }
+        return try definitions.service(id: id, read: read) { () throws(BookingError) in
+            try self.storeCall { () throws(StoreError) in try self.store.version(of: path) }
+        }
     }
 
     private func availability(of service: Service, claimed: Set<Slot>) -> ServiceAvailability {

@@ -4,16 +4,19 @@ import Synchronization
 /// The services' definitions (name and offered slots), cached per process.
 ///
 /// For the booking path, which then needs one store round trip (the commit), an entry is used
-/// while no service was created since it was read (per the host's change counters) and for
-/// `readCacheLifetime` at most; services are never changed in place, so this only bounds what
+/// while no service was created on this host since it was confirmed and for `readCacheLifetime`
+/// at most; then the store's update time of its document (read without the fields) confirms it,
+/// or the document is read again. Services are never changed in place, so this only bounds what
 /// other hosts or programs wrote. For the catalog, each definition is checked against the
 /// store's update time of its document, so a large catalog is not read and parsed again
 /// whenever a booking changes what is free.
 public final class ServiceDefinitions: Sendable {
     private struct Entry {
         let service: Service
+        let updateTime: Timestamp
+        /// The host's services version when the entry was read or last confirmed.
         let version: UInt64
-        let readAt: Double
+        let confirmedAt: Double
     }
 
     private struct CatalogEntry {
@@ -32,19 +35,32 @@ public final class ServiceDefinitions: Sendable {
         self.capacity = capacity
     }
 
-    /// The cached service, or the one `read` returns (cached when found).
-    func service(id: String, read: () throws(BookingError) -> Service?) throws(BookingError) -> Service? {
-        let version = counters.servicesVersion
+    /// The cached service, or the one `read` returns (cached when found). A cached entry that is
+    /// due is confirmed by `version`, its document's update time, instead of being read again.
+    func service(id: String, read: () throws(BookingError) -> Document?,
+                 version: () throws(BookingError) -> DocumentVersion?) throws(BookingError) -> Service? {
+        let servicesVersion = counters.servicesVersion
         let now = monotonicSeconds()
-        if let entry = entries.withLock({ $0[id] }), entry.version == version, now - entry.readAt < readCacheLifetime {
-            return entry.service
+        if let entry = entries.withLock({ $0[id] }) {
+            if entry.version == servicesVersion, now - entry.confirmedAt < readCacheLifetime { return entry.service }
+            if try version()?.updateTime == entry.updateTime {
+                remember(id, Entry(service: entry.service, updateTime: entry.updateTime, version: servicesVersion, confirmedAt: now))
+                return entry.service
+            }
         }
-        guard let service = try read() else { return nil }
-        entries.withLock {
-            if $0.count >= capacity { $0.removeAll(keepingCapacity: true) }
-            $0[id] = Entry(service: service, version: version, readAt: now)
+        guard let document = try read(), let service = Service(document: document) else {
+            entries.withLock { $0[id] = nil }
+            return nil
         }
+        remember(id, Entry(service: service, updateTime: document.updateTime, version: servicesVersion, confirmedAt: now))
         return service
+    }
+
+    private func remember(_ id: String, _ entry: Entry) {
+        entries.withLock {
+            if $0.count >= capacity && $0[id] == nil { $0.removeAll(keepingCapacity: true) }
+            $0[id] = entry
+        }
     }
 
     /// Every valid service, in id order. `versions` are the ids and update times the store

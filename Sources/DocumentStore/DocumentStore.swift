@@ -15,6 +15,10 @@ public protocol DocumentStore: AnyObject {
     /// One page of `collection` in document-id order, after `pageToken` when given.
     func list(collection: String, pageSize: Int, pageToken: String?) throws(StoreError) -> DocumentPage
 
+    /// The update time of the document at `path`, without its fields, or nil when there is none:
+    /// how a cache confirms cheaply that a document has not changed.
+    func version(of path: DocumentPath) throws(StoreError) -> DocumentVersion?
+
     /// The documents of `collection` whose ids lie in `ids` (every one when nil) as their ids
     /// and update times, in document-id order, without their fields: how a cache learns cheaply
     /// which documents changed, and how documents with ids of one form are found.

@@ -61,29 +61,43 @@ public final class FirestoreStore: DocumentStore {
         return DocumentPage(documents: documents, nextPageToken: token?.isEmpty == false ? token : nil)
     }
 
-    /// A keys-only query: the projection `__name__` returns documents without their fields; an id
-    /// range is a pair of `__name__` filters (Firestore orders names by their UTF-8 bytes).
+    /// A keys-only query (below) for the one name.
+    public func version(of path: DocumentPath) throws(StoreError) -> DocumentVersion? {
+        try validate(path)
+        return try keysOnly(path.collection, where: nameFilter("EQUAL", path)).first
+    }
+
+    /// A keys-only query (below); an id range is a pair of `__name__` filters (Firestore orders
+    /// names by their UTF-8 bytes).
     public func versions(collection: String, ids: DocumentIDRange?) throws(StoreError) -> [DocumentVersion] {
         try validateCollection(collection)
+        guard let ids else { return try keysOnly(collection, where: nil) }
+        guard ids.isValid else { throw .invalidArgument("invalid document id range \(ids.lowerBound) ..< \(ids.upperBound)") }
+        return try keysOnly(collection, where: .object(["compositeFilter": .object([
+            "op": .string("AND"),
+            "filters": .array([nameFilter("GREATER_THAN_OR_EQUAL", DocumentPath(collection, ids.lowerBound)),
+                               nameFilter("LESS_THAN", DocumentPath(collection, ids.upperBound))]),
+        ])]))
+    }
+
+    /// The ids and update times of the documents of `collection` that `filter` selects, in id
+    /// order: the projection `__name__` returns documents without their fields.
+    private func keysOnly(_ collection: String, where filter: JSON?) throws(StoreError) -> [DocumentVersion] {
         var structured: [String: JSON] = [
             "from": .array([.object(["collectionId": .string(collection)])]),
             "select": .object(["fields": .array([.object(["fieldPath": .string("__name__")])])]),
             "orderBy": Self.byName,
         ]
-        if let ids {
-            guard ids.isValid else { throw .invalidArgument("invalid document id range \(ids.lowerBound) ..< \(ids.upperBound)") }
-            let bound = { (op: String, id: String) -> JSON in
-                .object(["fieldFilter": .object([
-                    "field": .object(["fieldPath": .string("__name__")]), "op": .string(op),
-                    "value": .object(["referenceValue": .string(self.name(of: DocumentPath(collection, id)))]),
-                ])])
-            }
-            structured["where"] = .object(["compositeFilter": .object([
-                "op": .string("AND"),
-                "filters": .array([bound("GREATER_THAN_OR_EQUAL", ids.lowerBound), bound("LESS_THAN", ids.upperBound)]),
-            ])])
-        }
+        structured["where"] = filter
         return try runQuery(structured).map { DocumentVersion(id: $0.path.id, updateTime: $0.updateTime) }
+    }
+
+    /// A filter comparing documents' names with the name of `path`.
+    private func nameFilter(_ op: String, _ path: DocumentPath) -> JSON {
+        .object(["fieldFilter": .object([
+            "field": .object(["fieldPath": .string("__name__")]), "op": .string(op),
+            "value": .object(["referenceValue": .string(name(of: path))]),
+        ])])
     }
 
     private static let byName: JSON = .array([.object(["field": .object(["fieldPath": .string("__name__")]), "direction": .string("ASCENDING")])])

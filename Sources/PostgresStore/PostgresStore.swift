@@ -58,22 +58,33 @@ public final class PostgresStore: DocumentStore {
         }
     }
 
+    public func version(of path: DocumentPath) throws(StoreError) -> DocumentVersion? {
+        try retrying { () throws(StoreError) in
+            try versions(from: execute("version", [path.collection, path.id]), collection: path.collection).first
+        }
+    }
+
     public func versions(collection: String, ids: DocumentIDRange?) throws(StoreError) -> [DocumentVersion] {
         if let ids, !ids.isValid { throw .invalidArgument("invalid document id range \(ids.lowerBound) ..< \(ids.upperBound)") }
         return try retrying { () throws(StoreError) in
             let result = if let ids { try execute("versions_in", [collection, ids.lowerBound, ids.upperBound]) }
                 else { try execute("versions", [collection]) }
-            defer { PQclear(result) }
-            var versions: [DocumentVersion] = []
-            versions.reserveCapacity(Int(PQntuples(result)))
-            for row in 0..<PQntuples(result) {
-                guard let id = text(result, row, 0), let updated = Int64(text(result, row, 1) ?? "") else {
-                    throw .internalError("malformed version row in \(collection)")
-                }
-                versions.append(DocumentVersion(id: id, updateTime: Timestamp(microseconds: updated)))
-            }
-            return versions
+            return try versions(from: result, collection: collection)
         }
+    }
+
+    /// The rows of a `version`, `versions` or `versions_in` result (which this clears).
+    private func versions(from result: OpaquePointer, collection: String) throws(StoreError) -> [DocumentVersion] {
+        defer { PQclear(result) }
+        var versions: [DocumentVersion] = []
+        versions.reserveCapacity(Int(PQntuples(result)))
+        for row in 0..<PQntuples(result) {
+            guard let id = text(result, row, 0), let updated = Int64(text(result, row, 1) ?? "") else {
+                throw .internalError("malformed version row in \(collection)")
+            }
+            versions.append(DocumentVersion(id: id, updateTime: Timestamp(microseconds: updated)))
+        }
+        return versions
     }
 
     @discardableResult

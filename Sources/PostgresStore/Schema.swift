@@ -107,6 +107,7 @@ enum Schema {
     static let statements: [(name: String, sql: String)] = [
         ("get", "SELECT \(columns) FROM documents WHERE collection = $1 AND id = $2"),
         ("list", "SELECT \(columns) FROM documents WHERE collection = $1 AND id > $2 ORDER BY id LIMIT $3"),
+        ("version", "SELECT id, \(microseconds("update_time")) FROM documents WHERE collection = $1 AND id = $2"),
         ("versions", "SELECT id, \(microseconds("update_time")) FROM documents WHERE collection = $1 ORDER BY id"),
         ("versions_in", "SELECT id, \(microseconds("update_time")) FROM documents WHERE collection = $1 AND id >= $2 AND id < $3 ORDER BY id"),
         ("commit_batch", "SELECT commit_time, state, message, detail FROM docstore_commit_batch($1::jsonb)"),

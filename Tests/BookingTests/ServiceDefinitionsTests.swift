@@ -3,10 +3,20 @@ import DocumentStore
 import HostCounters
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The catalog cache reads every service again exactly when the store's update times say that
-/// a service document was added, changed or removed.
+/// a service document was added, changed or removed; the booking path's entries are confirmed by
+/// their update time once due, and read again only when it changed.
 @Suite struct ServiceDefinitionsTests {
-    let definitions = ServiceDefinitions(counters: MappedChangeCounters())
+    let counters = MappedChangeCounters()
+    let definitions: ServiceDefinitions
+
+    init() {
+        definitions = ServiceDefinitions(counters: counters)
+    }
 
     func document(_ id: String, slot: String, at second: Int64) throws -> Document {
         let service = Service(id: id, name: id, slots: [try Slot(parsing: slot)])
@@ -42,5 +52,35 @@ import Testing
         let invalid = Document(path: DocumentPath(Collections.services, "broken"), fields: ["service_name": .integer(3)], createTime: time, updateTime: time)
         #expect(try catalog([valid, invalid]) == (["a": ["2031-01-01T09:00:00Z"]], true))
         #expect(try catalog([valid, invalid]).listed == false)
+    }
+
+    @Test func aDueEntryIsConfirmedByItsUpdateTimeAndReadAgainOnlyWhenItChanged() throws {
+        var stored: Document? = try document("a", slot: "2031-01-01T09:00:00Z", at: 1)
+        var reads = 0, confirmations = 0
+        func slots() throws -> [String]? {
+            try definitions.service(id: "a", read: {
+                reads += 1
+                return stored
+            }, version: {
+                confirmations += 1
+                return stored.map { DocumentVersion(id: "a", updateTime: $0.updateTime) }
+            })?.slots.map(\.description)
+        }
+        func pastTheLifetime() { usleep(UInt32((readCacheLifetime + 0.05) * 1_000_000)) }
+
+        #expect(try slots() == ["2031-01-01T09:00:00Z"] && (reads, confirmations) == (1, 0))
+        #expect(try slots() == ["2031-01-01T09:00:00Z"] && (reads, confirmations) == (1, 0), "fresh: neither")
+        pastTheLifetime()
+        #expect(try slots() == ["2031-01-01T09:00:00Z"] && (reads, confirmations) == (1, 1), "due: confirmed, not read")
+        #expect(try slots() == ["2031-01-01T09:00:00Z"] && (reads, confirmations) == (1, 1), "fresh again")
+        counters.servicesChanged()
+        #expect(try slots() == ["2031-01-01T09:00:00Z"] && (reads, confirmations) == (1, 2), "a service created on this host: confirmed")
+        stored = try document("a", slot: "2031-01-01T10:00:00Z", at: 2)
+        pastTheLifetime()
+        #expect(try slots() == ["2031-01-01T10:00:00Z"] && (reads, confirmations) == (2, 3), "changed: read again")
+        stored = nil
+        pastTheLifetime()
+        #expect(try slots() == nil && (reads, confirmations) == (3, 4), "removed")
+        #expect(try slots() == nil && (reads, confirmations) == (4, 4), "not cached as missing")
     }
 }

@@ -26,6 +26,7 @@ public enum DocumentStoreConformance {
         "list pages through a collection in id order": listPages,
         "versions give every id in order with its current update time": versionsFollowUpdates,
         "versions in an id range: the ids from its lower bound to before its upper, in byte order": versionsInAnIDRange,
+        "the version of one document is its current update time, nil when there is none": versionOfOneDocument,
         "ids Firestore forbids are refused": forbiddenIDsAreRefused,
         "of concurrent creates of one document exactly one wins": concurrentCreatesOneWins,
         "ping answers": pingAnswers,
@@ -162,6 +163,21 @@ public enum DocumentStoreConformance {
         try store.commit([.delete(DocumentPath(collection, "a"), .none)])
         try expect(try store.versions(collection: collection).map(\.id) == ["b", "c"], "a deleted document is gone")
         try expect(try store.versions(collection: uniqueCollection()).isEmpty, "an empty collection has no versions")
+    }
+
+    static func versionOfOneDocument(_ makeStore: @escaping DocumentStoreFactory) throws {
+        let store = makeStore()
+        let collection = uniqueCollection()
+        let path = DocumentPath(collection, "a@1")
+        try store.commit([.create(path, ["n": .integer(1)]), .create(DocumentPath(collection, "a@10"), [:])])
+        let created = try store.version(of: path)
+        try expect(created == DocumentVersion(id: "a@1", updateTime: try store.get(path)!.updateTime), "the update time get reads: \(String(describing: created))")
+        try store.commit([.set(path, ["n": .integer(2)], .none)])
+        let changed = try store.version(of: path)
+        try expect(changed.map { $0.updateTime > created!.updateTime } == true, "a set advances it")
+        try expect(changed?.updateTime == (try store.get(path))?.updateTime, "to the update time get reads")
+        try expect(try store.version(of: DocumentPath(collection, "a@")) == nil, "nil for a missing document")
+        try expect(try store.version(of: DocumentPath(uniqueCollection(), "a@1")) == nil, "nil in another collection")
     }
 
     static func versionsInAnIDRange(_ makeStore: @escaping DocumentStoreFactory) throws {

@@ -129,7 +129,8 @@ def test_a_projection_returns_only_the_selected_fields(client, collection):
 
 
 def test_a_name_range_with_a_keys_only_projection_selects_ids_in_byte_order(client, collection):
-    """How the gateway reads one service's slot claims: ids from `x@` to before `xA`."""
+    """How the gateway reads one service's slot claims (ids from `x@` to before `xA`) and one
+    document's update time (its name equal to one name)."""
     for doc_id in ["x", "x@", "x@1", "x@y@2", "x@\u00e9", "xA", "x\u00e9", "y@1"]:
         create(client, collection, doc_id, n=1)
 
@@ -151,6 +152,12 @@ def test_a_name_range_with_a_keys_only_projection_selects_ids_in_byte_order(clie
         return [d.name.rsplit("/", 1)[1] for d in documents]
 
     assert run("x@", "xA") == ["x@", "x@1", "x@y@2", "x@\u00e9"]
+    one = StructuredQuery(from_=[StructuredQuery.CollectionSelector(collection_id=collection)],
+                          select=StructuredQuery.Projection(fields=[StructuredQuery.FieldReference(field_path="__name__")]),
+                          where=name_is(StructuredQuery.FieldFilter.Operator.EQUAL, "x@1"))
+    found = [r.document for r in client.run_query(RunQueryRequest(parent=ROOT, structured_query=one)) if r.document.name]
+    assert [d.name.rsplit("/", 1)[1] for d in found] == ["x@1"] and len(found[0].fields) == 0
+    assert found[0].update_time == client.get_document(request={"name": f"{ROOT}/{collection}/x@1"}).update_time
     assert run("x\u007f", "y") == ["x\u00e9"], "UTF-8 byte order: \u00e9 after every ASCII character"
     assert run("z", "zz") == []
 
