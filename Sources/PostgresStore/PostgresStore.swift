@@ -109,15 +109,15 @@ public final class PostgresStore: DocumentStore {
     /// Applies a batch of commits in one call and sets each ticket's outcome.
     private func apply(_ batch: [CommitBatcher.Ticket]) {
         var parameter: [UInt8] = [UInt8(ascii: "[")]
-        parameter.reserveCapacity(batch.reduce(2) { $0 + $1.writes.count + 1 })
+        parameter.reserveCapacity(batch.reduce(3) { $0 + $1.writes.count + 1 })
         for (position, ticket) in batch.enumerated() {
             if position > 0 { parameter.append(UInt8(ascii: ",")) }
             parameter.append(contentsOf: ticket.writes)
         }
-        parameter.append(UInt8(ascii: "]"))
+        parameter.append(contentsOf: [UInt8(ascii: "]"), 0])
         let result: OpaquePointer
         do {
-            result = try execute("commit_batch", [String(decoding: parameter, as: UTF8.self)])
+            result = try execute("commit_batch", text: parameter)
         } catch {
             for ticket in batch { ticket.outcome = .failure(error) }
             return
@@ -249,6 +249,25 @@ public final class PostgresStore: DocumentStore {
         let result = withOptionalCStrings(parameters) { pointers in
             PQexecPrepared(connection, statement, Int32(parameters.count), pointers, nil, nil, 0)
         }
+        return try checked(result, on: connection)
+    }
+
+    /// `execute` for a statement whose one parameter is `text`, a NUL-terminated UTF-8 buffer:
+    /// a batch's JSON goes to libpq without being copied into a String first.
+    private func execute(_ statement: String, text: [UInt8]) throws(StoreError) -> OpaquePointer {
+        precondition(text.last == 0, "the parameter must end in NUL")
+        let connection = try connected()
+        let result = text.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { characters in
+                var pointers: [UnsafePointer<CChar>?] = [characters.baseAddress, nil]
+                return PQexecPrepared(connection, statement, 1, &pointers, nil, nil, 0)
+            }
+        }
+        return try checked(result, on: connection)
+    }
+
+    /// The result, or the error it reports (having cleared it).
+    private func checked(_ result: OpaquePointer?, on connection: OpaquePointer) throws(StoreError) -> OpaquePointer {
         do {
             try check(result, on: connection)
         } catch {
@@ -294,12 +313,26 @@ private func withCStrings<R>(_ strings: [String], _ body: ([UnsafePointer<CChar>
     withOptionalCStrings(strings, body)
 }
 
-/// Calls `body` with NUL-terminated copies of `strings` (nil stays nil) and a trailing nil,
-/// valid for the duration of the call.
+/// Calls `body` with `strings` as C strings (nil stays nil) and a trailing nil, valid for the
+/// duration of the call: each string's own NUL-terminated storage, not a copy.
 private func withOptionalCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
-    let copies: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0)! } }
-    defer { copies.forEach { free($0) } }
-    return body(copies.map { UnsafePointer($0) } + [nil])
+    var pointers: [UnsafePointer<CChar>?] = []
+    pointers.reserveCapacity(strings.count + 1)
+    func pass(from index: Int) -> R {
+        guard index < strings.count else {
+            pointers.append(nil)
+            return body(pointers)
+        }
+        guard let string = strings[index] else {
+            pointers.append(nil)
+            return pass(from: index + 1)
+        }
+        return string.withCString { pointer in
+            pointers.append(pointer)
+            return pass(from: index + 1)
+        }
+    }
+    return pass(from: 0)
 }
 
 extension String {
