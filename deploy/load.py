@@ -107,9 +107,11 @@ def cpu_seconds():
 
 
 def worker_memory():
-    """The largest RSS and PSS (MB) among the FastCGI worker processes."""
+    """The largest RSS and PSS (MB) among the FastCGI worker processes (with WORKERS=1 the one
+    process is the worker; otherwise the first is their supervisor)."""
     rss = pss = 0
-    for pid in server_pids()["fastcgi"][1:]:
+    pids = server_pids()["fastcgi"]
+    for pid in pids[1:] or pids:
         values = {line.split(":")[0]: int(line.split()[1]) for line in open(f"/proc/{pid}/smaps_rollup") if line[0].isupper()}
         rss, pss = max(rss, values["Rss"] / 1024), max(pss, values["Pss"] / 1024)
     return rss, pss
