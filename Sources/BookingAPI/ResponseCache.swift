@@ -3,10 +3,10 @@ import Synchronization
 
 /// Pre-serialised bodies of the availability reads (`GET /services`, `GET /services/{id}`),
 /// each also gzip-compressed once for the clients that accept it, shared by the threads of a
-/// process. A body is served while no booking or service was made
-/// since it was built (per the host's change counters, which count a change before it is
-/// confirmed: a booked slot never shows as free on this host once its 201 is sent) and for
-/// `readCacheLifetime` at most (the bound for changes made on other hosts).
+/// process. A body is served while no booking or service was made since it was built (per the
+/// host's change counters, which count a change before it is confirmed: a booked slot never
+/// shows as free on this host once its 201 is sent) and for `readCacheLifetime` at most (the
+/// bound for changes made on other hosts).
 public final class ResponseCache: Sendable {
     private final class Entry: Sendable {
         let body: [UInt8]

@@ -20,7 +20,7 @@ public enum Gzip {
             }
         }
         guard status == Z_STREAM_END else { return nil }
-        output.removeSubrange(Int(stream.total_out)...)
-        return output
+        // A copy of the right size: the buffer was as large as the input, and the result is kept.
+        return Array(output.prefix(Int(stream.total_out)))
     }
 }
