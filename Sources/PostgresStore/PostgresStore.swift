@@ -117,7 +117,7 @@ public final class PostgresStore: DocumentStore {
         parameter.append(contentsOf: [UInt8(ascii: "]"), 0])
         let result: OpaquePointer
         do {
-            result = try execute("commit_batch", text: parameter)
+            result = try executeBatch(parameter)
         } catch {
             for ticket in batch { ticket.outcome = .failure(error) }
             return
@@ -135,6 +135,21 @@ public final class PostgresStore: DocumentStore {
                 ticket.outcome = .failure(Self.error(state: text(result, row, 1) ?? "", message: text(result, row, 2) ?? "",
                                                      detail: text(result, row, 3) ?? ""))
             }
+        }
+    }
+
+    /// Runs `commit_batch`, once more on a new connection when this thread's connection turns out
+    /// broken (after a server restart, say, a connection idle since then fails its first use): the
+    /// batch holds the commits of other threads too, which would otherwise all fail with it.
+    /// (As with any retry, the first try may have been applied; callers read back what they wrote.)
+    private func executeBatch(_ parameter: [UInt8]) throws(StoreError) -> OpaquePointer {
+        let wasConnected = connection != nil
+        do {
+            return try execute("commit_batch", text: parameter)
+        } catch .unavailable(let reason) {
+            // Only for an open connection that was dropped, not a server that cannot be reached.
+            guard wasConnected, connection == nil else { throw .unavailable(reason) }
+            return try execute("commit_batch", text: parameter)
         }
     }
 
