@@ -58,12 +58,9 @@ enum JSONBodies {
     static func services(_ services: [ServiceAvailability]) -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(services.reduce(16) { $0 + estimatedBytes($1) })
-        output.append(contentsOf: #"{"services":["#.utf8)
-        for (position, service) in services.enumerated() {
-            if position > 0 { output.append(UInt8(ascii: ",")) }
-            write(service, to: &output)
-        }
-        output.append(contentsOf: "]}".utf8)
+        output.append(contentsOf: #"{"services":"#.utf8)
+        JSON.writeArray(services, to: &output, writeElement: write)
+        output.append(UInt8(ascii: "}"))
         return output
     }
 
@@ -106,15 +103,14 @@ enum JSONBodies {
     }
 
     private static func write(_ availability: ServiceAvailability, to output: inout [UInt8]) {
-        output.append(contentsOf: #"{"available_slots":["#.utf8)
-        for (position, slot) in availability.availableSlots.enumerated() {
-            if position > 0 { output.append(UInt8(ascii: ",")) }
+        output.append(contentsOf: #"{"available_slots":"#.utf8)
+        JSON.writeArray(availability.availableSlots, to: &output) { slot, output in
             // A slot's canonical spelling (2026-12-01T09:30:00Z) has nothing to escape.
             output.append(UInt8(ascii: "\""))
             slot.appendSpelling(to: &output)
             output.append(UInt8(ascii: "\""))
         }
-        output.append(contentsOf: #"],"service_id":"#.utf8)
+        output.append(contentsOf: #","service_id":"#.utf8)
         JSON.writeString(availability.service.id, to: &output)
         output.append(contentsOf: #","service_name":"#.utf8)
         JSON.writeString(availability.service.name, to: &output)

@@ -62,8 +62,12 @@ public struct DocumentIDRange: Equatable, Sendable {
         self.upperBound = upperBound
     }
 
-    /// Both bounds are valid ids, as each store requires.
-    public var isValid: Bool { DocumentPath.isValidID(lowerBound) && DocumentPath.isValidID(upperBound) }
+    /// Throws `invalidArgument` unless both bounds are valid ids, as each store requires.
+    public func validate() throws(StoreError) {
+        guard DocumentPath.isValidID(lowerBound), DocumentPath.isValidID(upperBound) else {
+            throw .invalidArgument("invalid document id range \(lowerBound) ..< \(upperBound)")
+        }
+    }
 }
 
 /// One page of a collection listing, in document-id order.

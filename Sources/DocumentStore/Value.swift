@@ -44,12 +44,8 @@ extension Value {
         case .array(let values):
             output.append(contentsOf: #"{"arrayValue":{"#.utf8)
             if !values.isEmpty {
-                output.append(contentsOf: #""values":["#.utf8)
-                for (position, value) in values.enumerated() {
-                    if position > 0 { output.append(UInt8(ascii: ",")) }
-                    value.writeFirestoreJSON(to: &output)
-                }
-                output.append(UInt8(ascii: "]"))
+                output.append(contentsOf: #""values":"#.utf8)
+                JSON.writeArray(values, to: &output) { value, output in value.writeFirestoreJSON(to: &output) }
             }
             output.append(contentsOf: "}}".utf8)
         case .map(let fields):

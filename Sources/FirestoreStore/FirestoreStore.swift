@@ -72,7 +72,7 @@ public final class FirestoreStore: DocumentStore {
     public func versions(collection: String, ids: DocumentIDRange?) throws(StoreError) -> [DocumentVersion] {
         try validateCollection(collection)
         guard let ids else { return try keysOnly(collection, where: nil) }
-        guard ids.isValid else { throw .invalidArgument("invalid document id range \(ids.lowerBound) ..< \(ids.upperBound)") }
+        try ids.validate()
         return try keysOnly(collection, where: .object(["compositeFilter": .object([
             "op": .string("AND"),
             "filters": .array([nameFilter("GREATER_THAN_OR_EQUAL", DocumentPath(collection, ids.lowerBound)),
@@ -113,13 +113,10 @@ public final class FirestoreStore: DocumentStore {
 
     @discardableResult
     public func commit(_ writes: [Write]) throws(StoreError) -> Timestamp {
-        var body = Array(#"{"writes":["#.utf8)
-        for (position, write) in writes.enumerated() {
-            try validate(write.path)
-            if position > 0 { body.append(UInt8(ascii: ",")) }
-            encode(write, to: &body)
-        }
-        body.append(contentsOf: "]}".utf8)
+        for write in writes { try validate(write.path) }
+        var body = Array(#"{"writes":"#.utf8)
+        JSON.writeArray(writes, to: &body, writeElement: encode)
+        body.append(UInt8(ascii: "}"))
         let response = try call("POST", "\(documentsURL):commit", body: body)
         guard let text = response["commitTime"]?.stringValue, let time = Timestamp(rfc3339: text) else {
             throw .internalError("commit answered without a commit time")

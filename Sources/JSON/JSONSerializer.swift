@@ -19,15 +19,25 @@ extension JSON {
         case .double(let value): output.append(contentsOf: value.description.utf8)
         case .string(let value): JSON.writeString(value, to: &output)
         case .array(let elements):
-            output.append(UInt8(ascii: "["))
-            for (position, element) in elements.enumerated() {
-                if position > 0 { output.append(UInt8(ascii: ",")) }
-                element.write(to: &output)
-            }
-            output.append(UInt8(ascii: "]"))
+            JSON.writeArray(elements, to: &output) { element, output in element.write(to: &output) }
         case .object(let members):
             JSON.writeObject(members, to: &output) { value, output in value.write(to: &output) }
         }
+    }
+
+    /// Appends an array of `elements`, each written by `writeElement`: for elements that are not
+    /// `JSON` trees but know how to write themselves (inlinable, as `writeObject` below).
+    @inlinable
+    public static func writeArray<Elements: Sequence>(_ elements: Elements, to output: inout [UInt8],
+                                                      writeElement: (Elements.Element, inout [UInt8]) -> Void) {
+        output.append(UInt8(ascii: "["))
+        var first = true
+        for element in elements {
+            if !first { output.append(UInt8(ascii: ",")) }
+            first = false
+            writeElement(element, &output)
+        }
+        output.append(UInt8(ascii: "]"))
     }
 
     /// Appends an object of `members`, keys in sorted order, each value written by `writeValue`:

@@ -65,7 +65,7 @@ public final class PostgresStore: DocumentStore {
     }
 
     public func versions(collection: String, ids: DocumentIDRange?) throws(StoreError) -> [DocumentVersion] {
-        if let ids, !ids.isValid { throw .invalidArgument("invalid document id range \(ids.lowerBound) ..< \(ids.upperBound)") }
+        try ids?.validate()
         return try retrying { () throws(StoreError) in
             let result = if let ids { try execute("versions_in", [collection, ids.lowerBound, ids.upperBound]) }
                 else { try execute("versions", [collection]) }
@@ -89,16 +89,14 @@ public final class PostgresStore: DocumentStore {
 
     @discardableResult
     public func commit(_ writes: [Write]) throws(StoreError) -> Timestamp {
-        var parameter: [UInt8] = [UInt8(ascii: "[")]
-        parameter.reserveCapacity(512)
-        for (position, write) in writes.enumerated() {
+        for write in writes {
             guard DocumentPath.isValidID(write.path.id), DocumentPath.isValidID(write.path.collection) else {
                 throw .invalidArgument("invalid document path \(write.path)")
             }
-            if position > 0 { parameter.append(UInt8(ascii: ",")) }
-            Self.encode(write, to: &parameter)
         }
-        parameter.append(UInt8(ascii: "]"))
+        var parameter: [UInt8] = []
+        parameter.reserveCapacity(512)
+        JSON.writeArray(writes, to: &parameter, writeElement: Self.encode)
         let order = writes.map { "\($0.path.collection)/\($0.path.id)" }.max() ?? ""
         return try retrying { () throws(StoreError) in
             let ticket = CommitBatcher.Ticket(writes: parameter, order: order)
@@ -108,13 +106,10 @@ public final class PostgresStore: DocumentStore {
 
     /// Applies a batch of commits in one call and sets each ticket's outcome.
     private func apply(_ batch: [CommitBatcher.Ticket]) {
-        var parameter: [UInt8] = [UInt8(ascii: "[")]
+        var parameter: [UInt8] = []
         parameter.reserveCapacity(batch.reduce(3) { $0 + $1.writes.count + 1 })
-        for (position, ticket) in batch.enumerated() {
-            if position > 0 { parameter.append(UInt8(ascii: ",")) }
-            parameter.append(contentsOf: ticket.writes)
-        }
-        parameter.append(contentsOf: [UInt8(ascii: "]"), 0])
+        JSON.writeArray(batch, to: &parameter) { ticket, output in output.append(contentsOf: ticket.writes) }
+        parameter.append(0)
         let result: OpaquePointer
         do {
             result = try executeBatch(parameter)
