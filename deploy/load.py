@@ -136,6 +136,7 @@ def wrk(path, connections, seconds, script="get.lua", env=None, threads=2, heade
     after = cpu_seconds()
     line = next(line for line in output.splitlines() if line.startswith("WRK_RESULT "))
     result = json.loads(line[len("WRK_RESULT "):])
+    assert not result["statuses"].get("other"), result  # a run of error answers measures nothing
     result["rate"] = result["requests"] / result["seconds"]
     requests = max(result["requests"], 1)
     result["cpu_parts"] = {name: 1000 * (after[name] - before[name]) / requests for name in after}

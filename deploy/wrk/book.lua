@@ -1,6 +1,7 @@
 -- POST /book of distinct slots: thread t of T books slot numbers t, t+T, t+2T, ... of the flat
 -- list of (service, slot) pairs the load kit seeded, so no pair is ever sent twice.
 package.path = package.path .. ";" .. debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "?.lua"
+count_statuses = true
 require("common")
 
 local services = tonumber(os.getenv("LOAD_SERVICES"))

@@ -1,5 +1,6 @@
 -- POST /book where every connection fights over the same few slots of one service.
 package.path = package.path .. ";" .. debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "?.lua"
+count_statuses = true
 require("common")
 
 local service = os.getenv("LOAD_SERVICE")
