@@ -119,8 +119,21 @@ def worker_memory():
 
 # ---- wrk ------------------------------------------------------------------------------------
 
+def server_latency(log_offset):
+    """p50 and p99 (ms) of nginx's own $request_time over the access log lines written since
+    `log_offset`: from reading the request's first bytes to sending the last of the response,
+    without the time the request and response spend in wrk and the kernel on the way."""
+    with open(os.path.join(RUN_DIR, "nginx", "access.log"), "rb") as log:
+        log.seek(log_offset)
+        times = sorted(float(line.rsplit(b" ", 2)[1]) for line in log.read().splitlines())
+    if not times:
+        return 0.0, 0.0
+    return times[len(times) // 2] * 1000, times[min(len(times) - 1, len(times) * 99 // 100)] * 1000
+
+
 def wrk(path, connections, seconds, script="get.lua", env=None, threads=2, headers=()):
     """One wrk run; the worker PSS reported is the largest seen during the run (sampled 4 times a second)."""
+    log_offset = os.path.getsize(os.path.join(RUN_DIR, "nginx", "access.log"))
     before = cpu_seconds()
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
                "-s", os.path.join(ROOT, "deploy", "wrk", script), BASE + path]
@@ -142,6 +155,7 @@ def wrk(path, connections, seconds, script="get.lua", env=None, threads=2, heade
     result["cpu_parts"] = {name: 1000 * (after[name] - before[name]) / requests for name in after}
     result["cpu_ms"] = sum(result["cpu_parts"].values())
     result["pss"] = max(pss, worker_memory()[1])
+    result["nginx_p50_ms"], result["nginx_p99_ms"] = server_latency(log_offset)
     return result
 
 
@@ -170,6 +184,7 @@ def row(name, result, ceiling=None, unit="req/s"):
     errors = sum(result["errors"].values())
     parts = " ".join(f"{k} {v:.3f}" for k, v in result["cpu_parts"].items())
     print(f"{name:<34} {result['rate']:>9,.0f} {unit:<8} p50 {result['p50_us'] / 1000:7.2f} ms  p99 {result['p99_us'] / 1000:7.2f} ms  "
+          f"(in nginx: p50 {result['nginx_p50_ms']:.0f} ms, p99 {result['nginx_p99_ms']:.0f} ms)  "
           f"ratio {ratio}  cpu {result['cpu_ms']:.3f} ms/req ({parts})  worker PSS {result['pss']:.1f} MB  "
           f"[{statuses}{', errors: %d' % errors if errors else ''}]", flush=True)
 
@@ -250,12 +265,13 @@ def large(seconds, size):
 
 def table():
     print()
-    print("| run | rate | p50 ms | p99 ms | of ceiling | server CPU ms/req (nginx + FastCGI + PostgreSQL) | worker PSS MB |")
-    print("|---|---|---|---|---|---|---|")
+    print("| run | rate | p50 ms | p99 ms | p50 / p99 ms in nginx | of ceiling | server CPU ms/req (nginx + FastCGI + PostgreSQL) | worker PSS MB |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, result, ceiling_rate, unit in ROWS:
         ratio = f"{result['rate'] / ceiling_rate:.1%}" if ceiling_rate else "-"
         parts = " + ".join(f"{v:.3f}" for v in result["cpu_parts"].values())
-        print(f"| {name} | {result['rate']:,.0f} {unit} | {result['p50_us'] / 1000:.2f} | {result['p99_us'] / 1000:.2f} | {ratio} | "
+        print(f"| {name} | {result['rate']:,.0f} {unit} | {result['p50_us'] / 1000:.2f} | {result['p99_us'] / 1000:.2f} | "
+              f"{result['nginx_p50_ms']:.0f} / {result['nginx_p99_ms']:.0f} | {ratio} | "
               f"{result['cpu_ms']:.3f} ({parts}) | {result['pss']:.1f} |")
 
 
