@@ -38,11 +38,11 @@ public final class BookingDesk {
         }
         // Claims are read by id alone (a claim's id names its service and slot): claims pile up
         // with bookings, and reading and parsing each document was most of a rebuild's work.
-        let claims = try storeCall { () throws(StoreError) in try store.versions(collection: Collections.slotClaims) }
+        let claimIDs = try storeCall { () throws(StoreError) in try store.ids(collection: Collections.slotClaims, in: nil) }
         var claimed: [String: Set<Slot>] = [:]
-        for claim in claims {
-            guard let (serviceID, slot) = Collections.claim(id: claim.id) else { continue }
-            claimed[serviceID, default: []].insert(slot)
+        for id in claimIDs {
+            guard let (serviceID, slot) = Collections.claim(id: id) else { continue }
+            claimed[String(serviceID), default: []].insert(slot)
         }
         return services.map { service in
             availability(of: service, claimed: claimed[service.id] ?? [])
@@ -53,12 +53,12 @@ public final class BookingDesk {
     public func service(id: String) throws(BookingError) -> ServiceAvailability {
         guard (try? Validation.id(id, field: "service_id")) != nil else { throw .serviceNotFound }
         guard let service = try definition(of: id) else { throw .serviceNotFound }
-        let claims = try storeCall { () throws(StoreError) in
-            try store.versions(collection: Collections.slotClaims, ids: Collections.claimIDs(of: id))
+        let claimIDs = try storeCall { () throws(StoreError) in
+            try store.ids(collection: Collections.slotClaims, in: Collections.claimIDs(of: id))
         }
         var claimed = Set<Slot>()
-        for claim in claims {
-            if let (serviceID, slot) = Collections.claim(id: claim.id), serviceID == id { claimed.insert(slot) }
+        for claimID in claimIDs {
+            if let (serviceID, slot) = Collections.claim(id: claimID), serviceID.utf8.elementsEqual(id.utf8) { claimed.insert(slot) }
         }
         return availability(of: service, claimed: claimed)
     }

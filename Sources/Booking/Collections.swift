@@ -25,10 +25,13 @@ enum Collections {
     }
 
     /// The service and slot a claim's id names (what `claimPath` made); nil for other ids. A
-    /// service id may hold `@`; a slot's spelling never does.
-    static func claim(id: String) -> (serviceID: String, slot: Slot)? {
-        guard let at = id.lastIndex(of: "@"), let slot = try? Slot(parsing: String(id[id.index(after: at)...])) else { return nil }
-        return (String(id[..<at]), slot)
+    /// service id may hold `@`; a slot's spelling never does. Works on the id's bytes: a rebuild
+    /// of the catalog reads every claim.
+    static func claim(id: String) -> (serviceID: Substring, slot: Slot)? {
+        guard let at = id.utf8.lastIndex(of: UInt8(ascii: "@")),
+              let slot = try? Slot(parsing: id[id.utf8.index(after: at)...])
+        else { return nil }
+        return (id[..<at], slot)
     }
 }
 

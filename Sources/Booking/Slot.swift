@@ -21,7 +21,7 @@ public struct Slot: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 
     /// Parses an RFC 3339 instant with any offset; a fraction of a second must be zero.
-    public init(parsing text: String) throws(BookingError) {
+    public init(parsing text: some StringProtocol) throws(BookingError) {
         guard let instant = Timestamp(rfc3339: text) else {
             throw .invalidSlot("\"\(text.prefix(64))\" is not an RFC 3339 date-time such as 2026-12-01T09:30:00Z")
         }

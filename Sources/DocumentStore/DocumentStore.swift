@@ -19,10 +19,14 @@ public protocol DocumentStore: AnyObject {
     /// how a cache confirms cheaply that a document has not changed.
     func version(of path: DocumentPath) throws(StoreError) -> DocumentVersion?
 
-    /// The documents of `collection` whose ids lie in `ids` (every one when nil) as their ids
-    /// and update times, in document-id order, without their fields: how a cache learns cheaply
-    /// which documents changed, and how documents with ids of one form are found.
-    func versions(collection: String, ids: DocumentIDRange?) throws(StoreError) -> [DocumentVersion]
+    /// Every document of `collection` as its id and update time, in document-id order, without
+    /// its fields: how a cache learns cheaply which documents changed.
+    func versions(collection: String) throws(StoreError) -> [DocumentVersion]
+
+    /// The ids of the documents of `collection` that lie in `range` (every one when nil), in
+    /// document-id order: how documents whose ids carry their meaning are found, without reading
+    /// the documents (PostgreSQL answers from its primary-key index alone).
+    func ids(collection: String, in range: DocumentIDRange?) throws(StoreError) -> [String]
 
     /// Applies all `writes` or none of them, and returns the commit time.
     @discardableResult
@@ -33,11 +37,6 @@ public protocol DocumentStore: AnyObject {
 }
 
 extension DocumentStore {
-    /// Every document of `collection` as its id and update time, in document-id order.
-    public func versions(collection: String) throws(StoreError) -> [DocumentVersion] {
-        try versions(collection: collection, ids: nil)
-    }
-
     /// Every document of `collection`, fetched page by page.
     public func listAll(collection: String, pageSize: Int = 500) throws(StoreError) -> [Document] {
         var documents: [Document] = []

@@ -88,8 +88,15 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     /// Parses an RFC 3339 `date-time` (`2026-12-01T09:30:00Z`, `2026-12-01t10:30:00.5+01:00`):
     /// a full date, a time with seconds, an optional fraction of up to nine digits, and `Z` or
     /// a numeric offset. Returns nil for anything else, including impossible dates and leap seconds.
-    public init?(rfc3339 text: String) {
-        let bytes = Array(text.utf8)
+    public init?(rfc3339 text: some StringProtocol) {
+        // On the string's own UTF-8 storage where it has one (native strings and their slices do).
+        let parsed = text.utf8.withContiguousStorageIfAvailable(Self.parse(rfc3339:))
+            ?? Array(text.utf8).withUnsafeBufferPointer(Self.parse(rfc3339:))
+        guard let parsed else { return nil }
+        self = parsed
+    }
+
+    private static func parse(rfc3339 bytes: UnsafeBufferPointer<UInt8>) -> Timestamp? {
         var index = 0
 
         func number(_ width: Int) -> Int64? {
@@ -146,7 +153,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         guard index == bytes.count else { return nil }
 
         let days = Timestamp.days(fromCivilYear: year, month: month, day: day)
-        self.init(seconds: days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds, nanos: Int32(nanos))
+        return Timestamp(seconds: days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds, nanos: Int32(nanos))
     }
 
     private static func daysIn(month: Int64, year: Int64) -> Int64 {

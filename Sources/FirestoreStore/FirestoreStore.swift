@@ -67,17 +67,23 @@ public final class FirestoreStore: DocumentStore {
         return try keysOnly(path.collection, where: nameFilter("EQUAL", path)).first
     }
 
-    /// A keys-only query (below); an id range is a pair of `__name__` filters (Firestore orders
-    /// names by their UTF-8 bytes).
-    public func versions(collection: String, ids: DocumentIDRange?) throws(StoreError) -> [DocumentVersion] {
+    /// A keys-only query (below).
+    public func versions(collection: String) throws(StoreError) -> [DocumentVersion] {
         try validateCollection(collection)
-        guard let ids else { return try keysOnly(collection, where: nil) }
-        try ids.validate()
+        return try keysOnly(collection, where: nil)
+    }
+
+    /// A keys-only query (below); a range is a pair of `__name__` filters (Firestore orders
+    /// names by their UTF-8 bytes).
+    public func ids(collection: String, in range: DocumentIDRange?) throws(StoreError) -> [String] {
+        try validateCollection(collection)
+        guard let range else { return try keysOnly(collection, where: nil).map(\.id) }
+        try range.validate()
         return try keysOnly(collection, where: .object(["compositeFilter": .object([
             "op": .string("AND"),
-            "filters": .array([nameFilter("GREATER_THAN_OR_EQUAL", DocumentPath(collection, ids.lowerBound)),
-                               nameFilter("LESS_THAN", DocumentPath(collection, ids.upperBound))]),
-        ])]))
+            "filters": .array([nameFilter("GREATER_THAN_OR_EQUAL", DocumentPath(collection, range.lowerBound)),
+                               nameFilter("LESS_THAN", DocumentPath(collection, range.upperBound))]),
+        ])])).map(\.id)
     }
 
     /// The ids and update times of the documents of `collection` that `filter` selects, in id

@@ -64,16 +64,31 @@ public final class PostgresStore: DocumentStore {
         }
     }
 
-    public func versions(collection: String, ids: DocumentIDRange?) throws(StoreError) -> [DocumentVersion] {
-        try ids?.validate()
-        return try retrying { () throws(StoreError) in
-            let result = if let ids { try execute("versions_in", [collection, ids.lowerBound, ids.upperBound]) }
-                else { try execute("versions", [collection]) }
-            return try versions(from: result, collection: collection)
+    public func versions(collection: String) throws(StoreError) -> [DocumentVersion] {
+        try retrying { () throws(StoreError) in
+            try versions(from: execute("versions", [collection]), collection: collection)
         }
     }
 
-    /// The rows of a `version`, `versions` or `versions_in` result (which this clears).
+    /// An index-only scan of the primary key where the table's visibility map allows (pages
+    /// not changed since the last vacuum): no row is read.
+    public func ids(collection: String, in range: DocumentIDRange?) throws(StoreError) -> [String] {
+        try range?.validate()
+        return try retrying { () throws(StoreError) in
+            let result = if let range { try execute("ids_in", [collection, range.lowerBound, range.upperBound]) }
+                else { try execute("ids", [collection]) }
+            defer { PQclear(result) }
+            var ids: [String] = []
+            ids.reserveCapacity(Int(PQntuples(result)))
+            for row in 0..<PQntuples(result) {
+                guard let id = text(result, row, 0) else { throw .internalError("malformed id row in \(collection)") }
+                ids.append(id)
+            }
+            return ids
+        }
+    }
+
+    /// The rows of a `version` or `versions` result (which this clears).
     private func versions(from result: OpaquePointer, collection: String) throws(StoreError) -> [DocumentVersion] {
         defer { PQclear(result) }
         var versions: [DocumentVersion] = []

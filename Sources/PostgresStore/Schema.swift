@@ -109,7 +109,8 @@ enum Schema {
         ("list", "SELECT \(columns) FROM documents WHERE collection = $1 AND id > $2 ORDER BY id LIMIT $3"),
         ("version", "SELECT id, \(microseconds("update_time")) FROM documents WHERE collection = $1 AND id = $2"),
         ("versions", "SELECT id, \(microseconds("update_time")) FROM documents WHERE collection = $1 ORDER BY id"),
-        ("versions_in", "SELECT id, \(microseconds("update_time")) FROM documents WHERE collection = $1 AND id >= $2 AND id < $3 ORDER BY id"),
+        ("ids", "SELECT id FROM documents WHERE collection = $1 ORDER BY id"),
+        ("ids_in", "SELECT id FROM documents WHERE collection = $1 AND id >= $2 AND id < $3 ORDER BY id"),
         ("commit_batch", "SELECT commit_time, state, message, detail FROM docstore_commit_batch($1::jsonb)"),
         ("ping", "SELECT 1"),
     ]

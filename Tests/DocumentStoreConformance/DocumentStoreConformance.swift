@@ -25,7 +25,7 @@ public enum DocumentStoreConformance {
         "delete removes and honours preconditions": deleteHonoursPreconditions,
         "list pages through a collection in id order": listPages,
         "versions give every id in order with its current update time": versionsFollowUpdates,
-        "versions in an id range: the ids from its lower bound to before its upper, in byte order": versionsInAnIDRange,
+        "ids, all or in a range from its lower bound to before its upper, in byte order": idsInAnIDRange,
         "the version of one document is its current update time, nil when there is none": versionOfOneDocument,
         "ids Firestore forbids are refused": forbiddenIDsAreRefused,
         "of concurrent creates of one document exactly one wins": concurrentCreatesOneWins,
@@ -180,23 +180,27 @@ public enum DocumentStoreConformance {
         try expect(try store.version(of: DocumentPath(uniqueCollection(), "a@1")) == nil, "nil in another collection")
     }
 
-    static func versionsInAnIDRange(_ makeStore: @escaping DocumentStoreFactory) throws {
+    static func idsInAnIDRange(_ makeStore: @escaping DocumentStoreFactory) throws {
         let store = makeStore()
         let collection = uniqueCollection()
-        let ids = ["a", "a@", "a@1", "a@b@2", "a@\u{E9}", "a?", "aA", "a\u{E9}", "b@1"]
-        try store.commit(ids.map { .create(DocumentPath(collection, $0), ["id": .string($0)]) })
-        let claims = try store.versions(collection: collection, ids: DocumentIDRange(from: "a@", before: "aA"))
-        try expect(claims.map(\.id) == ["a@", "a@1", "a@b@2", "a@\u{E9}"], "the ids starting with a@: \(claims.map(\.id))")
-        let all = try store.versions(collection: collection)
-        try expect(claims == all.filter { $0.id.hasPrefix("a@") }, "the same versions as the whole listing")
+        let ids = ["a", "a?", "a@", "a@1", "a@b@2", "a@\u{E9}", "aA", "a\u{E9}", "b@1"]  // in UTF-8 byte order
+        try store.commit(ids.reversed().map { .create(DocumentPath(collection, $0), ["id": .string($0)]) })
+        try store.commit([.create(DocumentPath(uniqueCollection(), "a@2"), [:])])
+        try expect(try store.ids(collection: collection, in: nil) == ids, "every id once, in byte order: \(try store.ids(collection: collection, in: nil))")
+        try expect(try store.ids(collection: collection, in: nil) == store.versions(collection: collection).map(\.id), "the ids versions gives")
+        let claims = try store.ids(collection: collection, in: DocumentIDRange(from: "a@", before: "aA"))
+        try expect(claims == ["a@", "a@1", "a@b@2", "a@\u{E9}"], "the ids starting with a@: \(claims)")
         // UTF-8 byte order: é (C3 A9) sorts after every ASCII character.
-        let high = try store.versions(collection: collection, ids: DocumentIDRange(from: "a\u{7F}", before: "b"))
-        try expect(high.map(\.id) == ["a\u{E9}"], "byte order: \(high.map(\.id))")
-        try expect(try store.versions(collection: collection, ids: DocumentIDRange(from: "c", before: "d")).isEmpty, "an empty range")
-        try expect(try store.versions(collection: collection, ids: DocumentIDRange(from: "b", before: "a")).isEmpty, "a reversed range")
+        let high = try store.ids(collection: collection, in: DocumentIDRange(from: "a\u{7F}", before: "b"))
+        try expect(high == ["a\u{E9}"], "byte order: \(high)")
+        try expect(try store.ids(collection: collection, in: DocumentIDRange(from: "c", before: "d")).isEmpty, "an empty range")
+        try expect(try store.ids(collection: collection, in: DocumentIDRange(from: "b", before: "a")).isEmpty, "a reversed range")
+        try expect(try store.ids(collection: uniqueCollection(), in: nil).isEmpty, "an empty collection has no ids")
+        try store.commit([.delete(DocumentPath(collection, "a@1"), .none)])
+        try expect(try !store.ids(collection: collection, in: nil).contains("a@1"), "a deleted document is gone")
         for range in [DocumentIDRange(from: "a/", before: "b"), DocumentIDRange(from: "a", before: "")] {
             do {
-                _ = try store.versions(collection: collection, ids: range)
+                _ = try store.ids(collection: collection, in: range)
                 throw Failure(description: "the range \(range) was accepted")
             } catch let error as StoreError {
                 guard case .invalidArgument = error else { throw Failure(description: "range \(range): \(error)") }
