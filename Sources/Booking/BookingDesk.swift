@@ -39,13 +39,13 @@ public final class BookingDesk {
         // Claims are read by id alone (a claim's id names its service and slot): claims pile up
         // with bookings, and reading and parsing each document was most of a rebuild's work.
         let claimIDs = try storeCall { () throws(StoreError) in try store.ids(collection: Collections.slotClaims, in: nil) }
-        var claimed: [String: Set<Slot>] = [:]
+        var claimed: [ExactString: Set<Slot>] = [:]  // by service id, byte for byte
         for id in claimIDs {
             guard let (serviceID, slot) = Collections.claim(id: id) else { continue }
-            claimed[String(serviceID), default: []].insert(slot)
+            claimed[ExactString(String(serviceID)), default: []].insert(slot)
         }
         return services.map { service in
-            availability(of: service, claimed: claimed[service.id] ?? [])
+            availability(of: service, claimed: claimed[ExactString(service.id)] ?? [])
         }
     }
 

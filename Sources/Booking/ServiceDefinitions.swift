@@ -26,8 +26,9 @@ public final class ServiceDefinitions: Sendable {
     }
 
     private let counters: any ChangeCounters
-    private let entries = Mutex<[String: Entry]>([:])
-    private let catalog = Mutex<[String: CatalogEntry]>([:])
+    // Keyed by id byte for byte: two services may have canonically equivalent ids.
+    private let entries = Mutex<[ExactString: Entry]>([:])
+    private let catalog = Mutex<[ExactString: CatalogEntry]>([:])
     private let capacity: Int
 
     public init(counters: any ChangeCounters, capacity: Int = 10_000) {
@@ -41,7 +42,7 @@ public final class ServiceDefinitions: Sendable {
                  version: () throws(BookingError) -> DocumentVersion?) throws(BookingError) -> Service? {
         let servicesVersion = counters.servicesVersion
         let now = monotonicSeconds()
-        if let entry = entries.withLock({ $0[id] }) {
+        if let entry = entries.withLock({ $0[ExactString(id)] }) {
             if entry.version == servicesVersion, now - entry.confirmedAt < readCacheLifetime { return entry.service }
             if try version()?.updateTime == entry.updateTime {
                 remember(id, Entry(service: entry.service, updateTime: entry.updateTime, version: servicesVersion, confirmedAt: now))
@@ -49,7 +50,7 @@ public final class ServiceDefinitions: Sendable {
             }
         }
         guard let document = try read(), let service = Service(document: document) else {
-            entries.withLock { $0[id] = nil }
+            entries.withLock { $0[ExactString(id)] = nil }
             return nil
         }
         remember(id, Entry(service: service, updateTime: document.updateTime, version: servicesVersion, confirmedAt: now))
@@ -57,9 +58,10 @@ public final class ServiceDefinitions: Sendable {
     }
 
     private func remember(_ id: String, _ entry: Entry) {
+        let key = ExactString(id)
         entries.withLock {
-            if $0.count >= capacity && $0[id] == nil { $0.removeAll(keepingCapacity: true) }
-            $0[id] = entry
+            if $0.count >= capacity && $0[key] == nil { $0.removeAll(keepingCapacity: true) }
+            $0[key] = entry
         }
     }
 
@@ -71,18 +73,18 @@ public final class ServiceDefinitions: Sendable {
             var found: [CatalogEntry] = []
             found.reserveCapacity(versions.count)
             for version in versions {
-                guard let entry = entries[version.id], entry.updateTime == version.updateTime else { return nil }
+                guard let entry = entries[ExactString(version.id)], entry.updateTime == version.updateTime else { return nil }
                 found.append(entry)
             }
             return found
         }
         if let cached { return cached.compactMap(\.service) }
         let documents = try list()
-        var fresh: [String: CatalogEntry] = [:]
+        var fresh: [ExactString: CatalogEntry] = [:]
         fresh.reserveCapacity(documents.count)
         let services = documents.compactMap { document -> Service? in
             let service = Service(document: document)
-            fresh[document.path.id] = CatalogEntry(updateTime: document.updateTime, service: service)
+            fresh[ExactString(document.path.id)] = CatalogEntry(updateTime: document.updateTime, service: service)
             return service
         }
         catalog.withLock { $0 = fresh }

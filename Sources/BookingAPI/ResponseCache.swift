@@ -1,4 +1,5 @@
 import Booking
+import DocumentStore
 import Synchronization
 
 /// Pre-serialised bodies of the availability reads (`GET /services`, `GET /services/{id}`),
@@ -33,7 +34,7 @@ public final class ResponseCache: Sendable {
     }
 
     private let counters: any ChangeCounters
-    private let entries = Mutex<[String: Entry]>([:])
+    private let entries = Mutex<[ExactString: Entry]>([:])  // paths, byte for byte
     /// Held while building, so that the threads that find a body stale together build it once.
     private let building = Mutex<Void>(())
     private let capacity: Int
@@ -59,10 +60,10 @@ public final class ResponseCache: Sendable {
     /// makes, then cached. The version is read before building, so a change committed meanwhile
     /// makes the next read build again.
     func body(for key: String, gzip: Bool = false, build: () throws(APIError) -> [UInt8]) throws(APIError) -> EncodedBody {
-        try entry(for: key, build: build).encoded(gzip: gzip)
+        try entry(for: ExactString(key), build: build).encoded(gzip: gzip)
     }
 
-    private func entry(for key: String, build: () throws(APIError) -> [UInt8]) throws(APIError) -> Entry {
+    private func entry(for key: ExactString, build: () throws(APIError) -> [UInt8]) throws(APIError) -> Entry {
         let version = counters.availabilityVersion
         if let entry = entries.withLock({ $0[key] }), entry.version == version {
             let age = monotonicSeconds() - entry.builtAt
@@ -75,7 +76,7 @@ public final class ResponseCache: Sendable {
     }
 
     /// Called with `building` held: another thread may have built the body meanwhile.
-    private func buildUnlessFresh(_ key: String, _ build: () throws(APIError) -> [UInt8]) throws(APIError) -> Entry {
+    private func buildUnlessFresh(_ key: ExactString, _ build: () throws(APIError) -> [UInt8]) throws(APIError) -> Entry {
         let version = counters.availabilityVersion
         let now = monotonicSeconds()
         if let entry = entries.withLock({ $0[key] }), entry.version == version, now - entry.builtAt < Self.refreshAge {

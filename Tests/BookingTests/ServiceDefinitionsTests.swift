@@ -46,6 +46,30 @@ import Glibc
         #expect(try catalog([a, added]) == (["a": ["2031-01-01T09:00:00Z"], "c": ["2031-01-01T12:00:00Z"]], false))
     }
 
+    @Test func idsThatDifferOnlyInUnicodeNormalisationAreDifferentServices() throws {
+        let composed = try document("caf\u{E9}", slot: "2031-01-01T09:00:00Z", at: 1)
+        let decomposed = try document("cafe\u{301}", slot: "2031-01-01T10:00:00Z", at: 1)
+        #expect("caf\u{E9}" == "cafe\u{301}")  // to Swift's String; not to a store
+        #expect(ExactString("caf\u{E9}") != ExactString("cafe\u{301}"))
+        #expect(Set([ExactString("caf\u{E9}"), ExactString("cafe\u{301}"), ExactString("caf\u{E9}")]).count == 2)
+        for _ in 0..<2 {  // read, then from the cache
+            for document in [composed, decomposed] {
+                let service = try definitions.service(id: document.path.id, read: { document }, version: { nil })
+                #expect(service?.id.utf8.elementsEqual(document.path.id.utf8) == true)
+                #expect(service?.slots == Service(document: document)?.slots)
+            }
+        }
+        let services = try definitions.all(matching: [decomposed, composed].map { DocumentVersion(id: $0.path.id, updateTime: $0.updateTime) }) {
+            [decomposed, composed]
+        }
+        #expect(services.map { Array($0.id.unicodeScalars) } == [Array("cafe\u{301}".unicodeScalars), Array("caf\u{E9}".unicodeScalars)])
+        let again = try definitions.all(matching: [decomposed, composed].map { DocumentVersion(id: $0.path.id, updateTime: $0.updateTime) }) {
+            Issue.record("both definitions were cached apart, so nothing needs listing again")
+            return []
+        }
+        #expect(again.map(\.slots) == services.map(\.slots))
+    }
+
     @Test func anInvalidServiceDocumentIsLeftOutWithoutForcingRereads() throws {
         let valid = try document("a", slot: "2031-01-01T09:00:00Z", at: 1)
         let time = Timestamp(seconds: 1_900_000_000, nanos: 0)

@@ -7,10 +7,12 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
+from urllib.parse import quote
 
 import pytest
 
-from stack import BACKEND, call, create_service, future_slots
+from stack import BACKEND, assert_error, call, create_service, future_slots
 from test_deployment import binary, fastcgi_request
 
 
@@ -72,3 +74,21 @@ def test_another_host_shows_a_booking_within_a_second():
         finally:
             host_b.terminate()
             host_b.wait(20)
+
+
+def test_ids_that_differ_only_in_unicode_normalisation_name_different_services():
+    # "é" as one code point and as "e" with a combining accent: equal as Swift strings, but two
+    # ids to every store and to the original application, so the caches must keep them apart.
+    suffix = uuid.uuid4().hex[:8]
+    composed, decomposed = f"caf\u00e9-{suffix}", f"cafe\u0301-{suffix}"
+    slots = future_slots(2)
+    create_service([slots[0]], name="composed", service_id=composed)
+    create_service([slots[1]], name="decomposed", service_id=decomposed)
+    for _ in range(6):  # every worker process caches both, whichever answers first
+        for service_id, name, slot in ((composed, "composed", slots[0]), (decomposed, "decomposed", slots[1])):
+            body = call("GET", "/services/" + quote(service_id)).json()
+            assert (body["service_id"], body["service_name"], body["available_slots"]) == (service_id, name, [slot])
+    assert_error(call("POST", "/book", json={"service_id": decomposed, "slot": slots[0], "user_name": "u"}), 422, "slot_not_offered")
+    assert call("POST", "/book", json={"service_id": decomposed, "slot": slots[1], "user_name": "u"}).status_code == 201
+    catalog = {s["service_id"]: s["available_slots"] for s in call("GET", "/services").json()["services"]}
+    assert (catalog[composed], catalog[decomposed]) == ([slots[0]], [])
