@@ -18,14 +18,16 @@ public final class CommitBatcher: Sendable {
     final class Ticket: @unchecked Sendable {
         /// The commit's writes, as the JSON array `docstore_commit` takes.
         let writes: [UInt8]
-        /// Batches run in this order: the largest document path the commit writes, so that
-        /// batches of bookings take their slot claims in one order and cannot deadlock.
-        let order: String
+        /// Batches run in this order: the largest document path the commit writes (by its
+        /// UTF-8 bytes, a total order: Swift's string order ties canonically equivalent paths,
+        /// which are different rows), so that batches of bookings take their slot claims in one
+        /// order and cannot deadlock.
+        let order: [UInt8]
         /// Set by the leader of the ticket's batch before it wakes the ticket's thread.
         var outcome: Result<Int64, StoreError>?
         private let semaphore = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
 
-        init(writes: [UInt8], order: String) {
+        init(writes: [UInt8], order: [UInt8]) {
             self.writes = writes
             self.order = order
             sem_init(semaphore, 0, 0)
@@ -71,7 +73,7 @@ public final class CommitBatcher: Sendable {
                 state.waiting.removeFirst(batch.count)
                 return batch
             }
-            apply(batch.sorted { $0.order < $1.order })
+            apply(batch.sorted { $0.order.lexicographicallyPrecedes($1.order) })
             for waiter in batch where waiter !== ticket { waiter.wake() }
         }
         state.withLock { state in

@@ -112,7 +112,7 @@ public final class PostgresStore: DocumentStore {
         var parameter: [UInt8] = []
         parameter.reserveCapacity(512)
         JSON.writeArray(writes, to: &parameter, writeElement: Self.encode)
-        let order = writes.map { "\($0.path.collection)/\($0.path.id)" }.max() ?? ""
+        let order = writes.map { Array("\($0.path.collection)/\($0.path.id)".utf8) }.max { $0.lexicographicallyPrecedes($1) } ?? []
         return try retrying { () throws(StoreError) in
             let ticket = CommitBatcher.Ticket(writes: parameter, order: order)
             return Timestamp(microseconds: try batcher.commit(ticket, apply: apply).get())

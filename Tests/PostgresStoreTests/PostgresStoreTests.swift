@@ -37,10 +37,10 @@ let databaseURL = getenv("DATABASE_URL").map { String(cString: $0) } ?? ""
         let failures = race(64) { thread in
             for round in 0..<20 {
                 let number = thread * 100 + round
-                let ticket = CommitBatcher.Ticket(writes: Array("\(number)".utf8), order: String(1000 - number % 1000))
+                let ticket = CommitBatcher.Ticket(writes: Array("\(number)".utf8), order: Array(String(1000 - number % 1000).utf8))
                 let outcome = batcher.commit(ticket) { batch in
                     batchSizes.withLock { $0.append(batch.count) }
-                    if batch.map(\.order) != batch.map(\.order).sorted() { unsortedBatches.withLock { $0 += 1 } }
+                    if batch.map(\.order) != batch.map(\.order).sorted(by: { $0.lexicographicallyPrecedes($1) }) { unsortedBatches.withLock { $0 += 1 } }
                     usleep(200)  // a round trip, during which other commits queue up
                     for ticket in batch {
                         let text = String(decoding: ticket.writes, as: UTF8.self)
