@@ -4,6 +4,7 @@ nginx on loopback, server CPU from /proc, and one table at the end. Python's sta
 
 import argparse
 import gzip
+import http.client
 import json
 import os
 import subprocess
@@ -233,6 +234,34 @@ def book(seconds, booking_services):
     created = booked["statuses"].get("201", 0)
     # wrk stops counting at the deadline; up to one request per connection may still complete.
     assert created <= claims <= created + 32 and set(booked["statuses"]) == {"201"}, (claims, booked["statuses"])
+    status, body = api("POST", "/services", {"service_id": "rebuild-probe", "service_name": "rebuild probe",
+                                             "available_slots": [slot(i) for i in range(16)]})
+    assert status == 201, body
+    what = f"{booking_services * 500:,} slots, {claims:,} claims"
+    rebuild_after_booking(range(8), f"{what}, right after the bookings run")
+    # As autovacuum leaves the table: the primary key answers the claims' ids without the rows.
+    sql("VACUUM ANALYZE documents")
+    rebuild_after_booking(range(8, 16), f"{what}, after VACUUM")
+
+
+def rebuild_after_booking(slots, what):
+    """How long GET /services takes right after a booking of each of `slots` of the probe service,
+    when it rebuilds the catalog (every service, every claim). One kept connection."""
+    connection = http.client.HTTPSConnection("127.0.0.1", int(os.environ["HTTPS_PORT"]), context=TLS, timeout=120)
+    times = []
+    for index in slots:
+        connection.request("POST", "/book", json.dumps({"service_id": "rebuild-probe", "slot": slot(index), "user_name": "probe"}),
+                           {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        assert response.status == 201 and response.read()
+        started = time.perf_counter()
+        connection.request("GET", "/services")
+        response = connection.getresponse()
+        assert response.status == 200 and response.read()
+        times.append((time.perf_counter() - started) * 1000)
+    connection.close()
+    print(f"# catalog rebuild after a booking ({what}): GET /services took "
+          f"{sorted(times)[len(times) // 2]:.0f} ms (median of {len(times)}; {min(times):.0f}-{max(times):.0f})", flush=True)
 
 
 def contend(seconds):
