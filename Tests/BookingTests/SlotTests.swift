@@ -54,9 +54,18 @@ import Testing
         #expect(try Validation.id(id, field: "service_id") == id)
     }
 
-    @Test(arguments: ["", "a/b", "tab\there", "new\nline", "\u{7F}", ".", "..", "__reserved__", String(repeating: "x", count: 129)])
+    @Test(arguments: ["", "a/b", "tab\there", "new\nline", "\u{7F}", ".", "..", "__reserved__", String(repeating: "x", count: 129),
+                      "a" + String(repeating: "\u{301}", count: 740), String(repeating: "e\u{301}", count: 65)])
     func rejectsBadIDs(_ id: String) {
         #expect(throws: BookingError.self) { try Validation.id(id, field: "service_id") }
+    }
+
+    /// The longest id allowed leaves room for its slot claims' ids in Firestore's 1,500 bytes.
+    @Test func theLongestIDsStillMakeValidClaimIDs() throws {
+        let longest = String(repeating: "\u{10FFFF}", count: Validation.maximumIDLength)  // 4 bytes each
+        #expect(try Validation.id(longest, field: "service_id") == longest)
+        let claim = Collections.claimPath(serviceID: longest, slot: try Slot(parsing: "9999-12-31T23:59:59Z"))
+        #expect(DocumentPath.isValidID(claim.id))
     }
 
     @Test func trimsNames() throws {
@@ -64,7 +73,7 @@ import Testing
         #expect(try Validation.name(String(repeating: "é", count: 200), field: "user_name").count == 200)
     }
 
-    @Test(arguments: ["", "   ", "\n\t", String(repeating: "a", count: 201), "Ann\u{0}"])
+    @Test(arguments: ["", "   ", "\n\t", String(repeating: "a", count: 201), "Ann\u{0}", "A" + String(repeating: "\u{301}", count: 200)])
     func rejectsBadNames(_ name: String) {
         #expect(throws: BookingError.self) { try Validation.name(name, field: "user_name") }
     }

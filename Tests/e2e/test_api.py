@@ -112,6 +112,9 @@ def test_bad_services_are_refused():
         ({"service_name": "   ", "available_slots": []}, 422, "invalid_field"),
         ({"service_id": "a/b", "service_name": "X", "available_slots": []}, 422, "invalid_field"),
         ({"service_id": "__x__", "service_name": "X", "available_slots": []}, 422, "invalid_field"),
+        # One character on screen, 741 code points: its slot claims' ids would not fit Firestore's
+        # 1,500 bytes, so it could never be booked (it was created, and every booking got 500).
+        ({"service_id": "a" + "\u0301" * 740, "service_name": "X", "available_slots": []}, 422, "invalid_field"),
         ({"service_name": "X", "available_slots": "2031-06-01T08:00:00Z"}, 400, "invalid_request"),
         ({"service_name": "X", "available_slots": [1]}, 400, "invalid_request"),
         ({"service_name": 5, "available_slots": []}, 400, "invalid_request"),
