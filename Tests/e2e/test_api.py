@@ -197,5 +197,14 @@ def test_head_answers_like_get_without_a_body():
     assert response.status_code == 200 and response.content == b""
 
 
+def test_nginx_own_errors_have_the_api_error_shape():
+    assert_error(call("GET", "/book%00"), 400, "bad_request")  # nginx refuses a NUL in the path
+    assert_error(call("POST", "/", data="{}"), 405, "method_not_allowed")  # the page is static
+    assert_error(call("POST", "/services/.."), 405, "method_not_allowed")  # that is the page too
+    assert_error(call("GET", "/services/" + "x" * 20_000), 414, "uri_too_long")
+    assert_error(call("GET", "/services", headers={"X-Padding": "x" * 20_000}), 431, "headers_too_large")
+    assert call("GET", "/").status_code == 200
+
+
 def test_a_body_over_the_limit_gets_413_json():
     assert_error(call("POST", "/book", data="x" * 70_000, headers={"Content-Type": "application/json"}), 413, "payload_too_large")
