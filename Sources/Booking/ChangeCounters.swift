@@ -10,9 +10,9 @@ public protocol ChangeCounters: Sendable {
     func availabilityChanged()
 }
 
-/// How long a cached read may be served at most, whatever the counters say: writes made on
-/// another host, or by another program, show after at most this long.
-public let readCacheLifetime: Double = 1.0
+/// How long a cached read may be served at most by default, whatever the counters say: writes
+/// made on another host, or by another program, show after at most this long (`READ_CACHE_SECONDS`).
+public let defaultReadCacheLifetime: Double = 1.0
 
 /// Seconds on a clock that never goes back, for cache ages.
 public func monotonicSeconds() -> Double {

@@ -4,8 +4,7 @@ import Synchronization
 /// The services' definitions (name and offered slots), cached per process.
 ///
 /// For the booking path, which then needs one store round trip (the commit), an entry is used
-/// while no service was created on this host since it was confirmed and for `readCacheLifetime`
-/// at most; then the store's update time of its document (read without the fields) confirms it,
+/// while no service was created on this host since it was confirmed and for `lifetime` at most; then the store's update time of its document (read without the fields) confirms it,
 /// or the document is read again. Services are never changed in place, so this only bounds what
 /// other hosts or programs wrote. For the catalog, each definition is checked against the
 /// store's update time of its document, so a large catalog is not read and parsed again
@@ -26,13 +25,16 @@ public final class ServiceDefinitions: Sendable {
     }
 
     private let counters: any ChangeCounters
+    private let lifetime: Double
     // Keyed by id byte for byte: two services may have canonically equivalent ids.
     private let entries = Mutex<[ExactString: Entry]>([:])
     private let catalog = Mutex<[ExactString: CatalogEntry]>([:])
     private let capacity: Int
 
-    public init(counters: any ChangeCounters, capacity: Int = 10_000) {
+    /// - Parameter lifetime: seconds an entry is used before its update time confirms it.
+    public init(counters: any ChangeCounters, lifetime: Double = defaultReadCacheLifetime, capacity: Int = 10_000) {
         self.counters = counters
+        self.lifetime = lifetime
         self.capacity = capacity
     }
 
@@ -43,7 +45,7 @@ public final class ServiceDefinitions: Sendable {
         let servicesVersion = counters.servicesVersion
         let now = monotonicSeconds()
         if let entry = entries.withLock({ $0[ExactString(id)] }) {
-            if entry.version == servicesVersion, now - entry.confirmedAt < readCacheLifetime { return entry.service }
+            if entry.version == servicesVersion, now - entry.confirmedAt < lifetime { return entry.service }
             if try version()?.updateTime == entry.updateTime {
                 remember(id, Entry(service: entry.service, updateTime: entry.updateTime, version: servicesVersion, confirmedAt: now))
                 return entry.service

@@ -6,8 +6,8 @@ import Synchronization
 /// each also gzip-compressed once for the clients that accept it, shared by the threads of a
 /// process. A body is served while no booking or service was made since it was built (per the
 /// host's change counters, which count a change before it is confirmed: a booked slot never
-/// shows as free on this host once its 201 is sent) and for `readCacheLifetime` at most (the
-/// bound for changes made on other hosts).
+/// shows as free on this host once its 201 is sent) and for `lifetime` at most (the bound for
+/// changes made on other hosts).
 public final class ResponseCache: Sendable {
     private final class Entry: Sendable {
         let body: [UInt8]
@@ -34,6 +34,11 @@ public final class ResponseCache: Sendable {
     }
 
     private let counters: any ChangeCounters
+    private let lifetime: Double
+    /// A body this old is rebuilt by the first thread to find it so, while the others go on
+    /// serving it (it is still within `lifetime`): a body expiring only by age never makes the
+    /// threads of a process wait for its rebuild.
+    let refreshAge: Double
     private let entries = Mutex<[ExactString: Entry]>([:])  // paths, byte for byte
     /// Held while building, so that the threads that find a body stale together build it once.
     private let building = Mutex<Void>(())
@@ -43,18 +48,18 @@ public final class ResponseCache: Sendable {
     /// Bodies of at least this size call `afterLargeBuild` once built.
     static let largeBodyBytes = 256 * 1024
 
-    /// - Parameter afterLargeBuild: called after building a large body, for example to hand the
-    ///   memory freed while building it back to the system.
-    public init(counters: any ChangeCounters, capacity: Int = 1000, afterLargeBuild: @escaping @Sendable () -> Void = {}) {
+    /// - Parameters:
+    ///   - lifetime: seconds a body is served at most, whatever the counters say.
+    ///   - afterLargeBuild: called after building a large body, for example to hand the memory
+    ///     freed while building it back to the system.
+    public init(counters: any ChangeCounters, lifetime: Double = defaultReadCacheLifetime, capacity: Int = 1000,
+                afterLargeBuild: @escaping @Sendable () -> Void = {}) {
         self.counters = counters
+        self.lifetime = lifetime
+        refreshAge = lifetime * 0.8
         self.capacity = capacity
         self.afterLargeBuild = afterLargeBuild
     }
-
-    /// A body this old is rebuilt by the first thread to find it so, while the others go on
-    /// serving it (it is still within `readCacheLifetime`): a body expiring only by age never
-    /// makes the threads of a process wait for its rebuild.
-    static let refreshAge = readCacheLifetime * 0.8
 
     /// The cached body for `key` (gzip-compressed when `gzip` and worth it), or the one `build`
     /// makes, then cached. The version is read before building, so a change committed meanwhile
@@ -67,8 +72,8 @@ public final class ResponseCache: Sendable {
         let version = counters.availabilityVersion
         if let entry = entries.withLock({ $0[key] }), entry.version == version {
             let age = monotonicSeconds() - entry.builtAt
-            if age < Self.refreshAge { return entry }
-            if age < readCacheLifetime {
+            if age < refreshAge { return entry }
+            if age < lifetime {
                 return try building.withLockIfAvailable { _ throws(APIError) in try buildUnlessFresh(key, build) } ?? entry
             }
         }
@@ -79,7 +84,7 @@ public final class ResponseCache: Sendable {
     private func buildUnlessFresh(_ key: ExactString, _ build: () throws(APIError) -> [UInt8]) throws(APIError) -> Entry {
         let version = counters.availabilityVersion
         let now = monotonicSeconds()
-        if let entry = entries.withLock({ $0[key] }), entry.version == version, now - entry.builtAt < Self.refreshAge {
+        if let entry = entries.withLock({ $0[key] }), entry.version == version, now - entry.builtAt < refreshAge {
             return entry
         }
         let entry = Entry(body: try build(), version: version, builtAt: now)

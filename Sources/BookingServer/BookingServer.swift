@@ -41,8 +41,8 @@ enum BookingServer {
 
         let maximumBodyBytes = configuration.fastCGI.maximumBodyBytes
         let counters = changeCounters(for: configuration.fastCGI.listener, logger: logger)
-        let cache = ResponseCache(counters: counters, afterLargeBuild: ProcessMemory.releaseFreed)
-        let definitions = ServiceDefinitions(counters: counters)
+        let cache = ResponseCache(counters: counters, lifetime: configuration.readCacheLifetime, afterLargeBuild: ProcessMemory.releaseFreed)
+        let definitions = ServiceDefinitions(counters: counters, lifetime: configuration.readCacheLifetime)
         let server = FastCGIServer(configuration: configuration.fastCGI, logger: logger) {
             BookingResponder(desk: BookingDesk(store: makeStore(), changes: counters, definitions: definitions), cache: cache,
                              adminToken: adminToken, maximumBodyBytes: maximumBodyBytes, logger: logger)

@@ -1,3 +1,4 @@
+import Booking
 import FastCGI
 import StoreConfiguration
 
@@ -14,12 +15,14 @@ import Glibc
 /// | `WORKERS` | worker processes | the number of cores, at least 2 |
 /// | `THREADS` | worker threads per process | 8 |
 /// | `MAX_BODY_BYTES` | largest request body accepted | 65536 |
+/// | `READ_CACHE_SECONDS` | how long cached reads are served at most: the bound for changes made on other hosts | 1 |
 /// | store settings | see `StoreConfiguration` (`STORE_BACKEND`, `DATABASE_URL`, `FIRESTORE_EMULATOR_HOST`, ...) | PostgreSQL |
 /// | `ADMIN_TOKEN` | bearer token for `POST /services`; unset: that endpoint refuses everyone | none |
 /// | `LOG_LEVEL` | trace, debug, info, notice, warning, error or critical | info |
 struct ServerConfiguration {
     var fastCGI: FastCGIConfiguration
     var store: StoreConfiguration
+    var readCacheLifetime: Double
     var adminToken: String?
     var logLevel: String
 
@@ -44,8 +47,18 @@ struct ServerConfiguration {
         } catch {
             throw ConfigurationError(error.description)
         }
+        readCacheLifetime = try Self.seconds(environment, "READ_CACHE_SECONDS", default: defaultReadCacheLifetime, in: 0.1...3600)
         adminToken = environment["ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         logLevel = environment["LOG_LEVEL"] ?? "info"
+    }
+
+    private static func seconds(_ environment: [String: String], _ name: String, default value: Double,
+                                in range: ClosedRange<Double>) throws(ConfigurationError) -> Double {
+        guard let text = environment[name], !text.isEmpty else { return value }
+        guard let number = Double(text), range.contains(number) else {
+            throw ConfigurationError("\(name) must be a number of seconds from \(range.lowerBound) to \(range.upperBound), not \(text)")
+        }
+        return number
     }
 
     private static func integer(_ environment: [String: String], _ name: String, default value: Int,

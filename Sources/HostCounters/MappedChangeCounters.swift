@@ -8,7 +8,7 @@ import Glibc
 /// `ChangeCounters` in a small memory mapping. Mapped from a file, every process that opens the
 /// file (all the worker processes of a host use the one beside their FastCGI socket) sees the
 /// others' changes with one atomic load; mapped anonymously, it serves one process only, and other
-/// processes' changes show after `readCacheLifetime` at most.
+/// processes' changes show once the caches' lifetime has passed.
 public final class MappedChangeCounters: ChangeCounters {
     private static let size = 4096
     private let services: UnsafeAtomic<UInt64>

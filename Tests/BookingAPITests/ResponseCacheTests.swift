@@ -21,9 +21,9 @@ import Glibc
     func sleep(seconds: Double) { usleep(UInt32(seconds * 1_000_000)) }
 
     @Test func aBodyDueForRefreshIsServedWhileOneThreadRebuildsIt() throws {
-        let cache = ResponseCache(counters: counters)
+        let cache = ResponseCache(counters: counters, lifetime: 0.3)
         #expect(try read(cache, building: "first") == "first")
-        sleep(seconds: ResponseCache.refreshAge + 0.05)
+        sleep(seconds: cache.refreshAge + 0.02)
         let started = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var rebuilt = ""
         let rebuilder = Thread.start {
@@ -50,12 +50,15 @@ import Glibc
         #expect(try read(cache, building: "not built: fresh") == "second")
     }
 
-    @Test func aChangeOrTheLifetimeMakesTheNextReadBuild() throws {
-        let cache = ResponseCache(counters: counters)
+    @Test(arguments: [0.3, 1.5])
+    func aChangeOrTheLifetimeMakesTheNextReadBuild(lifetime: Double) throws {
+        let cache = ResponseCache(counters: counters, lifetime: lifetime)
         #expect(try read(cache, building: "first") == "first")
         counters.availabilityChanged()  // a booking: never served from before it
         #expect(try read(cache, building: "after the booking") == "after the booking")
-        sleep(seconds: readCacheLifetime + 0.05)
+        sleep(seconds: lifetime * 0.7)
+        #expect(try read(cache, building: "not built: within the lifetime") == "after the booking")
+        sleep(seconds: lifetime * 0.3 + 0.05)
         #expect(try read(cache, building: "after the lifetime") == "after the lifetime")
     }
 

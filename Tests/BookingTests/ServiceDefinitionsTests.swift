@@ -13,9 +13,10 @@ import Glibc
 @Suite struct ServiceDefinitionsTests {
     let counters = MappedChangeCounters()
     let definitions: ServiceDefinitions
+    static let lifetime = 0.3
 
     init() {
-        definitions = ServiceDefinitions(counters: counters)
+        definitions = ServiceDefinitions(counters: counters, lifetime: Self.lifetime)
     }
 
     func document(_ id: String, slot: String, at second: Int64) throws -> Document {
@@ -90,7 +91,7 @@ import Glibc
                 return stored.map { DocumentVersion(id: "a", updateTime: $0.updateTime) }
             })?.slots.map(\.description)
         }
-        func pastTheLifetime() { usleep(UInt32((readCacheLifetime + 0.05) * 1_000_000)) }
+        func pastTheLifetime() { usleep(UInt32((Self.lifetime + 0.05) * 1_000_000)) }
 
         #expect(try slots() == ["2031-01-01T09:00:00Z"] && (reads, confirmations) == (1, 0))
         #expect(try slots() == ["2031-01-01T09:00:00Z"] && (reads, confirmations) == (1, 0), "fresh: neither")

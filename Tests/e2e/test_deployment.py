@@ -61,3 +61,6 @@ def test_a_bad_setting_stops_the_server_with_a_clear_message():
     result = subprocess.run([binary()], env={**os.environ, "WORKERS": "many"}, capture_output=True, text=True, timeout=20)
     assert result.returncode == 2
     assert "WORKERS must be a whole number" in result.stderr
+    for value in ["0", "soon", "nan", "86400"]:
+        result = subprocess.run([binary()], env={**os.environ, "READ_CACHE_SECONDS": value}, capture_output=True, text=True, timeout=20)
+        assert result.returncode == 2 and "READ_CACHE_SECONDS must be a number of seconds" in result.stderr, (value, result.stderr)

@@ -52,12 +52,16 @@ def test_a_booked_slot_never_shows_free_on_this_host_after_its_201():
 
 
 @pytest.mark.skipif(BACKEND != "postgres", reason="runs a second host against the PostgreSQL store")
-def test_another_host_shows_a_booking_within_a_second():
+@pytest.mark.parametrize("read_cache_seconds", [None, 3])
+def test_another_host_shows_a_booking_within_its_read_cache_lifetime(read_cache_seconds):
+    lifetime = read_cache_seconds or 1  # READ_CACHE_SECONDS, 1 when unset
     service = create_service(future_slots(2))
     sid, slot = service["service_id"], service["available_slots"][0]
     with tempfile.TemporaryDirectory() as directory:
         socket_path = os.path.join(directory, "host-b.sock")
         env = {**os.environ, "FCGI_SOCKET": socket_path, "WORKERS": "1", "THREADS": "2"}
+        if read_cache_seconds:
+            env["READ_CACHE_SECONDS"] = str(read_cache_seconds)
         host_b = subprocess.Popen([binary()], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 20
@@ -69,8 +73,10 @@ def test_another_host_shows_a_booking_within_a_second():
             assert call("POST", "/book", json={"service_id": sid, "slot": slot, "user_name": "host a"}).status_code == 201
             booked = time.monotonic()
             while slot in fastcgi_request(socket_path, "GET", f"/services/{sid}")[1].decode():
-                assert time.monotonic() - booked < 1.5, "host B still shows the slot free"
+                assert time.monotonic() - booked < lifetime + 0.5, "host B still shows the slot free"
                 time.sleep(0.05)
+            if read_cache_seconds:  # not at once: host B kept its cached body for the lifetime set
+                assert time.monotonic() - booked > lifetime * 0.5, "host B's cache ignored READ_CACHE_SECONDS"
         finally:
             host_b.terminate()
             host_b.wait(20)
