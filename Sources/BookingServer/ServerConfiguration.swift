@@ -52,20 +52,23 @@ struct ServerConfiguration {
         logLevel = environment["LOG_LEVEL"] ?? "info"
     }
 
-    private static func seconds(_ environment: [String: String], _ name: String, default value: Double,
-                                in range: ClosedRange<Double>) throws(ConfigurationError) -> Double {
-        guard let text = environment[name], !text.isEmpty else { return value }
-        guard let number = Double(text), range.contains(number) else {
-            throw ConfigurationError("\(name) must be a number of seconds from \(range.lowerBound) to \(range.upperBound), not \(text)")
-        }
-        return number
-    }
-
     private static func integer(_ environment: [String: String], _ name: String, default value: Int,
                                 in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        try number(environment, name, default: value, in: range, kind: "a whole number")
+    }
+
+    private static func seconds(_ environment: [String: String], _ name: String, default value: Double,
+                                in range: ClosedRange<Double>) throws(ConfigurationError) -> Double {
+        try number(environment, name, default: value, in: range, kind: "a number of seconds")
+    }
+
+    /// The variable's value, or `value` when it is unset or empty.
+    private static func number<Number: LosslessStringConvertible & Comparable>(
+        _ environment: [String: String], _ name: String, default value: Number, in range: ClosedRange<Number>, kind: String
+    ) throws(ConfigurationError) -> Number {
         guard let text = environment[name], !text.isEmpty else { return value }
-        guard let number = Int(text), range.contains(number) else {
-            throw ConfigurationError("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), not \(text)")
+        guard let number = Number(text), range.contains(number) else {
+            throw ConfigurationError("\(name) must be \(kind) from \(range.lowerBound) to \(range.upperBound), not \(text)")
         }
         return number
     }
