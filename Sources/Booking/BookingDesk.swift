@@ -39,11 +39,7 @@ public final class BookingDesk {
         // Claims are read by id alone (a claim's id names its service and slot): claims pile up
         // with bookings, and reading and parsing each document was most of a rebuild's work.
         let claimIDs = try storeCall { () throws(StoreError) in try store.ids(collection: Collections.slotClaims, in: nil) }
-        var claimed: [ExactString: Set<Slot>] = [:]  // by service id, byte for byte
-        for id in claimIDs {
-            guard let (serviceID, slot) = Collections.claim(id: id) else { continue }
-            claimed[ExactString(String(serviceID)), default: []].insert(slot)
-        }
+        let claimed = Collections.claimedSlots(claimIDs: claimIDs)
         return services.map { service in
             availability(of: service, claimed: claimed[ExactString(service.id)] ?? [])
         }
@@ -56,11 +52,8 @@ public final class BookingDesk {
         let claimIDs = try storeCall { () throws(StoreError) in
             try store.ids(collection: Collections.slotClaims, in: Collections.claimIDs(of: id))
         }
-        var claimed = Set<Slot>()
-        for claimID in claimIDs {
-            if let (serviceID, slot) = Collections.claim(id: claimID), serviceID.utf8.elementsEqual(id.utf8) { claimed.insert(slot) }
-        }
-        return availability(of: service, claimed: claimed)
+        // The range also holds the claims of services whose ids start with `{id}@`.
+        return availability(of: service, claimed: Collections.claimedSlots(claimIDs: claimIDs)[ExactString(id)] ?? [])
     }
 
     /// Creates a service with its slots (normalised, de-duplicated, in time order).

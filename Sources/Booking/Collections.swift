@@ -33,6 +33,17 @@ enum Collections {
         else { return nil }
         return (id[..<at], slot)
     }
+
+    /// The claimed slots of each service, from claim ids (other ids are skipped), keyed by
+    /// service id byte for byte: two services may have canonically equivalent ids.
+    static func claimedSlots(claimIDs: [String]) -> [ExactString: Set<Slot>] {
+        var claimed: [ExactString: Set<Slot>] = [:]
+        for id in claimIDs {
+            guard let (serviceID, slot) = claim(id: id) else { continue }
+            claimed[ExactString(String(serviceID)), default: []].insert(slot)
+        }
+        return claimed
+    }
 }
 
 extension Service {

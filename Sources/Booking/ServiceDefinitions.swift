@@ -4,8 +4,9 @@ import Synchronization
 /// The services' definitions (name and offered slots), cached per process.
 ///
 /// For the booking path, which then needs one store round trip (the commit), an entry is used
-/// while no service was created on this host since it was confirmed and for `lifetime` at most; then the store's update time of its document (read without the fields) confirms it,
-/// or the document is read again. Services are never changed in place, so this only bounds what
+/// while no service was created on this host since it was confirmed and for `lifetime` at most;
+/// then the store's update time of its document (read without the fields) confirms it, or the
+/// document is read again. Services are never changed in place, so this only bounds what
 /// other hosts or programs wrote. For the catalog, each definition is checked against the
 /// store's update time of its document, so a large catalog is not read and parsed again
 /// whenever a booking changes what is free.

@@ -238,7 +238,6 @@ public final class FirestoreStore: DocumentStore {
         output.append(UInt8(ascii: "}"))
     }
 
-
     private func document(from json: JSON, fallbackPath: DocumentPath?) throws(StoreError) -> Document {
         guard let name = json["name"]?.stringValue, let path = DocumentPath(name: name, under: configuration.documentsName) ?? fallbackPath,
               let created = json["createTime"]?.stringValue.flatMap(Timestamp.init(rfc3339:)),

@@ -269,9 +269,9 @@ public final class PostgresStore: DocumentStore {
     }
 
     /// Executes a prepared statement and returns its result, which the caller must clear.
-    private func execute(_ statement: String, _ parameters: [String?]) throws(StoreError) -> OpaquePointer {
+    private func execute(_ statement: String, _ parameters: [String]) throws(StoreError) -> OpaquePointer {
         let connection = try connected()
-        let result = withOptionalCStrings(parameters) { pointers in
+        let result = withCStrings(parameters) { pointers in
             PQexecPrepared(connection, statement, Int32(parameters.count), pointers, nil, nil, 0)
         }
         return try checked(result, on: connection)
@@ -334,13 +334,9 @@ public final class PostgresStore: DocumentStore {
     }
 }
 
+/// Calls `body` with `strings` as C strings and a trailing nil, valid for the duration of the
+/// call: each string's own NUL-terminated storage, not a copy.
 private func withCStrings<R>(_ strings: [String], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
-    withOptionalCStrings(strings, body)
-}
-
-/// Calls `body` with `strings` as C strings (nil stays nil) and a trailing nil, valid for the
-/// duration of the call: each string's own NUL-terminated storage, not a copy.
-private func withOptionalCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
     var pointers: [UnsafePointer<CChar>?] = []
     pointers.reserveCapacity(strings.count + 1)
     func pass(from index: Int) -> R {
@@ -348,11 +344,7 @@ private func withOptionalCStrings<R>(_ strings: [String?], _ body: ([UnsafePoint
             pointers.append(nil)
             return body(pointers)
         }
-        guard let string = strings[index] else {
-            pointers.append(nil)
-            return pass(from: index + 1)
-        }
-        return string.withCString { pointer in
+        return strings[index].withCString { pointer in
             pointers.append(pointer)
             return pass(from: index + 1)
         }
