@@ -68,11 +68,19 @@ public final class BookingResponder: Responder {
     }
 
     /// An availability body, from the cache when there is one, in gzip for clients that accept it.
+    /// A large body that has a file goes as the file's name, for nginx to send (it adds `Vary`),
+    /// unless the request has preconditions: nginx evaluates those for files, never for FastCGI
+    /// responses, so such requests get the body through FastCGI and the same answer as always.
     private func availability(_ request: Request, key: String, build: () throws(APIError) -> [UInt8]) throws(APIError) -> Response {
         let gzip = EncodedBody.acceptsGzip(request.headers["accept-encoding"])
         let body = if let cache { try cache.body(for: key, gzip: gzip, build: build) } else { EncodedBody(try build(), gzip: gzip) }
+        if let file = body.file, !Self.preconditions.contains(where: { request.headers[$0] != nil }) {
+            return Self.json(200, [], headers: [("X-Accel-Redirect", file.uri)])
+        }
         return Self.json(200, body.bytes, headers: [("Vary", "Accept-Encoding")] + (body.isGzip ? [("Content-Encoding", "gzip")] : []))
     }
+
+    private static let preconditions = ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"]
 
     /// The body of a request that must carry JSON: 413 when too large, 415 when not JSON.
     private func jsonBody(_ request: Request) throws(APIError) -> [UInt8] {

@@ -6,16 +6,19 @@ import Gzip
 struct EncodedBody {
     let bytes: [UInt8]
     let isGzip: Bool
+    /// The same bytes as a file that nginx sends itself, for large bodies not in gzip.
+    let file: LargeBodyFiles.File?
 
     /// Smaller bodies go as they are (nginx's own `gzip_min_length`).
     static let minimumGzipBytes = 1024
 
-    /// `body`, compressed when `gzip` and it is large enough (as it is if zlib fails).
-    init(_ body: [UInt8], gzip: Bool) {
+    /// `body`, compressed when `gzip` and it is large enough (as it is if zlib fails); `file`
+    /// holds the body as it is.
+    init(_ body: [UInt8], gzip: Bool, file: LargeBodyFiles.File? = nil) {
         if gzip, body.count >= Self.minimumGzipBytes, let compressed = Gzip.compress(body) {
-            (bytes, isGzip) = (compressed, true)
+            (bytes, isGzip, self.file) = (compressed, true, nil)
         } else {
-            (bytes, isGzip) = (body, false)
+            (bytes, isGzip, self.file) = (body, false, file)
         }
     }
 

@@ -3,34 +3,17 @@ import DocumentStore
 import Synchronization
 
 /// Pre-serialised bodies of the availability reads (`GET /services`, `GET /services/{id}`),
-/// each also gzip-compressed once for the clients that accept it, shared by the threads of a
-/// process. A body is served while no booking or service was made since it was built (per the
-/// host's change counters, which count a change before it is confirmed: a booked slot never
-/// shows as free on this host once its 201 is sent) and for `lifetime` at most (the bound for
-/// changes made on other hosts).
+/// each also gzip-compressed once for the clients that accept it (and a large one written once
+/// to a file that nginx sends to the others), shared by the threads of a process. A body is
+/// served while no booking or service was made since it was built (per the host's change
+/// counters, which count a change before it is confirmed: a booked slot never shows as free on
+/// this host once its 201 is sent) and for `lifetime` at most (the bound for changes made on
+/// other hosts).
 public final class ResponseCache: Sendable {
-    private final class Entry: Sendable {
-        let body: [UInt8]
+    private struct Entry: Sendable {
+        let body: CachedBody
         let version: UInt64
         let builtAt: Double
-        /// The gzip form, made by the first read that accepts it.
-        private let gzipped = Mutex<EncodedBody?>(nil)
-
-        init(body: [UInt8], version: UInt64, builtAt: Double) {
-            self.body = body
-            self.version = version
-            self.builtAt = builtAt
-        }
-
-        func encoded(gzip: Bool) -> EncodedBody {
-            guard gzip else { return EncodedBody(body, gzip: false) }
-            return gzipped.withLock { made in
-                if let made { return made }
-                let encoded = EncodedBody(body, gzip: true)
-                made = encoded
-                return encoded
-            }
-        }
     }
 
     private let counters: any ChangeCounters
@@ -44,28 +27,33 @@ public final class ResponseCache: Sendable {
     private let building = Mutex<Void>(())
     private let capacity: Int
     private let afterLargeBuild: @Sendable () -> Void
+    private let largeBodyFiles: LargeBodyFiles?
 
-    /// Bodies of at least this size call `afterLargeBuild` once built.
+    /// Bodies of at least this size call `afterLargeBuild` once built, and go to clients that do
+    /// not accept gzip as files (when there are `largeBodyFiles`).
     static let largeBodyBytes = 256 * 1024
 
     /// - Parameters:
     ///   - lifetime: seconds a body is served at most, whatever the counters say.
+    ///   - largeBodyFiles: where large bodies go as files that nginx sends; nil sends every body
+    ///     through FastCGI.
     ///   - afterLargeBuild: called after building a large body, for example to hand the memory
     ///     freed while building it back to the system.
     public init(counters: any ChangeCounters, lifetime: Double = defaultReadCacheLifetime, capacity: Int = 1000,
-                afterLargeBuild: @escaping @Sendable () -> Void = {}) {
+                largeBodyFiles: LargeBodyFiles? = nil, afterLargeBuild: @escaping @Sendable () -> Void = {}) {
         self.counters = counters
+        self.largeBodyFiles = largeBodyFiles
         self.lifetime = lifetime
         refreshAge = lifetime * 0.8
         self.capacity = capacity
         self.afterLargeBuild = afterLargeBuild
     }
 
-    /// The cached body for `key` (gzip-compressed when `gzip` and worth it), or the one `build`
-    /// makes, then cached. The version is read before building, so a change committed meanwhile
+    /// The cached body for `key` (gzip-compressed when `gzip` and worth it, else with its file
+    /// when it is large), or the one `build` makes, then cached. The version is read before building, so a change committed meanwhile
     /// makes the next read build again.
     func body(for key: String, gzip: Bool = false, build: () throws(APIError) -> [UInt8]) throws(APIError) -> EncodedBody {
-        try entry(for: ExactString(key), build: build).encoded(gzip: gzip)
+        try entry(for: ExactString(key), build: build).body.encoded(gzip: gzip)
     }
 
     private func entry(for key: ExactString, build: () throws(APIError) -> [UInt8]) throws(APIError) -> Entry {
@@ -87,12 +75,22 @@ public final class ResponseCache: Sendable {
         if let entry = entries.withLock({ $0[key] }), entry.version == version, now - entry.builtAt < refreshAge {
             return entry
         }
-        let entry = Entry(body: try build(), version: version, builtAt: now)
-        entries.withLock {
-            if $0.count >= capacity { $0.removeAll(keepingCapacity: true) }
-            $0[key] = entry
+        let bytes = try build()
+        // Mostly a rebuild by age finds the body unchanged: it keeps its gzip form and file.
+        let unchanged = entries.withLock { $0[key] }.flatMap { $0.body.bytes == bytes && !$0.body.lostItsFile ? $0.body : nil }
+        let entry = Entry(body: unchanged ?? CachedBody(bytes, files: largeBodyFiles), version: version, builtAt: now)
+        // Returned, so that the entries replaced are released after the lock (and a large body's
+        // file, when no entry holds it any more, is retired outside it).
+        _ = entries.withLock { entries in
+            var replaced: [Entry] = []
+            if entries.count >= capacity {
+                replaced = Array(entries.values)
+                entries.removeAll(keepingCapacity: true)
+            }
+            if let previous = entries.updateValue(entry, forKey: key) { replaced.append(previous) }
+            return replaced
         }
-        if entry.body.count >= Self.largeBodyBytes { afterLargeBuild() }
+        if bytes.count >= Self.largeBodyBytes { afterLargeBuild() }
         return entry
     }
 }

@@ -33,7 +33,9 @@ enum BookingServer {
         let makeStore = configuration.store.makeFactory()
 
         let adminToken = configuration.adminToken
+        let largeBodyFiles = configuration.largeBodyDirectory.map { LargeBodyFiles(directory: $0, logger: logger) }
         if !FastCGIServer.isWorkerProcess {
+            prepareFolder(largeBodyFiles, logger: logger)
             prepare(configuration.store, logger: logger)
             logger.info("store ready", metadata: ["backend": "\(configuration.store.summary)"])
             if adminToken == nil { logger.warning("ADMIN_TOKEN is not set: POST /services refuses every caller") }
@@ -41,7 +43,8 @@ enum BookingServer {
 
         let maximumBodyBytes = configuration.fastCGI.maximumBodyBytes
         let counters = changeCounters(for: configuration.fastCGI.listener, logger: logger)
-        let cache = ResponseCache(counters: counters, lifetime: configuration.readCacheLifetime, afterLargeBuild: ProcessMemory.releaseFreed)
+        let cache = ResponseCache(counters: counters, lifetime: configuration.readCacheLifetime, largeBodyFiles: largeBodyFiles,
+                                  afterLargeBuild: ProcessMemory.releaseFreed)
         let definitions = ServiceDefinitions(counters: counters, lifetime: configuration.readCacheLifetime)
         let server = FastCGIServer(configuration: configuration.fastCGI, logger: logger) {
             BookingResponder(desk: BookingDesk(store: makeStore(), changes: counters, definitions: definitions), cache: cache,
@@ -52,6 +55,17 @@ enum BookingServer {
         } catch {
             logger.critical("cannot serve: \(error)")
             exit(1)
+        }
+        if !FastCGIServer.isWorkerProcess { prepareFolder(largeBodyFiles, logger: logger) }  // the workers have stopped
+    }
+
+    /// Empties the large bodies' folder (creating it if needed), or stops with exit status 2.
+    private static func prepareFolder(_ files: LargeBodyFiles?, logger: Logger) {
+        do {
+            try files?.prepare()
+        } catch {
+            logger.critical("\(error)")
+            exit(2)
         }
     }
 

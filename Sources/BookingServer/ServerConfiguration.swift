@@ -16,6 +16,7 @@ import Glibc
 /// | `THREADS` | worker threads per process | 8 |
 /// | `MAX_BODY_BYTES` | largest request body accepted | 65536 |
 /// | `READ_CACHE_SECONDS` | how long cached reads are served at most: the bound for changes made on other hosts | 1 |
+/// | `LARGE_BODY_DIR` | folder for large read bodies that nginx sends itself (`X-Accel-Redirect`); unset: all through FastCGI | none |
 /// | store settings | see `StoreConfiguration` (`STORE_BACKEND`, `DATABASE_URL`, `FIRESTORE_EMULATOR_HOST`, ...) | PostgreSQL |
 /// | `ADMIN_TOKEN` | bearer token for `POST /services`; unset: that endpoint refuses everyone | none |
 /// | `LOG_LEVEL` | trace, debug, info, notice, warning, error or critical | info |
@@ -23,6 +24,7 @@ struct ServerConfiguration {
     var fastCGI: FastCGIConfiguration
     var store: StoreConfiguration
     var readCacheLifetime: Double
+    var largeBodyDirectory: String?
     var adminToken: String?
     var logLevel: String
 
@@ -48,6 +50,7 @@ struct ServerConfiguration {
             throw ConfigurationError(error.description)
         }
         readCacheLifetime = try Self.seconds(environment, "READ_CACHE_SECONDS", default: defaultReadCacheLifetime, in: 0.1...3600)
+        largeBodyDirectory = environment["LARGE_BODY_DIR"].flatMap { $0.isEmpty ? nil : $0 }
         adminToken = environment["ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         logLevel = environment["LOG_LEVEL"] ?? "info"
     }

@@ -2,6 +2,7 @@ import Booking
 @testable import BookingAPI
 import FastCGI
 import Gzip
+import HostCounters
 import JSON
 import Logging
 import PostgresStore
@@ -132,6 +133,50 @@ import Glibc
         #expect(createService().status == 409, "the service exists")
         let small = send("GET", "/services/no-such-\(serviceID)", headers: ["accept-encoding": "gzip"])
         #expect(small.header("Content-Encoding") == nil, "an error body is never compressed")
+    }
+
+    @Test func aLargeBodyGoesAsItsFileToClientsWithoutGzip() throws {
+        let databaseURL = getenv("DATABASE_URL").map { String(cString: $0) } ?? ""
+        let counters = MappedChangeCounters()
+        let desk = BookingDesk(store: PostgresStore(connectionString: databaseURL), changes: counters)
+        let two = { (number: Int) in number < 10 ? "0\(number)" : "\(number)" }
+        let slots = (0..<3000).map { "2032-01-\(two($0 / 1440 + 1))T\(two($0 % 1440 / 60)):\(two($0 % 60)):00Z" }  // 3,000 minutes
+        let ids = (0..<4).map { "\(serviceID)-\($0)" }
+        for id in ids { _ = try desk.createService(NewService(id: id, name: "Large", slots: slots)) }
+        let directory = "/tmp/responder-bodies-\(getpid())-\(serviceID)"
+        let files = LargeBodyFiles(directory: directory, logger: Logger(label: "test"))
+        try files.prepare()
+        defer { removeFolder(directory) }
+        // Built once for the hour: other tests' services, created meanwhile, do not show.
+        let cache = ResponseCache(counters: counters, lifetime: 3600, largeBodyFiles: files)
+        let responder = BookingResponder(desk: desk, cache: cache,
+                                         adminToken: nil, maximumBodyBytes: 1024, logger: Logger(label: "test"))
+        let read = { (headers: [String: String]) in responder.respond(to: Request(method: "GET", path: "/services", headers: headers)) }
+
+        let gzipped = read(["accept-encoding": "gzip"])
+        #expect(gzipped.header("X-Accel-Redirect") == nil && gzipped.header("Content-Encoding") == "gzip")
+        let plain = read([:])
+        let uri = try #require(plain.header("X-Accel-Redirect"))
+        #expect(plain.status == 200 && plain.body.isEmpty && uri.hasPrefix("/_large/booking-body-"))
+        #expect(plain.header("Content-Type") == "application/json; charset=utf-8" && plain.header("Cache-Control") == "no-store")
+        let body = { (uri: String) in contentsOfFile(directory + "/" + uri.dropFirst("/_large/".count)) ?? [] }
+        #expect(body(uri).count >= ResponseCache.largeBodyBytes && Gzip.compress(body(uri)) == gzipped.body)
+        for precondition in ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"] {
+            let answered = read([precondition: "*"])  // nginx would evaluate it for the file; the workers' answer ignores it
+            #expect(answered.header("X-Accel-Redirect") == nil && answered.body == body(uri), "\(precondition)")
+        }
+
+        _ = try desk.book(BookingRequest(serviceID: ids[0], slot: slots[0], userName: "Ann"))
+        let afterBooking = try #require(read([:]).header("X-Accel-Redirect"))
+        #expect(afterBooking != uri, "a new body, so a new file")
+        guard case .object(let catalog) = try JSONParser.parse(body(afterBooking)), case .array(let services)? = catalog["services"],
+              case .object(let booked)? = services.first(where: { if case .object(let service) = $0 { service["service_id"] == .string(ids[0]) } else { false } }),
+              case .array(let free)? = booked["available_slots"]
+        else {
+            Issue.record("the catalog in the file lacks \(ids[0])")
+            return
+        }
+        #expect(free.count == slots.count - 1 && free.first == .string(slots[1]), "the booked slot is gone from the file")
     }
 
     @Test(arguments: [

@@ -64,3 +64,5 @@ def test_a_bad_setting_stops_the_server_with_a_clear_message():
     for value in ["0", "soon", "nan", "86400"]:
         result = subprocess.run([binary()], env={**os.environ, "READ_CACHE_SECONDS": value}, capture_output=True, text=True, timeout=20)
         assert result.returncode == 2 and "READ_CACHE_SECONDS must be a number of seconds" in result.stderr, (value, result.stderr)
+    result = subprocess.run([binary()], env={**os.environ, "LARGE_BODY_DIR": "/proc/large-bodies"}, capture_output=True, text=True, timeout=20)
+    assert result.returncode == 2 and "cannot create LARGE_BODY_DIR /proc/large-bodies" in result.stderr, result.stderr

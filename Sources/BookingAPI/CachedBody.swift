@@ -1,0 +1,58 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One cached body and the forms it is sent in, each made once, by the first read that needs
+/// it: gzip for the clients that accept it, and for a large body, a file that nginx sends to the
+/// others. A cache entry rebuilt with the same bytes keeps its `CachedBody`, so those forms are
+/// not made again; the file is retired when the last entry holding it goes.
+final class CachedBody: Sendable {
+    let bytes: [UInt8]
+    private let gzipped = Mutex<EncodedBody?>(nil)
+    /// Where the file goes, for a large body when there are files.
+    private let files: LargeBodyFiles?
+    private let file = Mutex<FileState>(.notWritten)
+
+    private enum FileState {
+        case notWritten, written(LargeBodyFiles.File), failed
+    }
+
+    init(_ bytes: [UInt8], files: LargeBodyFiles?) {
+        self.bytes = bytes
+        self.files = bytes.count >= ResponseCache.largeBodyBytes ? files : nil
+    }
+
+    deinit {
+        if case .written(let written) = file.withLock({ $0 }) { files?.retire(written) }
+    }
+
+    /// Whether its file was written and is gone since (removed by hand): a rebuild with the same
+    /// bytes then starts afresh instead of keeping it.
+    var lostItsFile: Bool {
+        guard case .written(let written) = file.withLock({ $0 }) else { return false }
+        return access(written.path, F_OK) != 0
+    }
+
+    func encoded(gzip: Bool) -> EncodedBody {
+        guard gzip else { return EncodedBody(bytes, gzip: false, file: writtenFile()) }
+        return gzipped.withLock { made in
+            if let made { return made }
+            let encoded = EncodedBody(bytes, gzip: true)
+            made = encoded
+            return encoded
+        }
+    }
+
+    /// The body's file, written now if this is the first read to want it; nil without files or
+    /// when writing failed (the body then goes through FastCGI).
+    private func writtenFile() -> LargeBodyFiles.File? {
+        guard let files else { return nil }
+        return file.withLock { state in
+            if case .notWritten = state { state = files.write(bytes).map { .written($0) } ?? .failed }
+            if case .written(let written) = state { return written }
+            return nil
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import Booking
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Large response bodies as files that nginx sends itself: the response names the file in an
+/// `X-Accel-Redirect` header instead of carrying megabytes through the FastCGI socket, and nginx
+/// serves it as it serves a static file. Each cached body is written once, to a file of its own
+/// that never changes; the file is removed `retention` seconds after its body was replaced,
+/// since nginx may not have opened it yet. The folder belongs to one server (its processes
+/// name their files by process id), on the host where its nginx runs.
+public final class LargeBodyFiles: Sendable {
+    /// A body's file: where it is, and the URI nginx serves it at (an `internal` location).
+    struct File: Sendable, Equatable {
+        let path: String
+        let uri: String
+    }
+
+    /// The nginx location that serves the folder (see nginx/booking-site.conf).
+    static let uriPrefix = "/_large/"
+    private static let namePrefix = "booking-body-"
+
+    let directory: String
+    private let retention: Double
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    private struct State {
+        var written = 0
+        var retired: [(path: String, at: Double)] = []
+    }
+
+    /// - Parameters:
+    ///   - directory: the folder, created if missing; nginx must be able to read it.
+    ///   - retention: seconds a replaced body's file is kept for the responses that named it.
+    public init(directory: String, retention: Double = 5, logger: Logger) {
+        self.directory = directory
+        self.retention = retention
+        self.logger = logger
+    }
+
+    /// Creates the folder if needed and removes the files any process of this server left there.
+    /// For the process that starts the server, before its workers run, and after they stopped.
+    public func prepare() throws(FolderError) {
+        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+            throw FolderError("cannot create LARGE_BODY_DIR \(directory): \(String(cString: strerror(errno)))")
+        }
+        guard let folder = opendir(directory) else {
+            throw FolderError("cannot read LARGE_BODY_DIR \(directory): \(String(cString: strerror(errno)))")
+        }
+        defer { closedir(folder) }
+        while let entry = readdir(folder) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if name.hasPrefix(Self.namePrefix) && name.hasSuffix(".json") { unlink(directory + "/" + name) }
+        }
+    }
+
+    /// Writes `body` to a new file, readable by nginx. Nil when it cannot be written (the body
+    /// is then sent through FastCGI as usual).
+    func write(_ body: [UInt8]) -> File? {
+        let number = state.withLock { state in
+            state.written += 1
+            return state.written
+        }
+        removeExpired()
+        let name = "\(Self.namePrefix)\(getpid())-\(number).json"
+        let path = directory + "/" + name
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            logger.warning("cannot write a large body file", metadata: ["path": "\(path)", "error": "\(String(cString: strerror(errno)))"])
+            return nil
+        }
+        var written = fchmod(descriptor, 0o644) == 0  // whatever the umask: nginx may run as another user
+        body.withUnsafeBytes { bytes in
+            var offset = 0
+            while written && offset < bytes.count {
+                let count = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { written = false } else { offset += count }
+            }
+        }
+        let error = errno
+        guard close(descriptor) == 0 && written else {
+            logger.warning("cannot write a large body file", metadata: ["path": "\(path)", "error": "\(String(cString: strerror(error)))"])
+            unlink(path)
+            return nil
+        }
+        return File(path: path, uri: Self.uriPrefix + name)
+    }
+
+    /// Marks `file` for removal once `retention` has passed.
+    func retire(_ file: File) {
+        let now = monotonicSeconds()
+        state.withLock { $0.retired.append((file.path, now)) }
+        removeExpired()
+    }
+
+    /// Removes the retired files whose time is up.
+    private func removeExpired() {
+        let deadline = monotonicSeconds() - retention
+        let expired = state.withLock { state in
+            let count = state.retired.prefix { $0.at <= deadline }.count
+            defer { state.retired.removeFirst(count) }
+            return state.retired.prefix(count).map(\.path)
+        }
+        for path in expired { unlink(path) }
+    }
+}
+
+extension LargeBodyFiles {
+    /// The folder cannot be created or read.
+    public struct FolderError: Error, CustomStringConvertible {
+        public let description: String
+        init(_ description: String) { self.description = description }
+    }
+}

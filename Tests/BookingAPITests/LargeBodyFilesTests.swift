@@ -1,0 +1,103 @@
+@testable import BookingAPI
+import HostCounters
+import Logging
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Large bodies as files for nginx: written once per body, kept while a response may name them,
+/// removed afterwards, and never left behind by a server that stops.
+@Suite final class LargeBodyFilesTests {
+    let directory = "/tmp/large-bodies-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    let counters = MappedChangeCounters()
+    let large = Array(String(repeating: "{\"slot\":\"2031-01-01T00:00:00Z\"},", count: 9000).utf8)
+
+    deinit { removeFolder(directory) }
+
+    func files(retention: Double = 5) throws -> LargeBodyFiles {
+        let files = LargeBodyFiles(directory: directory, retention: retention, logger: Logger(label: "test"))
+        try files.prepare()
+        return files
+    }
+
+    func names() -> [String] { fileNames(in: directory) }
+
+    func contents(_ file: LargeBodyFiles.File) -> [UInt8]? { contentsOfFile(file.path) }
+
+    func name(_ file: LargeBodyFiles.File) -> String { String(file.path.split(separator: "/").last!) }
+
+    @Test func aFileHoldsTheBodyReadableByAllAtAnInternalURI() throws {
+        let file = try #require(try files().write(large))
+        #expect(contents(file) == large)
+        #expect(file.path == directory + "/" + name(file) && file.uri == "/_large/" + name(file))
+        var status = stat()
+        #expect(stat(file.path, &status) == 0 && status.st_mode & 0o777 == 0o644, "nginx may run as another user")
+    }
+
+    @Test func aRetiredFileStaysForTheRetentionThenGoes() throws {
+        let files = try files(retention: 0.3)
+        let first = try #require(files.write(large))
+        files.retire(first)
+        #expect(contents(first) == large, "a response may have named it a moment ago")
+        usleep(350_000)
+        let second = try #require(files.write(large))
+        #expect(contents(first) == nil)
+        #expect(names() == [name(second)])
+    }
+
+    @Test func preparingEmptiesTheFolderOfTheServersFilesOnly() throws {
+        let files = try files()
+        _ = try #require(files.write(large))
+        close(open(directory + "/notes.json", O_WRONLY | O_CREAT, 0o644))
+        try files.prepare()
+        #expect(names() == ["notes.json"])
+    }
+
+    @Test func aFolderThatCannotBeMadeIsAnError() throws {
+        let blocked = LargeBodyFiles(directory: "/proc/large-bodies", logger: Logger(label: "test"))
+        #expect(throws: LargeBodyFiles.FolderError.self) { try blocked.prepare() }
+        let unwritable = LargeBodyFiles(directory: "/proc", logger: Logger(label: "test"))
+        #expect(unwritable.write(large) == nil, "the body then goes through FastCGI")
+    }
+
+    @Test func theCacheWritesALargeBodysFileOnceAndOnlyForClientsWithoutGzip() throws {
+        let cache = ResponseCache(counters: counters, largeBodyFiles: try files(retention: 0.2))
+        let compressed = try cache.body(for: "/services", gzip: true) { large }
+        #expect(compressed.isGzip && compressed.file == nil && names().isEmpty)
+        let plain = try cache.body(for: "/services") { large }
+        let file = try #require(plain.file)
+        #expect(contents(file) == large)
+        #expect(try cache.body(for: "/services") { large }.file == file)
+        let small = try cache.body(for: "/services/one") { Array("{}".utf8) }
+        #expect(small.file == nil && small.bytes == Array("{}".utf8))
+        #expect(names().count == 1)
+    }
+
+    @Test func aRebuildKeepsTheFileOfAnUnchangedBodyAndRetiresAChangedOnes() throws {
+        let cache = ResponseCache(counters: counters, largeBodyFiles: try files(retention: 0.2))
+        let first = try #require(try cache.body(for: "/services") { large }.file)
+        counters.availabilityChanged()
+        #expect(try cache.body(for: "/services") { large }.file == first, "rebuilt, the same bytes")
+        counters.availabilityChanged()
+        let changed = large + Array(" ".utf8)
+        let second = try #require(try cache.body(for: "/services") { changed }.file)
+        #expect(second != first && contents(second) == changed)
+        #expect(contents(first) == large, "kept for the responses that named it")
+        usleep(250_000)
+        counters.availabilityChanged()
+        _ = try cache.body(for: "/services") { changed + Array(" ".utf8) }
+        #expect(contents(first) == nil)
+    }
+
+    @Test func aFileRemovedByHandIsWrittenAgainAtTheNextRebuild() throws {
+        let cache = ResponseCache(counters: counters, largeBodyFiles: try files())
+        let first = try #require(try cache.body(for: "/services") { large }.file)
+        unlink(first.path)
+        #expect(try cache.body(for: "/services") { large }.file == first, "served until the next rebuild")
+        counters.availabilityChanged()
+        let second = try #require(try cache.body(for: "/services") { large }.file)
+        #expect(second != first && contents(second) == large)
+    }
+}
