@@ -45,40 +45,38 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Appends the `rfc3339` spelling's UTF-8 bytes, without making a string.
+    /// Appends the `rfc3339` spelling's UTF-8 bytes, without making a string. A catalog writes
+    /// one per slot, so the usual year (0–9999) goes as one 19-byte field written with constant
+    /// divisions, not digit by digit.
     public func appendRFC3339(to bytes: inout [UInt8]) {
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
         let (year, month, day) = Timestamp.civilDate(fromDays: days)
-        func digits(_ value: Int64, _ width: Int) {
-            var divisor: Int64 = 1
-            for _ in 1..<width { divisor *= 10 }
-            var rest = value
-            if rest >= divisor * 10 {  // a year past 9999: all its digits
-                bytes.append(contentsOf: String(rest).utf8)
-                return
+        let hour = secondOfDay / 3600, minute = secondOfDay / 60 % 60, second = secondOfDay % 60
+        if (0...9999).contains(year) {
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 19) { field in  // YYYY-MM-DDTHH:MM:SS
+                func pair(_ value: Int64, at index: Int) {
+                    field[index] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: value / 10)
+                    field[index + 1] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: value % 10)
+                }
+                pair(year / 100, at: 0); pair(year % 100, at: 2); field[4] = UInt8(ascii: "-")
+                pair(month, at: 5); field[7] = UInt8(ascii: "-")
+                pair(day, at: 8); field[10] = UInt8(ascii: "T")
+                pair(hour, at: 11); field[13] = UInt8(ascii: ":")
+                pair(minute, at: 14); field[16] = UInt8(ascii: ":")
+                pair(second, at: 17)
+                bytes.append(contentsOf: UnsafeBufferPointer(field))
             }
-            while divisor > 0 {
-                bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor))
-                rest %= divisor
-                divisor /= 10
-            }
+        } else {  // a year outside RFC 3339's four digits (never parsed from text): all its digits
+            func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
+            bytes.append(contentsOf: "\(year)-\(two(month))-\(two(day))T\(two(hour)):\(two(minute)):\(two(second))".utf8)
         }
-        if year < 0 { bytes.append(contentsOf: String(year).utf8) } else { digits(year, 4) }
-        bytes.append(UInt8(ascii: "-")); digits(month, 2)
-        bytes.append(UInt8(ascii: "-")); digits(day, 2)
-        bytes.append(UInt8(ascii: "T")); digits(secondOfDay / 3600, 2)
-        bytes.append(UInt8(ascii: ":")); digits(secondOfDay / 60 % 60, 2)
-        bytes.append(UInt8(ascii: ":")); digits(secondOfDay % 60, 2)
         if nanos != 0 {
+            let (fraction, width) = nanos % 1_000_000 == 0 ? (nanos / 1_000_000, 3) : nanos % 1000 == 0 ? (nanos / 1000, 6) : (nanos, 9)
+            let text = String(fraction)
             bytes.append(UInt8(ascii: "."))
-            if nanos % 1_000_000 == 0 {
-                digits(Int64(nanos / 1_000_000), 3)
-            } else if nanos % 1000 == 0 {
-                digits(Int64(nanos / 1000), 6)
-            } else {
-                digits(Int64(nanos), 9)
-            }
+            bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width - text.utf8.count))
+            bytes.append(contentsOf: text.utf8)
         }
         bytes.append(UInt8(ascii: "Z"))
     }

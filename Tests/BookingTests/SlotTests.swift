@@ -46,6 +46,20 @@ import Testing
         #expect(Timestamp(microseconds: -1).rfc3339 == "1969-12-31T23:59:59.999999Z")
         #expect(Timestamp(rfc3339: "2026-11-24T18:01:53.690261110Z")?.nanos == 690_261_110)
     }
+
+    @Test func timestampsOfEveryYearFormatAndParseBack() {
+        for text in ["0000-01-01T00:00:00Z", "0001-02-03T04:05:06Z", "0999-12-31T23:59:59.001Z", "9999-12-31T23:59:59.999999999Z"] {
+            #expect(Timestamp(rfc3339: text)?.rfc3339 == text)
+        }
+        #expect(Timestamp(seconds: 253_402_300_800).rfc3339 == "10000-01-01T00:00:00Z")
+        #expect(Timestamp(seconds: -62_167_219_200 - 86_400 + 3_661).rfc3339 == "-1-12-31T01:01:01Z")
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<10_000 {  // 0001-01-01 to 9999-12-31, with and without fractions
+            let instant = Timestamp(seconds: Int64.random(in: -62_135_596_800...253_402_300_799, using: &generator),
+                                    nanos: Bool.random(using: &generator) ? 0 : Int32.random(in: 0..<1_000_000_000, using: &generator))
+            #expect(Timestamp(rfc3339: instant.rfc3339) == instant, "\(instant.seconds) \(instant.nanos)")
+        }
+    }
 }
 
 @Suite struct ValidationTests {
