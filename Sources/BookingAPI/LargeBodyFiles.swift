@@ -36,7 +36,7 @@ public final class LargeBodyFiles: Sendable {
     /// - Parameters:
     ///   - directory: the folder, created if missing; nginx must be able to read it.
     ///   - retention: seconds a replaced body's file is kept for the responses that named it.
-    public init(directory: String, retention: Double = 5, logger: Logger) {
+    public init(directory: String, retention: Double = 2, logger: Logger) {
         self.directory = directory
         self.retention = retention
         self.logger = logger
@@ -48,14 +48,25 @@ public final class LargeBodyFiles: Sendable {
         if mkdir(directory, 0o755) != 0 && errno != EEXIST {
             throw FolderError("cannot create LARGE_BODY_DIR \(directory): \(String(cString: strerror(errno)))")
         }
-        guard let folder = opendir(directory) else {
+        guard removeFiles(writtenBy: { _ in true }) else {
             throw FolderError("cannot read LARGE_BODY_DIR \(directory): \(String(cString: strerror(errno)))")
         }
+    }
+
+    /// Removes this server's files (`booking-body-<process id>-<number>.json`) whose writer
+    /// `matches`; false when the folder cannot be read.
+    @discardableResult
+    private func removeFiles(writtenBy matches: (pid_t) -> Bool) -> Bool {
+        guard let folder = opendir(directory) else { return false }
         defer { closedir(folder) }
         while let entry = readdir(folder) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name.hasPrefix(Self.namePrefix) && name.hasSuffix(".json") { unlink(directory + "/" + name) }
+            guard name.hasPrefix(Self.namePrefix) && name.hasSuffix(".json") else { continue }
+            if let writer = pid_t(name.dropFirst(Self.namePrefix.count).prefix { $0 != "-" }), matches(writer) {
+                unlink(directory + "/" + name)
+            }
         }
+        return true
     }
 
     /// Writes `body` to a new file, readable by nginx. Nil when it cannot be written (the body
@@ -88,6 +99,8 @@ public final class LargeBodyFiles: Sendable {
             unlink(path)
             return nil
         }
+        // A worker that died (and was replaced) could not remove its files: its successors do.
+        removeFiles { kill($0, 0) != 0 && errno == ESRCH }
         return File(path: path, uri: Self.uriPrefix + name)
     }
 

@@ -55,6 +55,19 @@ import Glibc
         #expect(names() == ["notes.json"])
     }
 
+    @Test func theFilesOfAProcessThatDiedGoAtTheNextWrite() throws {
+        var child: pid_t = 0
+        #expect(posix_spawn(&child, "/bin/true", nil, nil, [nil], nil) == 0)
+        var status: Int32 = 0
+        waitpid(child, &status, 0)  // a process id that no process has now
+        let files = try files()
+        let orphan = directory + "/booking-body-\(child)-1.json"
+        close(open(orphan, O_WRONLY | O_CREAT, 0o644))
+        let alive = try #require(files.write(large))
+        #expect(access(orphan, F_OK) != 0)
+        #expect(names() == [name(alive)], "this process's own file stays")
+    }
+
     @Test func aFolderThatCannotBeMadeIsAnError() throws {
         let blocked = LargeBodyFiles(directory: "/proc/large-bodies", logger: Logger(label: "test"))
         #expect(throws: LargeBodyFiles.FolderError.self) { try blocked.prepare() }
