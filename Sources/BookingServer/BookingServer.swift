@@ -35,7 +35,7 @@ enum BookingServer {
         let adminToken = configuration.adminToken
         let largeBodyFiles = configuration.largeBodyDirectory.map { LargeBodyFiles(directory: $0, logger: logger) }
         if !FastCGIServer.isWorkerProcess {
-            prepareFolder(largeBodyFiles, logger: logger)
+            prepare(largeBodyFiles, logger: logger)
             prepare(configuration.store, logger: logger)
             logger.info("store ready", metadata: ["backend": "\(configuration.store.summary)"])
             if adminToken == nil { logger.warning("ADMIN_TOKEN is not set: POST /services refuses every caller") }
@@ -56,11 +56,11 @@ enum BookingServer {
             logger.critical("cannot serve: \(error)")
             exit(1)
         }
-        if !FastCGIServer.isWorkerProcess { prepareFolder(largeBodyFiles, logger: logger) }  // the workers have stopped
+        if !FastCGIServer.isWorkerProcess { try? largeBodyFiles?.prepare() }  // empties it: the workers have stopped
     }
 
-    /// Empties the large bodies' folder (creating it if needed), or stops with exit status 2.
-    private static func prepareFolder(_ files: LargeBodyFiles?, logger: Logger) {
+    /// Creates and empties the large bodies' folder, or stops with exit status 2.
+    private static func prepare(_ files: LargeBodyFiles?, logger: Logger) {
         do {
             try files?.prepare()
         } catch {
