@@ -4,19 +4,21 @@ import Synchronization
 import Glibc
 #endif
 
-/// One cached body and the forms it is sent in, each made once, by the first read that needs
-/// it: gzip for the clients that accept it, and for a large body, a file that nginx sends to the
-/// others. A cache entry rebuilt with the same bytes keeps its `CachedBody`, so those forms are
-/// not made again; the file is retired when the last entry holding it goes.
+/// One cached body and the forms it is sent in, each made once: gzip by the first read that
+/// accepts it, and for a large body, a file that nginx sends to the others, by the second read
+/// that does not (under steady bookings a body is replaced before a second read, and writing
+/// megabytes for one read would cost more than it saves). A cache entry rebuilt with the same
+/// bytes keeps its `CachedBody`, so those forms are not made again; the file is retired when the
+/// last entry holding it goes.
 final class CachedBody: Sendable {
     let bytes: [UInt8]
     private let gzipped = Mutex<EncodedBody?>(nil)
     /// Where the file goes, for a large body when there are files.
     private let files: LargeBodyFiles?
-    private let file = Mutex<FileState>(.notWritten)
+    private let file = Mutex<FileState>(.unread)
 
     private enum FileState {
-        case notWritten, written(LargeBodyFiles.File), failed
+        case unread, readOnce, written(LargeBodyFiles.File), failed
     }
 
     init(_ bytes: [UInt8], files: LargeBodyFiles?) {
@@ -45,14 +47,24 @@ final class CachedBody: Sendable {
         }
     }
 
-    /// The body's file, written now if this is the first read to want it; nil without files or
-    /// when writing failed (the body then goes through FastCGI).
+    /// The body's file, written now if this is the second read to want it; nil for the first,
+    /// without files, or when writing failed (the body then goes through FastCGI).
     private func writtenFile() -> LargeBodyFiles.File? {
         guard let files else { return nil }
         return file.withLock { state in
-            if case .notWritten = state { state = files.write(bytes).map { .written($0) } ?? .failed }
-            if case .written(let written) = state { return written }
-            return nil
+            switch state {
+            case .unread:
+                state = .readOnce
+                return nil
+            case .readOnce:
+                let written = files.write(bytes)
+                state = written.map { .written($0) } ?? .failed
+                return written
+            case .written(let written):
+                return written
+            case .failed:
+                return nil
+            }
         }
     }
 }
