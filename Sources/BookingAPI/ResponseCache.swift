@@ -50,35 +50,40 @@ public final class ResponseCache: Sendable {
     }
 
     /// The cached body for `key` (gzip-compressed when `gzip` and worth it, else with its file
-    /// when it is large), or the one `build` makes, then cached. The version is read before building, so a change committed meanwhile
-    /// makes the next read build again.
+    /// when it is large), or the one `build` makes, then cached. A body built from a version at
+    /// least the one this read began with holds every change confirmed before the read began
+    /// (versions are read before building, and a change is counted before it is confirmed).
     func body(for key: String, gzip: Bool = false, build: () throws(APIError) -> [UInt8]) throws(APIError) -> EncodedBody {
         try entry(for: ExactString(key), build: build).body.encoded(gzip: gzip)
     }
 
     private func entry(for key: ExactString, build: () throws(APIError) -> [UInt8]) throws(APIError) -> Entry {
         let version = counters.availabilityVersion
-        if let entry = entries.withLock({ $0[key] }), entry.version == version {
+        if let entry = entries.withLock({ $0[key] }), entry.version >= version {
             let age = monotonicSeconds() - entry.builtAt
             if age < refreshAge { return entry }
             if age < lifetime {
-                return try building.withLockIfAvailable { _ throws(APIError) in try buildUnlessFresh(key, build) } ?? entry
+                return try building.withLockIfAvailable { _ throws(APIError) in try buildUnlessFresh(key, since: version, build) } ?? entry
             }
         }
-        return try building.withLock { _ throws(APIError) in try buildUnlessFresh(key, build) }
+        return try building.withLock { _ throws(APIError) in try buildUnlessFresh(key, since: version, build) }
     }
 
-    /// Called with `building` held: another thread may have built the body meanwhile.
-    private func buildUnlessFresh(_ key: ExactString, _ build: () throws(APIError) -> [UInt8]) throws(APIError) -> Entry {
-        let version = counters.availabilityVersion
+    /// Called with `building` held. Another thread may have built the body while this one
+    /// waited: from a version at least `version` (this read's), it serves this read too, even if
+    /// more bookings came since. So under steady bookings the threads that wait for a rebuild
+    /// wait for at most two, not for one each.
+    private func buildUnlessFresh(_ key: ExactString, since version: UInt64,
+                                  _ build: () throws(APIError) -> [UInt8]) throws(APIError) -> Entry {
         let now = monotonicSeconds()
-        if let entry = entries.withLock({ $0[key] }), entry.version == version, now - entry.builtAt < refreshAge {
+        if let entry = entries.withLock({ $0[key] }), entry.version >= version, now - entry.builtAt < refreshAge {
             return entry
         }
+        let current = counters.availabilityVersion
         let bytes = try build()
         // Mostly a rebuild by age finds the body unchanged: it keeps its gzip form and file.
         let unchanged = entries.withLock { $0[key] }.flatMap { $0.body.bytes == bytes && !$0.body.lostItsFile ? $0.body : nil }
-        let entry = Entry(body: unchanged ?? CachedBody(bytes, files: largeBodyFiles), version: version, builtAt: now)
+        let entry = Entry(body: unchanged ?? CachedBody(bytes, files: largeBodyFiles), version: current, builtAt: now)
         // Returned, so that the entries replaced are released after the lock (and a large body's
         // file, when no entry holds it any more, is retired outside it).
         _ = entries.withLock { entries in

@@ -4,6 +4,7 @@ import Dispatch
 @testable import FastCGI  // its Thread: real threads, as the workers run (Dispatch's pool may queue a block)
 import Gzip
 import HostCounters
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -48,6 +49,39 @@ import Glibc
         pthread_join(rebuilder, nil)
         #expect(rebuilt == "second")
         #expect(try read(cache, building: "not built: fresh") == "second")
+    }
+
+    @Test func readsThatWaitedForARebuildAreServedByOneBuiltAfterTheyBegan() throws {
+        let cache = ResponseCache(counters: counters)
+        let building = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        let builder = Thread.start {
+            _ = try! cache.body(for: "services") {
+                building.signal()
+                release.wait()
+                return Array("before the booking".utf8)
+            }
+        }
+        building.wait()
+        counters.availabilityChanged()  // a booking confirmed while the first build runs
+        let builds = Mutex(0)
+        nonisolated(unsafe) var served: [String] = []
+        let servedLock = Mutex(())
+        let readers = (0..<4).map { _ in
+            Thread.start {
+                let body = try! cache.body(for: "services") {
+                    builds.withLock { $0 += 1 }
+                    counters.availabilityChanged()  // bookings go on during every build
+                    return Array("after the booking".utf8)
+                }
+                servedLock.withLock { _ in served.append(String(decoding: body.bytes, as: UTF8.self)) }
+            }
+        }
+        sleep(seconds: 0.1)  // the readers have begun and wait for the first build
+        release.signal()
+        pthread_join(builder, nil)
+        for reader in readers { pthread_join(reader, nil) }
+        #expect(served == Array(repeating: "after the booking", count: 4), "none is served the body from before the booking")
+        #expect(builds.withLock { $0 } == 1, "one build after they began serves them all")
     }
 
     @Test(arguments: [0.3, 1.5])
