@@ -15,9 +15,10 @@ public struct Slot: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The canonical spelling.
     public var description: String { instant.rfc3339 }
 
-    /// Appends the canonical spelling's bytes (no string made: catalogs write many).
-    public func appendSpelling(to bytes: inout [UInt8]) {
-        instant.appendRFC3339(to: &bytes)
+    /// Appends the canonical spelling's bytes (no string made: catalogs write many), the date
+    /// from `dates` when it is the day last spelled there.
+    public func appendSpelling(to bytes: inout [UInt8], dates: inout RFC3339Dates) {
+        instant.appendRFC3339(to: &bytes, dates: &dates)
     }
 
     /// Parses an RFC 3339 instant with any offset; a fraction of a second must be zero.

@@ -59,7 +59,8 @@ enum JSONBodies {
         var output: [UInt8] = []
         output.reserveCapacity(services.reduce(16) { $0 + estimatedBytes($1) })
         output.append(contentsOf: #"{"services":"#.utf8)
-        JSON.writeArray(services, to: &output, writeElement: write)
+        var dates = RFC3339Dates()
+        JSON.writeArray(services, to: &output) { write($0, to: &$1, dates: &dates) }
         output.append(UInt8(ascii: "}"))
         return output
     }
@@ -67,7 +68,8 @@ enum JSONBodies {
     static func service(_ service: ServiceAvailability) -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(estimatedBytes(service))
-        write(service, to: &output)
+        var dates = RFC3339Dates()
+        write(service, to: &output, dates: &dates)
         return output
     }
 
@@ -80,9 +82,10 @@ enum JSONBodies {
         output.append(contentsOf: #","service_id":"#.utf8)
         JSON.writeString(booking.serviceID, to: &output)
         output.append(contentsOf: #","slot":""#.utf8)
-        booking.slot.appendSpelling(to: &output)
+        var dates = RFC3339Dates()
+        booking.slot.appendSpelling(to: &output, dates: &dates)
         output.append(contentsOf: #"","timestamp":""#.utf8)
-        booking.timestamp.appendRFC3339(to: &output)  // nothing to escape in either spelling
+        booking.timestamp.appendRFC3339(to: &output, dates: &dates)  // nothing to escape in either spelling
         output.append(contentsOf: #"","user_name":"#.utf8)
         JSON.writeString(booking.userName, to: &output)
         output.append(UInt8(ascii: "}"))
@@ -102,12 +105,12 @@ enum JSONBodies {
         64 + availability.service.id.utf8.count + availability.service.name.utf8.count + 23 * availability.availableSlots.count
     }
 
-    private static func write(_ availability: ServiceAvailability, to output: inout [UInt8]) {
+    private static func write(_ availability: ServiceAvailability, to output: inout [UInt8], dates: inout RFC3339Dates) {
         output.append(contentsOf: #"{"available_slots":"#.utf8)
         JSON.writeArray(availability.availableSlots, to: &output) { slot, output in
             // A slot's canonical spelling (2026-12-01T09:30:00Z) has nothing to escape.
             output.append(UInt8(ascii: "\""))
-            slot.appendSpelling(to: &output)
+            slot.appendSpelling(to: &output, dates: &dates)
             output.append(UInt8(ascii: "\""))
         }
         output.append(contentsOf: #","service_id":"#.utf8)

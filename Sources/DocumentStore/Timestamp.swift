@@ -45,29 +45,33 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Appends the `rfc3339` spelling's UTF-8 bytes, without making a string. A catalog writes
-    /// one per slot, so the usual year (0–9999) goes as one 19-byte field written with constant
-    /// divisions, not digit by digit.
+    /// Appends the `rfc3339` spelling's UTF-8 bytes, without making a string.
     public func appendRFC3339(to bytes: inout [UInt8]) {
+        var dates = RFC3339Dates()
+        appendRFC3339(to: &bytes, dates: &dates)
+    }
+
+    /// The same, with the date taken from `dates` when it is the day `dates` last spelled: a
+    /// catalog writes its slots in time order, mostly many on one day, and working out the date
+    /// was the costliest part of a spelling. The usual year (0–9999) goes as one fixed field.
+    public func appendRFC3339(to bytes: inout [UInt8], dates: inout RFC3339Dates) {
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
-        let (year, month, day) = Timestamp.civilDate(fromDays: days)
         let hour = secondOfDay / 3600, minute = secondOfDay / 60 % 60, second = secondOfDay % 60
-        if (0...9999).contains(year) {
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 19) { field in  // YYYY-MM-DDTHH:MM:SS
-                func pair(_ value: Int64, at index: Int) {
-                    field[index] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: value / 10)
-                    field[index + 1] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: value % 10)
-                }
-                pair(year / 100, at: 0); pair(year % 100, at: 2); field[4] = UInt8(ascii: "-")
-                pair(month, at: 5); field[7] = UInt8(ascii: "-")
-                pair(day, at: 8); field[10] = UInt8(ascii: "T")
-                pair(hour, at: 11); field[13] = UInt8(ascii: ":")
-                pair(minute, at: 14); field[16] = UInt8(ascii: ":")
-                pair(second, at: 17)
-                bytes.append(contentsOf: UnsafeBufferPointer(field))
+        if let (dateStart, dateEnd) = dates.date(ofDay: days) {
+            // HH:MM:SS in one word, the first byte lowest, then the 20 bytes in three words, stored
+            // in little-endian byte order whatever the host's.
+            let time = RFC3339Dates.twoDigits(hour) | UInt64(UInt8(ascii: ":")) << 16 | RFC3339Dates.twoDigits(minute) << 24
+                | UInt64(UInt8(ascii: ":")) << 40 | RFC3339Dates.twoDigits(second) << 48
+            var field = (dateStart.littleEndian, (dateEnd | time << 24).littleEndian,
+                         (UInt32(truncatingIfNeeded: time >> 40) | UInt32(UInt8(ascii: "Z")) << 24).littleEndian)
+            let length = nanos == 0 ? 20 : 19  // with a fraction, the Z comes after it
+            withUnsafeBytes(of: &field) { raw in
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: raw.assumingMemoryBound(to: UInt8.self)[..<length]))
             }
+            if nanos == 0 { return }
         } else {  // a year outside RFC 3339's four digits (never parsed from text): all its digits
+            let (year, month, day) = Timestamp.civilDate(fromDays: days)
             func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
             bytes.append(contentsOf: "\(year)-\(two(month))-\(two(day))T\(two(hour)):\(two(minute)):\(two(second))".utf8)
         }
@@ -172,7 +176,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         return era * 146_097 + dayOfEra - 719_468
     }
 
-    private static func civilDate(fromDays days: Int64) -> (Int64, Int64, Int64) {
+    fileprivate static func civilDate(fromDays days: Int64) -> (Int64, Int64, Int64) {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let dayOfEra = z - era * 146_097
@@ -190,3 +194,33 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+/// The date part of RFC 3339 spellings (`2026-12-01T`), kept for the day last spelled, as two
+/// words whose lowest byte comes first (values: no reference counting per slot, and no bytes
+/// written one by one).
+public struct RFC3339Dates {
+    private var day = Int64.min
+    private var start: UInt64 = 0  // YYYY-MM-
+    private var end: UInt64 = 0    // DDT, in the three lowest bytes
+
+    public init() {}
+
+    /// `YYYY-MM-` and `DDT` for the day `days` after 1970-01-01; nil for a year outside RFC
+    /// 3339's four digits.
+    mutating func date(ofDay days: Int64) -> (UInt64, UInt64)? {
+        if days != day {
+            let (year, month, dayOfMonth) = Timestamp.civilDate(fromDays: days)
+            guard (0...9999).contains(year) else { return nil }
+            day = days
+            start = Self.twoDigits(year / 100) | Self.twoDigits(year % 100) << 16 | UInt64(UInt8(ascii: "-")) << 32
+                | Self.twoDigits(month) << 40 | UInt64(UInt8(ascii: "-")) << 56
+            end = Self.twoDigits(dayOfMonth) | UInt64(UInt8(ascii: "T")) << 16
+        }
+        return (start, end)
+    }
+
+    /// A value from 0 to 99 as two ASCII digits, the first in the lowest byte.
+    static func twoDigits(_ value: Int64) -> UInt64 {
+        UInt64(truncatingIfNeeded: 48 + value / 10) | UInt64(truncatingIfNeeded: 48 + value % 10) << 8
+    }
+}

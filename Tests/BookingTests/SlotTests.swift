@@ -60,6 +60,18 @@ import Testing
             #expect(Timestamp(rfc3339: instant.rfc3339) == instant, "\(instant.seconds) \(instant.nanos)")
         }
     }
+
+    @Test func spellingsSharingTheirDatesMatchTheirOwn() {
+        // In time order a minute apart (most share the previous one's day), then in any order.
+        let inOrder = (0..<3000).map { Timestamp(seconds: 1_924_992_000 - 1_500 * 60 + Int64($0) * 60) }
+        let anyOrder = (0..<1000).map { _ in Timestamp(seconds: Int64.random(in: -62_135_596_800...253_402_300_799)) }
+        var dates = RFC3339Dates()
+        for instant in inOrder + anyOrder + [Timestamp(seconds: 253_402_300_800), inOrder[0]] {
+            var shared: [UInt8] = []
+            instant.appendRFC3339(to: &shared, dates: &dates)
+            #expect(String(decoding: shared, as: UTF8.self) == instant.rfc3339)
+        }
+    }
 }
 
 @Suite struct ValidationTests {
