@@ -134,8 +134,18 @@ public final class BookingDesk {
         }
     }
 
-    private func availability(of service: Service, claimed: Set<Slot>) -> ServiceAvailability {
-        ServiceAvailability(service: service, availableSlots: claimed.isEmpty ? service.slots : service.slots.filter { !claimed.contains($0) })
+    /// The service's slots but `claimed` (both in time order): one merged pass, no hashing.
+    private func availability(of service: Service, claimed: [Slot]) -> ServiceAvailability {
+        guard !claimed.isEmpty else { return ServiceAvailability(service: service, availableSlots: service.slots) }
+        var free: [Slot] = []
+        free.reserveCapacity(service.slots.count)
+        var next = claimed.startIndex
+        for slot in service.slots {
+            while next < claimed.endIndex && claimed[next] < slot { next += 1 }
+            if next < claimed.endIndex && claimed[next] == slot { continue }
+            free.append(slot)
+        }
+        return ServiceAvailability(service: service, availableSlots: free)
     }
 
     private func isClaimed(_ claim: DocumentPath, by bookingID: String) throws(BookingError) -> Bool {

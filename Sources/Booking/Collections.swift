@@ -28,20 +28,38 @@ enum Collections {
     /// service id may hold `@`; a slot's spelling never does. Works on the id's bytes: a rebuild
     /// of the catalog reads every claim.
     static func claim(id: String) -> (serviceID: Substring, slot: Slot)? {
-        guard let at = id.utf8.lastIndex(of: UInt8(ascii: "@")),
-              let slot = try? Slot(parsing: id[id.utf8.index(after: at)...])
-        else { return nil }
+        let utf8 = id.utf8
+        // `@` and a canonical spelling (20 bytes) end the id: look there before searching.
+        let at = utf8.index(utf8.endIndex, offsetBy: -21, limitedBy: utf8.startIndex)
+            .flatMap { utf8[$0] == UInt8(ascii: "@") ? $0 : nil } ?? utf8.lastIndex(of: UInt8(ascii: "@"))
+        guard let at, let slot = try? Slot(parsing: id[utf8.index(after: at)...]) else { return nil }
         return (id[..<at], slot)
     }
 
-    /// The claimed slots of each service, from claim ids (other ids are skipped), keyed by
-    /// service id byte for byte: two services may have canonically equivalent ids.
-    static func claimedSlots(claimIDs: [String]) -> [ExactString: Set<Slot>] {
-        var claimed: [ExactString: Set<Slot>] = [:]
+    /// The claimed slots of each service in time order, from claim ids (other ids are skipped),
+    /// keyed by service id byte for byte: two services may have canonically equivalent ids.
+    ///
+    /// The stores give ids in byte order, so a service's claims come one after another (and in
+    /// time order: canonical spellings sort as their instants): each run is gathered with one
+    /// comparison of its service id per claim, where a lookup per claim hashed the id, and
+    /// stored once. Any order gives the same result.
+    static func claimedSlots(claimIDs: [String]) -> [ExactString: [Slot]] {
+        var claimed: [ExactString: [Slot]] = [:]
+        var run: (serviceID: Substring, slots: [Slot])?
+        func store(_ run: (serviceID: Substring, slots: [Slot])) {
+            claimed[ExactString(String(run.serviceID)), default: []].append(contentsOf: run.slots)
+        }
         for id in claimIDs {
             guard let (serviceID, slot) = claim(id: id) else { continue }
-            claimed[ExactString(String(serviceID)), default: []].insert(slot)
+            if run != nil && sameBytes(run!.serviceID, serviceID) {
+                run!.slots.append(slot)
+            } else {
+                if let run { store(run) }
+                run = (serviceID, [slot])
+            }
         }
+        if let run { store(run) }
+        for key in claimed.keys { claimed[key]!.sort() }  // linear for slots already in order
         return claimed
     }
 }

@@ -7,10 +7,11 @@ public struct Service: Equatable, Sendable {
     /// Every slot the service offers, in time order, booked or not.
     public let slots: [Slot]
 
+    /// `slots` are put in time order if they are not (the free slots are found by merging).
     public init(id: String, name: String, slots: [Slot]) {
         self.id = id
         self.name = name
-        self.slots = slots
+        self.slots = zip(slots, slots.dropFirst()).allSatisfy { $0 <= $1 } ? slots : slots.sorted()
     }
 }
 

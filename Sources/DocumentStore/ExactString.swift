@@ -10,7 +10,7 @@ public struct ExactString: Hashable, Sendable {
     }
 
     public static func == (lhs: ExactString, rhs: ExactString) -> Bool {
-        lhs.string.utf8.elementsEqual(rhs.string.utf8)
+        sameBytes(lhs.string[...], rhs.string[...])
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -20,3 +20,19 @@ public struct ExactString: Hashable, Sendable {
         }
     }
 }
+
+/// Whether two strings have the same UTF-8 bytes: compared as memory where both are stored
+/// contiguously (native strings and their slices are), not byte by byte through their views.
+public func sameBytes(_ lhs: Substring, _ rhs: Substring) -> Bool {
+    guard lhs.utf8.count == rhs.utf8.count else { return false }
+    let compared = lhs.utf8.withContiguousStorageIfAvailable { left in
+        rhs.utf8.withContiguousStorageIfAvailable { right in
+            left.count == 0 || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0
+        }
+    }
+    return (compared ?? nil) ?? lhs.utf8.elementsEqual(rhs.utf8)
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -40,6 +40,12 @@ import Testing
         #expect(slots.sorted().map(\.description) == ["2026-12-01T07:30:00Z", "2026-12-01T08:00:00Z", "2026-12-01T09:00:00Z"])
     }
 
+    @Test func aServiceKeepsItsSlotsInTimeOrder() throws {
+        let (early, late) = (try Slot(parsing: "2031-01-01T09:00:00Z"), try Slot(parsing: "2031-01-01T10:00:00Z"))
+        #expect(Service(id: "x", name: "X", slots: [late, early]).slots == [early, late])
+        #expect(Service(id: "x", name: "X", slots: [early, late]).slots == [early, late])
+    }
+
     @Test func timestampsKeepTheirFractionInRFC3339() {
         #expect(Timestamp(seconds: 0, nanos: 500_000_000).rfc3339 == "1970-01-01T00:00:00.500Z")
         #expect(Timestamp(microseconds: 1_500_001).rfc3339 == "1970-01-01T00:00:01.500001Z")
@@ -115,5 +121,20 @@ import Testing
         }
         #expect(Collections.claim(id: "no-at-sign") == nil)
         #expect(Collections.claim(id: "cut@not-a-time") == nil)
+        #expect(Collections.claim(id: "cut@2031-05-01T10:30:00+01:00").map { String($0.serviceID) } == "cut", "not canonical: found by search")
+        #expect(Collections.claim(id: "@2031-05-01T09:30:00Z").map { String($0.serviceID) } == "", "the shortest id there is")
+    }
+
+    @Test func claimedSlotsAreGatheredPerServiceInTimeOrderWhateverTheOrderOfTheIDs() throws {
+        let slots = try (0..<6).map { try Slot(parsing: "2031-05-0\($0 + 1)T09:00:00Z") }
+        let claims = [("cut", 3), ("cut", 0), ("cut@1", 1), ("room", 5), ("cut", 4), ("cut@1", 2), ("caf\u{e9}", 1), ("cafe\u{301}", 2), ("cut", 0)]
+        let ids = claims.map { Collections.claimPath(serviceID: $0.0, slot: slots[$0.1]).id } + ["not-a-claim", "x@tomorrow"]
+        let expected: [ExactString: [Slot]] = [
+            ExactString("cut"): [slots[0], slots[0], slots[3], slots[4]], ExactString("cut@1"): [slots[1], slots[2]],
+            ExactString("room"): [slots[5]], ExactString("caf\u{e9}"): [slots[1]], ExactString("cafe\u{301}"): [slots[2]],
+        ]
+        for order in [ids, ids.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }, ids.reversed()] {
+            #expect(Collections.claimedSlots(claimIDs: order) == expected)
+        }
     }
 }
