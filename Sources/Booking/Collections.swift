@@ -59,8 +59,7 @@ enum Collections {
             }
         }
         if let run { store(run) }
-        for key in claimed.keys { claimed[key]!.sort() }  // linear for slots already in order
-        return claimed
+        return claimed.mapValues { $0.sorted() }  // linear for slots already in order
     }
 }
 
