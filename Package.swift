@@ -33,7 +33,9 @@ let package = Package(
         .target(name: "StoreConfiguration", dependencies: ["DocumentStore", "PostgresStore", "FirestoreStore"]),
         .target(name: "Booking", dependencies: ["DocumentStore"]),
         .target(name: "HostCounters", dependencies: ["Booking", .product(name: "Atomics", package: "swift-atomics")]),
-        .target(name: "BookingAPI", dependencies: ["Booking", "DocumentStore", "FastCGI", "Gzip", "JSON"]),
+        .target(name: "BookingAPI", dependencies: [
+            "Booking", "DocumentStore", "FastCGI", "Gzip", "JSON", .product(name: "Atomics", package: "swift-atomics"),
+        ]),
         .executableTarget(name: "BookingServer", dependencies: [
             "BookingAPI", "Booking", "FastCGI", "HostCounters", "StoreConfiguration",
             .product(name: "Logging", package: "swift-log"),

@@ -6,17 +6,18 @@ import Logging
 /// calls and their results (or refusals) back into JSON responses.
 public final class BookingResponder: Responder {
     private let desk: BookingDesk
-    private let cache: ResponseCache?
+    private let cache: ResponseCache.Reader?
     private let adminToken: [UInt8]?
     private let maximumBodyBytes: Int
     private let logger: Logger
 
     /// - Parameters:
-    ///   - cache: the process's cache of availability bodies; nil reads the store every time.
+    ///   - cache: the process's cache of availability bodies (this responder reads it through a
+    ///     reader of its own: one responder per thread); nil reads the store every time.
     ///   - adminToken: the bearer token `POST /services` requires; nil refuses every caller.
     public init(desk: BookingDesk, cache: ResponseCache? = nil, adminToken: String?, maximumBodyBytes: Int, logger: Logger) {
         self.desk = desk
-        self.cache = cache
+        self.cache = cache?.makeReader()
         self.adminToken = adminToken.flatMap { $0.isEmpty ? nil : Array($0.utf8) }
         self.maximumBodyBytes = maximumBodyBytes
         self.logger = logger

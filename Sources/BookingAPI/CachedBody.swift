@@ -1,3 +1,4 @@
+import Atomics
 import Synchronization
 
 #if canImport(Glibc)
@@ -12,7 +13,9 @@ import Glibc
 /// last entry holding it goes.
 final class CachedBody: Sendable {
     let bytes: [UInt8]
-    private let gzipped = Mutex<EncodedBody?>(nil)
+    /// Read without a lock once made (every read of a gzip client asks for it), made under one.
+    private let gzipped = ManagedAtomicLazyReference<Made>()
+    private let makingGzip = Mutex<Void>(())
     /// Where the file goes, for a large body when there are files.
     private let files: LargeBodyFiles?
     private let file = Mutex<FileState>(.unread)
@@ -39,12 +42,16 @@ final class CachedBody: Sendable {
 
     func encoded(gzip: Bool) -> EncodedBody {
         guard gzip else { return EncodedBody(bytes, gzip: false, file: writtenFile()) }
-        return gzipped.withLock { made in
-            if let made { return made }
-            let encoded = EncodedBody(bytes, gzip: true)
-            made = encoded
-            return encoded
+        if let made = gzipped.load() { return made.body }
+        return makingGzip.withLock { _ in
+            gzipped.load()?.body ?? gzipped.storeIfNilThenLoad(Made(EncodedBody(bytes, gzip: true))).body
         }
+    }
+
+    /// A made form, as the atomic reference holds it.
+    private final class Made: Sendable {
+        let body: EncodedBody
+        init(_ body: EncodedBody) { self.body = body }
     }
 
     /// The body's file, written now if this is the second read to want it; nil for the first,

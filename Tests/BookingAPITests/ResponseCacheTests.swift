@@ -51,6 +51,23 @@ import Glibc
         #expect(try read(cache, building: "not built: fresh") == "second")
     }
 
+    @Test func aThreadsReaderServesWhatItKeptOnlyWhileTheCacheWould() throws {
+        let cache = ResponseCache(counters: counters, lifetime: 0.3)
+        let reader = cache.makeReader(), other = cache.makeReader()
+        func read(_ reader: ResponseCache.Reader, building text: String) throws -> String {
+            String(decoding: try reader.body(for: "services") { Array(text.utf8) }.bytes, as: UTF8.self)
+        }
+        #expect(try read(reader, building: "first") == "first")
+        #expect(try read(reader, building: "not built: kept") == "first")
+        #expect(try read(other, building: "not built: the cache has it") == "first")
+        counters.availabilityChanged()  // a booking: no reader serves what it kept from before it
+        #expect(try read(other, building: "after the booking") == "after the booking")
+        #expect(try read(reader, building: "not built: the cache has it") == "after the booking")
+        sleep(seconds: cache.refreshAge + 0.02)
+        #expect(try read(reader, building: "refreshed") == "refreshed")
+        #expect(try read(other, building: "not built: the cache has it") == "refreshed")
+    }
+
     @Test func readsThatWaitedForARebuildAreServedByOneBuiltAfterTheyBegan() throws {
         let cache = ResponseCache(counters: counters)
         let building = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
