@@ -6,18 +6,30 @@ public enum Route: Equatable, Sendable {
     case book
     case booking(id: String)
 
-    /// The route for `path`, or nil when no endpoint has that path.
+    /// The route for `path`, or nil when no endpoint has that path. Compared on the path's bytes,
+    /// without splitting it: every request comes this way.
     public init?(path: String) {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-        guard path.hasPrefix("/") else { return nil }
-        switch (parts.count, parts.first) {
-        case (1, "healthz"): self = .health
-        case (1, "services"): self = .services
-        case (2, "services") where !parts.last!.isEmpty: self = .service(id: String(parts.last!))
-        case (1, "book"): self = .book
-        case (2, "bookings") where !parts.last!.isEmpty: self = .booking(id: String(parts.last!))
-        default: return nil
+        switch path {
+        case "/healthz": self = .health
+        case "/services": self = .services
+        case "/book": self = .book
+        default:
+            if let id = Self.segment(of: path, after: "/services/") {
+                self = .service(id: id)
+            } else if let id = Self.segment(of: path, after: "/bookings/") {
+                self = .booking(id: id)
+            } else {
+                return nil
+            }
         }
+    }
+
+    /// What follows `prefix` in `path`, when that is one non-empty segment (no `/`), byte for byte.
+    private static func segment(of path: String, after prefix: String) -> String? {
+        guard path.utf8.starts(with: prefix.utf8) else { return nil }
+        let rest = path.utf8.dropFirst(prefix.utf8.count)
+        guard !rest.isEmpty, !rest.contains(UInt8(ascii: "/")) else { return nil }
+        return String(Substring(rest))
     }
 
     /// The methods the endpoint answers; HEAD goes wherever GET does.

@@ -47,17 +47,26 @@ public struct Response: Sendable {
         headers.first { $0.0.lowercased() == name.lowercased() }?.1
     }
 
-    /// The CGI response head: the `Status:` line and the headers, up to the blank line.
+    /// The CGI response head: the `Status:` line and the headers, up to the blank line. Appended
+    /// piece by piece, not through string interpolation: every response has one.
     func head() -> [UInt8] {
         var output: [UInt8] = []
-        output.reserveCapacity(128)
-        output.append(contentsOf: "Status: \(status)\r\n".utf8)
+        output.reserveCapacity(256)
+        output.append(contentsOf: "Status: ".utf8)
+        output.append(contentsOf: String(status).utf8)  // small strings: no allocation
+        output.append(contentsOf: "\r\n".utf8)
         for (name, value) in headers {
-            output.append(contentsOf: "\(name): \(value)\r\n".utf8)
+            output.append(contentsOf: name.utf8)
+            output.append(contentsOf: ": ".utf8)
+            output.append(contentsOf: value.utf8)
+            output.append(contentsOf: "\r\n".utf8)
         }
-        output.append(contentsOf: "Content-Length: \(body.count)\r\n\r\n".utf8)
+        output.append(contentsOf: "Content-Length: ".utf8)
+        output.append(contentsOf: String(body.count).utf8)
+        output.append(contentsOf: "\r\n\r\n".utf8)
         return output
     }
+
 }
 
 /// Answers requests. Each worker thread makes its own responder, so an implementation may

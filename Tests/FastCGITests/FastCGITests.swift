@@ -27,6 +27,7 @@ import Glibc
         #expect(String(decoding: response.head(), as: UTF8.self)
             == "Status: 201\r\nContent-Type: application/json\r\nLocation: /x\r\nContent-Length: 2\r\n\r\n")
         #expect(response.header("location") == "/x")
+        #expect(String(decoding: Response(status: 404).head(), as: UTF8.self) == "Status: 404\r\nContent-Length: 0\r\n\r\n")
     }
 
     @Test func aLargeBodyGoesOutAsWholeStdoutRecords() throws {
