@@ -65,7 +65,7 @@ public final class BookingDesk {
         }
         var slots = Set<Slot>()
         for text in request.slots { slots.insert(try Slot(parsing: text)) }
-        let service = Service(id: id, name: name, slots: slots.sorted())
+        let service = Service(id: id, name: name, slots: Array(slots))
         do {
             try store.commit([.create(DocumentPath(Collections.services, id), service.fields)])
         } catch .alreadyExists {

@@ -28,11 +28,10 @@ enum Collections {
     /// service id may hold `@`; a slot's spelling never does. Works on the id's bytes: a rebuild
     /// of the catalog reads every claim.
     static func claim(id: String) -> (serviceID: Substring, slot: Slot)? {
-        let utf8 = id.utf8
-        // `@` and a canonical spelling (20 bytes) end the id: look there before searching.
-        let at = utf8.index(utf8.endIndex, offsetBy: -21, limitedBy: utf8.startIndex)
-            .flatMap { utf8[$0] == UInt8(ascii: "@") ? $0 : nil } ?? utf8.lastIndex(of: UInt8(ascii: "@"))
-        guard let at, let slot = try? Slot(parsing: id[utf8.index(after: at)...]) else { return nil }
+        // Searched from the end, where `@` and the slot's spelling are.
+        guard let at = id.utf8.lastIndex(of: UInt8(ascii: "@")),
+              let slot = try? Slot(parsing: id[id.utf8.index(after: at)...])
+        else { return nil }
         return (id[..<at], slot)
     }
 
@@ -51,8 +50,8 @@ enum Collections {
         }
         for id in claimIDs {
             guard let (serviceID, slot) = claim(id: id) else { continue }
-            if run != nil && sameBytes(run!.serviceID, serviceID) {
-                run!.slots.append(slot)
+            if let current = run?.serviceID, sameBytes(current, serviceID) {
+                run?.slots.append(slot)
             } else {
                 if let run { store(run) }
                 run = (serviceID, [slot])
@@ -82,7 +81,7 @@ extension Service {
             default: return nil
             }
         }
-        self.init(id: document["service_id"]?.stringValue ?? document.path.id, name: name, slots: Array(Set(slots)).sorted())
+        self.init(id: document["service_id"]?.stringValue ?? document.path.id, name: name, slots: Array(Set(slots)))
     }
 }
 

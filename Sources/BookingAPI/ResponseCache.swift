@@ -57,10 +57,10 @@ public final class ResponseCache: Sendable {
         try entry(for: ExactString(key), build: build).body.encoded(gzip: gzip)
     }
 
-    /// Whether `entry` may be served to a read beginning now without more ado: built from the
-    /// current version or a later one, and not yet due for a refresh.
-    private func isFresh(_ entry: Entry) -> Bool {
-        entry.version >= counters.availabilityVersion && monotonicSeconds() - entry.builtAt < refreshAge
+    /// Whether `entry` may be served to a read that began at `version` without more ado: built
+    /// from that version or a later one, and not yet due for a refresh.
+    private func isFresh(_ entry: Entry, since version: UInt64) -> Bool {
+        entry.version >= version && monotonicSeconds() - entry.builtAt < refreshAge
     }
 
     private func entry(for key: ExactString, build: () throws(APIError) -> [UInt8]) throws(APIError) -> Entry {
@@ -81,14 +81,14 @@ public final class ResponseCache: Sendable {
     /// wait for at most two, not for one each.
     private func buildUnlessFresh(_ key: ExactString, since version: UInt64,
                                   _ build: () throws(APIError) -> [UInt8]) throws(APIError) -> Entry {
+        // Only the thread holding `building` replaces entries, so this one stays current here.
+        let previous = entries.withLock { $0[key] }
+        if let previous, isFresh(previous, since: version) { return previous }
         let now = monotonicSeconds()
-        if let entry = entries.withLock({ $0[key] }), entry.version >= version, now - entry.builtAt < refreshAge {
-            return entry
-        }
         let current = counters.availabilityVersion
         let bytes = try build()
         // Mostly a rebuild by age finds the body unchanged: it keeps its gzip form and file.
-        let unchanged = entries.withLock { $0[key] }.flatMap { $0.body.bytes == bytes && !$0.body.lostItsFile ? $0.body : nil }
+        let unchanged = previous.flatMap { $0.body.bytes == bytes && !$0.body.lostItsFile ? $0.body : nil }
         let entry = Entry(body: unchanged ?? CachedBody(bytes, files: largeBodyFiles), version: current, builtAt: now)
         // Returned, so that the entries replaced are released after the lock (and a large body's
         // file, when no entry holds it any more, is retired outside it).
@@ -126,7 +126,9 @@ extension ResponseCache {
         /// As `ResponseCache.body(for:gzip:build:)`.
         func body(for key: String, gzip: Bool = false, build: () throws(APIError) -> [UInt8]) throws(APIError) -> EncodedBody {
             let key = ExactString(key)
-            if let entry = kept[key], cache.isFresh(entry) { return entry.body.encoded(gzip: gzip) }
+            if let entry = kept[key], cache.isFresh(entry, since: cache.counters.availabilityVersion) {
+                return entry.body.encoded(gzip: gzip)
+            }
             let entry = try cache.entry(for: key, build: build)
             if entry.body.bytes.count <= Self.keptBytes {
                 if kept.count >= Self.keptCount && kept[key] == nil { kept.removeAll(keepingCapacity: true) }

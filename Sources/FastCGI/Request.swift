@@ -66,7 +66,6 @@ public struct Response: Sendable {
         output.append(contentsOf: "\r\n\r\n".utf8)
         return output
     }
-
 }
 
 /// Answers requests. Each worker thread makes its own responder, so an implementation may
