@@ -5,7 +5,20 @@ import os
 import requests
 
 SERVER = os.environ.get("FIRESTORE_TEST_URL", "http://127.0.0.1:18085")
-DISCOVERY = os.path.join(os.environ.get("ROOT", ""), "..", "shared", "firestore", "firestore.v1.json")
+
+
+def discovery_document():
+    """Google's Firestore REST description: the copy in ../shared beside the repository, or else
+    the same file (revision 20260928) as google-api-python-client 2.202.0 ships it, which
+    deploy/test installs, so that a clone with nothing beside it checks against it too."""
+    shared = os.path.join(os.environ.get("ROOT", ""), "..", "shared", "firestore", "firestore.v1.json")
+    if os.path.exists(shared):
+        return shared
+    import googleapiclient
+    return os.path.join(os.path.dirname(googleapiclient.__file__), "discovery_cache", "documents", "firestore.v1.json")
+
+
+DISCOVERY = discovery_document()
 
 
 def documents_url(project, database="(default)"):

@@ -90,6 +90,11 @@ def schema_errors(value, schema, where):
     return errors
 
 
+def test_the_description_is_the_revision_in_shared():
+    # ../shared's copy, or the same revision as the pinned google-api-python-client ships it.
+    assert API["name"] == "firestore" and API["version"] == "v1" and API["revision"] == "20260928", DISCOVERY
+
+
 def test_the_gateways_requests_fit_the_discovery_document():
     sent = [r for r in control("GET", "requests") if r["user_agent"].startswith("booking-firestore-gateway")]
     assert len(sent) > 100, "the gateway's requests should have been recorded during the earlier tests"
