@@ -90,9 +90,10 @@ public final class BookingDesk {
 
         let booking = Booking(id: Self.autoID(), serviceID: serviceID, slot: slot, userName: userName, timestamp: time)
         let claim = Collections.claimPath(serviceID: serviceID, slot: slot)
+        // The claim first: a slot already taken fails the commit before anything else is written.
         let writes: [Write] = [
-            .create(DocumentPath(Collections.bookings, booking.id), booking.fields),
             .create(claim, ["service_id": .string(serviceID), "slot": .string(slot.description), "booking_id": .string(booking.id)]),
+            .create(DocumentPath(Collections.bookings, booking.id), booking.fields),
         ]
         do {
             try store.commit(writes)

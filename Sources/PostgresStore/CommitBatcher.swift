@@ -16,7 +16,7 @@ import Glibc
 public final class CommitBatcher: Sendable {
     /// One commit waiting for, or in, a batch.
     final class Ticket: @unchecked Sendable {
-        /// The commit's writes, as the JSON array `docstore_commit` takes.
+        /// The commit's writes, as the JSON array `docstore_commit_batch` takes for one commit.
         let writes: [UInt8]
         /// Batches run in this order: the largest document path the commit writes (by its
         /// UTF-8 bytes, a total order: Swift's string order ties canonically equivalent paths,

@@ -169,7 +169,7 @@ public final class PostgresStore: DocumentStore {
 
     // MARK: - Encoding
 
-    /// Appends a write as the object `docstore_commit` reads.
+    /// Appends a write as the object `docstore_commit_batch` reads.
     private static func encode(_ write: Write, to output: inout [UInt8]) {
         output.append(contentsOf: #"{"collection":"#.utf8)
         JSON.writeString(write.path.collection, to: &output)

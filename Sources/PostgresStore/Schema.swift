@@ -19,79 +19,80 @@ enum Schema {
     -- fields for equality queries; it cost about a tenth of PostgreSQL's CPU per booking.
     DROP INDEX IF EXISTS documents_fields_idx;
 
-    -- Applies a list of writes atomically. Each write is
+    -- One commit is a list of writes, applied atomically. Each write is
     -- {"op": "set"|"delete", "collection", "id", "fields"?, "exists"?: bool, "update_time"?: int8 µs}.
-    -- A failed precondition raises DS409 (already exists), DS404 (not found) or DS412 (update
-    -- time), with the document's path as DETAIL; the whole statement then changes nothing.
-    CREATE OR REPLACE FUNCTION docstore_commit(writes jsonb) RETURNS int8
-    LANGUAGE plpgsql AS $$
-    DECLARE
-        w record;
-        now_time timestamptz := clock_timestamp();
-        current_update timestamptz;
-        found_row boolean;
-        affected int;
-    BEGIN
-        FOR w IN SELECT * FROM jsonb_to_recordset(writes)
-                 AS x(op text, collection text, id text, fields jsonb, "exists" boolean, update_time int8) LOOP
-            IF w."exists" IS FALSE THEN
-                IF w.op = 'set' THEN
-                    INSERT INTO documents VALUES (w.collection, w.id, w.fields, now_time, now_time)
-                    ON CONFLICT DO NOTHING;
-                    GET DIAGNOSTICS affected = ROW_COUNT;
-                ELSE
-                    PERFORM 1 FROM documents WHERE collection = w.collection AND id = w.id;
-                    affected := CASE WHEN FOUND THEN 0 ELSE 1 END;
-                END IF;
-                IF affected = 0 THEN
-                    RAISE EXCEPTION 'document already exists: %/%', w.collection, w.id
-                        USING ERRCODE = 'DS409', DETAIL = w.collection || '/' || w.id;
-                END IF;
-                CONTINUE;
-            END IF;
-
-            SELECT update_time INTO current_update FROM documents
-             WHERE collection = w.collection AND id = w.id FOR UPDATE;
-            found_row := FOUND;
-            IF w."exists" IS TRUE AND NOT found_row THEN
-                RAISE EXCEPTION 'no document: %/%', w.collection, w.id
-                    USING ERRCODE = 'DS404', DETAIL = w.collection || '/' || w.id;
-            END IF;
-            IF w.update_time IS NOT NULL AND (NOT found_row OR \#(microseconds("current_update")) <> w.update_time) THEN
-                RAISE EXCEPTION 'update time does not match: %/%', w.collection, w.id
-                    USING ERRCODE = 'DS412', DETAIL = w.collection || '/' || w.id;
-            END IF;
-
-            IF w.op = 'set' THEN
-                INSERT INTO documents VALUES (w.collection, w.id, w.fields, now_time, now_time)
-                ON CONFLICT (collection, id) DO UPDATE SET fields = EXCLUDED.fields, update_time = EXCLUDED.update_time;
-            ELSE
-                DELETE FROM documents WHERE collection = w.collection AND id = w.id;
-            END IF;
-        END LOOP;
-        RETURN \#(microseconds("now_time"));
-    END $$;
-
+    -- A failed precondition fails the commit with DS409 (already exists), DS404 (not found) or
+    -- DS412 (update time), with the document's path as detail.
+    --
     -- Applies independent commits in one transaction, in the given order, each in a
     -- subtransaction of its own: one that fails changes nothing and leaves the others applied.
     -- One row per commit: its time (µs), or the SQLSTATE, message and detail of its failure.
+    --
+    -- A create is a plain INSERT whose unique violation fails the commit (the path is still in
+    -- at_path there: local variables keep their values in an exception handler). Against
+    -- INSERT ... ON CONFLICT DO NOTHING in a function called per commit, as before, pgbench
+    -- measured 0.101-0.112 instead of 0.116-0.143 ms of PostgreSQL CPU per two-document commit.
     CREATE OR REPLACE FUNCTION docstore_commit_batch(commits jsonb)
     RETURNS TABLE (commit_time int8, state text, message text, detail text)
     LANGUAGE plpgsql AS $$
     DECLARE
         c jsonb;
+        w record;
+        now_time timestamptz;
+        at_path text;
+        current_update timestamptz;
+        found_row boolean;
     BEGIN
         FOR c IN SELECT value FROM jsonb_array_elements(commits) WITH ORDINALITY ORDER BY ordinality LOOP
             BEGIN
-                commit_time := docstore_commit(c);
+                now_time := clock_timestamp();
+                FOR w IN SELECT * FROM jsonb_to_recordset(c)
+                         AS x(op text, collection text, id text, fields jsonb, "exists" boolean, update_time int8) LOOP
+                    at_path := w.collection || '/' || w.id;
+                    IF w."exists" IS FALSE THEN
+                        IF w.op = 'set' THEN
+                            INSERT INTO documents VALUES (w.collection, w.id, w.fields, now_time, now_time);
+                        ELSE
+                            PERFORM 1 FROM documents WHERE collection = w.collection AND id = w.id;
+                            IF FOUND THEN
+                                RAISE EXCEPTION 'document already exists: %', at_path USING ERRCODE = 'DS409', DETAIL = at_path;
+                            END IF;
+                        END IF;
+                        CONTINUE;
+                    END IF;
+
+                    SELECT update_time INTO current_update FROM documents
+                     WHERE collection = w.collection AND id = w.id FOR UPDATE;
+                    found_row := FOUND;
+                    IF w."exists" IS TRUE AND NOT found_row THEN
+                        RAISE EXCEPTION 'no document: %', at_path USING ERRCODE = 'DS404', DETAIL = at_path;
+                    END IF;
+                    IF w.update_time IS NOT NULL AND (NOT found_row OR \#(microseconds("current_update")) <> w.update_time) THEN
+                        RAISE EXCEPTION 'update time does not match: %', at_path USING ERRCODE = 'DS412', DETAIL = at_path;
+                    END IF;
+
+                    IF w.op = 'set' THEN
+                        INSERT INTO documents VALUES (w.collection, w.id, w.fields, now_time, now_time)
+                        ON CONFLICT (collection, id) DO UPDATE SET fields = EXCLUDED.fields, update_time = EXCLUDED.update_time;
+                    ELSE
+                        DELETE FROM documents WHERE collection = w.collection AND id = w.id;
+                    END IF;
+                END LOOP;
+                commit_time := \#(microseconds("now_time"));
                 state := NULL; message := NULL; detail := NULL;
-            EXCEPTION WHEN OTHERS THEN
-                GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
-                commit_time := NULL;
+            EXCEPTION
+                WHEN unique_violation THEN
+                    commit_time := NULL;
+                    state := 'DS409'; message := 'document already exists: ' || at_path; detail := at_path;
+                WHEN OTHERS THEN
+                    commit_time := NULL;
+                    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
             END;
             RETURN NEXT;
         END LOOP;
     END $$;
+    -- Before, each commit was a function of its own.
+    DROP FUNCTION IF EXISTS docstore_commit(jsonb);
     COMMIT;
     """#
 
