@@ -32,6 +32,13 @@ public struct Slot: Hashable, Comparable, Sendable, CustomStringConvertible {
         self.init(instant)
     }
 
+    /// The slot an RFC 3339 spelling's UTF-8 bytes name, or nil when they name none on a whole
+    /// second (for ids read back from a store, where no error message is wanted).
+    init?(spelling bytes: UnsafeBufferPointer<UInt8>) {
+        guard let instant = Timestamp(rfc3339: bytes), instant.nanos == 0 else { return nil }
+        self.init(instant)
+    }
+
     public static func < (lhs: Slot, rhs: Slot) -> Bool { lhs.instant < rhs.instant }
     public static func == (lhs: Slot, rhs: Slot) -> Bool { lhs.instant == rhs.instant }
     public func hash(into hasher: inout Hasher) { hasher.combine(instant) }

@@ -26,11 +26,14 @@ public struct ExactString: Hashable, Sendable {
 public func sameBytes(_ lhs: Substring, _ rhs: Substring) -> Bool {
     guard lhs.utf8.count == rhs.utf8.count else { return false }
     let compared = lhs.utf8.withContiguousStorageIfAvailable { left in
-        rhs.utf8.withContiguousStorageIfAvailable { right in
-            left.count == 0 || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0
-        }
+        rhs.utf8.withContiguousStorageIfAvailable { right in sameBytes(left, right) }
     }
     return (compared ?? nil) ?? lhs.utf8.elementsEqual(rhs.utf8)
+}
+
+/// Whether two buffers hold the same bytes (compared as memory).
+public func sameBytes(_ lhs: UnsafeBufferPointer<UInt8>, _ rhs: UnsafeBufferPointer<UInt8>) -> Bool {
+    lhs.count == rhs.count && (lhs.count == 0 || memcmp(lhs.baseAddress!, rhs.baseAddress!, lhs.count) == 0)
 }
 
 #if canImport(Glibc)

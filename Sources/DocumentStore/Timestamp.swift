@@ -98,6 +98,12 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         self = parsed
     }
 
+    /// As `init?(rfc3339:)`, from the spelling's UTF-8 bytes.
+    public init?(rfc3339 bytes: UnsafeBufferPointer<UInt8>) {
+        guard let parsed = Self.parse(rfc3339: bytes) else { return nil }
+        self = parsed
+    }
+
     private static func parse(rfc3339 bytes: UnsafeBufferPointer<UInt8>) -> Timestamp? {
         var index = 0
 
@@ -111,8 +117,9 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
             index += width
             return value
         }
-        func expect(_ characters: String) -> Bool {
-            guard index < bytes.count, characters.utf8.contains(bytes[index]) else { return false }
+        /// One byte that is one of `characters` (a static string: no String made per call).
+        func expect(_ characters: StaticString) -> Bool {
+            guard index < bytes.count, characters.withUTF8Buffer({ $0.contains(bytes[index]) }) else { return false }
             index += 1
             return true
         }

@@ -114,15 +114,14 @@ import Testing
 /// A claim's id names its service and slot, so catalogs read claims by id alone.
 @Suite struct ClaimIDTests {
     @Test func aClaimIDGivesBackItsServiceAndSlot() throws {
-        for serviceID in ["cut", "room@2", "a@b@c", "Zoë"] {
-            let slot = try Slot(parsing: "2031-05-01T10:30:00+01:00")
-            let parsed = Collections.claim(id: Collections.claimPath(serviceID: serviceID, slot: slot).id)
-            #expect(parsed.map { String($0.serviceID) } == serviceID && parsed?.slot == slot)
+        let slot = try Slot(parsing: "2031-05-01T10:30:00+01:00")
+        for serviceID in ["cut", "room@2", "a@b@c", "Zoë", ""] {
+            let id = Collections.claimPath(serviceID: serviceID, slot: slot).id
+            #expect(Collections.claimedSlots(claimIDs: [id]) == [ExactString(serviceID): [slot]])
         }
-        #expect(Collections.claim(id: "no-at-sign") == nil)
-        #expect(Collections.claim(id: "cut@not-a-time") == nil)
-        #expect(Collections.claim(id: "cut@2031-05-01T10:30:00+01:00").map { String($0.serviceID) } == "cut", "not canonical: found by search")
-        #expect(Collections.claim(id: "@2031-05-01T09:30:00Z").map { String($0.serviceID) } == "", "the shortest id there is")
+        #expect(Collections.claimedSlots(claimIDs: ["no-at-sign", "cut@not-a-time", "cut@2031-05-01T09:30:00.5Z", "cut@"]).isEmpty)
+        #expect(Collections.claimedSlots(claimIDs: ["cut@2031-05-01T10:30:00+01:00"]) == [ExactString("cut"): [slot]],
+                "a spelling that is not canonical still names its slot")
     }
 
     @Test func claimedSlotsAreGatheredPerServiceInTimeOrderWhateverTheOrderOfTheIDs() throws {
