@@ -24,7 +24,7 @@ public final class BookingDesk {
 
     public var backendName: String { store.backendName }
 
-    /// Every service with its free slots, in service-id order.
+    /// Every service with its free slots (not begun, not booked), in service-id order.
     public func services() throws(BookingError) -> [ServiceAvailability] {
         let list = { () throws(BookingError) -> [Document] in
             try self.storeCall { () throws(StoreError) in try self.store.listAll(collection: Collections.services) }
@@ -56,7 +56,8 @@ public final class BookingDesk {
         return availability(of: service, claimed: Collections.claimedSlots(claimIDs: claimIDs)[ExactString(id)] ?? [])
     }
 
-    /// Creates a service with its slots (normalised, de-duplicated, in time order).
+    /// Creates a service with its slots (normalised, de-duplicated, in time order; all of them
+    /// are stored, and those that have not begun are listed as free).
     public func createService(_ request: NewService) throws(BookingError) -> ServiceAvailability {
         let id = try request.id.map { id throws(BookingError) in try Validation.id(id, field: "service_id") } ?? Self.autoID()
         let name = try Validation.name(request.name, field: "service_name")
@@ -74,7 +75,7 @@ public final class BookingDesk {
             throw Self.translate(error)
         }
         changes?.servicesChanged()
-        return ServiceAvailability(service: service, availableSlots: service.slots)
+        return availability(of: service, claimed: [])
     }
 
     /// Books `request.slot` of `request.serviceID` for `request.userName`, or fails with
@@ -135,13 +136,17 @@ public final class BookingDesk {
         }
     }
 
-    /// The service's slots but `claimed` (both in time order): one merged pass, no hashing.
+    /// The service's slots that have not begun, but `claimed` (both in time order): one merged
+    /// pass, no hashing. A slot that begins while a cached body lists it is refused as
+    /// `slotInPast` when booked, and gone from the body at its next rebuild.
     private func availability(of service: Service, claimed: [Slot]) -> ServiceAvailability {
-        guard !claimed.isEmpty else { return ServiceAvailability(service: service, availableSlots: service.slots) }
+        let currentTime = now()
+        let upcoming = service.slots[(service.slots.firstIndex { $0.instant > currentTime } ?? service.slots.endIndex)...]
+        guard !claimed.isEmpty else { return ServiceAvailability(service: service, availableSlots: Array(upcoming)) }
         var free: [Slot] = []
-        free.reserveCapacity(service.slots.count)
+        free.reserveCapacity(upcoming.count)
         var next = claimed.startIndex
-        for slot in service.slots {
+        for slot in upcoming {
             while next < claimed.endIndex && claimed[next] < slot { next += 1 }
             if next < claimed.endIndex && claimed[next] == slot { continue }
             free.append(slot)

@@ -18,7 +18,7 @@ public struct Service: Equatable, Sendable {
 /// A service with the slots that are still free.
 public struct ServiceAvailability: Equatable, Sendable {
     public let service: Service
-    /// The offered slots not booked yet, in time order.
+    /// The offered slots that have not begun and are not booked, in time order.
     public let availableSlots: [Slot]
 }
 

@@ -89,6 +89,24 @@ import Glibc
         _ = try later.book(BookingRequest(serviceID: serviceID, slot: slots[2], userName: "A"))
     }
 
+    @Test func slotsThatHaveBegunAreNotListedAsFree() throws {
+        let at = { (instant: String) in BookingDesk(store: store, now: { Timestamp(rfc3339: instant)! }) }
+        func listed(by desk: BookingDesk) throws -> [String] {
+            let one = try desk.service(id: serviceID).availableSlots.map(\.description)
+            let all = try desk.services().first { $0.service.id == serviceID }?.availableSlots.map(\.description)
+            #expect(one == all, "the catalog and the one service agree")
+            return one
+        }
+        #expect(try listed(by: at("2031-03-01T08:59:59Z")) == slots)
+        #expect(try listed(by: at("2031-03-01T09:00:00Z")) == Array(slots[1...]), "a slot that begins now has begun")
+        _ = try desk.book(BookingRequest(serviceID: serviceID, slot: slots[2], userName: "A"))
+        #expect(try listed(by: at("2031-03-01T09:30:00Z")) == [slots[1]])
+        #expect(try listed(by: at("2031-03-01T11:00:01Z")) == [])
+        let created = try at("2031-03-01T10:00:00Z").createService(NewService(id: "\(serviceID)-new", name: "New", slots: slots))
+        #expect(created.service.slots.count == 3, "every slot is stored")
+        #expect(created.availableSlots.map(\.description) == [slots[2]])
+    }
+
     @Test func rejectedRequestsWriteNothing() throws {
         _ = try desk.book(BookingRequest(serviceID: serviceID, slot: slots[0], userName: "Ann"))
         let before = try documentCount()

@@ -161,9 +161,14 @@ def test_one_instant_written_two_ways_is_one_slot():
     assert_error(book(created["service_id"], "2031-07-01T09:00:00.000Z", "Bob"), 409, "slot_taken")
 
 
-def test_a_slot_that_has_begun_cannot_be_booked():
-    created = create_service(["2020-01-01T09:00:00Z"])
-    assert_error(book(created["service_id"], "2020-01-01T09:00:00Z"), 422, "slot_in_past")
+def test_a_slot_that_has_begun_is_not_listed_and_cannot_be_booked():
+    created = create_service(["2020-01-01T09:00:00Z", "2031-07-01T09:00:00Z"])
+    sid = created["service_id"]
+    assert created["available_slots"] == ["2031-07-01T09:00:00Z"]
+    assert call("GET", f"/services/{sid}").json()["available_slots"] == ["2031-07-01T09:00:00Z"]
+    listed = [s for s in call("GET", "/services").json()["services"] if s["service_id"] == sid]
+    assert [s["available_slots"] for s in listed] == [["2031-07-01T09:00:00Z"]]
+    assert_error(book(sid, "2020-01-01T09:00:00Z"), 422, "slot_in_past")
 
 
 def test_rejected_requests_change_nothing(service):
