@@ -6,7 +6,7 @@ import DocumentStore
 public enum BookingDataCopier {
     public static let collections = [Collections.services, Collections.bookings, Collections.slotClaims]
 
-    /// Copies every document, in commits of at most 500 writes (Firestore's limit), and
+    /// Copies every document, in commits of at most `maximumWritesPerCommit` writes, and
     /// returns how many documents each collection had.
     public static func copy(from source: any DocumentStore, to target: any DocumentStore,
                             pageSize: Int = 500) throws(StoreError) -> [String: Int] {
@@ -15,7 +15,7 @@ public enum BookingDataCopier {
             var token: String? = nil
             counts[collection] = 0
             repeat {
-                let page = try source.list(collection: collection, pageSize: min(pageSize, 500), pageToken: token)
+                let page = try source.list(collection: collection, pageSize: min(pageSize, maximumWritesPerCommit), pageToken: token)
                 if !page.documents.isEmpty {
                     try target.commit(page.documents.map { .set($0.path, $0.fields, .none) })
                 }

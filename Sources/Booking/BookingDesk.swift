@@ -117,6 +117,23 @@ public final class BookingDesk {
         return booking
     }
 
+    /// Deletes the slot claims of slots that began before `cutoff` and returns how many it
+    /// deleted. A claim only stops a second booking of its slot, and a slot that has begun cannot
+    /// be booked, so these guard nothing; the bookings stay. Without pruning, every catalog
+    /// rebuild reads the claim of every booking ever made. `cutoff` should lie well before now:
+    /// a booking accepted just before its slot began may still be committing.
+    public func pruneClaims(ofSlotsBefore cutoff: Timestamp) throws(BookingError) -> Int {
+        let claimIDs = try storeCall { () throws(StoreError) in try store.ids(collection: Collections.slotClaims, in: nil) }
+        let ended = claimIDs.filter { id in Collections.slot(ofClaimID: id).map { $0.instant < cutoff } ?? false }
+        for start in stride(from: 0, to: ended.count, by: maximumWritesPerCommit) {
+            let writes = ended[start..<min(start + maximumWritesPerCommit, ended.count)].map { id in
+                Write.delete(DocumentPath(Collections.slotClaims, id), .none)
+            }
+            _ = try storeCall { () throws(StoreError) in try store.commit(writes) }
+        }
+        return ended.count
+    }
+
     /// Succeeds when the store answers.
     public func checkHealth() throws(BookingError) {
         try storeCall { () throws(StoreError) in try store.ping() }

@@ -47,10 +47,7 @@ enum Collections {
         for id in claimIDs {
             var id = id
             id.withUTF8 { bytes in
-                guard let at = bytes.lastIndex(of: UInt8(ascii: "@")),
-                      let slot = Slot(spelling: UnsafeBufferPointer(rebasing: bytes[(at + 1)...]))
-                else { return }
-                let serviceID = UnsafeBufferPointer(rebasing: bytes[..<at])
+                guard let (serviceID, slot) = split(claimID: bytes) else { return }
                 if runSlots.isEmpty || !runServiceID.withUnsafeBufferPointer({ sameBytes($0, serviceID) }) {
                     endRun()
                     runServiceID = Array(serviceID)
@@ -60,6 +57,20 @@ enum Collections {
         }
         endRun()
         return claimed.mapValues { $0.sorted() }  // linear for slots already in order
+    }
+
+    /// The slot a claim's id names; nil for other ids.
+    static func slot(ofClaimID id: String) -> Slot? {
+        var id = id
+        return id.withUTF8 { split(claimID: $0)?.slot }
+    }
+
+    /// A claim id's service id (its bytes) and slot, split at the id's last `@`; nil for other ids.
+    private static func split(claimID bytes: UnsafeBufferPointer<UInt8>) -> (serviceID: UnsafeBufferPointer<UInt8>, slot: Slot)? {
+        guard let at = bytes.lastIndex(of: UInt8(ascii: "@")),
+              let slot = Slot(spelling: UnsafeBufferPointer(rebasing: bytes[(at + 1)...]))
+        else { return nil }
+        return (UnsafeBufferPointer(rebasing: bytes[..<at]), slot)
     }
 }
 

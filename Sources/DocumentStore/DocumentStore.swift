@@ -36,6 +36,9 @@ public protocol DocumentStore: AnyObject {
     func ping() throws(StoreError)
 }
 
+/// The most writes one commit may hold: Firestore's limit, which callers keep to on every store.
+public let maximumWritesPerCommit = 500
+
 extension DocumentStore {
     /// Every document of `collection`, fetched page by page.
     public func listAll(collection: String, pageSize: Int = 500) throws(StoreError) -> [Document] {

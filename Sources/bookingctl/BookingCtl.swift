@@ -4,14 +4,15 @@ import DocumentStore
 import PostgresStore
 import StoreConfiguration
 
-/// The operator's command line: schema, sample data, and moving data between stores.
+/// The operator's command line: schema, sample data, moving data between stores, and pruning
+/// the slot claims of past slots.
 /// Stores are configured by the same environment variables as the server (see README).
 @main
 struct BookingCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bookingctl",
         abstract: "Operate the booking service's store.",
-        subcommands: [Migrate.self, Seed.self, Copy.self])
+        subcommands: [Migrate.self, Seed.self, Copy.self, PruneClaims.self])
 
     enum Backend: String, ExpressibleByArgument, CaseIterable {
         case postgres, firestore
@@ -63,6 +64,26 @@ struct BookingCtl: ParsableCommand {
                     print("\(sample.id) exists")
                 }
             }
+        }
+    }
+
+    struct PruneClaims: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "prune-claims",
+            abstract: "Delete the slot claims of slots that began more than --keep-hours ago (the bookings stay).")
+        @Option(help: "The store to prune (default: as the server would choose).") var backend: Backend?
+        @Option(help: "Hours since a slot began during which its claim is kept.") var keepHours = 24
+
+        func validate() throws {
+            guard keepHours >= 1 else { throw ValidationError("--keep-hours must be at least 1") }
+        }
+
+        func run() throws {
+            let (configuration, store) = try BookingCtl.store(backend)
+            try configuration.prepare()
+            let cutoff = Timestamp(seconds: Timestamp.now().seconds - Int64(keepHours) * 3600)
+            let deleted = try BookingDesk(store: store).pruneClaims(ofSlotsBefore: cutoff)
+            print("deleted \(deleted) slot claims of slots that began before \(cutoff.rfc3339)")
         }
     }
 

@@ -107,6 +107,23 @@ import Glibc
         #expect(created.availableSlots.map(\.description) == [slots[2]])
     }
 
+    @Test func pruningDeletesTheClaimsOfSlotsThatBeganBeforeTheCutoffOnly() throws {
+        // Slots of 2027 booked "in 2026", then pruned "in 2027"; no other test books slots that early.
+        let slots = ["2027-06-01T09:00:00Z", "2027-06-01T10:00:00Z", "2027-06-01T11:00:00Z"]
+        let early = BookingDesk(store: store, now: { Timestamp(rfc3339: "2027-01-01T00:00:00Z")! })
+        let id = "\(serviceID)-2027"
+        _ = try early.createService(NewService(id: id, name: "Early", slots: slots))
+        let bookings = try slots.map { try early.book(BookingRequest(serviceID: id, slot: $0, userName: "A")) }
+        func claims() throws -> [String] { try store.ids(collection: "slot_claims", in: Collections.claimIDs(of: id)) }
+
+        #expect(try desk.pruneClaims(ofSlotsBefore: Timestamp(rfc3339: "2027-06-01T10:00:00Z")!) >= 1)
+        #expect(try claims() == ["\(id)@\(slots[1])", "\(id)@\(slots[2])"], "a slot that begins at the cutoff keeps its claim")
+        for booking in bookings { #expect(try desk.booking(id: booking.id) == booking, "the bookings stay") }
+        #expect(throws: BookingError.slotTaken, "a kept claim still guards its slot") {
+            try early.book(BookingRequest(serviceID: id, slot: slots[1], userName: "B"))
+        }
+    }
+
     @Test func rejectedRequestsWriteNothing() throws {
         _ = try desk.book(BookingRequest(serviceID: serviceID, slot: slots[0], userName: "Ann"))
         let before = try documentCount()

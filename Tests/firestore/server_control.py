@@ -1,8 +1,11 @@
 """Helpers for the Firestore tests: the test server deploy/test started."""
 
 import os
+import subprocess
 
 import requests
+
+from stack import ROOT
 
 SERVER = os.environ.get("FIRESTORE_TEST_URL", "http://127.0.0.1:18085")
 
@@ -41,3 +44,18 @@ def list_all(project, collection):
         token = page.get("nextPageToken")
         if not token:
             return documents
+
+
+def run_bookingctl(*args, **env):
+    """Runs the operator CLI against the test stores (the test server for Firestore)."""
+    bin_dir = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
+    environment = {key: value for key, value in os.environ.items() if key not in ("STORE_BACKEND",)}
+    environment.update(FIRESTORE_EMULATOR_HOST=SERVER.split("//")[1], **env)
+    return subprocess.run([os.path.join(bin_dir, "bookingctl"), *args], env=environment, capture_output=True, text=True, timeout=120)
+
+
+def bookingctl(*args, **env):
+    """The output of a CLI run that must succeed."""
+    result = run_bookingctl(*args, **env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout

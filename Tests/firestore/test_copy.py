@@ -5,19 +5,10 @@ import json
 import os
 import subprocess
 
-from server_control import SERVER, list_all
-from stack import ROOT, deploy, sql
+from server_control import bookingctl, list_all, run_bookingctl
+from stack import sql
 
 COLLECTIONS = ["services", "bookings", "slot_claims"]
-
-
-def bookingctl(*args, **env):
-    bin_dir = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
-    environment = {key: value for key, value in os.environ.items() if key not in ("STORE_BACKEND",)}
-    environment.update(FIRESTORE_EMULATOR_HOST=SERVER.split("//")[1], **env)
-    result = subprocess.run([os.path.join(bin_dir, "bookingctl"), *args], env=environment, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 def in_postgres(database_url):
@@ -56,7 +47,5 @@ def test_postgres_to_firestore_and_back_keeps_every_document():
 
 
 def test_copying_a_store_onto_itself_is_refused():
-    bin_dir = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
-    result = subprocess.run([os.path.join(bin_dir, "bookingctl"), "copy", "--from", "postgres", "--to", "postgres"],
-                            capture_output=True, text=True, timeout=60)
+    result = run_bookingctl("copy", "--from", "postgres", "--to", "postgres")
     assert result.returncode != 0 and "must differ" in result.stderr
