@@ -7,6 +7,7 @@ import gzip
 import http.client
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -176,6 +177,7 @@ def publish_ceiling(what):
 
 ROWS = []
 GROUPS = ["small", "book", "contend", "large"]
+ROUNDS = 1  # --rounds: how many times each measurement runs
 
 
 def row(name, result, ceiling=None, unit="req/s"):
@@ -195,11 +197,19 @@ def main():
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
     parser.add_argument("--smoke", action="store_true", help="tiny data sets and 1-second runs, to check that the kit works")
     parser.add_argument("--only", choices=GROUPS, action="append", help="run only this group (repeatable); default: all")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run each measurement this many times (a ceiling and its app run alternating); "
+                             "the table then gives the median and the range")
     args = parser.parse_args()
     groups = args.only or GROUPS
     seconds = 1 if args.smoke else args.seconds
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    global ROUNDS
+    ROUNDS = args.rounds
 
-    print(f"# load kit: {seconds} s per run, wrk through nginx at {BASE} (loopback), {os.cpu_count()} cores", flush=True)
+    print(f"# load kit: {seconds} s per run, {ROUNDS} round(s), wrk through nginx at {BASE} (loopback), "
+          f"{os.cpu_count()} cores", flush=True)
     if "small" in groups:
         small(seconds)
     if "book" in groups:
@@ -215,12 +225,23 @@ def small(seconds):
     reset_store()
     seed("small", 10, 20)
     publish_ceiling("small catalog: 10 services x 20 slots")
-    ceiling = wrk("/_ceiling/services.json", 32, seconds)
-    row("nginx static ceiling (small) c32", ceiling)
-    row("GET /services small c32", wrk("/services", 32, seconds), ceiling["rate"])
-    ceiling128 = wrk("/_ceiling/services.json", 128, seconds)
-    row("nginx static ceiling (small) c128", ceiling128)
-    row("GET /services small c128", wrk("/services", 128, seconds), ceiling128["rate"])
+    against_ceiling("GET /services small c32", "nginx static ceiling (small) c32", 32, seconds)
+    against_ceiling("GET /services small c128", "nginx static ceiling (small) c128", 128, seconds)
+
+
+def against_ceiling(name, ceiling_name, connections, seconds, headers=()):
+    """GET /services and the ceiling (nginx sending the same body as a static file), alternating,
+    each round's ratio taken against the ceiling measured just before it."""
+    for _ in range(ROUNDS):
+        ceiling = wrk("/_ceiling/services.json", connections, seconds, headers=headers)
+        row(ceiling_name, ceiling)
+        row(name, wrk("/services", connections, seconds, headers=headers), ceiling["rate"])
+
+
+def forget_bookings():
+    """Every booking and claim deleted (the services stay), as before the first round."""
+    sql("DELETE FROM documents WHERE collection IN ('bookings', 'slot_claims')")
+    sql("VACUUM ANALYZE documents")
 
 
 def book(seconds, booking_services):
@@ -228,12 +249,15 @@ def book(seconds, booking_services):
     seed("book", booking_services, 500)
     env = {"LOAD_SERVICES": str(booking_services), "LOAD_SLOTS": "500", "LOAD_PREFIX": "book",
            "LOAD_FIRST_SLOT": str(FIRST_SLOT), "LOAD_THREADS": "2"}
-    booked = wrk("/book", 32, seconds, "book.lua", env)
-    row("POST /book distinct slots c32", booked, unit="book/s")
-    claims = int(sql("SELECT count(*) FROM documents WHERE collection = 'slot_claims'"))
-    created = booked["statuses"].get("201", 0)
-    # wrk stops counting at the deadline; up to one request per connection may still complete.
-    assert created <= claims <= created + 32 and set(booked["statuses"]) == {"201"}, (claims, booked["statuses"])
+    for number in range(ROUNDS):
+        if number:
+            forget_bookings()
+        booked = wrk("/book", 32, seconds, "book.lua", env)
+        row("POST /book distinct slots c32", booked, unit="book/s")
+        claims = int(sql("SELECT count(*) FROM documents WHERE collection = 'slot_claims'"))
+        created = booked["statuses"].get("201", 0)
+        # wrk stops counting at the deadline; up to one request per connection may still complete.
+        assert created <= claims <= created + 32 and set(booked["statuses"]) == {"201"}, (claims, booked["statuses"])
     status, body = api("POST", "/services", {"service_id": "rebuild-probe", "service_name": "rebuild probe",
                                              "available_slots": [slot(i) for i in range(16)]})
     assert status == 201, body
@@ -267,41 +291,56 @@ def rebuild_after_booking(slots, what):
 def contend(seconds):
     reset_store()
     seed("contend", 1, 10)
-    contended = wrk("/book", 64, seconds, "contend.lua", {"LOAD_SERVICE": "contend-0", "LOAD_SLOTS": "10", "LOAD_FIRST_SLOT": str(FIRST_SLOT)})
-    row("POST /book 64 conns on 10 slots", contended)
-    created, conflicts = contended["statuses"].get("201", 0), contended["statuses"].get("409", 0)
-    claims = int(sql("SELECT count(*) FROM documents WHERE collection = 'slot_claims'"))
-    bookings = int(sql("SELECT count(*) FROM documents WHERE collection = 'bookings'"))
-    assert created + conflicts == contended["requests"], contended
-    assert created == claims == bookings == 10, (created, claims, bookings)
-    print(f"# contention: {created} x 201 + {conflicts} x 409 = {contended['requests']} requests; "
-          f"the store holds exactly {claims} claims and {bookings} bookings for the 10 slots", flush=True)
+    for number in range(ROUNDS):
+        if number:
+            forget_bookings()
+        contended = wrk("/book", 64, seconds, "contend.lua", {"LOAD_SERVICE": "contend-0", "LOAD_SLOTS": "10", "LOAD_FIRST_SLOT": str(FIRST_SLOT)})
+        row("POST /book 64 conns on 10 slots", contended)
+        created, conflicts = contended["statuses"].get("201", 0), contended["statuses"].get("409", 0)
+        claims = int(sql("SELECT count(*) FROM documents WHERE collection = 'slot_claims'"))
+        bookings = int(sql("SELECT count(*) FROM documents WHERE collection = 'bookings'"))
+        assert created + conflicts == contended["requests"], contended
+        assert created == claims == bookings == 10, (created, claims, bookings)
+        print(f"# contention: {created} x 201 + {conflicts} x 409 = {contended['requests']} requests; "
+              f"the store holds exactly {claims} claims and {bookings} bookings for the 10 slots", flush=True)
 
 
 def large(seconds, size):
     reset_store()
     seed("large", *size)
     publish_ceiling(f"large catalog: {size[0]} services x {size[1]} slots")
-    large_ceiling = wrk("/_ceiling/services.json", 32, seconds)
-    row("nginx static ceiling (large) c32", large_ceiling)
-    row("GET /services large c32", wrk("/services", 32, seconds), large_ceiling["rate"])
+    against_ceiling("GET /services large c32", "nginx static ceiling (large) c32", 32, seconds)
     # As browsers ask for it: the workers send the body they compressed once per build.
-    accepts_gzip = ["Accept-Encoding: gzip"]
-    gzip_ceiling = wrk("/_ceiling/services.json", 32, seconds, headers=accepts_gzip)
-    row("nginx static ceiling (large, gzip) c32", gzip_ceiling)
-    row("GET /services large, gzip c32", wrk("/services", 32, seconds, headers=accepts_gzip), gzip_ceiling["rate"])
+    against_ceiling("GET /services large, gzip c32", "nginx static ceiling (large, gzip) c32", 32, seconds,
+                    headers=["Accept-Encoding: gzip"])
 
 
 def table():
+    """One line per measurement: its value, or with several rounds the median and the range."""
+    def spread(values, spell):
+        if len(values) == 1:
+            return spell(values[0])
+        return f"{spell(statistics.median(values))} ({spell(min(values))}–{spell(max(values))})"
+
+    runs = {}
+    for name, result, ceiling_rate, unit in ROWS:
+        runs.setdefault(name, []).append((result, ceiling_rate, unit))
     print()
     print("| run | rate | p50 ms | p99 ms | p50 / p99 ms in nginx | of ceiling | server CPU ms/req (nginx + FastCGI + PostgreSQL) | worker PSS MB |")
     print("|---|---|---|---|---|---|---|---|")
-    for name, result, ceiling_rate, unit in ROWS:
-        ratio = f"{result['rate'] / ceiling_rate:.1%}" if ceiling_rate else "-"
-        parts = " + ".join(f"{v:.3f}" for v in result["cpu_parts"].values())
-        print(f"| {name} | {result['rate']:,.0f} {unit} | {result['p50_us'] / 1000:.2f} | {result['p99_us'] / 1000:.2f} | "
-              f"{result['nginx_p50_ms']:.0f} / {result['nginx_p99_ms']:.0f} | {ratio} | "
-              f"{result['cpu_ms']:.3f} ({parts}) | {result['pss']:.1f} |")
+    for name, measured in runs.items():
+        results = [result for result, _, _ in measured]
+        unit = measured[0][2]
+        ratios = [result["rate"] / ceiling_rate for result, ceiling_rate, _ in measured if ceiling_rate]
+        parts = " + ".join(f"{statistics.median(values):.3f}" for values in zip(*(r["cpu_parts"].values() for r in results)))
+        print(f"| {name} | {spread([r['rate'] for r in results], lambda v: f'{v:,.0f}')} {unit} | "
+              f"{spread([r['p50_us'] / 1000 for r in results], lambda v: f'{v:.2f}')} | "
+              f"{spread([r['p99_us'] / 1000 for r in results], lambda v: f'{v:.2f}')} | "
+              f"{spread([r['nginx_p50_ms'] for r in results], lambda v: f'{v:.0f}')} / "
+              f"{spread([r['nginx_p99_ms'] for r in results], lambda v: f'{v:.0f}')} | "
+              f"{spread(ratios, lambda v: f'{v:.1%}') if ratios else '-'} | "
+              f"{spread([r['cpu_ms'] for r in results], lambda v: f'{v:.3f}')} ({parts}) | "
+              f"{max(r['pss'] for r in results):.1f} |")
 
 
 if __name__ == "__main__":
