@@ -94,6 +94,27 @@ let databaseURL = getenv("DATABASE_URL").map { String(cString: $0) } ?? ""
         #expect(scalar(commitFunctionExists) == "0")
     }
 
+    @Test func lookupsUseThePrimaryKeyEvenOnASmallAnalysedTable() throws {
+        /// The plan of a primary-key lookup on a one-row table, in a session with `options`
+        /// (`-c name=value` settings, as the store passes them) applied by SET.
+        func plan(options: String) -> String {
+            let connection = PQconnectdb(databaseURL)
+            defer { PQfinish(connection) }
+            let settings = options.split(separator: " ").filter { $0 != "-c" }.map { setting in
+                "SET \(setting.prefix { $0 != "=" }) = '\(setting.drop { $0 != "=" }.dropFirst())'"
+            }
+            for statement in settings + [#"CREATE TEMP TABLE t (collection text COLLATE "C", id text COLLATE "C", PRIMARY KEY (collection, id))"#,
+                              "INSERT INTO t VALUES ('services', 'a')", "ANALYZE t"] {
+                PQclear(PQexec(connection, statement))
+            }
+            let result = PQexec(connection, "EXPLAIN SELECT id FROM t WHERE collection = 'services' AND id = 'a'")
+            defer { PQclear(result) }
+            return PQntuples(result) > 0 ? String(cString: PQgetvalue(result, 0, 0)) : ""
+        }
+        #expect(plan(options: "").hasPrefix("Seq Scan"), "the planner's own choice on a one-row table")
+        #expect(plan(options: PostgresStore.sessionOptions).contains("Index"))
+    }
+
     @Test func anUnreachableServerIsUnavailableNotACrash() {
         let store = PostgresStore(connectionString: "postgresql:///booking?host=/nonexistent-socket-dir")
         #expect(throws: StoreError.self) { try store.ping() }
