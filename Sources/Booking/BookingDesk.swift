@@ -40,8 +40,9 @@ public final class BookingDesk {
         // with bookings, and reading and parsing each document was most of a rebuild's work.
         let claimIDs = try storeCall { () throws(StoreError) in try store.ids(collection: Collections.slotClaims, in: nil) }
         let claimed = Collections.claimedSlots(claimIDs: claimIDs)
+        let currentTime = now()  // one instant for the whole catalog
         return services.map { service in
-            availability(of: service, claimed: claimed[ExactString(service.id)] ?? [])
+            availability(of: service, claimed: claimed[ExactString(service.id)] ?? [], at: currentTime)
         }
     }
 
@@ -53,7 +54,7 @@ public final class BookingDesk {
             try store.ids(collection: Collections.slotClaims, in: Collections.claimIDs(of: id))
         }
         // The range also holds the claims of services whose ids start with `{id}@`.
-        return availability(of: service, claimed: Collections.claimedSlots(claimIDs: claimIDs)[ExactString(id)] ?? [])
+        return availability(of: service, claimed: Collections.claimedSlots(claimIDs: claimIDs)[ExactString(id)] ?? [], at: now())
     }
 
     /// Creates a service with its slots (normalised, de-duplicated, in time order; all of them
@@ -75,7 +76,7 @@ public final class BookingDesk {
             throw Self.translate(error)
         }
         changes?.servicesChanged()
-        return availability(of: service, claimed: [])
+        return availability(of: service, claimed: [], at: now())
     }
 
     /// Books `request.slot` of `request.serviceID` for `request.userName`, or fails with
@@ -153,11 +154,10 @@ public final class BookingDesk {
         }
     }
 
-    /// The service's slots that have not begun, but `claimed` (both in time order): one merged
-    /// pass, no hashing. A slot that begins while a cached body lists it is refused as
-    /// `slotInPast` when booked, and gone from the body at its next rebuild.
-    private func availability(of service: Service, claimed: [Slot]) -> ServiceAvailability {
-        let currentTime = now()
+    /// The service's slots that have not begun at `currentTime`, but `claimed` (both in time
+    /// order): one merged pass, no hashing. A slot that begins while a cached body lists it is
+    /// refused as `slotInPast` when booked, and gone from the body at its next rebuild.
+    private func availability(of service: Service, claimed: [Slot], at currentTime: Timestamp) -> ServiceAvailability {
         let upcoming = service.slots[(service.slots.firstIndex { $0.instant > currentTime } ?? service.slots.endIndex)...]
         guard !claimed.isEmpty else { return ServiceAvailability(service: service, availableSlots: Array(upcoming)) }
         var free: [Slot] = []
