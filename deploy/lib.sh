@@ -18,6 +18,7 @@ PG_DIR=$RUN_DIR/postgres
 NGINX_DIR=$RUN_DIR/nginx
 SOCKET=$RUN_DIR/booking.sock
 LARGE_BODY_DIR=${LARGE_BODY_DIR:-$RUN_DIR/large-bodies}
+PUBLISH_DIR=${PUBLISH_DIR:-$RUN_DIR/published}
 APP_PID=$RUN_DIR/booking-server.pid
 LOG_DIR=$RUN_DIR/log
 DATABASE_URL=${DATABASE_URL:-postgresql:///booking?host=$PG_DIR&user=$SERVICE_USER}
@@ -159,7 +160,7 @@ start_app() {
     local token
     token=$(admin_token)
     (
-        export FCGI_SOCKET=$SOCKET FCGI_SOCKET_MODE=0660 WORKERS THREADS MAX_BODY_BYTES LARGE_BODY_DIR ADMIN_TOKEN=$token
+        export FCGI_SOCKET=$SOCKET FCGI_SOCKET_MODE=0660 WORKERS THREADS MAX_BODY_BYTES LARGE_BODY_DIR PUBLISH_DIR ADMIN_TOKEN=$token
         export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}  # glibc: fewer per-thread arenas holding freed memory
         as_service_user true
         "${exec_as_service_user[@]}" "$BIN_DIR/booking-server" >>"$LOG_DIR/booking-server.log" 2>&1 </dev/null &
@@ -192,7 +193,7 @@ render_nginx_config() {
         -e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@LISTEN_ADDRESS@|$LISTEN_ADDRESS|g" -e "s|@SERVER_NAME@|$SERVER_NAME|g"
         -e "s|@TLS_CERT@|$TLS_CERT|g" -e "s|@TLS_KEY@|$TLS_KEY|g" -e "s|@MAX_BODY_BYTES@|$MAX_BODY_BYTES|g"
         -e "s|@WWW_ROOT@|$ROOT/nginx/www|g" -e "s|@ERRORS_DIR@|$ROOT/nginx/errors|g" -e "s|@CONF_DIR@|$ROOT/nginx|g"
-        -e "s|@LARGE_BODY_DIR@|$LARGE_BODY_DIR|g"
+        -e "s|@LARGE_BODY_DIR@|$LARGE_BODY_DIR|g" -e "s|@PUBLISH_DIR@|$PUBLISH_DIR|g"
     )
     sed "${substitutions[@]}" "$ROOT/nginx/nginx.conf" >"$NGINX_DIR/nginx.conf"
     sed "${substitutions[@]}" -e "s|# @EXTRA_LOCATIONS@.*|${NGINX_EXTRA:-}|" "$ROOT/nginx/booking-site.conf" >"$NGINX_DIR/booking-site.conf"

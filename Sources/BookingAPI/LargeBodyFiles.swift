@@ -45,9 +45,7 @@ public final class LargeBodyFiles: Sendable {
     /// Creates the folder if needed and removes the files any process of this server left there.
     /// For the process that starts the server, before its workers run, and after they stopped.
     public func prepare() throws(FolderError) {
-        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
-            throw FolderError("cannot create LARGE_BODY_DIR \(directory): \(String(cString: strerror(errno)))")
-        }
+        try createFolder(directory, setting: "LARGE_BODY_DIR")
         guard removeFiles(writtenBy: { _ in true }) else {
             throw FolderError("cannot read LARGE_BODY_DIR \(directory): \(String(cString: strerror(errno)))")
         }
@@ -57,11 +55,8 @@ public final class LargeBodyFiles: Sendable {
     /// `matches`; false when the folder cannot be read.
     @discardableResult
     private func removeFiles(writtenBy matches: (pid_t) -> Bool) -> Bool {
-        guard let folder = opendir(directory) else { return false }
-        defer { closedir(folder) }
-        while let entry = readdir(folder) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            guard name.hasPrefix(Self.namePrefix) && name.hasSuffix(".json") else { continue }
+        guard let names = fileNames(in: directory) else { return false }
+        for name in names where name.hasPrefix(Self.namePrefix) && name.hasSuffix(".json") {
             if let writer = pid_t(name.dropFirst(Self.namePrefix.count).prefix { $0 != "-" }), matches(writer) {
                 unlink(directory + "/" + name)
             }
@@ -79,26 +74,7 @@ public final class LargeBodyFiles: Sendable {
         removeExpired()
         let name = "\(Self.namePrefix)\(getpid())-\(number).json"
         let path = directory + "/" + name
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            logger.warning("cannot write a large body file", metadata: ["path": "\(path)", "error": "\(String(cString: strerror(errno)))"])
-            return nil
-        }
-        var written = fchmod(descriptor, 0o644) == 0  // whatever the umask: nginx may run as another user
-        body.withUnsafeBytes { bytes in
-            var offset = 0
-            while written && offset < bytes.count {
-                let count = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                if count < 0 && errno == EINTR { continue }
-                if count <= 0 { written = false } else { offset += count }
-            }
-        }
-        let error = errno
-        guard close(descriptor) == 0 && written else {
-            logger.warning("cannot write a large body file", metadata: ["path": "\(path)", "error": "\(String(cString: strerror(error)))"])
-            unlink(path)
-            return nil
-        }
+        guard writeNewFile(path, body, logger: logger) else { return nil }
         // A worker that died (and was replaced) could not remove its files: its successors do.
         removeFiles { kill($0, 0) != 0 && errno == ESRCH }
         return File(path: path, uri: Self.uriPrefix + name)
@@ -120,13 +96,5 @@ public final class LargeBodyFiles: Sendable {
             return state.retired.prefix(count).map(\.path)
         }
         for path in expired { unlink(path) }
-    }
-}
-
-extension LargeBodyFiles {
-    /// The folder cannot be created or read.
-    public struct FolderError: Error, CustomStringConvertible {
-        public let description: String
-        init(_ description: String) { self.description = description }
     }
 }

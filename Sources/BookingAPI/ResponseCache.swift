@@ -8,12 +8,15 @@ import Synchronization
 /// served while no booking or service was made since it was built (per the host's change
 /// counters, which count a change before it is confirmed: a booked slot never shows as free on
 /// this host once its 201 is sent) and for `lifetime` at most (the bound for changes made on
-/// other hosts).
+/// other hosts). With `PublishedBodies`, a body is also rebuilt in each new second of the wall
+/// clock in which it is read, and the published paths' bodies are handed to it.
 public final class ResponseCache: Sendable {
     private struct Entry: Sendable {
         let body: CachedBody
         let version: UInt64
         let builtAt: Double
+        /// The second of the wall clock the build began in (with `PublishedBodies` only).
+        let builtIn: Int
     }
 
     private let counters: any ChangeCounters
@@ -28,6 +31,7 @@ public final class ResponseCache: Sendable {
     private let capacity: Int
     private let afterLargeBuild: @Sendable () -> Void
     private let largeBodyFiles: LargeBodyFiles?
+    private let published: PublishedBodies?
 
     /// Bodies of at least this size call `afterLargeBuild` once built, and go to clients that do
     /// not accept gzip as files (when there are `largeBodyFiles`).
@@ -37,12 +41,18 @@ public final class ResponseCache: Sendable {
     ///   - lifetime: seconds a body is served at most, whatever the counters say.
     ///   - largeBodyFiles: where large bodies go as files that nginx sends; nil sends every body
     ///     through FastCGI.
+    ///   - published: where the bodies of the published paths go for nginx to serve; nil
+    ///     publishes none. Publication bounds the age of what nginx serves by a second, so it
+    ///     needs a `lifetime` of at least that.
     ///   - afterLargeBuild: called after building a large body, for example to hand the memory
     ///     freed while building it back to the system.
     public init(counters: any ChangeCounters, lifetime: Double = defaultReadCacheLifetime, capacity: Int = 1000,
-                largeBodyFiles: LargeBodyFiles? = nil, afterLargeBuild: @escaping @Sendable () -> Void = {}) {
+                largeBodyFiles: LargeBodyFiles? = nil, published: PublishedBodies? = nil,
+                afterLargeBuild: @escaping @Sendable () -> Void = {}) {
+        precondition(published == nil || lifetime >= 1, "published bodies need a lifetime of at least a second")
         self.counters = counters
         self.largeBodyFiles = largeBodyFiles
+        self.published = published
         self.lifetime = lifetime
         refreshAge = lifetime * 0.8
         self.capacity = capacity
@@ -54,21 +64,33 @@ public final class ResponseCache: Sendable {
     /// least the one this read began with holds every change confirmed before the read began
     /// (versions are read before building, and a change is counted before it is confirmed).
     func body(for key: String, gzip: Bool = false, build: () throws(APIError) -> [UInt8]) throws(APIError) -> EncodedBody {
-        try entry(for: ExactString(key), build: build).body.encoded(gzip: gzip)
+        let key = ExactString(key)
+        let entry = try entry(for: key, build: build)
+        offer(key, entry)
+        return entry.body.encoded(gzip: gzip)
     }
 
     /// Whether `entry` may be served to a read that began at `version` without more ado: built
-    /// from that version or a later one, and not yet due for a refresh.
+    /// from that version or a later one, and not yet due for a refresh (by age, or with
+    /// `published`, by a new second).
     private func isFresh(_ entry: Entry, since version: UInt64) -> Bool {
         entry.version >= version && monotonicSeconds() - entry.builtAt < refreshAge
+            && (published.map { entry.builtIn == $0.currentSecond } ?? true)
+    }
+
+    /// Hands a read's body to `published` (which publishes the published paths' bodies).
+    private func offer(_ key: ExactString, _ entry: Entry) {
+        published?.offer(key.string, version: entry.version, builtIn: entry.builtIn) {
+            let gzip = entry.body.encoded(gzip: true)
+            return (entry.body.bytes, gzip.isGzip ? gzip.bytes : nil)
+        }
     }
 
     private func entry(for key: ExactString, build: () throws(APIError) -> [UInt8]) throws(APIError) -> Entry {
         let version = counters.availabilityVersion
         if let entry = entries.withLock({ $0[key] }), entry.version >= version {
-            let age = monotonicSeconds() - entry.builtAt
-            if age < refreshAge { return entry }
-            if age < lifetime {
+            if isFresh(entry, since: version) { return entry }
+            if monotonicSeconds() - entry.builtAt < lifetime {
                 return try building.withLockIfAvailable { _ throws(APIError) in try buildUnlessFresh(key, since: version, build) } ?? entry
             }
         }
@@ -85,11 +107,13 @@ public final class ResponseCache: Sendable {
         let previous = entries.withLock { $0[key] }
         if let previous, isFresh(previous, since: version) { return previous }
         let now = monotonicSeconds()
+        let second = published?.currentSecond ?? 0
         let current = counters.availabilityVersion
         let bytes = try build()
         // Mostly a rebuild by age finds the body unchanged: it keeps its gzip form and file.
         let unchanged = previous.flatMap { $0.body.bytes == bytes && !$0.body.lostItsFile ? $0.body : nil }
-        let entry = Entry(body: unchanged ?? CachedBody(bytes, files: largeBodyFiles), version: current, builtAt: now)
+        let entry = Entry(body: unchanged ?? CachedBody(bytes, files: largeBodyFiles), version: current, builtAt: now,
+                          builtIn: second)
         // Returned, so that the entries replaced are released after the lock (and a large body's
         // file, when no entry holds it any more, is retired outside it).
         _ = entries.withLock { entries in
@@ -127,9 +151,11 @@ extension ResponseCache {
         func body(for key: String, gzip: Bool = false, build: () throws(APIError) -> [UInt8]) throws(APIError) -> EncodedBody {
             let key = ExactString(key)
             if let entry = kept[key], cache.isFresh(entry, since: cache.counters.availabilityVersion) {
+                cache.offer(key, entry)
                 return entry.body.encoded(gzip: gzip)
             }
             let entry = try cache.entry(for: key, build: build)
+            cache.offer(key, entry)
             if entry.body.bytes.count <= Self.keptBytes {
                 if kept.count >= Self.keptCount && kept[key] == nil { kept.removeAll(keepingCapacity: true) }
                 kept[key] = entry

@@ -34,17 +34,20 @@ enum BookingServer {
 
         let adminToken = configuration.adminToken
         let largeBodyFiles = configuration.largeBodyDirectory.map { LargeBodyFiles(directory: $0, logger: logger) }
+        let hostCounters = changeCounters(for: configuration.fastCGI.listener, logger: logger)
+        let published = configuration.publishDirectory.map { PublishedBodies(directory: $0, counters: hostCounters, logger: logger) }
         if !FastCGIServer.isWorkerProcess {
-            prepare(largeBodyFiles, logger: logger)
+            prepare(largeBodyFiles, published, logger: logger)
             prepare(configuration.store, logger: logger)
             logger.info("store ready", metadata: ["backend": "\(configuration.store.summary)"])
             if adminToken == nil { logger.warning("ADMIN_TOKEN is not set: POST /services refuses every caller") }
         }
 
         let maximumBodyBytes = configuration.fastCGI.maximumBodyBytes
-        let counters = changeCounters(for: configuration.fastCGI.listener, logger: logger)
+        // Every change is counted through these, so that it also withdraws the published bodies.
+        let counters: any ChangeCounters = published.map { WithdrawingChangeCounters(hostCounters, withdrawing: $0) } ?? hostCounters
         let cache = ResponseCache(counters: counters, lifetime: configuration.readCacheLifetime, largeBodyFiles: largeBodyFiles,
-                                  afterLargeBuild: ProcessMemory.releaseFreed)
+                                  published: published, afterLargeBuild: ProcessMemory.releaseFreed)
         let definitions = ServiceDefinitions(counters: counters, lifetime: configuration.readCacheLifetime)
         let server = FastCGIServer(configuration: configuration.fastCGI, logger: logger) {
             BookingResponder(desk: BookingDesk(store: makeStore(), changes: counters, definitions: definitions), cache: cache,
@@ -56,13 +59,17 @@ enum BookingServer {
             logger.critical("cannot serve: \(error)")
             exit(1)
         }
-        if !FastCGIServer.isWorkerProcess { try? largeBodyFiles?.prepare() }  // empties it: the workers have stopped
+        if !FastCGIServer.isWorkerProcess {  // empties the folders: the workers have stopped
+            try? largeBodyFiles?.prepare()
+            try? published?.prepare()
+        }
     }
 
-    /// Creates and empties the large bodies' folder, or stops with exit status 2.
-    private static func prepare(_ files: LargeBodyFiles?, logger: Logger) {
+    /// Creates and empties the folders of files for nginx, or stops with exit status 2.
+    private static func prepare(_ files: LargeBodyFiles?, _ published: PublishedBodies?, logger: Logger) {
         do {
             try files?.prepare()
+            try published?.prepare()
         } catch {
             logger.critical("\(error)")
             exit(2)

@@ -17,6 +17,7 @@ import Glibc
 /// | `MAX_BODY_BYTES` | largest request body accepted | 65536 |
 /// | `READ_CACHE_SECONDS` | how long cached reads are served at most: the bound for changes made on other hosts | 1 |
 /// | `LARGE_BODY_DIR` | folder for large read bodies that nginx sends itself (`X-Accel-Redirect`); unset: all through FastCGI | none |
+/// | `PUBLISH_DIR` | folder where the catalog is published each second for nginx to serve itself (needs `READ_CACHE_SECONDS` ≥ 1); unset: not published | none |
 /// | store settings | see `StoreConfiguration` (`STORE_BACKEND`, `DATABASE_URL`, `FIRESTORE_EMULATOR_HOST`, ...) | PostgreSQL |
 /// | `ADMIN_TOKEN` | bearer token for `POST /services`; unset: that endpoint refuses everyone | none |
 /// | `LOG_LEVEL` | trace, debug, info, notice, warning, error or critical | info |
@@ -25,6 +26,7 @@ struct ServerConfiguration {
     var store: StoreConfiguration
     var readCacheLifetime: Double
     var largeBodyDirectory: String?
+    var publishDirectory: String?
     var adminToken: String?
     var logLevel: String
 
@@ -51,6 +53,10 @@ struct ServerConfiguration {
         }
         readCacheLifetime = try Self.seconds(environment, "READ_CACHE_SECONDS", default: defaultReadCacheLifetime, in: 0.1...3600)
         largeBodyDirectory = environment["LARGE_BODY_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+        publishDirectory = environment["PUBLISH_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+        if publishDirectory != nil && readCacheLifetime < 1 {
+            throw ConfigurationError("PUBLISH_DIR needs READ_CACHE_SECONDS of at least 1 (nginx serves a published body for up to a second)")
+        }
         adminToken = environment["ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         logLevel = environment["LOG_LEVEL"] ?? "info"
     }

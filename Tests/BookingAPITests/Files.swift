@@ -1,3 +1,5 @@
+@testable import BookingAPI
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,20 +14,8 @@ func contentsOfFile(_ path: String) -> [UInt8]? {
     return bytes
 }
 
-/// The names in a folder, sorted, without `.` and `..`; none when it cannot be read.
-func fileNames(in directory: String) -> [String] {
-    guard let folder = opendir(directory) else { return [] }
-    defer { closedir(folder) }
-    var names: [String] = []
-    while let entry = readdir(folder) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-        if name != "." && name != ".." { names.append(name) }
-    }
-    return names.sorted()
-}
-
 /// Removes a folder and the files in it.
 func removeFolder(_ directory: String) {
-    for name in fileNames(in: directory) { unlink(directory + "/" + name) }
+    for name in fileNames(in: directory) ?? [] { unlink(directory + "/" + name) }
     rmdir(directory)
 }

@@ -22,7 +22,7 @@ import Glibc
         return files
     }
 
-    func names() -> [String] { fileNames(in: directory) }
+    func names() -> [String] { (fileNames(in: directory) ?? []).sorted() }
 
     func contents(_ file: LargeBodyFiles.File) -> [UInt8]? { contentsOfFile(file.path) }
 
@@ -70,7 +70,7 @@ import Glibc
 
     @Test func aFolderThatCannotBeMadeIsAnError() throws {
         let blocked = LargeBodyFiles(directory: "/proc/large-bodies", logger: Logger(label: "test"))
-        #expect(throws: LargeBodyFiles.FolderError.self) { try blocked.prepare() }
+        #expect(throws: FolderError.self) { try blocked.prepare() }
         let unwritable = LargeBodyFiles(directory: "/proc", logger: Logger(label: "test"))
         #expect(unwritable.write(large) == nil, "the body then goes through FastCGI")
     }

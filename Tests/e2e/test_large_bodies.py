@@ -1,6 +1,7 @@
 """Large availability bodies reach clients that do not accept gzip as files the workers wrote and
 nginx sends itself (X-Accel-Redirect to an internal location): the same bytes and headers as
-through FastCGI, never older than the booking just confirmed, and gone when the server stops."""
+through FastCGI, never older than the booking just confirmed, and gone when the server stops
+(the published catalog too)."""
 
 import gzip
 import os
@@ -12,6 +13,7 @@ import pytest
 from stack import assert_error, call, create_service, deploy, future_slots
 
 LARGE_BODY_DIR = os.path.join(os.environ.get("RUN_DIR", ""), "large-bodies")
+PUBLISH_DIR = os.path.join(os.environ.get("RUN_DIR", ""), "published")
 IDENTITY = {"Accept-Encoding": "identity"}
 SAME_HEADERS = ["Content-Type", "Cache-Control", "Vary", "Strict-Transport-Security", "X-Content-Type-Options",
                 "X-Frame-Options", "Referrer-Policy", "Content-Security-Policy"]
@@ -23,12 +25,15 @@ def body_files():
 
 def read_until_a_file_holds_it():
     """Reads the catalog without gzip until a worker has written it to a file (a worker writes a
-    body's file at its second such read, so the reads after that are sent from the file)."""
-    for _ in range(40):
+    body's file at its second such read; nginx answers most reads from the published catalog,
+    so the workers see a read or two a second)."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
         response = call("GET", "/services", headers=IDENTITY)
         assert response.status_code == 200
         if response.content in body_files().values():
             return response
+        time.sleep(0.02)
     raise AssertionError("no worker wrote the catalog to a file")
 
 
@@ -84,9 +89,14 @@ def test_a_booked_slot_never_shows_free_in_the_file_after_its_201(large_catalog)
 
 def test_stopping_the_server_removes_its_files(large_catalog):
     read_until_a_file_holds_it()
+    deadline = time.monotonic() + 5
+    while not [name for name in os.listdir(PUBLISH_DIR) if name.startswith("services-")]:
+        assert time.monotonic() < deadline, "the catalog was never published"
+        call("GET", "/services")
     deploy("stop_app")
     try:
         assert not body_files()
+        assert os.listdir(PUBLISH_DIR) in ([], [".lock"]), "the published catalog too"
     finally:
         deploy("BIN_DIR=$(cd \"$ROOT\" && swift build --show-bin-path)", "start_app")
     for _ in range(100):

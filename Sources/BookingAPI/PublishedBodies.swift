@@ -1,0 +1,215 @@
+import Atomics
+import Booking
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The catalog (`GET /services`) published as files that nginx serves itself, without asking the
+/// workers: `services-<second>.json` (and `.json.gz`) holds a body built during that second of
+/// the wall clock, and nginx looks only for the file of its current second (see
+/// nginx/booking-site.conf). So a published body is served for less than a second after its
+/// build began, the bound for changes made on other hosts, even if no worker runs any more.
+///
+/// On this host, a booked slot must never show as free once its 201 is sent. Every change is
+/// counted (`ChangeCounters`) and then withdraws every published file, before it is confirmed; a
+/// body is published only while the counters still show the version it was built from. Both
+/// steps hold a lock shared by the host's processes, so a publication never lands after the
+/// withdrawal of a change it does not hold. A read that nginx finds withdrawn goes to the workers.
+/// A withdrawal takes the lock only when something may have been published since the last one.
+public final class PublishedBodies: Sendable {
+    /// The published paths and the stems of their file names.
+    static let stems = ["/services": "services"]
+    private static let publishedPrefixes = stems.values.map { $0 + "-" }
+    private static let writingPrefix = ".writing-"
+    private static let lockName = ".lock"
+
+    let directory: String
+    private let counters: any ChangeCounters
+    private let clock: @Sendable () -> Double
+    private let logger: Logger
+    /// The body this process was handed last per path (its second and the counters' version it
+    /// was built from), and whether it published it.
+    private let handed = Mutex<[String: (second: Int, version: UInt64, published: Bool)]>([:])
+    /// Held by the thread of this process that is publishing; the others leave it to that one.
+    private let publishing = Mutex<Void>(())
+    /// The host's lock, mapped at first use (the folder exists once the server has prepared it).
+    private let hostLock = ManagedAtomicLazyReference<HostLock>()
+    /// Held with the host's lock: flock(2) excludes other open files, not this process's threads.
+    private let threads = Mutex<Void>(())
+
+    /// - Parameters:
+    ///   - directory: the folder, created by `prepare`; nginx must be able to read it.
+    ///   - counters: the host's change counters, the ones every change is counted in.
+    ///   - clock: seconds since the epoch, as nginx's `$msec` reads them.
+    public init(directory: String, counters: any ChangeCounters, clock: @escaping @Sendable () -> Double = wallClockSeconds,
+                logger: Logger) {
+        self.directory = directory
+        self.counters = counters
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// Creates the folder if needed and removes every file a process left there. For the process
+    /// that starts the server, before its workers run, and after they stopped.
+    public func prepare() throws(FolderError) {
+        try createFolder(directory, setting: "PUBLISH_DIR")
+        guard let names = fileNames(in: directory) else {
+            throw FolderError("cannot read PUBLISH_DIR \(directory): \(String(cString: strerror(errno)))")
+        }
+        for name in names where name != Self.lockName { unlink(directory + "/" + name) }
+    }
+
+    /// The current second of the wall clock.
+    var currentSecond: Int { Int(clock().rounded(.down)) }
+
+    /// Called for each read of `path` the workers answer, with the body built from `version` in
+    /// `second` (`version` read before the build began). The second read of the same body
+    /// publishes it: `forms` gives the body and its gzip form, if any. (Under steady bookings a
+    /// body is often replaced before a second read; publishing it, gzip included, would be wasted.)
+    /// Nothing is published once the second has passed or a change was counted since `version`.
+    /// Failures are logged: nginx then asks the workers, as without publication.
+    func offer(_ path: String, version: UInt64, builtIn second: Int, forms: () -> (body: [UInt8], gzip: [UInt8]?)) {
+        guard let stem = Self.stems[path], second == currentSecond else { return }
+        let secondRead = handed.withLock { handed in
+            if let last = handed[path], last.second == second && last.version == version { return !last.published }
+            handed[path] = (second, version, false)
+            return false
+        }
+        guard secondRead else { return }
+        publishing.withLockIfAvailable { _ in
+            let (body, gzip) = forms()
+            if publish(stem, body: body, gzip: gzip, version: version, builtIn: second) {
+                handed.withLock { $0[path] = (second, version, true) }
+            }
+        }
+    }
+
+    /// Publishes `stem`'s files for `second` if no change was counted since `version`.
+    private func publish(_ stem: String, body: [UInt8], gzip: [UInt8]?, version: UInt64, builtIn second: Int) -> Bool {
+        let name = "\(stem)-\(second).json"
+        let scratch = "\(Self.writingPrefix)\(getpid())-\(stem)"
+        var files: [(scratch: String, name: String, bytes: [UInt8])] = [(scratch + ".json", name, body)]
+        if let gzip { files.insert((scratch + ".json.gz", name + ".gz", gzip), at: 0) }  // in place before its plain form
+        guard files.allSatisfy({ writeNewFile(directory + "/" + $0.scratch, $0.bytes, logger: logger) }) else {
+            for file in files { unlink(directory + "/" + file.scratch) }
+            return false
+        }
+        let published = withHostLock { lock -> Bool in
+            guard let lock else { return false }
+            // Before the counters are read: a change counted after this read sees it and withdraws.
+            lock.mayBePublished.store(1, ordering: .sequentiallyConsistent)
+            Atomics.atomicMemoryFence(ordering: .sequentiallyConsistent)
+            guard counters.availabilityVersion == version && currentSecond == second else { return false }
+            for file in files where rename(directory + "/" + file.scratch, directory + "/" + file.name) != 0 {
+                logger.warning("cannot publish a body", metadata: ["file": "\(file.name)", "error": "\(String(cString: strerror(errno)))"])
+                removePublished { _ in true }
+                return false
+            }
+            removePublished { !$0.contains("-\(second).json") }  // other seconds' files, never served again
+            return true
+        }
+        if !published {
+            for file in files { unlink(directory + "/" + file.scratch) }
+        }
+        return published
+    }
+
+    /// Removes every published file, so that nginx asks the workers again. Called once a change
+    /// has been counted, before it is confirmed.
+    func withdraw() {
+        Atomics.atomicMemoryFence(ordering: .sequentiallyConsistent)  // the change's count comes first
+        if let lock = mappedHostLock(), lock.mayBePublished.load(ordering: .sequentiallyConsistent) == 0 { return }
+        withHostLock { lock in
+            removePublished { _ in true }
+            lock?.mayBePublished.store(0, ordering: .sequentiallyConsistent)
+        }
+    }
+
+    /// Removes the published files whose names `match`.
+    private func removePublished(where match: (String) -> Bool) {
+        for name in fileNames(in: directory) ?? [] where Self.publishedPrefixes.contains(where: name.hasPrefix) && match(name) {
+            unlink(directory + "/" + name)
+        }
+    }
+
+    /// Runs `body` holding the host's lock, or with nil when it cannot be had (the lock file
+    /// cannot be opened): then `body` may only remove files.
+    private func withHostLock<Result>(_ body: (HostLock?) -> Result) -> Result {
+        threads.withLock { _ in
+            let lock = mappedHostLock()
+            let locked = lock.map { flock($0.descriptor, LOCK_EX) == 0 } ?? false
+            defer { if locked { flock(lock!.descriptor, LOCK_UN) } }
+            return body(locked ? lock : nil)
+        }
+    }
+
+    private func mappedHostLock() -> HostLock? {
+        if let lock = hostLock.load() { return lock }
+        return HostLock(path: directory + "/" + Self.lockName).map { hostLock.storeIfNilThenLoad($0) }
+    }
+}
+
+/// The lock file of a publication folder, opened and mapped by one process: flock(2) on it orders
+/// publications and withdrawals between processes, and its first word, shared by them all, is
+/// set by a publisher before it reads the counters and cleared by a withdrawal once the published
+/// files are gone. (A withdrawal that finds it clear after its change was counted has nothing to
+/// remove: a publisher setting it later reads the counters after that change.)
+private final class HostLock: Sendable {
+    let descriptor: Int32
+    nonisolated(unsafe) private let memory: UnsafeMutableRawPointer  // unmapped in deinit only
+    let mayBePublished: UnsafeAtomic<UInt64>
+
+    init?(path: String) {
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { return nil }
+        let size = Int(getpagesize())
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_size >= size || ftruncate(descriptor, off_t(size)) == 0,
+              let memory = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0), memory != MAP_FAILED else {
+            close(descriptor)
+            return nil
+        }
+        self.memory = memory
+        mayBePublished = UnsafeAtomic(at: memory.bindMemory(to: UnsafeAtomic<UInt64>.Storage.self, capacity: 1))
+    }
+
+    deinit {
+        munmap(memory, Int(getpagesize()))
+        close(descriptor)
+    }
+}
+
+/// Change counters that withdraw the published bodies once a change is counted: the change is
+/// confirmed after the counting, so nginx serves no body without it from then on.
+public struct WithdrawingChangeCounters: ChangeCounters {
+    private let counters: any ChangeCounters
+    private let published: PublishedBodies
+
+    public init(_ counters: any ChangeCounters, withdrawing published: PublishedBodies) {
+        self.counters = counters
+        self.published = published
+    }
+
+    public var servicesVersion: UInt64 { counters.servicesVersion }
+    public var availabilityVersion: UInt64 { counters.availabilityVersion }
+
+    public func servicesChanged() {
+        counters.servicesChanged()
+        published.withdraw()
+    }
+
+    public func availabilityChanged() {
+        counters.availabilityChanged()
+        published.withdraw()
+    }
+}
+
+/// Seconds since the epoch on the wall clock (CLOCK_REALTIME), as nginx's `$msec`.
+public func wallClockSeconds() -> Double {
+    var spec = timespec()
+    clock_gettime(CLOCK_REALTIME, &spec)
+    return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+}
