@@ -31,8 +31,9 @@ public final class PublishedBodies: Sendable {
     private let clock: @Sendable () -> Double
     private let logger: Logger
     /// The body this process was handed last per path (its second and the counters' version it
-    /// was built from), and whether it published it.
-    private let handed = Mutex<[String: (second: Int, version: UInt64, published: Bool)]>([:])
+    /// was built from), and whether it tried to publish it: a body is tried once, so a folder
+    /// that cannot be written costs a write per body and second, not one per read.
+    private let handed = Mutex<[String: (second: Int, version: UInt64, tried: Bool)]>([:])
     /// Held by the thread of this process that is publishing; the others leave it to that one.
     private let publishing = Mutex<Void>(())
     /// The host's lock, mapped at first use (the folder exists once the server has prepared it).
@@ -74,28 +75,27 @@ public final class PublishedBodies: Sendable {
     func offer(_ path: String, version: UInt64, builtIn second: Int, forms: () -> (body: [UInt8], gzip: [UInt8]?)) {
         guard let stem = Self.stems[path], second == currentSecond else { return }
         let secondRead = handed.withLock { handed in
-            if let last = handed[path], last.second == second && last.version == version { return !last.published }
+            if let last = handed[path], last.second == second && last.version == version { return !last.tried }
             handed[path] = (second, version, false)
             return false
         }
         guard secondRead else { return }
         publishing.withLockIfAvailable { _ in
+            handed.withLock { $0[path] = (second, version, true) }
             let (body, gzip) = forms()
-            if publish(stem, body: body, gzip: gzip, version: version, builtIn: second) {
-                handed.withLock { $0[path] = (second, version, true) }
-            }
+            publish(stem, body: body, gzip: gzip, version: version, builtIn: second)
         }
     }
 
     /// Publishes `stem`'s files for `second` if no change was counted since `version`.
-    private func publish(_ stem: String, body: [UInt8], gzip: [UInt8]?, version: UInt64, builtIn second: Int) -> Bool {
+    private func publish(_ stem: String, body: [UInt8], gzip: [UInt8]?, version: UInt64, builtIn second: Int) {
         let name = "\(stem)-\(second).json"
         let scratch = "\(Self.writingPrefix)\(getpid())-\(stem)"
         var files: [(scratch: String, name: String, bytes: [UInt8])] = [(scratch + ".json", name, body)]
         if let gzip { files.insert((scratch + ".json.gz", name + ".gz", gzip), at: 0) }  // in place before its plain form
         guard files.allSatisfy({ writeNewFile(directory + "/" + $0.scratch, $0.bytes, logger: logger) }) else {
             for file in files { unlink(directory + "/" + file.scratch) }
-            return false
+            return
         }
         let published = withHostLock { lock -> Bool in
             guard let lock else { return false }
@@ -114,7 +114,6 @@ public final class PublishedBodies: Sendable {
         if !published {
             for file in files { unlink(directory + "/" + file.scratch) }
         }
-        return published
     }
 
     /// Removes every published file, so that nginx asks the workers again. Called once a change

@@ -77,6 +77,21 @@ import Glibc
         #expect(names().isEmpty, "nginx would serve it until 1002, up to 2 s after its build began")
     }
 
+    @Test func aFolderThatCannotBeWrittenCostsOneAttemptPerBodyNotOnePerRead() throws {
+        let clock = clock
+        let published = PublishedBodies(directory: "/proc/published", counters: counters, clock: { clock.now.withLock { $0 } },
+                                        logger: Logger(label: "test"))
+        #expect(throws: FolderError.self) { try published.prepare() }
+        var attempts = 0
+        for _ in 0..<4 {
+            published.offer("/services", version: counters.availabilityVersion, builtIn: 1_000) {
+                attempts += 1
+                return (body, compressed)
+            }
+        }
+        #expect(attempts == 1, "the second read tries; the later ones find it tried")
+    }
+
     @Test func onlyTheCatalogIsPublished() throws {
         let published = try published()
         offer(published, "/services/one")
