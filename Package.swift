@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "Booking", dependencies: ["DocumentStore"]),
         .target(name: "HostCounters", dependencies: ["Booking", .product(name: "Atomics", package: "swift-atomics")]),
         .target(name: "BookingAPI", dependencies: [
-            "Booking", "DocumentStore", "FastCGI", "Gzip", "JSON", .product(name: "Atomics", package: "swift-atomics"),
+            "Booking", "DocumentStore", "FastCGI", "Gzip", "HostCounters", "JSON", .product(name: "Atomics", package: "swift-atomics"),
         ]),
         .executableTarget(name: "BookingServer", dependencies: [
             "BookingAPI", "Booking", "FastCGI", "HostCounters", "StoreConfiguration",

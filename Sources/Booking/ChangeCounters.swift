@@ -15,9 +15,14 @@ public protocol ChangeCounters: Sendable {
 public let defaultReadCacheLifetime: Double = 1.0
 
 /// Seconds on a clock that never goes back, for cache ages.
-public func monotonicSeconds() -> Double {
+public func monotonicSeconds() -> Double { seconds(on: CLOCK_MONOTONIC) }
+
+/// Seconds since the epoch on the wall clock, as nginx's `$msec` reads them.
+public func wallClockSeconds() -> Double { seconds(on: CLOCK_REALTIME) }
+
+private func seconds(on clock: clockid_t) -> Double {
     var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
+    clock_gettime(clock, &spec)
     return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
 }
 

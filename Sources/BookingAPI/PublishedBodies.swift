@@ -1,5 +1,6 @@
 import Atomics
 import Booking
+import HostCounters
 import Logging
 import Synchronization
 
@@ -36,8 +37,13 @@ public final class PublishedBodies: Sendable {
     private let handed = Mutex<[String: (second: Int, version: UInt64, tried: Bool)]>([:])
     /// Held by the thread of this process that is publishing; the others leave it to that one.
     private let publishing = Mutex<Void>(())
-    /// The host's lock, mapped at first use (the folder exists once the server has prepared it).
-    private let hostLock = ManagedAtomicLazyReference<HostLock>()
+    /// The lock file, opened and mapped by this process at first use (the folder exists once the
+    /// server has prepared it). flock(2) on it orders publications and withdrawals between
+    /// processes. Its first word (`mayBePublished`), shared by them all, is set by a publisher
+    /// before it reads the counters and cleared by a withdrawal once the published files are
+    /// gone: a withdrawal that finds it clear after its change was counted has nothing to remove,
+    /// since a publisher setting it later reads the counters after that change.
+    private let lockFile = ManagedAtomicLazyReference<MappedPage>()
     /// Held with the host's lock: flock(2) excludes other open files, not this process's threads.
     private let threads = Mutex<Void>(())
 
@@ -97,10 +103,10 @@ public final class PublishedBodies: Sendable {
             for file in files { unlink(directory + "/" + file.scratch) }
             return
         }
-        let published = withHostLock { lock -> Bool in
-            guard let lock else { return false }
+        let published = withHostLock { lockFile -> Bool in
+            guard let lockFile else { return false }
             // Before the counters are read: a change counted after this read sees it and withdraws.
-            lock.mayBePublished.store(1, ordering: .sequentiallyConsistent)
+            Self.mayBePublished(lockFile).store(1, ordering: .sequentiallyConsistent)
             Atomics.atomicMemoryFence(ordering: .sequentiallyConsistent)
             guard counters.availabilityVersion == version && currentSecond == second else { return false }
             for file in files where rename(directory + "/" + file.scratch, directory + "/" + file.name) != 0 {
@@ -120,10 +126,10 @@ public final class PublishedBodies: Sendable {
     /// has been counted, before it is confirmed.
     func withdraw() {
         Atomics.atomicMemoryFence(ordering: .sequentiallyConsistent)  // the change's count comes first
-        if let lock = mappedHostLock(), lock.mayBePublished.load(ordering: .sequentiallyConsistent) == 0 { return }
-        withHostLock { lock in
+        if let lockFile = mappedLockFile(), Self.mayBePublished(lockFile).load(ordering: .sequentiallyConsistent) == 0 { return }
+        withHostLock { lockFile in
             removePublished { _ in true }
-            lock?.mayBePublished.store(0, ordering: .sequentiallyConsistent)
+            lockFile.map { Self.mayBePublished($0).store(0, ordering: .sequentiallyConsistent) }
         }
     }
 
@@ -134,51 +140,23 @@ public final class PublishedBodies: Sendable {
         }
     }
 
-    /// Runs `body` holding the host's lock, or with nil when it cannot be had (the lock file
-    /// cannot be opened): then `body` may only remove files.
-    private func withHostLock<Result>(_ body: (HostLock?) -> Result) -> Result {
+    /// Runs `body` holding the host's lock (the lock file, given to it), or with nil when it
+    /// cannot be had (the lock file cannot be opened): then `body` may only remove files.
+    private func withHostLock<Result>(_ body: (MappedPage?) -> Result) -> Result {
         threads.withLock { _ in
-            let lock = mappedHostLock()
-            let locked = lock.map { flock($0.descriptor, LOCK_EX) == 0 } ?? false
-            defer { if locked { flock(lock!.descriptor, LOCK_UN) } }
-            return body(locked ? lock : nil)
+            let lockFile = mappedLockFile()
+            let locked = lockFile.map { flock($0.descriptor, LOCK_EX) == 0 } ?? false
+            defer { if locked { flock(lockFile!.descriptor, LOCK_UN) } }
+            return body(locked ? lockFile : nil)
         }
     }
 
-    private func mappedHostLock() -> HostLock? {
-        if let lock = hostLock.load() { return lock }
-        return HostLock(path: directory + "/" + Self.lockName).map { hostLock.storeIfNilThenLoad($0) }
-    }
-}
-
-/// The lock file of a publication folder, opened and mapped by one process: flock(2) on it orders
-/// publications and withdrawals between processes, and its first word, shared by them all, is
-/// set by a publisher before it reads the counters and cleared by a withdrawal once the published
-/// files are gone. (A withdrawal that finds it clear after its change was counted has nothing to
-/// remove: a publisher setting it later reads the counters after that change.)
-private final class HostLock: Sendable {
-    let descriptor: Int32
-    nonisolated(unsafe) private let memory: UnsafeMutableRawPointer  // unmapped in deinit only
-    let mayBePublished: UnsafeAtomic<UInt64>
-
-    init?(path: String) {
-        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { return nil }
-        let size = Int(getpagesize())
-        var status = stat()
-        guard fstat(descriptor, &status) == 0, status.st_size >= size || ftruncate(descriptor, off_t(size)) == 0,
-              let memory = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0), memory != MAP_FAILED else {
-            close(descriptor)
-            return nil
-        }
-        self.memory = memory
-        mayBePublished = UnsafeAtomic(at: memory.bindMemory(to: UnsafeAtomic<UInt64>.Storage.self, capacity: 1))
+    private func mappedLockFile() -> MappedPage? {
+        if let page = lockFile.load() { return page }
+        return MappedPage(path: directory + "/" + Self.lockName).map { lockFile.storeIfNilThenLoad($0) }
     }
 
-    deinit {
-        munmap(memory, Int(getpagesize()))
-        close(descriptor)
-    }
+    private static func mayBePublished(_ lockFile: MappedPage) -> UnsafeAtomic<UInt64> { lockFile.word(0) }
 }
 
 /// Change counters that withdraw the published bodies once a change is counted: the change is
@@ -204,11 +182,4 @@ public struct WithdrawingChangeCounters: ChangeCounters {
         counters.availabilityChanged()
         published.withdraw()
     }
-}
-
-/// Seconds since the epoch on the wall clock (CLOCK_REALTIME), as nginx's `$msec`.
-public func wallClockSeconds() -> Double {
-    var spec = timespec()
-    clock_gettime(CLOCK_REALTIME, &spec)
-    return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
 }

@@ -10,12 +10,10 @@ import time
 import requests
 
 from stack import call, create_service, future_slots
+from test_large_bodies import PUBLISH_DIR, SAME_HEADERS as WORKER_HEADERS
 
-RUN_DIR = os.environ.get("RUN_DIR", "")
-PUBLISH_DIR = os.path.join(RUN_DIR, "published")
-ACCESS_LOG = os.path.join(RUN_DIR, "nginx", "access.log")
-SAME_HEADERS = ["Content-Type", "Content-Encoding", "Cache-Control", "Vary", "Strict-Transport-Security",
-                "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Content-Security-Policy"]
+ACCESS_LOG = os.path.join(os.environ.get("RUN_DIR", ""), "nginx", "access.log")
+SAME_HEADERS = WORKER_HEADERS + ["Content-Encoding"]
 
 
 class CatalogReads:
@@ -37,9 +35,7 @@ def read_until_nginx_serves_it_alone(headers):
     reads = CatalogReads()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        response = call("GET", "/services", headers=headers, stream=True)
-        raw = response.raw.read(decode_content=False)
-        assert response.status_code == 200
+        response, raw = read_with(headers)
         if reads.count()[0]:
             return response, raw
     raise AssertionError("nginx never served a published catalog")
