@@ -30,18 +30,20 @@ let package = Package(
         .target(name: "FirestoreStore", dependencies: [
             "DocumentStore", "JSON", "CCurl", .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
-        .target(name: "StoreConfiguration", dependencies: ["DocumentStore", "PostgresStore", "FirestoreStore"]),
+        .target(name: "StoreConfiguration", dependencies: ["Booking", "DocumentStore", "PostgresStore", "FirestoreStore", "TimeZones"]),
         .target(name: "Booking", dependencies: ["DocumentStore"]),
+        // The system's zone database, for slots stored as local times (Foundation's TimeZone).
+        .target(name: "TimeZones", dependencies: ["Booking", "DocumentStore"]),
         .target(name: "HostCounters", dependencies: ["Booking", .product(name: "Atomics", package: "swift-atomics")]),
         .target(name: "BookingAPI", dependencies: [
             "Booking", "DocumentStore", "FastCGI", "Gzip", "HostCounters", "JSON", .product(name: "Atomics", package: "swift-atomics"),
         ]),
         .executableTarget(name: "BookingServer", dependencies: [
-            "BookingAPI", "Booking", "FastCGI", "HostCounters", "StoreConfiguration",
+            "BookingAPI", "Booking", "FastCGI", "HostCounters", "StoreConfiguration", "TimeZones",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "bookingctl", dependencies: [
-            "Booking", "DocumentStore", "PostgresStore", "StoreConfiguration",
+            "Booking", "DocumentStore", "PostgresStore", "StoreConfiguration", "TimeZones",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -51,7 +53,7 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "GzipTests", dependencies: ["Gzip", "CZlib"]),
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "CFastCGI", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "BookingTests", dependencies: ["Booking", "HostCounters", "PostgresStore", "DocumentStoreConformance"]),
+        .testTarget(name: "BookingTests", dependencies: ["Booking", "HostCounters", "PostgresStore", "DocumentStoreConformance", "TimeZones"]),
         .testTarget(name: "BookingAPITests", dependencies: [
             "BookingAPI", "Booking", "FastCGI", "Gzip", "HostCounters", "JSON", "PostgresStore", .product(name: "Logging", package: "swift-log"),
         ]),

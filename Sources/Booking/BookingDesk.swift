@@ -9,18 +9,37 @@ public final class BookingDesk {
     private let now: () -> Timestamp
     private let changes: (any ChangeCounters)?
     private let definitions: ServiceDefinitions?
+    private let reader: DocumentReader
+    /// Set when other applications write bookings without slot claims (`EXTERNAL_WRITERS`).
+    private let externalWriters: (any TransactionalDocumentStore)?
 
     /// - Parameters:
     ///   - now: the clock, for booking times and for refusing slots that have begun.
     ///   - changes: the host's change counters, told of every commit; nil when nothing caches reads.
     ///   - definitions: the process's cache of service definitions, if any.
+    ///   - reader: how documents other applications wrote are read, and where problems are reported.
+    ///   - externalWriters: whether another application books in the same store without slot
+    ///     claims, as the original application did. Then a booking checks the bookings of its
+    ///     slot and commits in one read-write transaction, and listings read every booking.
+    ///     Only stores with serializable transactions (Firestore) support it.
     public init(store: any DocumentStore, now: @escaping () -> Timestamp = Timestamp.now,
-                changes: (any ChangeCounters)? = nil, definitions: ServiceDefinitions? = nil) {
+                changes: (any ChangeCounters)? = nil, definitions: ServiceDefinitions? = nil,
+                reader: DocumentReader = DocumentReader(), externalWriters: Bool = false) {
         self.store = store
         self.now = now
         self.changes = changes
         self.definitions = definitions
+        self.reader = reader
+        self.externalWriters = externalWriters ? store as? any TransactionalDocumentStore : nil
+        precondition(!externalWriters || self.externalWriters != nil, "external writers need a store with transactions")
     }
+
+    /// The fields that documents are looked up by, for the store to index.
+    public static let fieldIndexes = [
+        FieldIndex(collection: Collections.services, field: "service_id"),
+        FieldIndex(collection: Collections.bookings, field: "booking_id"),
+        FieldIndex(collection: Collections.bookings, field: "service_id"),
+    ]
 
     public var backendName: String { store.backendName }
 
@@ -32,14 +51,19 @@ public final class BookingDesk {
         let services: [Service]
         if let definitions {
             let versions = try storeCall { () throws(StoreError) in try store.versions(collection: Collections.services) }
-            services = try definitions.all(matching: versions, list: list)
+            services = try definitions.all(matching: versions, list: list, parse: reader.service(from:))
         } else {
-            services = try list().compactMap(Service.init(document:))
+            services = try list().compactMap(reader.service(from:))
         }
         // Claims are read by id alone (a claim's id names its service and slot): claims pile up
         // with bookings, and reading and parsing each document was most of a rebuild's work.
         let claimIDs = try storeCall { () throws(StoreError) in try store.ids(collection: Collections.slotClaims, in: nil) }
-        let claimed = Collections.claimedSlots(claimIDs: claimIDs)
+        var claimed = Collections.claimedSlots(claimIDs: claimIDs)
+        if externalWriters != nil {
+            for (serviceID, slots) in try externallyBookedSlots(of: nil) {
+                claimed[ExactString(serviceID), default: []] = Array(Set(claimed[ExactString(serviceID), default: []] + slots)).sorted()
+            }
+        }
         let currentTime = now()  // one instant for the whole catalog
         return services.map { service in
             availability(of: service, claimed: claimed[ExactString(service.id)] ?? [], at: currentTime)
@@ -54,7 +78,11 @@ public final class BookingDesk {
             try store.ids(collection: Collections.slotClaims, in: Collections.claimIDs(of: id))
         }
         // The range also holds the claims of services whose ids start with `{id}@`.
-        return availability(of: service, claimed: Collections.claimedSlots(claimIDs: claimIDs)[ExactString(id)] ?? [], at: now())
+        var claimed = Collections.claimedSlots(claimIDs: claimIDs)[ExactString(id)] ?? []
+        if externalWriters != nil {
+            claimed = Array(Set(claimed + (try externallyBookedSlots(of: id)[id] ?? []))).sorted()
+        }
+        return availability(of: service, claimed: claimed, at: now())
     }
 
     /// Creates a service with its slots (normalised, de-duplicated, in time order; all of them
@@ -95,27 +123,71 @@ public final class BookingDesk {
         // The claim first: a slot already taken fails the commit before anything else is written.
         let writes: [Write] = [
             .create(claim, ["service_id": .string(serviceID), "slot": .string(slot.description), "booking_id": .string(booking.id)]),
-            .create(DocumentPath(Collections.bookings, booking.id), booking.fields),
+            .create(DocumentPath(Collections.bookings, booking.id), booking.fields(slotSpelling: service.spelling(of: slot))),
         ]
         do {
-            try store.commit(writes)
-        } catch .alreadyExists {
+            if let transactional = externalWriters {
+                let taken = try transactional.transaction { reads throws(StoreError) in
+                    // Every booking of the service, as another application's transaction would
+                    // query them: one that lands meanwhile changes this result, and Firestore
+                    // then aborts one of the two transactions.
+                    let bookings = try reads.query(collection: Collections.bookings, where: FieldFilter("service_id", equals: serviceID))
+                    let taken = bookings.contains { reader.bookedSlot(from: $0)?.slot == slot }
+                    return (taken ? [] : writes, taken)
+                }
+                if taken { throw BookingError.slotTaken }
+            } else {
+                try store.commit(writes)
+            }
+        } catch let error as BookingError {
+            throw error
+        } catch StoreError.alreadyExists {
             // Stores retry commits that got no answer, so the claim may be our own first attempt's.
             guard try isClaimed(claim, by: booking.id) else { throw .slotTaken }
         } catch {
-            throw Self.translate(error)
+            throw Self.translate(error as! StoreError)
         }
         changes?.availabilityChanged()
         return booking
     }
 
+    /// The slots booked by documents of the bookings collection (of one service, or of all),
+    /// whether or not they have claims: for stores that other applications book in. Reads only
+    /// the two fields, but every booking: Firestore bills a read per document.
+    private func externallyBookedSlots(of serviceID: String?) throws(BookingError) -> [String: [Slot]] {
+        let documents = try storeCall { () throws(StoreError) in
+            try store.query(collection: Collections.bookings, where: serviceID.map { FieldFilter("service_id", equals: $0) },
+                            select: ["service_id", "slot"])
+        }
+        var slots: [String: [Slot]] = [:]
+        for document in documents {
+            if let (serviceID, slot) = reader.bookedSlot(from: document) { slots[serviceID, default: []].append(slot) }
+        }
+        return slots
+    }
+
     /// One booking by id.
+    /// One booking by id: the document of that id, or else the one whose `booking_id` field
+    /// holds it (documents another application added with generated ids).
     public func booking(id: String) throws(BookingError) -> Booking {
         guard (try? Validation.id(id, field: "booking_id")) != nil else { throw .bookingNotFound }
-        guard let document = try storeCall({ () throws(StoreError) in try store.get(DocumentPath(Collections.bookings, id)) }),
-              let booking = Booking(document: document)
-        else { throw .bookingNotFound }
+        let document = try storeCall { () throws(StoreError) in
+            try Self.document(known: id, in: Collections.bookings, by: "booking_id", store: store)
+        }
+        guard let document, let booking = reader.booking(from: document) else { throw .bookingNotFound }
         return booking
+    }
+
+    /// The document a service or booking is known by under `id`: the one with that document id,
+    /// unless its id field names another; else the first whose id field holds `id` (a query on
+    /// the indexed field, made only when the first read finds nothing that fits).
+    static func document(known id: String, in collection: String, by field: String,
+                         store: any DocumentStore) throws(StoreError) -> Document? {
+        if let document = try store.get(DocumentPath(collection, id)),
+           document[field]?.stringValue.map({ ExactString($0) == ExactString(id) }) ?? true {
+            return document
+        }
+        return try store.query(collection: collection, where: FieldFilter(field, equals: id), select: nil).first
     }
 
     /// Deletes the slot claims of slots that began before `cutoff` and returns how many it
@@ -146,12 +218,16 @@ public final class BookingDesk {
     private func definition(of id: String) throws(BookingError) -> Service? {
         let path = DocumentPath(Collections.services, id)
         let read = { () throws(BookingError) -> Document? in
-            try self.storeCall { () throws(StoreError) in try self.store.get(path) }
+            try self.storeCall { () throws(StoreError) in
+                try Self.document(known: id, in: Collections.services, by: "service_id", store: self.store)
+            }
         }
-        guard let definitions else { return try read().flatMap(Service.init(document:)) }
-        return try definitions.service(id: id, read: read) { () throws(BookingError) in
+        guard let definitions else { return try read().flatMap(reader.service(from:)) }
+        // A service found by its field has another document id: its version never matches, so
+        // such a service is read again whenever its entry is due.
+        return try definitions.service(id: id, read: read, version: { () throws(BookingError) in
             try self.storeCall { () throws(StoreError) in try self.store.version(of: path) }
-        }
+        }, parse: reader.service(from:))
     }
 
     /// The service's slots that have not begun at `currentTime`, but `claimed` (both in time
@@ -184,7 +260,7 @@ public final class BookingDesk {
         }
     }
 
-    private static func translate(_ error: StoreError) -> BookingError {
+    static func translate(_ error: StoreError) -> BookingError {
         switch error {
         case .unavailable: return .storeUnavailable
         default: return .storeFailure("\(error)")

@@ -79,47 +79,20 @@ extension Service {
         [
             "service_id": .string(id),
             "service_name": .string(name),
-            "available_slots": .array(slots.map { .string($0.description) }),
+            "available_slots": .array(slots.map { .string(spelling(of: $0)) }),
         ]
-    }
-
-    /// Reads a service document, tolerating slots that are not in canonical spelling.
-    init?(document: Document) {
-        guard let name = document["service_name"]?.stringValue else { return nil }
-        let slots = (document["available_slots"]?.arrayValue ?? []).compactMap { value -> Slot? in
-            switch value {
-            case .string(let text): return try? Slot(parsing: text)
-            case .timestamp(let instant): return Slot(instant)
-            default: return nil
-            }
-        }
-        self.init(id: document["service_id"]?.stringValue ?? document.path.id, name: name, slots: Array(Set(slots)))
     }
 }
 
 extension Booking {
-    var fields: [String: Value] {
+    /// The booking's document, its slot spelled as `service` offers it.
+    func fields(slotSpelling: String) -> [String: Value] {
         [
             "booking_id": .string(id),
             "service_id": .string(serviceID),
-            "slot": .string(slot.description),
+            "slot": .string(slotSpelling),
             "user_name": .string(userName),
             "timestamp": .timestamp(timestamp),
         ]
-    }
-
-    init?(document: Document) {
-        guard let serviceID = document["service_id"]?.stringValue,
-              let slotText = document["slot"]?.stringValue, let slot = try? Slot(parsing: slotText),
-              let userName = document["user_name"]?.stringValue
-        else { return nil }
-        let timestamp: Timestamp
-        switch document["timestamp"] {
-        case .timestamp(let value): timestamp = value
-        case .string(let text): timestamp = Timestamp(rfc3339: text) ?? document.createTime
-        default: timestamp = document.createTime
-        }
-        self.init(id: document["booking_id"]?.stringValue ?? document.path.id, serviceID: serviceID,
-                  slot: slot, userName: userName, timestamp: timestamp)
     }
 }

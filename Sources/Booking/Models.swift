@@ -6,13 +6,21 @@ public struct Service: Equatable, Sendable {
     public let name: String
     /// Every slot the service offers, in time order, booked or not.
     public let slots: [Slot]
+    /// The spellings its document stores slots in, where they are not the canonical one (the
+    /// original application's `2031-03-04T11:00:00+00:00`): a booking stores its slot as the
+    /// service offers it, so that applications comparing spellings find it. Usually empty.
+    public let spellings: [Slot: String]
 
     /// `slots` are put in time order if they are not (the free slots are found by merging).
-    public init(id: String, name: String, slots: [Slot]) {
+    public init(id: String, name: String, slots: [Slot], spellings: [Slot: String] = [:]) {
         self.id = id
         self.name = name
         self.slots = zip(slots, slots.dropFirst()).allSatisfy { $0 <= $1 } ? slots : slots.sorted()
+        self.spellings = spellings
     }
+
+    /// The slot as the service's document spells it.
+    public func spelling(of slot: Slot) -> String { spellings[slot] ?? slot.description }
 }
 
 /// A service with the slots that are still free.

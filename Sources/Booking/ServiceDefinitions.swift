@@ -41,8 +41,8 @@ public final class ServiceDefinitions: Sendable {
 
     /// The cached service, or the one `read` returns (cached when found). A cached entry that is
     /// due is confirmed by `version`, its document's update time, instead of being read again.
-    func service(id: String, read: () throws(BookingError) -> Document?,
-                 version: () throws(BookingError) -> DocumentVersion?) throws(BookingError) -> Service? {
+    func service(id: String, read: () throws(BookingError) -> Document?, version: () throws(BookingError) -> DocumentVersion?,
+                 parse: (Document) -> Service?) throws(BookingError) -> Service? {
         let servicesVersion = counters.servicesVersion
         let now = monotonicSeconds()
         if let entry = entries.withLock({ $0[ExactString(id)] }) {
@@ -52,7 +52,7 @@ public final class ServiceDefinitions: Sendable {
                 return entry.service
             }
         }
-        guard let document = try read(), let service = Service(document: document) else {
+        guard let document = try read(), let service = parse(document) else {
             entries.withLock { $0[ExactString(id)] = nil }
             return nil
         }
@@ -71,7 +71,8 @@ public final class ServiceDefinitions: Sendable {
     /// Every valid service, in id order. `versions` are the ids and update times the store
     /// holds now; when each matches a cached definition those are used, otherwise `list` reads
     /// every service document again.
-    func all(matching versions: [DocumentVersion], list: () throws(BookingError) -> [Document]) throws(BookingError) -> [Service] {
+    func all(matching versions: [DocumentVersion], list: () throws(BookingError) -> [Document],
+             parse: (Document) -> Service?) throws(BookingError) -> [Service] {
         let cached: [CatalogEntry]? = catalog.withLock { entries in
             var found: [CatalogEntry] = []
             found.reserveCapacity(versions.count)
@@ -86,7 +87,7 @@ public final class ServiceDefinitions: Sendable {
         var fresh: [ExactString: CatalogEntry] = [:]
         fresh.reserveCapacity(documents.count)
         let services = documents.compactMap { document -> Service? in
-            let service = Service(document: document)
+            let service = parse(document)
             fresh[ExactString(document.path.id)] = CatalogEntry(updateTime: document.updateTime, service: service)
             return service
         }

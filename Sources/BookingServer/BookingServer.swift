@@ -31,6 +31,7 @@ enum BookingServer {
         }
         let logger = Logger(label: "booking-server")
         let makeStore = configuration.store.makeFactory()
+        let reader = DocumentReader(legacyZone: configuration.data.legacySlotTimeZone, problems: LoggedDataProblems(logger: logger))
 
         let adminToken = configuration.adminToken
         let largeBodyFiles = configuration.largeBodyDirectory.map { LargeBodyFiles(directory: $0, logger: logger) }
@@ -39,7 +40,9 @@ enum BookingServer {
         if !FastCGIServer.isWorkerProcess {
             prepare(largeBodyFiles, published, logger: logger)
             prepare(configuration.store, logger: logger)
-            logger.info("store ready", metadata: ["backend": "\(configuration.store.summary)"])
+            backfillClaims(DataAudit(store: makeStore(), reader: reader), logger: logger)
+            logger.info("store ready", metadata: ["backend": "\(configuration.store.summary)",
+                                                  "external_writers": "\(configuration.data.externalWriters ? 1 : 0)"])
             if adminToken == nil { logger.warning("ADMIN_TOKEN is not set: POST /services refuses every caller") }
         }
 
@@ -50,7 +53,8 @@ enum BookingServer {
                                   published: published, afterLargeBuild: ProcessMemory.releaseFreed)
         let definitions = ServiceDefinitions(counters: counters, lifetime: configuration.readCacheLifetime)
         let server = FastCGIServer(configuration: configuration.fastCGI, logger: logger) {
-            BookingResponder(desk: BookingDesk(store: makeStore(), changes: counters, definitions: definitions), cache: cache,
+            BookingResponder(desk: BookingDesk(store: makeStore(), changes: counters, definitions: definitions, reader: reader,
+                                               externalWriters: configuration.data.externalWriters), cache: cache,
                              adminToken: adminToken, maximumBodyBytes: maximumBodyBytes, logger: logger)
         }
         do {
@@ -76,6 +80,23 @@ enum BookingServer {
         }
     }
 
+    /// Claims the slots of bookings that have none (made by another application), before any
+    /// request is answered, so that they are never listed free or booked again.
+    private static func backfillClaims(_ audit: DataAudit, logger: Logger) {
+        for attempt in 1...30 {
+            do {
+                let backfill = try audit.backfillClaims(now: Timestamp.now())
+                logger.info("slot claims checked", metadata: ["bookings": "\(backfill.bookings)", "claims_created": "\(backfill.created)"])
+                return
+            } catch .storeUnavailable where attempt < 30 {
+                sleep(1)
+            } catch {
+                logger.critical("cannot claim the slots of existing bookings: \(error.message)")
+                exit(1)
+            }
+        }
+    }
+
     /// The host's change counters, in a file beside the FastCGI socket that every worker process
     /// of this deployment maps; per process (changes elsewhere show within a second) without one.
     private static func changeCounters(for listener: FastCGIConfiguration.Listener, logger: Logger) -> any ChangeCounters {
@@ -92,7 +113,7 @@ enum BookingServer {
     private static func prepare(_ store: StoreConfiguration, logger: Logger) {
         for attempt in 1...30 {
             do {
-                try store.prepare()
+                try store.prepare(fieldIndexes: BookingDesk.fieldIndexes)
                 return
             } catch .unavailable(let reason) where attempt < 30 {
                 if attempt == 1 { logger.warning("waiting for the database", metadata: ["reason": "\(reason)"]) }

@@ -21,6 +21,8 @@ import Glibc
 /// | store settings | see `StoreConfiguration` (`STORE_BACKEND`, `DATABASE_URL`, `FIRESTORE_EMULATOR_HOST`, ...) | PostgreSQL |
 /// | `ADMIN_TOKEN` | bearer token for `POST /services`; unset: that endpoint refuses everyone | none |
 /// | `LOG_LEVEL` | trace, debug, info, notice, warning, error or critical | info |
+/// | `EXTERNAL_WRITERS` | `1`: another application books in the same Firestore database without slot claims (the original application); bookings then run in transactions and listings read every booking | `0` |
+/// | `LEGACY_SLOT_TIME_ZONE` | IANA zone of slots stored without an offset (`2031-03-04T12:00:00`); unset: such slots are reported, not served | none |
 struct ServerConfiguration {
     var fastCGI: FastCGIConfiguration
     var store: StoreConfiguration
@@ -29,6 +31,7 @@ struct ServerConfiguration {
     var publishDirectory: String?
     var adminToken: String?
     var logLevel: String
+    var data: DataSettings
 
     init(environment: [String: String]) throws(ConfigurationError) {
         let listener: FastCGIConfiguration.Listener
@@ -59,7 +62,13 @@ struct ServerConfiguration {
         }
         adminToken = environment["ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         logLevel = environment["LOG_LEVEL"] ?? "info"
+        do {
+            data = try DataSettings(environment: environment, store: store)
+        } catch {
+            throw ConfigurationError(error.description)
+        }
     }
+
 
     private static func integer(_ environment: [String: String], _ name: String, default value: Int,
                                 in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {

@@ -1,7 +1,7 @@
 /// A document database in Firestore's vocabulary: top-level collections of documents
 /// with typed fields, read by path, by page or by id range, and changed only through
-/// atomic commits whose writes carry preconditions. Documents are found by id alone:
-/// no store keeps an index on fields.
+/// atomic commits whose writes carry preconditions. Documents are found by id, and by
+/// the few string fields each store was prepared to index (`FieldIndex`).
 ///
 /// An instance is used by one thread at a time (it holds a connection); make one per
 /// worker thread with a `DocumentStoreFactory`.
@@ -27,6 +27,12 @@ public protocol DocumentStore: AnyObject {
     /// document-id order: how documents whose ids carry their meaning are found, without reading
     /// the documents (PostgreSQL answers from its primary-key index alone).
     func ids(collection: String, in range: DocumentIDRange?) throws(StoreError) -> [String]
+
+    /// The documents of `collection` whose string field `filter.field` holds `filter.value` (every
+    /// document when nil), in id order, with only the fields named in `select` when it is given.
+    /// How documents are found by a field when their ids are not what they are known by; a
+    /// filter's field should be one of the `FieldIndex`es the store was prepared with.
+    func query(collection: String, where filter: FieldFilter?, select: [String]?) throws(StoreError) -> [Document]
 
     /// Applies all `writes` or none of them, and returns the commit time.
     @discardableResult

@@ -6,6 +6,8 @@ public enum StoreError: Error, Equatable, Sendable {
     case notFound(DocumentPath)
     /// A write's update-time precondition did not hold (Firestore `FAILED_PRECONDITION`).
     case failedPrecondition(DocumentPath)
+    /// Firestore aborted a read-write transaction because of contention: run it again.
+    case aborted(String)
     /// The request itself is not valid for the store, e.g. a forbidden document id.
     case invalidArgument(String)
     /// The store cannot be reached or is overloaded; nothing is known to have changed,

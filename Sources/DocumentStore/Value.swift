@@ -10,6 +10,10 @@ public enum Value: Equatable, Sendable {
     case string(String)
     case array([Value])
     case map([String: Value])
+    /// A value of a kind the booking model never reads (bytes, a reference, a geo point, or a
+    /// kind newer than this code), kept exactly as Firestore encodes it (`{"geoPointValue": ...}`)
+    /// so that it is carried unchanged wherever its document goes and never makes it unreadable.
+    case uninterpreted(JSON)
 
     public var stringValue: String? {
         if case .string(let value) = self { return value }
@@ -48,6 +52,7 @@ extension Value {
                 JSON.writeArray(values, to: &output) { value, output in value.writeFirestoreJSON(to: &output) }
             }
             output.append(contentsOf: "}}".utf8)
+        case .uninterpreted(let encoded): encoded.write(to: &output)
         case .map(let fields):
             output.append(contentsOf: #"{"mapValue":{"#.utf8)
             if !fields.isEmpty {
@@ -58,9 +63,19 @@ extension Value {
         }
     }
 
-    /// Decodes Firestore's REST encoding; nil when it is not a value Firestore would send.
+    /// Decodes Firestore's REST encoding; nil when it is not a tagged value at all. A value of
+    /// a kind the model does not interpret, or one whose payload this code cannot read, is kept
+    /// `uninterpreted`: one odd field must not make its document unreadable.
     public init?(firestoreJSON json: JSON) {
         guard case .object(let members) = json, members.count == 1, let (kind, payload) = members.first else { return nil }
+        guard let value = Value(kind: kind, payload: payload) else {
+            self = .uninterpreted(json)
+            return
+        }
+        self = value
+    }
+
+    private init?(kind: String, payload: JSON) {
         switch (kind, payload) {
         case ("nullValue", .null), ("nullValue", .string("NULL_VALUE")): self = .null
         case ("booleanValue", .bool(let value)): self = .boolean(value)

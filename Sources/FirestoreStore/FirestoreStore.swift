@@ -12,7 +12,7 @@ import Glibc
 /// no answer are retried with jittered exponential backoff, up to `maximumAttempts` calls, and
 /// then reported as `StoreError.unavailable`. A retried commit may already have been applied:
 /// its must-not-exist preconditions then fail, and callers read back what they wrote.
-public final class FirestoreStore: DocumentStore {
+public final class FirestoreStore: TransactionalDocumentStore {
     public var backendName: String {
         if case .emulator = configuration.credentials { return "firestore-emulator" }
         return "firestore"
@@ -86,6 +86,43 @@ public final class FirestoreStore: DocumentStore {
         ])])).map(\.id)
     }
 
+    /// A structured query with an equality filter on the field (Firestore keeps a single-field
+    /// index on every field unless told otherwise), in id order.
+    public func query(collection: String, where filter: FieldFilter?, select: [String]?) throws(StoreError) -> [Document] {
+        try query(collection: collection, where: filter, select: select, transaction: nil)
+    }
+
+    private func query(collection: String, where filter: FieldFilter?, select: [String]?,
+                       transaction: String?) throws(StoreError) -> [Document] {
+        try validateCollection(collection)
+        var structured: [String: JSON] = ["from": .array([.object(["collectionId": .string(collection)])]), "orderBy": Self.byName]
+        if let filter {
+            structured["where"] = .object(["fieldFilter": .object([
+                "field": .object(["fieldPath": .string(Self.fieldPath(filter.field))]), "op": .string("EQUAL"),
+                "value": .object(["stringValue": .string(filter.value)]),
+            ])])
+        }
+        if let select {
+            // An empty selection would return every field: name the document's name alone instead.
+            let paths = select.isEmpty ? ["__name__"] : select.map(Self.fieldPath)
+            structured["select"] = .object(["fields": .array(paths.map { .object(["fieldPath": .string($0)]) })])
+        }
+        return try runQuery(structured, transaction: transaction)
+    }
+
+    /// A field path for a top-level field: plain names as they are, others quoted in backticks.
+    private static func fieldPath(_ field: String) -> String {
+        let plain = field.utf8.first.map { !(48...57).contains($0) } ?? false
+            && field.utf8.allSatisfy { (97...122).contains($0) || (65...90).contains($0) || (48...57).contains($0) || $0 == 95 }
+        if plain { return field }
+        var quoted = "`"
+        for character in field {
+            if character == "`" || character == "\\" { quoted.append("\\") }
+            quoted.append(character)
+        }
+        return quoted + "`"
+    }
+
     /// The ids and update times of the documents of `collection` that `filter` selects, in id
     /// order: the projection `__name__` returns documents without their fields.
     private func keysOnly(_ collection: String, where filter: JSON?) throws(StoreError) -> [DocumentVersion] {
@@ -108,8 +145,10 @@ public final class FirestoreStore: DocumentStore {
 
     private static let byName: JSON = .array([.object(["field": .object(["fieldPath": .string("__name__")]), "direction": .string("ASCENDING")])])
 
-    private func runQuery(_ structured: [String: JSON]) throws(StoreError) -> [Document] {
-        let results = try call("POST", "\(documentsURL):runQuery", body: .object(["structuredQuery": .object(structured)]))
+    private func runQuery(_ structured: [String: JSON], transaction: String? = nil) throws(StoreError) -> [Document] {
+        var request: [String: JSON] = ["structuredQuery": .object(structured)]
+        request["transaction"] = transaction.map(JSON.string)
+        let results = try call("POST", "\(documentsURL):runQuery", body: .object(request))
         var documents: [Document] = []
         for result in results.arrayValue ?? [] {
             if let encoded = result["document"] { documents.append(try document(from: encoded, fallbackPath: nil)) }
@@ -119,15 +158,80 @@ public final class FirestoreStore: DocumentStore {
 
     @discardableResult
     public func commit(_ writes: [Write]) throws(StoreError) -> Timestamp {
+        try commit(writes, transaction: nil)
+    }
+
+    private func commit(_ writes: [Write], transaction: String?) throws(StoreError) -> Timestamp {
         for write in writes { try validate(write.path) }
         var body = Array(#"{"writes":"#.utf8)
         JSON.writeArray(writes, to: &body, writeElement: encode)
+        if let transaction {
+            body.append(contentsOf: #","transaction":"#.utf8)
+            JSON.writeString(transaction, to: &body)
+        }
         body.append(UInt8(ascii: "}"))
-        let response = try call("POST", "\(documentsURL):commit", body: body)
+        // A transaction that Firestore aborted is over: it is begun again, not its commit sent again.
+        let response = try call("POST", "\(documentsURL):commit", body: body, retryingAborted: transaction == nil)
         guard let text = response["commitTime"]?.stringValue, let time = Timestamp(rfc3339: text) else {
             throw .internalError("commit answered without a commit time")
         }
         return time
+    }
+
+    /// How many times a transaction is begun when Firestore keeps aborting it (Google's client
+    /// libraries try five times too).
+    static let maximumTransactionAttempts = 5
+
+    /// `beginTransaction`, the reads with its id, then `commit` with it (or `rollback` when there
+    /// is nothing to write). Firestore aborts the transaction when a document it read, or the
+    /// result of a query it ran, changed before its commit, and then it runs again.
+    public func transaction<Result>(
+        _ body: (any TransactionReads) throws(StoreError) -> (writes: [Write], result: Result)
+    ) throws(StoreError) -> Result {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let begun = try call("POST", "\(documentsURL):beginTransaction",
+                                 body: .object(["options": .object(["readWrite": .object([:])])]))
+            guard let id = begun["transaction"]?.stringValue else { throw .internalError("beginTransaction answered without an id") }
+            let reads = Reads(store: self, transaction: id)
+            do {
+                let (writes, result) = try body(reads)
+                if writes.isEmpty {
+                    _ = try? call("POST", "\(documentsURL):rollback", body: .object(["transaction": .string(id)]))
+                } else {
+                    try commit(writes, transaction: id)
+                }
+                return result
+            } catch .aborted where attempt < Self.maximumTransactionAttempts {
+                backOff(attempt: attempt)
+            } catch .aborted {
+                throw .unavailable("Firestore aborted the transaction \(attempt) times (contention)")
+            } catch {
+                _ = try? call("POST", "\(documentsURL):rollback", body: .object(["transaction": .string(id)]))
+                throw error
+            }
+        }
+    }
+
+    /// The reads of one transaction.
+    private struct Reads: TransactionReads {
+        let store: FirestoreStore
+        let transaction: String
+
+        func get(_ path: DocumentPath) throws(StoreError) -> Document? {
+            try store.validate(path)
+            let url = store.url(for: path) + "?transaction=" + percentEncoded(transaction)
+            do {
+                return try store.document(from: store.call("GET", url), fallbackPath: path)
+            } catch .notFound {
+                return nil
+            }
+        }
+
+        func query(collection: String, where filter: FieldFilter) throws(StoreError) -> [Document] {
+            try store.query(collection: collection, where: filter, select: nil, transaction: transaction)
+        }
     }
 
     public func ping() throws(StoreError) {
@@ -154,7 +258,7 @@ public final class FirestoreStore: DocumentStore {
     }
 
     /// One API call with retries; returns the response's JSON or throws the classified error.
-    private func call(_ method: String, _ url: String, body bytes: [UInt8]? = nil) throws(StoreError) -> JSON {
+    private func call(_ method: String, _ url: String, body bytes: [UInt8]? = nil, retryingAborted: Bool = true) throws(StoreError) -> JSON {
         var attempt = 0
         var retriedInternal = false
         var refreshedToken = false
@@ -186,6 +290,8 @@ public final class FirestoreStore: DocumentStore {
                 continue
             case "INTERNAL" where !retriedInternal:
                 retriedInternal = true
+            case "ABORTED" where !retryingAborted:
+                throw .aborted(error.message)
             case "ABORTED", "UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED":
                 break
             default:

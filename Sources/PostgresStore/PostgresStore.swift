@@ -18,6 +18,8 @@ public final class PostgresStore: DocumentStore {
     private let connectionString: String
     private let batcher: CommitBatcher
     private var connection: OpaquePointer?
+    /// The field queries prepared on `connection` (by statement name), prepared at first use.
+    private var preparedQueries: Set<String> = []
 
     /// - Parameters:
     ///   - connectionString: a libpq URL or key=value string; empty to use libpq's environment
@@ -32,11 +34,12 @@ public final class PostgresStore: DocumentStore {
         if let connection { PQfinish(connection) }
     }
 
-    /// Creates or updates the schema. Idempotent; safe to run from many processes at once.
-    public func migrate() throws(StoreError) {
+    /// Creates or updates the schema, with an index for each of `fieldIndexes`. Idempotent; safe
+    /// to run from many processes at once.
+    public func migrate(fieldIndexes: [FieldIndex] = []) throws(StoreError) {
         let connection = try openConnection()
         defer { PQfinish(connection) }
-        let result = PQexec(connection, Schema.migration)
+        let result = PQexec(connection, try Schema.migration(fieldIndexes: fieldIndexes))
         defer { PQclear(result) }
         try check(result, on: connection)
     }
@@ -86,6 +89,36 @@ public final class PostgresStore: DocumentStore {
             }
             return ids
         }
+    }
+
+    /// A filter is a statement of its own per collection and field, with both written into its
+    /// SQL, so that the planner can use the partial expression index `migrate` made for them.
+    /// `select` is applied here: rows are small, and PostgreSQL bills nothing per field.
+    public func query(collection: String, where filter: FieldFilter?, select: [String]?) throws(StoreError) -> [Document] {
+        let documents: [Document]
+        if let filter {
+            let statement = try Schema.fieldQuery(collection: collection, field: filter.field)
+            documents = try retrying { () throws(StoreError) in
+                try prepareQuery(statement)
+                return try self.documents(from: execute(statement.name, [filter.value]), collection: collection)
+            }
+        } else {
+            documents = try listAll(collection: collection)
+        }
+        guard let select else { return documents }
+        return documents.map { document in
+            Document(path: document.path, fields: document.fields.filter { select.contains($0.key) },
+                     createTime: document.createTime, updateTime: document.updateTime)
+        }
+    }
+
+    private func prepareQuery(_ statement: (name: String, sql: String)) throws(StoreError) {
+        let connection = try connected()
+        guard !preparedQueries.contains(statement.name) else { return }
+        let result = PQprepare(connection, statement.name, statement.sql, 0, nil)
+        defer { PQclear(result) }
+        try check(result, on: connection)
+        preparedQueries.insert(statement.name)
     }
 
     /// The rows of a `version` or `versions` result (which this clears).
@@ -274,6 +307,7 @@ public final class PostgresStore: DocumentStore {
     private func disconnect() {
         if let connection { PQfinish(connection) }
         connection = nil
+        preparedQueries = []
     }
 
     /// Executes a prepared statement and returns its result, which the caller must clear.

@@ -1,10 +1,43 @@
+import DocumentStore
+
 /// The store's schema: one table of JSONB documents and the function that applies a commit.
 ///
 /// Applying it is idempotent and serialised by an advisory lock, so every process may run
 /// it at start-up. Fields are kept in Firestore's typed REST encoding, so the same bytes
 /// serve both stores.
 enum Schema {
-    static let migration = #"""
+    /// The migration, with an index for each field documents are looked up by.
+    static func migration(fieldIndexes: [FieldIndex]) throws(StoreError) -> String {
+        var indexes = ""
+        for index in fieldIndexes {
+            indexes += "CREATE INDEX IF NOT EXISTS \(try indexName(index)) ON documents ((\(fieldText(index.field))))"
+                + " WHERE collection = '\(index.collection)';\n"
+        }
+        // Inside the migration's transaction, under its lock: concurrent creations of one index collide.
+        precondition(migration.hasSuffix("COMMIT;"))
+        return migration.dropLast("COMMIT;".count) + indexes + "COMMIT;"
+    }
+
+    /// The statement that finds the documents of `collection` whose string `field` is `$1`.
+    static func fieldQuery(collection: String, field: String) throws(StoreError) -> (name: String, sql: String) {
+        let name = try indexName(FieldIndex(collection: collection, field: field))
+        return ("query_\(name)", "SELECT \(columns) FROM documents WHERE collection = '\(collection)' AND \(fieldText(field)) = $1 ORDER BY id")
+    }
+
+    /// SQL for a field's string value: the expression the field's index is built on.
+    private static func fieldText(_ field: String) -> String { "(fields->'\(field)'->>'stringValue')" }
+
+    /// The index's name, which also proves that the collection and field are plain names that
+    /// can be written into SQL as they are.
+    private static func indexName(_ index: FieldIndex) throws(StoreError) -> String {
+        let plain = { (name: String) in !name.isEmpty && name.utf8.count <= 24 && name.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || $0 == 95 } }
+        guard plain(index.collection), plain(index.field) else {
+            throw .invalidArgument("field indexes need lower-case names of at most 24 letters or _, not \(index.collection).\(index.field)")
+        }
+        return "documents_\(index.collection)_\(index.field)_idx"
+    }
+
+    private static let migration = #"""
     BEGIN;
     SELECT pg_advisory_xact_lock(7262031001);
     CREATE TABLE IF NOT EXISTS documents (
@@ -102,7 +135,7 @@ enum Schema {
         "floor(extract(epoch FROM \(column)) * 1000000)::int8"
     }
 
-    private static let columns = "id, fields::text, \(microseconds("create_time")), \(microseconds("update_time"))"
+    static let columns = "id, fields::text, \(microseconds("create_time")), \(microseconds("update_time"))"
 
     /// Named statements each connection prepares once.
     static let statements: [(name: String, sql: String)] = [
@@ -116,3 +149,4 @@ enum Schema {
         ("ping", "SELECT 1"),
     ]
 }
+

@@ -88,9 +88,18 @@ public enum StoreConfiguration: Sendable {
         }
     }
 
-    /// Prepares the store for use: PostgreSQL's schema migration; nothing for Firestore.
-    public func prepare() throws(StoreError) {
-        if case .postgres(let connectionString) = self { try PostgresStore(connectionString: connectionString).migrate() }
+    /// Prepares the store for use: PostgreSQL's schema migration, with an index for each of
+    /// `fieldIndexes`; nothing for Firestore, which indexes every field by itself.
+    public func prepare(fieldIndexes: [FieldIndex] = []) throws(StoreError) {
+        if case .postgres(let connectionString) = self {
+            try PostgresStore(connectionString: connectionString).migrate(fieldIndexes: fieldIndexes)
+        }
+    }
+
+    /// Whether the store has serializable read-write transactions, which `EXTERNAL_WRITERS` needs.
+    public var hasTransactions: Bool {
+        if case .firestore = self { return true }
+        return false
     }
 
     /// The process environment as a dictionary.

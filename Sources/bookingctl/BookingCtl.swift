@@ -3,6 +3,7 @@ import Booking
 import DocumentStore
 import PostgresStore
 import StoreConfiguration
+import Synchronization
 
 /// The operator's command line: schema, sample data, moving data between stores, and pruning
 /// the slot claims of past slots.
@@ -12,7 +13,7 @@ struct BookingCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bookingctl",
         abstract: "Operate the booking service's store.",
-        subcommands: [Migrate.self, Seed.self, Copy.self, PruneClaims.self])
+        subcommands: [Migrate.self, Seed.self, Copy.self, PruneClaims.self, Check.self])
 
     enum Backend: String, ExpressibleByArgument, CaseIterable {
         case postgres, firestore
@@ -20,10 +21,20 @@ struct BookingCtl: ParsableCommand {
 
     /// The store of `backend`, or of the environment's choice when nil.
     static func store(_ backend: Backend?) throws -> (StoreConfiguration, any DocumentStore) {
+        let configuration = try StoreConfiguration(environment: environment(backend))
+        return (configuration, configuration.makeFactory()())
+    }
+
+    static func environment(_ backend: Backend?) -> [String: String] {
         var environment = StoreConfiguration.processEnvironment()
         if let backend { environment["STORE_BACKEND"] = backend.rawValue }
-        let configuration = try StoreConfiguration(environment: environment)
-        return (configuration, configuration.makeFactory()())
+        return environment
+    }
+
+    /// How the store's documents are read, as the server reads them, reporting to `problems`.
+    static func reader(_ backend: Backend?, _ configuration: StoreConfiguration, problems: (any DataProblemReporter)? = nil) throws -> DocumentReader {
+        let settings = try DataSettings(environment: environment(backend), store: configuration)
+        return DocumentReader(legacyZone: settings.legacySlotTimeZone, problems: problems)
     }
 
     struct Migrate: ParsableCommand {
@@ -31,20 +42,25 @@ struct BookingCtl: ParsableCommand {
 
         func run() throws {
             let (configuration, _) = try BookingCtl.store(.postgres)
-            try configuration.prepare()
+            try configuration.prepare(fieldIndexes: BookingDesk.fieldIndexes)
             print("schema is up to date")
         }
     }
 
     struct Seed: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create sample services with hourly slots over the next days (skips those that exist).")
+            abstract: "Create sample services with hourly slots over the next days, only in a store that has no services.")
         @Option(help: "The store to seed (default: as the server would choose).") var backend: Backend?
         @Option(help: "Days of slots to create, starting tomorrow.") var days = 7
 
         func run() throws {
             let (configuration, store) = try BookingCtl.store(backend)
-            try configuration.prepare()
+            try configuration.prepare(fieldIndexes: BookingDesk.fieldIndexes)
+            // Samples never go into a store in use (a live database the service was pointed at).
+            if !(try store.list(collection: "services", pageSize: 1, pageToken: nil).documents.isEmpty) {
+                print("the store has services: no sample services created")
+                return
+            }
             let desk = BookingDesk(store: store)
             let tomorrow = (Timestamp.now().seconds / 86_400 + 1) * 86_400
             let samples: [(id: String, name: String, hours: [Int64])] = [
@@ -80,7 +96,7 @@ struct BookingCtl: ParsableCommand {
 
         func run() throws {
             let (configuration, store) = try BookingCtl.store(backend)
-            try configuration.prepare()
+            try configuration.prepare(fieldIndexes: BookingDesk.fieldIndexes)
             let cutoff = Timestamp(seconds: Timestamp.now().seconds - Int64(keepHours) * 3600)
             let deleted = try BookingDesk(store: store).pruneClaims(ofSlotsBefore: cutoff)
             print("deleted \(deleted) slot claims of slots that began before \(cutoff.rfc3339)")
@@ -100,11 +116,63 @@ struct BookingCtl: ParsableCommand {
         func run() throws {
             let (_, source) = try BookingCtl.store(from)
             let (targetConfiguration, target) = try BookingCtl.store(to)
-            try targetConfiguration.prepare()
+            try targetConfiguration.prepare(fieldIndexes: BookingDesk.fieldIndexes)
             let counts = try BookingDataCopier.copy(from: source, to: target)
             for collection in BookingDataCopier.collections {
                 print("\(collection): \(counts[collection] ?? 0) documents copied from \(from.rawValue) to \(to.rawValue)")
             }
+            // Bookings another application made have no claims: a server already running on the
+            // target would not claim them before its next start.
+            let problems = PrintedDataProblems()
+            let audit = DataAudit(store: target, reader: try BookingCtl.reader(to, targetConfiguration, problems: problems))
+            let backfill = try audit.backfillClaims(now: Timestamp.now())
+            print("slot_claims: \(backfill.created) created in \(to.rawValue) for bookings that had none")
+        }
+    }
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check the configuration, the store and its data; exit 1 on a double booking or an unreadable document.")
+        @Option(help: "The store to check (default: as the server would choose).") var backend: Backend?
+
+        func run() throws {
+            let (configuration, store) = try BookingCtl.store(backend)
+            let problems = PrintedDataProblems()
+            let reader = try BookingCtl.reader(backend, configuration, problems: problems)
+            print("configuration: \(configuration.summary)" + (reader.legacyZone.map { ", legacy slot time zone \($0.identifier)" } ?? ""))
+            try BookingDesk(store: store).checkHealth()
+            print("store: answers")
+            let check = try DataAudit(store: store, reader: reader).check(now: Timestamp.now())
+            print("services: \(check.services), bookings: \(check.bookings), slot claims: \(check.claims)")
+            let found = problems.all
+            print(found.isEmpty ? "problems: none" : "problems: \(found.count)")
+            if found.contains(where: \.failsCheck) { throw ExitCode(1) }
+        }
+    }
+}
+
+/// Prints each problem once, as a line on standard error, and keeps them for a summary.
+final class PrintedDataProblems: DataProblemReporter {
+    private let found = Mutex<(all: [DataProblem], subjects: Set<String>)>(([], []))
+
+    var all: [DataProblem] { found.withLock { $0.all } }
+
+    func report(_ problem: DataProblem) {
+        let isNew = found.withLock { found in
+            guard found.subjects.insert(problem.subject).inserted else { return false }
+            found.all.append(problem)
+            return true
+        }
+        if isNew { print("  \(problem.failsCheck ? "error" : "warning"): \(problem.description)") }
+    }
+}
+
+extension DataProblem {
+    /// Whether `check` fails for it: data that is wrong, not merely left unserved.
+    var failsCheck: Bool {
+        switch self {
+        case .doubleBooking, .unreadableDocument: true
+        default: false
         }
     }
 }

@@ -19,6 +19,8 @@ import Glibc
         definitions = ServiceDefinitions(counters: counters, lifetime: Self.lifetime)
     }
 
+    let parse = DocumentReader().service(from:)
+
     func document(_ id: String, slot: String, at second: Int64) throws -> Document {
         let service = Service(id: id, name: id, slots: [try Slot(parsing: slot)])
         let time = Timestamp(seconds: 1_900_000_000 + second, nanos: 0)
@@ -28,10 +30,11 @@ import Glibc
     /// The services `all` returns for the store holding `documents`, and whether it listed them.
     func catalog(_ documents: [Document]) throws -> (slots: [String: [String]], listed: Bool) {
         var listed = false
-        let services = try definitions.all(matching: documents.map { DocumentVersion(id: $0.path.id, updateTime: $0.updateTime) }) {
+        let versions = documents.map { DocumentVersion(id: $0.path.id, updateTime: $0.updateTime) }
+        let services = try definitions.all(matching: versions, list: {
             listed = true
             return documents
-        }
+        }, parse: parse)
         return (Dictionary(uniqueKeysWithValues: services.map { ($0.id, $0.slots.map(\.description)) }), listed)
     }
 
@@ -55,19 +58,18 @@ import Glibc
         #expect(Set([ExactString("caf\u{E9}"), ExactString("cafe\u{301}"), ExactString("caf\u{E9}")]).count == 2)
         for _ in 0..<2 {  // read, then from the cache
             for document in [composed, decomposed] {
-                let service = try definitions.service(id: document.path.id, read: { document }, version: { nil })
+                let service = try definitions.service(id: document.path.id, read: { document }, version: { nil }, parse: parse)
                 #expect(service?.id.utf8.elementsEqual(document.path.id.utf8) == true)
-                #expect(service?.slots == Service(document: document)?.slots)
+                #expect(service?.slots == parse(document)?.slots)
             }
         }
-        let services = try definitions.all(matching: [decomposed, composed].map { DocumentVersion(id: $0.path.id, updateTime: $0.updateTime) }) {
-            [decomposed, composed]
-        }
+        let services = try definitions.all(matching: [decomposed, composed].map { DocumentVersion(id: $0.path.id, updateTime: $0.updateTime) },
+                                           list: { [decomposed, composed] }, parse: parse)
         #expect(services.map { Array($0.id.unicodeScalars) } == [Array("cafe\u{301}".unicodeScalars), Array("caf\u{E9}".unicodeScalars)])
-        let again = try definitions.all(matching: [decomposed, composed].map { DocumentVersion(id: $0.path.id, updateTime: $0.updateTime) }) {
+        let again = try definitions.all(matching: [decomposed, composed].map { DocumentVersion(id: $0.path.id, updateTime: $0.updateTime) }, list: {
             Issue.record("both definitions were cached apart, so nothing needs listing again")
             return []
-        }
+        }, parse: parse)
         #expect(again.map(\.slots) == services.map(\.slots))
     }
 
@@ -89,7 +91,7 @@ import Glibc
             }, version: {
                 confirmations += 1
                 return stored.map { DocumentVersion(id: "a", updateTime: $0.updateTime) }
-            })?.slots.map(\.description)
+            }, parse: parse)?.slots.map(\.description)
         }
         func pastTheLifetime() { usleep(UInt32((Self.lifetime + 0.05) * 1_000_000)) }
 

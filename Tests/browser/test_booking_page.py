@@ -9,7 +9,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
 
-from stack import BASE, call, create_service, deploy
+from stack import BASE, call, create_service, deploy, restart_app
 
 SCREENSHOTS = os.path.join(os.environ.get("RUN_DIR", "."), "screenshots")
 # New York in January is UTC-5: 04:30Z on the 16th is 11:30 PM on the 15th there.
@@ -130,7 +130,7 @@ def test_the_page_says_so_when_the_service_is_down_and_nothing_is_lost(phone):
         assert phone.find_element(By.ID, "user-name").get_attribute("value") == "Patient customer"
         screenshot(phone, "phone-unavailable")
     finally:
-        deploy("BIN_DIR=$(cd \"$ROOT\" && swift build --show-bin-path)", "start_app")
+        restart_app()
     wait(phone, lambda _: call("GET", "/healthz").status_code == 200)
     phone.find_element(By.ID, "book-button").click()  # the same choice and name, once more
     wait(phone, ready.visibility_of_element_located((By.ID, "confirmation")))

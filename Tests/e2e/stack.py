@@ -70,7 +70,14 @@ def count_documents(collection, service_id):
     return sum(1 for result in results if "document" in result)
 
 
-def deploy(*functions):
-    """Runs deploy/lib.sh steps (e.g. stop_postgres) with the test run's settings."""
+def deploy(*functions, **environment):
+    """Runs deploy/lib.sh steps (e.g. stop_postgres) with the test run's settings, and with
+    `environment` added (start_app passes it on to the server: EXTERNAL_WRITERS=1, say)."""
     script = f"source '{ROOT}/deploy/lib.sh'; prepare_user; " + "; ".join(functions)
-    subprocess.run(["bash", "-c", script], check=True, capture_output=True, text=True)
+    subprocess.run(["bash", "-c", script], check=True, capture_output=True, text=True, env={**os.environ, **environment})
+
+
+def restart_app(*then, **environment):
+    """Restarts the FastCGI workers (the build deploy/test made) with `environment` added, then
+    runs the deploy/lib.sh steps `then` (wait_for_health, say)."""
+    deploy("BIN_DIR=$(cd \"$ROOT\" && swift build --show-bin-path)", "start_app", *then, **environment)

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from stack import assert_error, call, create_service, deploy, future_slots
+from stack import assert_error, call, create_service, deploy, future_slots, restart_app
 
 LARGE_BODY_DIR = os.path.join(os.environ.get("RUN_DIR", ""), "large-bodies")
 PUBLISH_DIR = os.path.join(os.environ.get("RUN_DIR", ""), "published")
@@ -98,7 +98,7 @@ def test_stopping_the_server_removes_its_files(large_catalog):
         assert not body_files()
         assert os.listdir(PUBLISH_DIR) in ([], [".lock"]), "the published catalog too"
     finally:
-        deploy("BIN_DIR=$(cd \"$ROOT\" && swift build --show-bin-path)", "start_app")
+        restart_app()
     for _ in range(100):
         if call("GET", "/healthz").status_code == 200:
             break

@@ -12,7 +12,7 @@ import requests
 
 import pytest
 
-from stack import BACKEND, assert_error, call, create_service, deploy, future_slots
+from stack import BACKEND, assert_error, call, create_service, deploy, future_slots, restart_app
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="PostgreSQL restarts and process signals are tested once, on PostgreSQL")
 
@@ -173,6 +173,6 @@ def test_sigterm_finishes_requests_in_flight_and_stops():
     log = open(os.path.join(RUN_DIR, "log", "booking-server.log")).read()
     assert "all worker processes stopped" in log
 
-    deploy("BIN_DIR=$(cd \"$ROOT\" && swift build --show-bin-path)", "start_app")
+    restart_app()
     assert wait_until(lambda: call("GET", "/healthz").status_code == 200)
     assert call("GET", f"/bookings/{outcome['response'].json()['booking_id']}").status_code == 200

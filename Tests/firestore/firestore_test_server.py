@@ -286,15 +286,28 @@ def begin(options):
     return transaction
 
 
+def abort(transaction, message):
+    """Fails a transaction's commit: the transaction stays known, as in Firestore, so that the
+    client's rollback after the failed commit succeeds; it can never commit."""
+    transaction["aborted"] = message
+    raise Failure("ABORTED", message)
+
+
 def commit(db, prefix, body):
     only_keys(body, ["writes", "transaction"], "CommitRequest")
     transaction = check_transaction(body.get("transaction"))
     if transaction is not None:
+        if transaction.get("aborted"):
+            raise Failure("ABORTED", transaction["aborted"])
         for name, seen in transaction["reads"].items():
             doc = db.documents.get(name)
             if (doc["updateTime"] if doc else None) != seen:
-                del STATE.transactions[body["transaction"]]
-                raise Failure("ABORTED", "Transaction lock timeout: the document was changed by another transaction.")
+                abort(transaction, "Transaction lock timeout: the document was changed by another transaction.")
+        # Firestore's transactions are serializable: a query's result, not only the documents it
+        # returned, must be what it was (no phantom: a matching document added meanwhile aborts).
+        for collection_path, where, seen in transaction.get("queries", []):
+            if query_versions(db, collection_path, where) != seen:
+                abort(transaction, "Transaction lock timeout: a query's result was changed by another transaction.")
     staged = dict(db.documents)
     now = STATE.next_time()
     results = []
@@ -387,6 +400,11 @@ def matches(doc, where):
     raise Failure("INVALID_ARGUMENT", f"Unsupported operator {op}.")
 
 
+def query_versions(db, collection_path, where):
+    """The names and update times of the documents a query's filter selects, for a transaction's check."""
+    return {name: doc["updateTime"] for name, doc in children(db, collection_path).items() if matches(doc, where)}
+
+
 def run_query(db, parent, body):
     only_keys(body, ["structuredQuery", "transaction", "newTransaction", "readTime"], "RunQueryRequest")
     query = body.get("structuredQuery") or {}
@@ -401,6 +419,9 @@ def run_query(db, parent, body):
     if "newTransaction" in body:
         transaction = begin(body["newTransaction"])
     docs = [d for d in children(db, f"{parent}/{collection}").values() if matches(d, query.get("where"))]
+    if transaction is not None:
+        STATE.transactions[transaction].setdefault("queries", []).append(
+            (f"{parent}/{collection}", query.get("where"), query_versions(db, f"{parent}/{collection}", query.get("where"))))
     orders = [(o["field"]["fieldPath"], enum(o.get("direction", "ASCENDING"), DIRECTIONS)) for o in query.get("orderBy", [])]
     if not any(path == "__name__" for path, _ in orders):
         orders.append(("__name__", orders[-1][1] if orders else "ASCENDING"))

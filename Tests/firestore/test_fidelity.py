@@ -182,6 +182,26 @@ def test_a_transaction_commits_and_a_conflicting_one_aborts(client, collection):
     client.rollback(request={"database": DATABASE, "transaction": third})
 
 
+def test_a_transaction_whose_query_gained_a_match_aborts_and_can_be_rolled_back(client, collection):
+    """Firestore's transactions are serializable: a query that found nothing is part of what the
+    transaction read, so a matching document committed meanwhile aborts it (no phantom). Google's
+    client then rolls the transaction back, which must succeed."""
+    transaction = client.begin_transaction(BeginTransactionRequest(database=DATABASE)).transaction
+    query = StructuredQuery(from_=[StructuredQuery.CollectionSelector(collection_id=collection)], where=StructuredQuery.Filter(
+        field_filter=StructuredQuery.FieldFilter(field=StructuredQuery.FieldReference(field_path="slot"),
+                                                 op=StructuredQuery.FieldFilter.Operator.EQUAL, value=Value(string_value="10:00"))))
+    found = list(client.run_query(RunQueryRequest(parent=ROOT, structured_query=query, transaction=transaction)))
+    assert not any(result.document.name for result in found)
+    create(client, collection, "other", slot="10:00")
+    with pytest.raises(exceptions.Conflict) as aborted:
+        client.commit(CommitRequest(database=DATABASE, transaction=transaction, writes=[
+            Write(update=Document(name=f"{ROOT}/{collection}/mine", fields={"slot": Value(string_value="10:00")}))]))
+    assert status_of(aborted.value) == "ABORTED"
+    client.rollback(request={"database": DATABASE, "transaction": transaction})
+    with pytest.raises(exceptions.NotFound):
+        client.get_document(request={"name": f"{ROOT}/{collection}/mine"})
+
+
 def test_errors_have_googles_shape():
     response = requests.get(f"{SERVER}/v1/{ROOT}/c/missing", timeout=10)
     assert response.status_code == 404
