@@ -30,9 +30,13 @@ enum Schema {
     /// The index's name, which also proves that the collection and field are plain names that
     /// can be written into SQL as they are.
     private static func indexName(_ index: FieldIndex) throws(StoreError) -> String {
-        let plain = { (name: String) in !name.isEmpty && name.utf8.count <= 24 && name.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || $0 == 95 } }
-        guard plain(index.collection), plain(index.field) else {
-            throw .invalidArgument("field indexes need lower-case names of at most 24 letters or _, not \(index.collection).\(index.field)")
+        // PostgreSQL's names hold 63 bytes: "documents_", 32, "_", 16 and "_idx".
+        let plain = { (name: String, length: Int) in
+            !name.isEmpty && name.utf8.count <= length && name.utf8.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || $0 == 95 }
+        }
+        guard plain(index.collection, 32), plain(index.field, 16) else {
+            throw .invalidArgument("queried fields need names of a-z, 0-9 and _ (a collection of at most 32, a field of at most 16): "
+                + "not \(index.collection).\(index.field)")
         }
         return "documents_\(index.collection)_\(index.field)_idx"
     }

@@ -30,6 +30,7 @@ public enum DocumentStoreConformance {
         "ids Firestore forbids are refused": forbiddenIDsAreRefused,
         "of concurrent creates of one document exactly one wins": concurrentCreatesOneWins,
         "ping answers": pingAnswers,
+        "a query finds the documents whose string field holds a value, in id order, with only the selected fields": queryByField,
     ]
 
     // MARK: - Checks
@@ -47,6 +48,9 @@ public enum DocumentStoreConformance {
             "ratio": .double(0.25), "when": .timestamp(Timestamp(seconds: 1_800_000_000, nanos: 123_456_000)),
             "name": .string("Zoë \"quoted\" \\ / \u{1F600}"), "list": .array([.string("a"), .integer(2), .array([])]),
             "nested": .map(["inner": .map(["deep": .string("x")]), "empty": .map([:])]),
+            // Kinds the model never reads, carried as Firestore encodes them.
+            "where": .uninterpreted(.object(["geoPointValue": .object(["latitude": .double(52.52), "longitude": .double(13.405)])])),
+            "logo": .uninterpreted(.object(["bytesValue": .string("iVBORw==")])),
         ]
         let commitTime = try store.commit([.create(path, fields)])
         guard let document = try store.get(path) else { throw Failure(description: "created document not found") }
@@ -121,6 +125,26 @@ public enum DocumentStoreConformance {
         try store.commit([.create(path, [:])])
         try store.commit([.delete(path, .exists(true))])
         try expect(try store.get(path) == nil, "deleted")
+    }
+
+    static func queryByField(_ makeStore: @escaping DocumentStoreFactory) throws {
+        let store = makeStore()
+        let collection = uniqueCollection()
+        try store.commit([
+            .create(DocumentPath(collection, "c"), ["owner": .string("ann"), "n": .integer(3)]),
+            .create(DocumentPath(collection, "a"), ["owner": .string("ann"), "n": .integer(1)]),
+            .create(DocumentPath(collection, "b"), ["owner": .string("bob"), "n": .integer(2)]),
+            .create(DocumentPath(collection, "d"), ["owner": .integer(7)]),
+            .create(DocumentPath(collection, "e"), ["n": .integer(5)]),
+        ])
+        let found = try store.query(collection: collection, where: FieldFilter("owner", equals: "ann"), select: nil)
+        try expect(found.map(\.path.id) == ["a", "c"], "ann's documents in id order: \(found.map(\.path.id))")
+        try expect(found.first?.fields == ["owner": .string("ann"), "n": .integer(1)], "whole documents without a selection")
+        try expect(try store.query(collection: collection, where: FieldFilter("owner", equals: "nobody"), select: nil).isEmpty, "no match")
+        let selected = try store.query(collection: collection, where: nil, select: ["n"])
+        try expect(selected.map(\.path.id) == ["a", "b", "c", "d", "e"], "every document without a filter")
+        try expect(selected.map(\.fields) == [["n": .integer(1)], ["n": .integer(2)], ["n": .integer(3)], [:], ["n": .integer(5)]],
+                   "only the selected field: \(selected.map(\.fields))")
     }
 
     static func listPages(_ makeStore: @escaping DocumentStoreFactory) throws {

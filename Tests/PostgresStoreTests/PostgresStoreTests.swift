@@ -115,6 +115,20 @@ let databaseURL = getenv("DATABASE_URL").map { String(cString: $0) } ?? ""
         #expect(plan(options: PostgresStore.sessionOptions).contains("Index"))
     }
 
+    @Test func aFieldQueryUsesTheFieldsIndex() throws {
+        let index = FieldIndex(collection: "plan_check", field: "owner")
+        try PostgresStore(connectionString: databaseURL).migrate(fieldIndexes: [index])
+        let connection = PQconnectdb(databaseURL)
+        defer { PQfinish(connection) }
+        PQclear(PQexec(connection, "SET enable_seqscan = off"))
+        let statement = try Schema.fieldQuery(collection: index.collection, field: index.field)
+        let result = PQexec(connection, "EXPLAIN " + statement.sql.replacingDollarOne(with: "'ann'"))
+        defer { PQclear(result) }
+        let plan = (0..<PQntuples(result)).map { String(cString: PQgetvalue(result, $0, 0)) }.joined(separator: "\n")
+        #expect(plan.contains("documents_plan_check_owner_idx"), "\(plan)")
+        #expect(throws: StoreError.self) { try Schema.fieldQuery(collection: "bookings'; --", field: "owner") }
+    }
+
     @Test func anUnreachableServerIsUnavailableNotACrash() {
         let store = PostgresStore(connectionString: "postgresql:///booking?host=/nonexistent-socket-dir")
         #expect(throws: StoreError.self) { try store.ping() }
@@ -124,5 +138,12 @@ let databaseURL = getenv("DATABASE_URL").map { String(cString: $0) } ?? ""
         } catch {
             guard case .unavailable = error else { Issue.record("expected unavailable, got \(error)"); return }
         }
+    }
+}
+
+extension String {
+    /// The SQL with its one parameter written in.
+    fileprivate func replacingDollarOne(with literal: String) -> String {
+        split(separator: "$1", omittingEmptySubsequences: false).joined(separator: literal)
     }
 }
