@@ -34,11 +34,12 @@ public final class BookingDesk {
         precondition(!externalWriters || self.externalWriters != nil, "external writers need a store with transactions")
     }
 
-    /// The fields that documents are looked up by, for the store to index.
+    /// The fields that documents are looked up by, for the store to index: services and
+    /// bookings by their id fields. (Bookings by `service_id` are queried only with external
+    /// writers, on Firestore, which indexes every field.)
     public static let fieldIndexes = [
         FieldIndex(collection: Collections.services, field: "service_id"),
         FieldIndex(collection: Collections.bookings, field: "booking_id"),
-        FieldIndex(collection: Collections.bookings, field: "service_id"),
     ]
 
     public var backendName: String { store.backendName }

@@ -204,8 +204,10 @@ public final class FirestoreStore: TransactionalDocumentStore {
                 }
                 return result
             } catch .aborted where attempt < Self.maximumTransactionAttempts {
+                _ = try? call("POST", "\(documentsURL):rollback", body: .object(["transaction": .string(id)]))
                 backOff(attempt: attempt)
             } catch .aborted {
+                _ = try? call("POST", "\(documentsURL):rollback", body: .object(["transaction": .string(id)]))
                 throw .unavailable("Firestore aborted the transaction \(attempt) times (contention)")
             } catch {
                 _ = try? call("POST", "\(documentsURL):rollback", body: .object(["transaction": .string(id)]))

@@ -105,9 +105,13 @@ def test_fields_of_any_type_are_carried_and_an_unreadable_document_is_skipped(db
     assert call("GET", "/services/odd").json()["available_slots"] == []  # its one slot is booked
     assert call("GET", "/bookings/odd-booking").json()["user_name"] == "Old customer"
     assert_error(call("GET", "/services/broken"), 404, "service_not_found")
+    for _ in range(3):  # rebuilds in later seconds read the document again
+        time.sleep(0.6)
+        assert call("GET", "/services").status_code == 200
     log = server_log(db[1])
     assert "unreadable document services/broken: service_name is missing or not a string" in log
-    assert log.count("services/broken") == 1, "reported once per process"
+    processes = int(os.environ.get("WORKERS", "2")) + 1
+    assert log.count("services/broken") <= processes, "reported once per process, not at every read"
 
 
 def test_documents_added_with_generated_ids_are_found_by_their_id_fields(db):
