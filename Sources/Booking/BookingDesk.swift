@@ -47,7 +47,7 @@ public final class BookingDesk {
     /// Every service with its free slots (not begun, not booked), in service-id order.
     public func services() throws(BookingError) -> [ServiceAvailability] {
         let list = { () throws(BookingError) -> [Document] in
-            try self.storeCall { () throws(StoreError) in try self.store.listAll(collection: Collections.services) }
+            try storeCall { () throws(StoreError) in try self.store.listAll(collection: Collections.services) }
         }
         let services: [Service]
         if let definitions {
@@ -59,12 +59,7 @@ public final class BookingDesk {
         // Claims are read by id alone (a claim's id names its service and slot): claims pile up
         // with bookings, and reading and parsing each document was most of a rebuild's work.
         let claimIDs = try storeCall { () throws(StoreError) in try store.ids(collection: Collections.slotClaims, in: nil) }
-        var claimed = Collections.claimedSlots(claimIDs: claimIDs)
-        if externalWriters != nil {
-            for (serviceID, slots) in try externallyBookedSlots(of: nil) {
-                claimed[ExactString(serviceID), default: []] = Array(Set(claimed[ExactString(serviceID), default: []] + slots)).sorted()
-            }
-        }
+        let claimed = try addingExternalBookings(to: Collections.claimedSlots(claimIDs: claimIDs), of: nil)
         let currentTime = now()  // one instant for the whole catalog
         return services.map { service in
             availability(of: service, claimed: claimed[ExactString(service.id)] ?? [], at: currentTime)
@@ -79,11 +74,8 @@ public final class BookingDesk {
             try store.ids(collection: Collections.slotClaims, in: Collections.claimIDs(of: id))
         }
         // The range also holds the claims of services whose ids start with `{id}@`.
-        var claimed = Collections.claimedSlots(claimIDs: claimIDs)[ExactString(id)] ?? []
-        if externalWriters != nil {
-            claimed = Array(Set(claimed + (try externallyBookedSlots(of: id)[id] ?? []))).sorted()
-        }
-        return availability(of: service, claimed: claimed, at: now())
+        let claimed = try addingExternalBookings(to: Collections.claimedSlots(claimIDs: claimIDs), of: id)
+        return availability(of: service, claimed: claimed[ExactString(id)] ?? [], at: now())
     }
 
     /// Creates a service with its slots (normalised, de-duplicated, in time order; all of them
@@ -126,48 +118,56 @@ public final class BookingDesk {
             .create(claim, ["service_id": .string(serviceID), "slot": .string(slot.description), "booking_id": .string(booking.id)]),
             .create(DocumentPath(Collections.bookings, booking.id), booking.fields(slotSpelling: service.spelling(of: slot))),
         ]
+        let bookedElsewhere: Bool
         do {
-            if let transactional = externalWriters {
-                let taken = try transactional.transaction { reads throws(StoreError) in
-                    // Every booking of the service, as another application's transaction would
-                    // query them: one that lands meanwhile changes this result, and Firestore
-                    // then aborts one of the two transactions.
-                    let bookings = try reads.query(collection: Collections.bookings, where: FieldFilter("service_id", equals: serviceID))
-                    let taken = bookings.contains { reader.bookedSlot(from: $0)?.slot == slot }
-                    return (taken ? [] : writes, taken)
-                }
-                if taken { throw BookingError.slotTaken }
-            } else {
-                try store.commit(writes)
-            }
-        } catch let error as BookingError {
-            throw error
-        } catch StoreError.alreadyExists {
+            bookedElsewhere = try commit(writes, unlessAnotherApplicationBooked: slot, of: serviceID)
+        } catch .alreadyExists {
             // Stores retry commits that got no answer, so the claim may be our own first attempt's.
             guard try isClaimed(claim, by: booking.id) else { throw .slotTaken }
+            bookedElsewhere = false
         } catch {
-            throw Self.translate(error as! StoreError)
+            throw Self.translate(error)
         }
+        if bookedElsewhere { throw .slotTaken }
         changes?.availabilityChanged()
         return booking
     }
 
-    /// The slots booked by documents of the bookings collection (of one service, or of all),
-    /// whether or not they have claims: for stores that other applications book in. Reads only
-    /// the two fields, but every booking: Firestore bills a read per document.
-    private func externallyBookedSlots(of serviceID: String?) throws(BookingError) -> [String: [Slot]] {
+    /// Commits a booking's writes; returns true, having written nothing, when a booking that
+    /// another application made without a claim holds the slot (only with external writers).
+    ///
+    /// With external writers the check and the writes are one transaction, which reads every
+    /// booking of the service as another application's transaction would query them: one that
+    /// lands meanwhile changes this result, and Firestore then aborts one of the two.
+    private func commit(_ writes: [Write], unlessAnotherApplicationBooked slot: Slot, of serviceID: String) throws(StoreError) -> Bool {
+        guard let transactional = externalWriters else {
+            try store.commit(writes)
+            return false
+        }
+        return try transactional.transaction { reads throws(StoreError) in
+            let bookings = try reads.query(collection: Collections.bookings, where: FieldFilter("service_id", equals: serviceID))
+            let taken = bookings.contains { reader.bookedSlot(from: $0)?.slot == slot }
+            return (taken ? [] : writes, taken)
+        }
+    }
+
+    /// `claimed` with the slots of every booking document (of one service, or of all) added,
+    /// in time order, when other applications book without claims; else `claimed` as it is.
+    /// Reads only the two fields, but every booking: Firestore bills a read per document.
+    private func addingExternalBookings(to claimed: [ExactString: [Slot]], of serviceID: String?) throws(BookingError) -> [ExactString: [Slot]] {
+        guard externalWriters != nil else { return claimed }
         let documents = try storeCall { () throws(StoreError) in
             try store.query(collection: Collections.bookings, where: serviceID.map { FieldFilter("service_id", equals: $0) },
                             select: ["service_id", "slot"])
         }
-        var slots: [String: [Slot]] = [:]
+        var booked: [ExactString: [Slot]] = [:]
         for document in documents {
-            if let (serviceID, slot) = reader.bookedSlot(from: document) { slots[serviceID, default: []].append(slot) }
+            if let (serviceID, slot) = reader.bookedSlot(from: document) { booked[ExactString(serviceID), default: []].append(slot) }
         }
-        return slots
+        // `availability` merges sorted lists and passes over repeated slots.
+        return claimed.merging(booked.mapValues { $0.sorted() }) { ($0 + $1).sorted() }
     }
 
-    /// One booking by id.
     /// One booking by id: the document of that id, or else the one whose `booking_id` field
     /// holds it (documents another application added with generated ids).
     public func booking(id: String) throws(BookingError) -> Booking {
@@ -219,7 +219,7 @@ public final class BookingDesk {
     private func definition(of id: String) throws(BookingError) -> Service? {
         let path = DocumentPath(Collections.services, id)
         let read = { () throws(BookingError) -> Document? in
-            try self.storeCall { () throws(StoreError) in
+            try storeCall { () throws(StoreError) in
                 try Self.document(known: id, in: Collections.services, by: "service_id", store: self.store)
             }
         }
@@ -227,7 +227,7 @@ public final class BookingDesk {
         // A service found by its field has another document id: its version never matches, so
         // such a service is read again whenever its entry is due.
         return try definitions.service(id: id, read: read, version: { () throws(BookingError) in
-            try self.storeCall { () throws(StoreError) in try self.store.version(of: path) }
+            try storeCall { () throws(StoreError) in try self.store.version(of: path) }
         }, parse: reader.service(from:))
     }
 
@@ -253,13 +253,6 @@ public final class BookingDesk {
         return document?["booking_id"]?.stringValue == bookingID
     }
 
-    private func storeCall<T>(_ call: () throws(StoreError) -> T) throws(BookingError) -> T {
-        do {
-            return try call()
-        } catch {
-            throw Self.translate(error)
-        }
-    }
 
     static func translate(_ error: StoreError) -> BookingError {
         switch error {
@@ -284,5 +277,14 @@ public final class BookingDesk {
             }
         }
         return String(decoding: id, as: UTF8.self)
+    }
+}
+
+/// Runs a store call, turning its failure into the booking rules' error.
+func storeCall<T>(_ call: () throws(StoreError) -> T) throws(BookingError) -> T {
+    do {
+        return try call()
+    } catch {
+        throw BookingDesk.translate(error)
     }
 }

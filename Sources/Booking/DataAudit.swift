@@ -129,12 +129,4 @@ public struct DataAudit {
             reader.problems?.report(.duplicateID(collection: collection, id: key.string, documentIDs: documentIDs))
         }
     }
-
-    private func storeCall<T>(_ call: () throws(StoreError) -> T) throws(BookingError) -> T {
-        do {
-            return try call()
-        } catch {
-            throw BookingDesk.translate(error)
-        }
-    }
 }

@@ -32,6 +32,15 @@ public struct Slot: Hashable, Comparable, Sendable, CustomStringConvertible {
         self.init(instant)
     }
 
+    /// Whether `text`, an RFC 3339 instant, is spelled canonically: of what the parser accepts,
+    /// only the canonical spelling has 20 bytes with `T` and `Z` (no fraction, no offset, upper
+    /// case). Checked without making the canonical string: a catalog reads many slots.
+    static func isCanonical(_ text: String) -> Bool {
+        let bytes = text.utf8
+        guard bytes.count == 20 else { return false }
+        return bytes[bytes.index(bytes.startIndex, offsetBy: 10)] == UInt8(ascii: "T") && bytes.last == UInt8(ascii: "Z")
+    }
+
     /// The slot an RFC 3339 spelling's UTF-8 bytes name, or nil when they name none on a whole
     /// second (for ids read back from a store, where no error message is wanted).
     init?(spelling bytes: UnsafeBufferPointer<UInt8>) {

@@ -1,4 +1,5 @@
 import DocumentStore
+import Synchronization
 
 /// A time zone's rules, for reading the local date-times that other applications stored as
 /// slots (`2031-03-04T12:00:00`, no offset). The booking rules only ask which instant a wall
@@ -59,6 +60,30 @@ public protocol DataProblemReporter: Sendable {
     func report(_ problem: DataProblem)
 }
 
+/// Passes each problem on once per subject (document and value) and keeps them all: a catalog
+/// rebuilt every second would otherwise report the same document every second.
+public final class ProblemsReportedOnce: DataProblemReporter {
+    private let output: @Sendable (DataProblem) -> Void
+    private let found = Mutex<(all: [DataProblem], subjects: Set<String>)>(([], []))
+
+    /// - Parameter output: where a problem goes the first time: a log line, a printed line.
+    public init(_ output: @escaping @Sendable (DataProblem) -> Void) {
+        self.output = output
+    }
+
+    /// Every problem reported so far, once each, in the order they came.
+    public var all: [DataProblem] { found.withLock { $0.all } }
+
+    public func report(_ problem: DataProblem) {
+        let isNew = found.withLock { found in
+            guard found.subjects.insert(problem.subject).inserted else { return false }
+            found.all.append(problem)
+            return true
+        }
+        if isNew { output(problem) }
+    }
+}
+
 /// Reads services and bookings from documents as any application may have written them: the
 /// original Python application's spellings, fields of types the model does not use, ids that
 /// live only in fields. What cannot be read is reported and skipped.
@@ -89,7 +114,7 @@ public struct DocumentReader: Sendable {
                 switch value {
                 case .string(let text):
                     guard let slot = slot(text, in: document) else { continue }
-                    if slot.description != text, spellings[slot] == nil { spellings[slot] = text }
+                    if !Slot.isCanonical(text), spellings[slot] == nil { spellings[slot] = text }
                     slots.append(slot)
                 case .timestamp(let instant): slots.append(Slot(instant))
                 default: report(.unparsedSlot(document.path, value: "\(value)", reason: "a slot must be a string or a timestamp"))

@@ -31,7 +31,8 @@ enum BookingServer {
         }
         let logger = Logger(label: "booking-server")
         let makeStore = configuration.store.makeFactory()
-        let reader = DocumentReader(legacyZone: configuration.data.legacySlotTimeZone, problems: LoggedDataProblems(logger: logger))
+        let problems = ProblemsReportedOnce { logger.warning("\($0.description)") }
+        let reader = DocumentReader(legacyZone: configuration.data.legacySlotTimeZone, problems: problems)
 
         let adminToken = configuration.adminToken
         let largeBodyFiles = configuration.largeBodyDirectory.map { LargeBodyFiles(directory: $0, logger: logger) }
@@ -39,8 +40,7 @@ enum BookingServer {
         let published = configuration.publishDirectory.map { PublishedBodies(directory: $0, counters: hostCounters, logger: logger) }
         if !FastCGIServer.isWorkerProcess {
             prepare(largeBodyFiles, published, logger: logger)
-            prepare(configuration.store, logger: logger)
-            backfillClaims(DataAudit(store: makeStore(), reader: reader), logger: logger)
+            prepare(configuration.store, DataAudit(store: makeStore(), reader: reader), logger: logger)
             logger.info("store ready", metadata: ["backend": "\(configuration.store.summary)",
                                                   "external_writers": "\(configuration.data.externalWriters ? 1 : 0)"])
             if adminToken == nil { logger.warning("ADMIN_TOKEN is not set: POST /services refuses every caller") }
@@ -80,21 +80,16 @@ enum BookingServer {
         }
     }
 
-    /// Claims the slots of bookings that have none (made by another application), before any
-    /// request is answered, so that they are never listed free or booked again.
-    private static func backfillClaims(_ audit: DataAudit, logger: Logger) {
-        for attempt in 1...30 {
-            do {
-                let backfill = try audit.backfillClaims(now: Timestamp.now())
-                logger.info("slot claims checked", metadata: ["bookings": "\(backfill.bookings)", "claims_created": "\(backfill.created)"])
-                return
-            } catch .storeUnavailable where attempt < 30 {
-                sleep(1)
-            } catch {
-                logger.critical("cannot claim the slots of existing bookings: \(error.message)")
-                exit(1)
-            }
-        }
+    /// Whether the store could not be reached, as the schema migration and the booking rules say it.
+    private static func isUnavailable(_ error: any Error) -> Bool {
+        if case .unavailable? = error as? StoreError { return true }
+        return error as? BookingError == .storeUnavailable
+    }
+
+    /// The store's own words for why it could not be reached, where it gave them.
+    private static func reason(_ error: any Error) -> String {
+        if case .unavailable(let reason)? = error as? StoreError { return reason }
+        return (error as? BookingError)?.message ?? "\(error)"
     }
 
     /// The host's change counters, in a file beside the FastCGI socket that every worker process
@@ -109,14 +104,19 @@ enum BookingServer {
         return MappedChangeCounters()
     }
 
-    /// Prepares the store (PostgreSQL's schema), waiting up to 30 s for it to come up.
-    private static func prepare(_ store: StoreConfiguration, logger: Logger) {
+    /// Prepares the store (PostgreSQL's schema, with the indexes the booking rules look documents
+    /// up by), then claims the slots of bookings that have none (made by another application)
+    /// before any request is answered, so that they are never listed free or booked again.
+    /// Waits up to 30 s for the store to come up; exits 1 on any other failure.
+    private static func prepare(_ store: StoreConfiguration, _ audit: DataAudit, logger: Logger) {
         for attempt in 1...30 {
             do {
                 try store.prepare(fieldIndexes: BookingDesk.fieldIndexes)
+                let backfill = try audit.backfillClaims(now: Timestamp.now())
+                logger.info("slot claims checked", metadata: ["bookings": "\(backfill.bookings)", "claims_created": "\(backfill.created)"])
                 return
-            } catch .unavailable(let reason) where attempt < 30 {
-                if attempt == 1 { logger.warning("waiting for the database", metadata: ["reason": "\(reason)"]) }
+            } catch where attempt < 30 && isUnavailable(error) {
+                if attempt == 1 { logger.warning("waiting for the database", metadata: ["reason": "\(reason(error))"]) }
                 sleep(1)
             } catch {
                 logger.critical("cannot prepare the store: \(error)")

@@ -21,8 +21,7 @@ import Glibc
 /// | store settings | see `StoreConfiguration` (`STORE_BACKEND`, `DATABASE_URL`, `FIRESTORE_EMULATOR_HOST`, ...) | PostgreSQL |
 /// | `ADMIN_TOKEN` | bearer token for `POST /services`; unset: that endpoint refuses everyone | none |
 /// | `LOG_LEVEL` | trace, debug, info, notice, warning, error or critical | info |
-/// | `EXTERNAL_WRITERS` | `1`: another application books in the same Firestore database without slot claims (the original application); bookings then run in transactions and listings read every booking | `0` |
-/// | `LEGACY_SLOT_TIME_ZONE` | IANA zone of slots stored without an offset (`2031-03-04T12:00:00`); unset: such slots are reported, not served | none |
+/// | data settings | see `DataSettings` (`EXTERNAL_WRITERS`, `LEGACY_SLOT_TIME_ZONE`) | none |
 struct ServerConfiguration {
     var fastCGI: FastCGIConfiguration
     var store: StoreConfiguration
@@ -68,7 +67,6 @@ struct ServerConfiguration {
             throw ConfigurationError(error.description)
         }
     }
-
 
     private static func integer(_ environment: [String: String], _ name: String, default value: Int,
                                 in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {

@@ -198,22 +198,27 @@ public final class FirestoreStore: TransactionalDocumentStore {
             do {
                 let (writes, result) = try body(reads)
                 if writes.isEmpty {
-                    _ = try? call("POST", "\(documentsURL):rollback", body: .object(["transaction": .string(id)]))
+                    rollBack(id)
                 } else {
                     try commit(writes, transaction: id)
                 }
                 return result
             } catch .aborted where attempt < Self.maximumTransactionAttempts {
-                _ = try? call("POST", "\(documentsURL):rollback", body: .object(["transaction": .string(id)]))
+                rollBack(id)
                 backOff(attempt: attempt)
             } catch .aborted {
-                _ = try? call("POST", "\(documentsURL):rollback", body: .object(["transaction": .string(id)]))
+                rollBack(id)
                 throw .unavailable("Firestore aborted the transaction \(attempt) times (contention)")
             } catch {
-                _ = try? call("POST", "\(documentsURL):rollback", body: .object(["transaction": .string(id)]))
+                rollBack(id)
                 throw error
             }
         }
+    }
+
+    /// Ends a transaction without writing; a failure leaves it to expire, as Firestore does.
+    private func rollBack(_ transaction: String) {
+        _ = try? call("POST", "\(documentsURL):rollback", body: .object(["transaction": .string(transaction)]))
     }
 
     /// The reads of one transaction.

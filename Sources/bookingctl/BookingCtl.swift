@@ -3,7 +3,6 @@ import Booking
 import DocumentStore
 import PostgresStore
 import StoreConfiguration
-import Synchronization
 
 /// The operator's command line: schema, sample data, moving data between stores, and pruning
 /// the slot claims of past slots.
@@ -29,6 +28,11 @@ struct BookingCtl: ParsableCommand {
         var environment = StoreConfiguration.processEnvironment()
         if let backend { environment["STORE_BACKEND"] = backend.rawValue }
         return environment
+    }
+
+    /// Problems printed as lines, once each, and kept for a summary.
+    static func printedProblems() -> ProblemsReportedOnce {
+        ProblemsReportedOnce { print("  \($0.failsCheck ? "error" : "warning"): \($0.description)") }
     }
 
     /// How the store's documents are read, as the server reads them, reporting to `problems`.
@@ -123,7 +127,7 @@ struct BookingCtl: ParsableCommand {
             }
             // Bookings another application made have no claims: a server already running on the
             // target would not claim them before its next start.
-            let problems = PrintedDataProblems()
+            let problems = printedProblems()
             let audit = DataAudit(store: target, reader: try BookingCtl.reader(to, targetConfiguration, problems: problems))
             let backfill = try audit.backfillClaims(now: Timestamp.now())
             print("slot_claims: \(backfill.created) created in \(to.rawValue) for bookings that had none")
@@ -137,7 +141,7 @@ struct BookingCtl: ParsableCommand {
 
         func run() throws {
             let (configuration, store) = try BookingCtl.store(backend)
-            let problems = PrintedDataProblems()
+            let problems = printedProblems()
             let reader = try BookingCtl.reader(backend, configuration, problems: problems)
             print("configuration: \(configuration.summary)" + (reader.legacyZone.map { ", legacy slot time zone \($0.identifier)" } ?? ""))
             try BookingDesk(store: store).checkHealth()
@@ -148,22 +152,6 @@ struct BookingCtl: ParsableCommand {
             print(found.isEmpty ? "problems: none" : "problems: \(found.count)")
             if found.contains(where: \.failsCheck) { throw ExitCode(1) }
         }
-    }
-}
-
-/// Prints each problem once, as a line on standard error, and keeps them for a summary.
-final class PrintedDataProblems: DataProblemReporter {
-    private let found = Mutex<(all: [DataProblem], subjects: Set<String>)>(([], []))
-
-    var all: [DataProblem] { found.withLock { $0.all } }
-
-    func report(_ problem: DataProblem) {
-        let isNew = found.withLock { found in
-            guard found.subjects.insert(problem.subject).inserted else { return false }
-            found.all.append(problem)
-            return true
-        }
-        if isNew { print("  \(problem.failsCheck ? "error" : "warning"): \(problem.description)") }
     }
 }
 

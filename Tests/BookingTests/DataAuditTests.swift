@@ -40,7 +40,7 @@ import Glibc
         try legacyBooking("\(prefix)-old", slot: "2031-03-04T11:00:00+00:00", at: 1)
         try legacyBooking("\(prefix)-late", slot: "2031-03-04T12:00:00Z", at: 9)
         try legacyBooking("\(prefix)-early", slot: "2031-03-04T12:00:00Z", at: 2)
-        let problems = CollectedProblems()
+        let problems = ProblemsReportedOnce { _ in }
         let audit = DataAudit(store: store, reader: DocumentReader(problems: problems))
 
         let first = try audit.backfillClaims(now: now)
@@ -85,7 +85,7 @@ import Glibc
 
     @Test func checkCountsAndReportsBookingsWithoutClaims() throws {
         try legacyBooking("\(serviceID)-unclaimed", slot: "2031-03-04T13:00:00Z", at: 4)
-        let problems = CollectedProblems()
+        let problems = ProblemsReportedOnce { _ in }
         let check = try DataAudit(store: store, reader: DocumentReader(problems: problems)).check(now: now)
         #expect(check.services >= 1 && check.bookings >= 1)
         #expect(problems.all.contains(.bookingWithoutClaim(DocumentPath("bookings", "\(serviceID)-unclaimed"), serviceID: serviceID,

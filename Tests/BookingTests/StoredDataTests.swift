@@ -1,15 +1,7 @@
 @testable import Booking
 import DocumentStore
-import Synchronization
 import Testing
 import TimeZones
-
-/// Collects what a reader reports, for tests.
-final class CollectedProblems: DataProblemReporter {
-    private let problems = Mutex<[DataProblem]>([])
-    var all: [DataProblem] { problems.withLock { $0 } }
-    func report(_ problem: DataProblem) { problems.withLock { $0.append(problem) } }
-}
 
 /// Reading what other applications stored: slot spellings, local times, odd documents.
 @Suite struct StoredDataTests {
@@ -50,7 +42,7 @@ final class CollectedProblems: DataProblemReporter {
     }
 
     @Test func aServiceKeepsEachSlotsSpellingAndReportsWhatItCannotServe() {
-        let problems = CollectedProblems()
+        let problems = ProblemsReportedOnce { _ in }
         let reader = DocumentReader(legacyZone: nil, problems: problems)
         let time = Timestamp(seconds: 1_900_000_000)
         let document = Document(path: DocumentPath("services", "doc-id"), fields: [
