@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "FastCGI", dependencies: [
             "CFastCGI", .product(name: "Atomics", package: "swift-atomics"), .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "DocumentStore", dependencies: ["JSON"]),
+        .target(name: "DocumentStore", dependencies: ["JSON"]),  // the protocol, and its in-memory twin
         .target(name: "PostgresStore", dependencies: ["DocumentStore", "JSON", "CPostgres"]),
         .target(name: "FirestoreStore", dependencies: [
             "DocumentStore", "JSON", "CCurl", .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -51,6 +51,7 @@ let package = Package(
         .target(name: "DocumentStoreConformance", dependencies: ["DocumentStore"], path: "Tests/DocumentStoreConformance"),
 
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "DocumentStoreTests", dependencies: ["DocumentStore", "DocumentStoreConformance"]),
         .testTarget(name: "GzipTests", dependencies: ["Gzip", "CZlib"]),
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "CFastCGI", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "BookingTests", dependencies: ["Booking", "HostCounters", "PostgresStore", "DocumentStoreConformance", "TimeZones"]),
