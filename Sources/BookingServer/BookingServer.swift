@@ -30,7 +30,7 @@ enum BookingServer {
             return handler
         }
         let logger = Logger(label: "booking-server")
-        let makeStore = configuration.store.makeFactory()
+        let makeStore = configuration.store.makeFactory(fieldIndexes: BookingDesk.fieldIndexes)
         let problems = ProblemsReportedOnce { logger.warning("\($0.description)") }
         let reader = DocumentReader(legacyZone: configuration.data.legacySlotTimeZone, problems: problems)
 

@@ -10,9 +10,9 @@ public struct FieldFilter: Equatable, Sendable {
     }
 }
 
-/// A field that documents of one collection are looked up by, so that each store keeps an
-/// index on it: Firestore indexes every field by itself; PostgreSQL needs an expression index,
-/// which costs every insert into that collection an index entry.
+/// A field that documents of one collection are looked up by, so that each store finds them
+/// without reading the collection: Firestore indexes every field by itself; the PostgreSQL
+/// store keeps the few documents whose id is not the field's value in a table of aliases.
 public struct FieldIndex: Hashable, Sendable {
     public let collection: String
     public let field: String

@@ -18,27 +18,33 @@ public final class PostgresStore: DocumentStore {
     private let connectionString: String
     private let batcher: CommitBatcher
     private var connection: OpaquePointer?
-    /// The field queries prepared on `connection` (by statement name), prepared at first use.
-    private var preparedQueries: Set<String> = []
+    /// The fields documents are looked up by, per collection: their writes carry aliases.
+    private let indexedFields: [String: [String]]
 
     /// - Parameters:
     ///   - connectionString: a libpq URL or key=value string; empty to use libpq's environment
     ///     (`PGHOST`, `PGDATABASE`, ...).
     ///   - batcher: shared by the stores of a process's threads so that their commits are batched.
-    public init(connectionString: String, batcher: CommitBatcher = CommitBatcher()) {
+    ///   - fieldIndexes: the fields `query` finds documents by through `document_aliases` (every
+    ///     store of a database should be told the same); other fields are found by a scan.
+    public init(connectionString: String, batcher: CommitBatcher = CommitBatcher(), fieldIndexes: [FieldIndex] = []) {
         self.connectionString = connectionString
         self.batcher = batcher
+        self.indexedFields = Dictionary(grouping: fieldIndexes, by: \.collection).mapValues { $0.map(\.field) }
     }
 
     deinit {
         if let connection { PQfinish(connection) }
     }
 
-    /// Creates or updates the schema, with an index for each of `fieldIndexes`. Idempotent; safe
-    /// to run from many processes at once.
-    public func migrate(fieldIndexes: [FieldIndex] = []) throws(StoreError) {
+    /// Creates or updates the schema, and the aliases of stored documents for the fields this
+    /// store was told of. Idempotent; safe to run from many processes at once.
+    public func migrate() throws(StoreError) {
         let connection = try openConnection()
         defer { PQfinish(connection) }
+        let fieldIndexes = indexedFields.sorted { $0.key < $1.key }.flatMap { collection, fields in
+            fields.map { FieldIndex(collection: collection, field: $0) }
+        }
         let result = PQexec(connection, try Schema.migration(fieldIndexes: fieldIndexes))
         defer { PQclear(result) }
         try check(result, on: connection)
@@ -91,16 +97,15 @@ public final class PostgresStore: DocumentStore {
         }
     }
 
-    /// A filter is a statement of its own per collection and field, with both written into its
-    /// SQL, so that the planner can use the partial expression index `migrate` made for them.
-    /// `select` is applied here: rows are small, and PostgreSQL bills nothing per field.
+    /// A field this store was told of is found through `document_aliases` and the primary key;
+    /// any other by reading the collection's range. `select` is applied here: rows are small,
+    /// and PostgreSQL bills nothing per field.
     public func query(collection: String, where filter: FieldFilter?, select: [String]?) throws(StoreError) -> [Document] {
         let documents: [Document]
         if let filter {
-            let statement = try Schema.fieldQuery(collection: collection, field: filter.field)
+            let statement = indexedFields[collection]?.contains(filter.field) == true ? "query_aliased" : "query_scan"
             documents = try retrying { () throws(StoreError) in
-                try prepareQuery(statement)
-                return try self.documents(from: execute(statement.name, [filter.value]), collection: collection)
+                try self.documents(from: execute(statement, [collection, filter.field, filter.value]), collection: collection)
             }
         } else {
             documents = try listAll(collection: collection)
@@ -110,15 +115,6 @@ public final class PostgresStore: DocumentStore {
             Document(path: document.path, fields: document.fields.filter { select.contains($0.key) },
                      createTime: document.createTime, updateTime: document.updateTime)
         }
-    }
-
-    private func prepareQuery(_ statement: (name: String, sql: String)) throws(StoreError) {
-        let connection = try connected()
-        guard !preparedQueries.contains(statement.name) else { return }
-        let result = PQprepare(connection, statement.name, statement.sql, 0, nil)
-        defer { PQclear(result) }
-        try check(result, on: connection)
-        preparedQueries.insert(statement.name)
     }
 
     /// The rows of a `version` or `versions` result (which this clears).
@@ -144,7 +140,7 @@ public final class PostgresStore: DocumentStore {
         }
         var parameter: [UInt8] = []
         parameter.reserveCapacity(512)
-        JSON.writeArray(writes, to: &parameter, writeElement: Self.encode)
+        JSON.writeArray(writes, to: &parameter, writeElement: encode)
         let order = writes.map { Array("\($0.path.collection)/\($0.path.id)".utf8) }.max { $0.lexicographicallyPrecedes($1) } ?? []
         return try retrying { () throws(StoreError) in
             let ticket = CommitBatcher.Ticket(writes: parameter, order: order)
@@ -202,18 +198,28 @@ public final class PostgresStore: DocumentStore {
 
     // MARK: - Encoding
 
-    /// Appends a write as the object `docstore_commit_batch` reads.
-    private static func encode(_ write: Write, to output: inout [UInt8]) {
+    /// Appends a write as the object `docstore_commit_batch` reads. A write in a collection with
+    /// looked-up fields is marked `aliased`, and a set carries the `aliases` of each such field
+    /// whose value is not the document's id (none for documents that carry their own id).
+    private func encode(_ write: Write, to output: inout [UInt8]) {
         output.append(contentsOf: #"{"collection":"#.utf8)
         JSON.writeString(write.path.collection, to: &output)
         output.append(contentsOf: #","id":"#.utf8)
         JSON.writeString(write.path.id, to: &output)
         let precondition: Precondition
         switch write {
-        case .set(_, let fields, let condition):
+        case .set(let path, let fields, let condition):
             output.append(contentsOf: #","op":"set","fields":"#.utf8)
             Value.writeFirestoreJSON(fields, to: &output)
             precondition = condition
+            let aliases = (indexedFields[path.collection] ?? []).compactMap { field -> JSON? in
+                guard let value = fields[field]?.stringValue, !sameBytes(value[...], path.id[...]) else { return nil }
+                return .object(["field": .string(field), "value": .string(value)])
+            }
+            if !aliases.isEmpty {
+                output.append(contentsOf: #","aliases":"#.utf8)
+                JSON.array(aliases).write(to: &output)
+            }
         case .delete(_, let condition):
             output.append(contentsOf: #","op":"delete""#.utf8)
             precondition = condition
@@ -223,6 +229,7 @@ public final class PostgresStore: DocumentStore {
         case .exists(let exists): output.append(contentsOf: (exists ? #","exists":true"# : #","exists":false"#).utf8)
         case .updateTime(let time): output.append(contentsOf: #","update_time":\#(time.microseconds)"#.utf8)
         }
+        if indexedFields[write.path.collection] != nil { output.append(contentsOf: #","aliased":true"#.utf8) }
         output.append(UInt8(ascii: "}"))
     }
 
@@ -307,7 +314,6 @@ public final class PostgresStore: DocumentStore {
     private func disconnect() {
         if let connection { PQfinish(connection) }
         connection = nil
-        preparedQueries = []
     }
 
     /// Executes a prepared statement and returns its result, which the caller must clear.

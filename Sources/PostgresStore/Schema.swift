@@ -6,53 +6,27 @@ import DocumentStore
 /// it at start-up. Fields are kept in Firestore's typed REST encoding, so the same bytes
 /// serve both stores.
 enum Schema {
-    /// The migration, with an index for each field documents are looked up by.
-    ///
-    /// Each index holds only the documents whose id is not the field's value: documents this
-    /// service writes carry their own id in the field (`bookings/{id}` has `booking_id: id`), so
-    /// their inserts add no index entry, and only documents other applications added under
-    /// generated ids are indexed. (Indexing every booking cost 15-30% more PostgreSQL time per
-    /// booking commit.) `fieldQuery` finds the others by their primary key.
+    /// The migration, then the aliases of the documents already stored for each field
+    /// documents are looked up by (`document_aliases`, below): one scan per field and start, so
+    /// that documents written before (or by an earlier version) are found too.
     static func migration(fieldIndexes: [FieldIndex]) throws(StoreError) -> String {
-        var indexes = ""
+        var aliases = ""
         for index in fieldIndexes {
-            let field = fieldText(index.field)
-            indexes += "CREATE INDEX IF NOT EXISTS \(try indexName(index)) ON documents ((\(field)))"
-                + " WHERE collection = '\(index.collection)' AND id <> \(field);\n"
+            try checkPlainName(index.collection)
+            try checkPlainName(index.field)
+            let value = "(fields->'\(index.field)'->>'stringValue')"
+            aliases += "INSERT INTO document_aliases SELECT collection, '\(index.field)', \(value), id FROM documents"
+                + " WHERE collection = '\(index.collection)' AND \(value) <> id ON CONFLICT DO NOTHING;\n"
         }
-        // Inside the migration's transaction, under its lock: concurrent creations of one index collide.
+        // Inside the migration's transaction, under its lock.
         precondition(migration.hasSuffix("COMMIT;"))
-        return migration.dropLast("COMMIT;".count) + indexes + "COMMIT;"
+        return migration.dropLast("COMMIT;".count) + aliases + "COMMIT;"
     }
 
-    /// The statement that finds the documents of `collection` whose string `field` is `$1`: those
-    /// whose id differs from it through the field's partial index, and the one whose id is `$1`
-    /// through the primary key.
-    static func fieldQuery(collection: String, field: String) throws(StoreError) -> (name: String, sql: String) {
-        let name = try indexName(FieldIndex(collection: collection, field: field))
-        let text = fieldText(field)
-        return ("query_\(name)", """
-            SELECT \(columns) FROM documents WHERE collection = '\(collection)' AND id <> \(text) AND \(text) = $1
-            UNION ALL SELECT \(columns) FROM documents WHERE collection = '\(collection)' AND id = $1 AND \(text) = $1
-            ORDER BY 1
-            """)
-    }
-
-    /// SQL for a field's string value: the expression the field's index is built on.
-    private static func fieldText(_ field: String) -> String { "(fields->'\(field)'->>'stringValue')" }
-
-    /// The index's name, which also proves that the collection and field are plain names that
-    /// can be written into SQL as they are.
-    private static func indexName(_ index: FieldIndex) throws(StoreError) -> String {
-        // PostgreSQL's names hold 63 bytes: "documents_", 32, "_", 16 and "_idx".
-        let plain = { (name: String, length: Int) in
-            !name.isEmpty && name.utf8.count <= length && name.utf8.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || $0 == 95 }
-        }
-        guard plain(index.collection, 32), plain(index.field, 16) else {
-            throw .invalidArgument("queried fields need names of a-z, 0-9 and _ (a collection of at most 32, a field of at most 16): "
-                + "not \(index.collection).\(index.field)")
-        }
-        return "documents_\(index.collection)_\(index.field)_key"
+    /// Collection and field names written into the migration's SQL: letters, digits and `_`.
+    private static func checkPlainName(_ name: String) throws(StoreError) {
+        guard !name.isEmpty, name.utf8.allSatisfy({ (97...122).contains($0) || (65...90).contains($0) || (48...57).contains($0) || $0 == 95 })
+        else { throw .invalidArgument("indexed fields need names of letters, digits and _, not \(name)") }
     }
 
     private static let migration = #"""
@@ -70,8 +44,24 @@ enum Schema {
     -- fields for equality queries; it cost about a tenth of PostgreSQL's CPU per booking.
     DROP INDEX IF EXISTS documents_fields_idx;
 
+    -- The documents whose id is not the value of a field they are looked up by (a booking another
+    -- application added under a generated id, with its own id in booking_id): the commit function
+    -- writes these rows from each write's "aliases", which the store computes only for the fields
+    -- it was told of. The service's own documents carry their id in the field and have none, so
+    -- its inserts pay nothing for the lookup (partial expression indexes on documents cost every
+    -- booking 10-20% more PostgreSQL time: each insert opens and checks every index).
+    CREATE TABLE IF NOT EXISTS document_aliases (
+        collection text COLLATE "C" NOT NULL,
+        field       text COLLATE "C" NOT NULL,
+        value       text COLLATE "C" NOT NULL,
+        id          text COLLATE "C" NOT NULL,
+        PRIMARY KEY (collection, field, value, id)
+    );
+    CREATE INDEX IF NOT EXISTS document_aliases_id_idx ON document_aliases (collection, id);
+
     -- One commit is a list of writes, applied atomically. Each write is
-    -- {"op": "set"|"delete", "collection", "id", "fields"?, "exists"?: bool, "update_time"?: int8 µs}.
+    -- {"op": "set"|"delete", "collection", "id", "fields"?, "exists"?: bool, "update_time"?: int8 µs,
+    --  "aliased"?: true (its collection has looked-up fields), "aliases"?: [{"field", "value"}]}.
     -- A failed precondition fails the commit with DS409 (already exists), DS404 (not found) or
     -- DS412 (update time), with the document's path as detail.
     --
@@ -98,11 +88,16 @@ enum Schema {
             BEGIN
                 now_time := clock_timestamp();
                 FOR w IN SELECT * FROM jsonb_to_recordset(c)
-                         AS x(op text, collection text, id text, fields jsonb, "exists" boolean, update_time int8) LOOP
+                         AS x(op text, collection text, id text, fields jsonb, "exists" boolean, update_time int8,
+                              aliased boolean, aliases jsonb) LOOP
                     at_path := w.collection || '/' || w.id;
                     IF w."exists" IS FALSE THEN
                         IF w.op = 'set' THEN
                             INSERT INTO documents VALUES (w.collection, w.id, w.fields, now_time, now_time);
+                            IF w.aliases IS NOT NULL THEN
+                                INSERT INTO document_aliases SELECT w.collection, a->>'field', a->>'value', w.id
+                                  FROM jsonb_array_elements(w.aliases) a ON CONFLICT DO NOTHING;
+                            END IF;
                         ELSE
                             PERFORM 1 FROM documents WHERE collection = w.collection AND id = w.id;
                             IF FOUND THEN
@@ -122,9 +117,16 @@ enum Schema {
                         RAISE EXCEPTION 'update time does not match: %', at_path USING ERRCODE = 'DS412', DETAIL = at_path;
                     END IF;
 
+                    IF w.aliased THEN
+                        DELETE FROM document_aliases WHERE collection = w.collection AND id = w.id;
+                    END IF;
                     IF w.op = 'set' THEN
                         INSERT INTO documents VALUES (w.collection, w.id, w.fields, now_time, now_time)
                         ON CONFLICT (collection, id) DO UPDATE SET fields = EXCLUDED.fields, update_time = EXCLUDED.update_time;
+                        IF w.aliases IS NOT NULL THEN
+                            INSERT INTO document_aliases SELECT w.collection, a->>'field', a->>'value', w.id
+                              FROM jsonb_array_elements(w.aliases) a ON CONFLICT DO NOTHING;
+                        END IF;
                     ELSE
                         DELETE FROM documents WHERE collection = w.collection AND id = w.id;
                     END IF;
@@ -153,7 +155,7 @@ enum Schema {
         "floor(extract(epoch FROM \(column)) * 1000000)::int8"
     }
 
-    static let columns = "id, fields::text, \(microseconds("create_time")), \(microseconds("update_time"))"
+    private static let columns = "id, fields::text, \(microseconds("create_time")), \(microseconds("update_time"))"
 
     /// Named statements each connection prepares once.
     static let statements: [(name: String, sql: String)] = [
@@ -163,6 +165,16 @@ enum Schema {
         ("versions", "SELECT id, \(microseconds("update_time")) FROM documents WHERE collection = $1 ORDER BY id"),
         ("ids", "SELECT id FROM documents WHERE collection = $1 ORDER BY id"),
         ("ids_in", "SELECT id FROM documents WHERE collection = $1 AND id >= $2 AND id < $3 ORDER BY id"),
+        // $1 collection, $2 field, $3 value. For a field the store was told of: the documents its
+        // aliases name, and the one whose id is the value, both by primary key (the field is checked
+        // again, against an alias left by an earlier version). For any other: the collection's range.
+        ("query_aliased", """
+            SELECT \(columns) FROM documents WHERE collection = $1 AND fields->$2->>'stringValue' = $3
+               AND id IN (SELECT id FROM document_aliases WHERE collection = $1 AND field = $2 AND value = $3)
+            UNION ALL SELECT \(columns) FROM documents WHERE collection = $1 AND id = $3 AND fields->$2->>'stringValue' = $3
+            ORDER BY 1
+            """),
+        ("query_scan", "SELECT \(columns) FROM documents WHERE collection = $1 AND fields->$2->>'stringValue' = $3 ORDER BY id"),
         ("commit_batch", "SELECT commit_time, state, message, detail FROM docstore_commit_batch($1::jsonb)"),
         ("ping", "SELECT 1"),
     ]

@@ -67,12 +67,12 @@ public enum StoreConfiguration: Sendable {
     }
 
     /// Makes one store per call; stores made by one factory share what may be shared (access
-    /// tokens, commit batches).
-    public func makeFactory() -> DocumentStoreFactory {
+    /// tokens, commit batches). `fieldIndexes` are the fields documents are looked up by.
+    public func makeFactory(fieldIndexes: [FieldIndex] = []) -> DocumentStoreFactory {
         switch self {
         case .postgres(let connectionString):
             let batcher = CommitBatcher()  // one per process, shared by its threads' stores
-            return { PostgresStore(connectionString: connectionString, batcher: batcher) }
+            return { PostgresStore(connectionString: connectionString, batcher: batcher, fieldIndexes: fieldIndexes) }
         case .firestore(let configuration):
             let tokens = FirestoreStore.TokenCache(credentials: configuration.credentials)
             return { FirestoreStore(configuration: configuration, tokens: tokens) }
@@ -88,11 +88,11 @@ public enum StoreConfiguration: Sendable {
         }
     }
 
-    /// Prepares the store for use: PostgreSQL's schema migration, with an index for each of
+    /// Prepares the store for use: PostgreSQL's schema migration, with the lookups of
     /// `fieldIndexes`; nothing for Firestore, which indexes every field by itself.
     public func prepare(fieldIndexes: [FieldIndex] = []) throws(StoreError) {
         if case .postgres(let connectionString) = self {
-            try PostgresStore(connectionString: connectionString).migrate(fieldIndexes: fieldIndexes)
+            try PostgresStore(connectionString: connectionString, fieldIndexes: fieldIndexes).migrate()
         }
     }
 

@@ -21,7 +21,7 @@ struct BookingCtl: ParsableCommand {
     /// The store of `backend`, or of the environment's choice when nil.
     static func store(_ backend: Backend?) throws -> (StoreConfiguration, any DocumentStore) {
         let configuration = try StoreConfiguration(environment: environment(backend))
-        return (configuration, configuration.makeFactory()())
+        return (configuration, configuration.makeFactory(fieldIndexes: BookingDesk.fieldIndexes)())
     }
 
     static func environment(_ backend: Backend?) -> [String: String] {

@@ -9,12 +9,12 @@ import Glibc
 
 /// Bookings another application made without slot claims, on the real PostgreSQL store.
 @Suite(.serialized) struct DataAuditTests {
-    let store = PostgresStore(connectionString: BookingDeskTests.databaseURL)
+    let store = PostgresStore(connectionString: BookingDeskTests.databaseURL, fieldIndexes: BookingDesk.fieldIndexes)
     let serviceID = "legacy-\(UInt32.random(in: 0...UInt32.max))"
     let now = Timestamp(rfc3339: "2031-03-01T00:00:00Z")!
 
     init() throws {
-        try store.migrate(fieldIndexes: BookingDesk.fieldIndexes)
+        try store.migrate()
         try store.commit([.create(DocumentPath("services", serviceID), [
             "service_id": .string(serviceID), "service_name": .string("Legacy"),
             "available_slots": .array(["2031-02-01T09:00:00Z", "2031-03-04T11:00:00+00:00", "2031-03-04T12:00:00Z",
