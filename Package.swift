@@ -20,13 +20,14 @@ let package = Package(
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
+        .target(name: "SystemError"),  // errno in words, captured right after its call
         .target(name: "JSON"),
         .target(name: "Gzip", dependencies: ["CZlib"]),
         .target(name: "FastCGI", dependencies: [
-            "CFastCGI", .product(name: "Atomics", package: "swift-atomics"), .product(name: "Logging", package: "swift-log"),
+            "CFastCGI", "SystemError", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "DocumentStore", dependencies: ["JSON"]),  // the protocol, and its in-memory twin
-        .target(name: "PostgresStore", dependencies: ["DocumentStore", "JSON", "CPostgres"]),
+        .target(name: "PostgresStore", dependencies: ["DocumentStore", "JSON", "CPostgres", "SystemError"]),
         .target(name: "FirestoreStore", dependencies: [
             "DocumentStore", "JSON", "CCurl", .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
@@ -34,12 +35,19 @@ let package = Package(
         .target(name: "Booking", dependencies: ["DocumentStore"]),
         // The system's zone database, for slots stored as local times (Foundation's TimeZone).
         .target(name: "TimeZones", dependencies: ["Booking", "DocumentStore"]),
-        .target(name: "HostCounters", dependencies: ["Booking", .product(name: "Atomics", package: "swift-atomics")]),
-        .target(name: "BookingAPI", dependencies: [
-            "Booking", "DocumentStore", "FastCGI", "Gzip", "HostCounters", "JSON", .product(name: "Atomics", package: "swift-atomics"),
+        // The read path: cached and published bodies, the services' definitions, the host's change counters.
+        .target(name: "ReadModel", dependencies: [
+            "Booking", "DocumentStore", "Gzip", "SystemError", .product(name: "Atomics", package: "swift-atomics"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "BookingAPI", dependencies: ["Booking", "DocumentStore", "FastCGI", "JSON", "ReadModel"]),
+        // The composition root, for the server and the tests.
+        .target(name: "BookingApplication", dependencies: [
+            "Booking", "BookingAPI", "DocumentStore", "FastCGI", "ReadModel", "StoreConfiguration",
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "BookingServer", dependencies: [
-            "BookingAPI", "Booking", "FastCGI", "HostCounters", "StoreConfiguration", "TimeZones",
+            "BookingApplication", "Booking", "DocumentStore", "FastCGI", "ReadModel", "StoreConfiguration",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "bookingctl", dependencies: [
@@ -47,20 +55,29 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        // Test support: the conformance suite every DocumentStore implementation runs.
+        // Test support: the conformance suite every DocumentStore implementation runs, and the helpers the tests share.
         .target(name: "DocumentStoreConformance", dependencies: ["DocumentStore"], path: "Tests/DocumentStoreConformance"),
+        .target(name: "TestSupport", dependencies: [
+            "BookingAPI", "BookingApplication", "DocumentStore", "FastCGI", "JSON", "ReadModel", .product(name: "Logging", package: "swift-log"),
+        ], path: "Tests/TestSupport"),
 
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "DocumentStoreTests", dependencies: ["DocumentStore", "DocumentStoreConformance"]),
         .testTarget(name: "GzipTests", dependencies: ["Gzip", "CZlib"]),
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "CFastCGI", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "BookingTests", dependencies: ["Booking", "HostCounters", "PostgresStore", "DocumentStoreConformance", "TimeZones"]),
-        .testTarget(name: "BookingAPITests", dependencies: [
-            "BookingAPI", "Booking", "FastCGI", "Gzip", "HostCounters", "JSON", "PostgresStore", .product(name: "Logging", package: "swift-log"),
+        .testTarget(name: "BookingTests", dependencies: [
+            "Booking", "DocumentStore", "DocumentStoreConformance", "PostgresStore", "TestSupport", "TimeZones",
         ]),
-        .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore", "DocumentStoreConformance", "CPostgres"]),
+        .testTarget(name: "ReadModelTests", dependencies: [
+            "ReadModel", "Booking", "DocumentStore", "FastCGI", "Gzip", "TestSupport", .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "BookingAPITests", dependencies: [
+            "BookingAPI", "BookingApplication", "Booking", "DocumentStore", "FastCGI", "Gzip", "JSON", "ReadModel", "TestSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore", "DocumentStoreConformance", "CPostgres", "TestSupport"]),
         .testTarget(name: "FirestoreStoreTests", dependencies: [
-            "FirestoreStore", "DocumentStoreConformance", "JSON", .product(name: "_CryptoExtras", package: "swift-crypto"),
+            "FirestoreStore", "DocumentStoreConformance", "JSON", "TestSupport", .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
     ]
 )

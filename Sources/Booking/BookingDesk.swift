@@ -7,28 +7,24 @@ import DocumentStore
 public final class BookingDesk {
     private let store: any DocumentStore
     private let now: () -> Timestamp
-    private let changes: (any ChangeCounters)?
-    private let definitions: ServiceDefinitions?
+    private let directory: any ServiceDirectory
     private let reader: DocumentReader
     /// Set when other applications write bookings without slot claims (`EXTERNAL_WRITERS`).
     private let externalWriters: (any TransactionalDocumentStore)?
 
     /// - Parameters:
     ///   - now: the clock, for booking times and for refusing slots that have begun.
-    ///   - changes: the host's change counters, told of every commit; nil when nothing caches reads.
-    ///   - definitions: the process's cache of service definitions, if any.
+    ///   - directory: where services' definitions are found: the store itself, or a cache of them.
     ///   - reader: how documents other applications wrote are read, and where problems are reported.
     ///   - externalWriters: whether another application books in the same store without slot
     ///     claims, as the original application did. Then a booking checks the bookings of its
     ///     slot and commits in one read-write transaction, and listings read every booking.
     ///     Only stores with serializable transactions (Firestore) support it.
-    public init(store: any DocumentStore, now: @escaping () -> Timestamp = Timestamp.now,
-                changes: (any ChangeCounters)? = nil, definitions: ServiceDefinitions? = nil,
+    public init(store: any DocumentStore, now: @escaping () -> Timestamp, directory: any ServiceDirectory = StoreServiceDirectory(),
                 reader: DocumentReader = DocumentReader(), externalWriters: Bool = false) {
         self.store = store
         self.now = now
-        self.changes = changes
-        self.definitions = definitions
+        self.directory = directory
         self.reader = reader
         self.externalWriters = externalWriters ? store as? any TransactionalDocumentStore : nil
         precondition(!externalWriters || self.externalWriters != nil, "external writers need a store with transactions")
@@ -46,16 +42,7 @@ public final class BookingDesk {
 
     /// Every service with its free slots (not begun, not booked), in service-id order.
     public func services() throws(BookingError) -> [ServiceAvailability] {
-        let list = { () throws(BookingError) -> [Document] in
-            try storeCall { () throws(StoreError) in try self.store.listAll(collection: Collections.services) }
-        }
-        let services: [Service]
-        if let definitions {
-            let versions = try storeCall { () throws(StoreError) in try store.versions(collection: Collections.services) }
-            services = try definitions.all(matching: versions, list: list, parse: reader.service(from:))
-        } else {
-            services = try list().compactMap(reader.service(from:))
-        }
+        let services = try directory.allServices(from: source)
         // Claims are read by id alone (a claim's id names its service and slot): claims pile up
         // with bookings, and reading and parsing each document was most of a rebuild's work.
         let claimIDs = try storeCall { () throws(StoreError) in try store.ids(collection: Collections.slotClaims, in: nil) }
@@ -69,7 +56,7 @@ public final class BookingDesk {
     /// One service with its free slots.
     public func service(id: String) throws(BookingError) -> ServiceAvailability {
         guard (try? Validation.id(id, field: "service_id")) != nil else { throw .serviceNotFound }
-        guard let service = try definition(of: id) else { throw .serviceNotFound }
+        guard let service = try directory.service(id: id, from: source) else { throw .serviceNotFound }
         let claimIDs = try storeCall { () throws(StoreError) in
             try store.ids(collection: Collections.slotClaims, in: Collections.claimIDs(of: id))
         }
@@ -96,7 +83,6 @@ public final class BookingDesk {
         } catch {
             throw Self.translate(error)
         }
-        changes?.servicesChanged()
         return availability(of: service, claimed: [], at: now())
     }
 
@@ -106,7 +92,7 @@ public final class BookingDesk {
         let serviceID = try Validation.id(request.serviceID, field: "service_id")
         let userName = try Validation.name(request.userName, field: "user_name")
         let slot = try Slot(parsing: request.slot)
-        guard let service = try definition(of: serviceID) else { throw .serviceNotFound }
+        guard let service = try directory.service(id: serviceID, from: source) else { throw .serviceNotFound }
         guard service.slots.contains(slot) else { throw .slotNotOffered }
         let time = Timestamp(microseconds: now().microseconds)  // the precision both stores keep
         guard slot.instant > time else { throw .slotInPast }
@@ -129,7 +115,6 @@ public final class BookingDesk {
             throw Self.translate(error)
         }
         if bookedElsewhere { throw .slotTaken }
-        changes?.availabilityChanged()
         return booking
     }
 
@@ -215,21 +200,8 @@ public final class BookingDesk {
 
     // MARK: - Helpers
 
-    /// A service's definition, from the process's cache when there is one.
-    private func definition(of id: String) throws(BookingError) -> Service? {
-        let path = DocumentPath(Collections.services, id)
-        let read = { () throws(BookingError) -> Document? in
-            try storeCall { () throws(StoreError) in
-                try Self.document(known: id, in: Collections.services, by: "service_id", store: self.store)
-            }
-        }
-        guard let definitions else { return try read().flatMap(reader.service(from:)) }
-        // A service found by its field has another document id: its version never matches, so
-        // such a service is read again whenever its entry is due.
-        return try definitions.service(id: id, read: read, version: { () throws(BookingError) in
-            try storeCall { () throws(StoreError) in try self.store.version(of: path) }
-        }, parse: reader.service(from:))
-    }
+    /// The store's uncached reads of services, for the directory.
+    private var source: ServiceSource { ServiceSource(store: store, reader: reader) }
 
     /// The service's slots that have not begun at `currentTime`, but `claimed` (both in time
     /// order): one merged pass, no hashing. A slot that begins while a cached body lists it is
@@ -252,7 +224,6 @@ public final class BookingDesk {
         let document = try storeCall { () throws(StoreError) in try store.get(claim) }
         return document?["booking_id"]?.stringValue == bookingID
     }
-
 
     static func translate(_ error: StoreError) -> BookingError {
         switch error {

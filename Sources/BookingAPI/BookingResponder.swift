@@ -1,23 +1,26 @@
 import Booking
 import FastCGI
 import Logging
+import ReadModel
 
 /// The booking API over HTTP: routes a request to its handler, turns JSON into booking
 /// calls and their results (or refusals) back into JSON responses.
+///
+/// Reads go through the read model; every mutation records its change there after the booking
+/// rules committed it and before its 2xx is written (one `reads.recordChange` line per route).
 public final class BookingResponder: Responder {
     private let desk: BookingDesk
-    private let cache: ResponseCache.Reader?
+    private let reads: ReadModel.Reader
     private let adminToken: [UInt8]?
     private let maximumBodyBytes: Int
     private let logger: Logger
 
     /// - Parameters:
-    ///   - cache: the process's cache of availability bodies (this responder reads it through a
-    ///     reader of its own: one responder per thread); nil reads the store every time.
+    ///   - reads: this responder's reader of the read model (one responder per thread).
     ///   - adminToken: the bearer token `POST /services` requires; nil refuses every caller.
-    public init(desk: BookingDesk, cache: ResponseCache? = nil, adminToken: String?, maximumBodyBytes: Int, logger: Logger) {
+    public init(desk: BookingDesk, reads: ReadModel.Reader, adminToken: String?, maximumBodyBytes: Int, logger: Logger) {
         self.desk = desk
-        self.cache = cache?.makeReader()
+        self.reads = reads
         self.adminToken = adminToken.flatMap { $0.isEmpty ? nil : Array($0.utf8) }
         self.maximumBodyBytes = maximumBodyBytes
         self.logger = logger
@@ -50,6 +53,7 @@ public final class BookingResponder: Responder {
             try authorize(request)
             let newService = try JSONBodies.newService(from: jsonBody(request))
             let service = try booking { () throws(BookingError) in try desk.createService(newService) }
+            reads.recordChange(.services)
             return Self.json(201, JSONBodies.service(service), headers: [("Location", "/services/\(service.service.id)")])
         case (.services, _):
             return try availability(request, key: "/services") { () throws(APIError) in
@@ -62,23 +66,26 @@ public final class BookingResponder: Responder {
         case (.book, _):
             let bookingRequest = try JSONBodies.bookingRequest(from: jsonBody(request))
             let booking = try booking { () throws(BookingError) in try desk.book(bookingRequest) }
+            reads.recordChange(.availability)
             return Self.json(201, JSONBodies.booking(booking), headers: [("Location", "/bookings/\(booking.id)")])
         case (.booking(let id), _):
             return Self.json(200, JSONBodies.booking(try booking { () throws(BookingError) in try desk.booking(id: id) }))
         }
     }
 
-    /// An availability body, from the cache when there is one, in gzip for clients that accept it.
-    /// A large body that has a file goes as the file's name, for nginx to send (it adds `Vary`),
-    /// unless the request has preconditions: nginx evaluates those for files, never for FastCGI
+    /// An availability body from the read model, in gzip for clients that accept it. A large
+    /// body that has a file goes as the file's name, for nginx to send (it adds `Vary`), unless
+    /// the request has preconditions: nginx evaluates those for files, never for FastCGI
     /// responses, so such requests get the body through FastCGI and the same answer as always.
     private func availability(_ request: Request, key: String, build: () throws(APIError) -> [UInt8]) throws(APIError) -> Response {
-        let gzip = EncodedBody.acceptsGzip(request.headers["accept-encoding"])
-        let body = if let cache { try cache.body(for: key, gzip: gzip, build: build) } else { EncodedBody(try build(), gzip: gzip) }
-        if let file = body.file, !Self.preconditions.contains(where: { request.headers[$0] != nil }) {
-            return Self.json(200, [], headers: [("X-Accel-Redirect", file.uri)])
+        let accepted = Accepted(gzip: AcceptEncoding.acceptsGzip(request.headers["accept-encoding"]),
+                                file: !Self.preconditions.contains { request.headers[$0] != nil })
+        switch try reads.body(for: key, accepting: accepted, build: build) {
+        case .file(let uri):
+            return Self.json(200, [], headers: [("X-Accel-Redirect", uri)])
+        case .inline(let bytes, let gzip):
+            return Self.json(200, bytes, headers: [("Vary", "Accept-Encoding")] + (gzip ? [("Content-Encoding", "gzip")] : []))
         }
-        return Self.json(200, body.bytes, headers: [("Vary", "Accept-Encoding")] + (body.isGzip ? [("Content-Encoding", "gzip")] : []))
     }
 
     private static let preconditions = ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"]

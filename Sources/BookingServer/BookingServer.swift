@@ -1,9 +1,9 @@
 import Booking
-import BookingAPI
+import BookingApplication
 import DocumentStore
 import FastCGI
-import HostCounters
 import Logging
+import ReadModel
 import StoreConfiguration
 
 #if canImport(Glibc)
@@ -30,33 +30,19 @@ enum BookingServer {
             return handler
         }
         let logger = Logger(label: "booking-server")
-        let makeStore = configuration.store.makeFactory(fieldIndexes: BookingDesk.fieldIndexes)
-        let problems = ProblemsReportedOnce { logger.warning("\($0.description)") }
-        let reader = DocumentReader(legacyZone: configuration.data.legacySlotTimeZone, problems: problems)
-
-        let adminToken = configuration.adminToken
-        let largeBodyFiles = configuration.largeBodyDirectory.map { LargeBodyFiles(directory: $0, logger: logger) }
-        let hostCounters = changeCounters(for: configuration.fastCGI.listener, logger: logger)
-        let published = configuration.publishDirectory.map { PublishedBodies(directory: $0, counters: hostCounters, logger: logger) }
+        let application = Application(configuration: configuration, logger: logger)
         if !FastCGIServer.isWorkerProcess {
-            prepare(largeBodyFiles, published, logger: logger)
-            prepare(configuration.store, DataAudit(store: makeStore(), reader: reader), logger: logger)
+            prepareFolders(of: application.readModel, logger: logger)
+            if !application.readModel.sharesChangesAcrossProcesses {
+                logger.warning("no file for change counters beside the socket: each process's read cache may lag others' writes by up to 1 s")
+            }
+            prepare(configuration.store, application.makeAudit(), logger: logger)
             logger.info("store ready", metadata: ["backend": "\(configuration.store.summary)",
                                                   "external_writers": "\(configuration.data.externalWriters ? 1 : 0)"])
-            if adminToken == nil { logger.warning("ADMIN_TOKEN is not set: POST /services refuses every caller") }
+            if configuration.adminToken == nil { logger.warning("ADMIN_TOKEN is not set: POST /services refuses every caller") }
         }
 
-        let maximumBodyBytes = configuration.fastCGI.maximumBodyBytes
-        // Every change is counted through these, so that it also withdraws the published bodies.
-        let counters: any ChangeCounters = published.map { WithdrawingChangeCounters(hostCounters, withdrawing: $0) } ?? hostCounters
-        let cache = ResponseCache(counters: counters, lifetime: configuration.readCacheLifetime, largeBodyFiles: largeBodyFiles,
-                                  published: published, afterLargeBuild: ProcessMemory.releaseFreed)
-        let definitions = ServiceDefinitions(counters: counters, lifetime: configuration.readCacheLifetime)
-        let server = FastCGIServer(configuration: configuration.fastCGI, logger: logger) {
-            BookingResponder(desk: BookingDesk(store: makeStore(), changes: counters, definitions: definitions, reader: reader,
-                                               externalWriters: configuration.data.externalWriters), cache: cache,
-                             adminToken: adminToken, maximumBodyBytes: maximumBodyBytes, logger: logger)
-        }
+        let server = FastCGIServer(configuration: configuration.fastCGI, logger: logger, makeResponder: application.makeResponder)
         do {
             try server.run()
         } catch {
@@ -64,16 +50,14 @@ enum BookingServer {
             exit(1)
         }
         if !FastCGIServer.isWorkerProcess {  // empties the folders: the workers have stopped
-            try? largeBodyFiles?.prepare()
-            try? published?.prepare()
+            try? application.readModel.prepareFolders()
         }
     }
 
     /// Creates and empties the folders of files for nginx, or stops with exit status 2.
-    private static func prepare(_ files: LargeBodyFiles?, _ published: PublishedBodies?, logger: Logger) {
+    private static func prepareFolders(of readModel: ReadModel, logger: Logger) {
         do {
-            try files?.prepare()
-            try published?.prepare()
+            try readModel.prepareFolders()
         } catch {
             logger.critical("\(error)")
             exit(2)
@@ -90,18 +74,6 @@ enum BookingServer {
     private static func reason(_ error: any Error) -> String {
         if case .unavailable(let reason)? = error as? StoreError { return reason }
         return (error as? BookingError)?.message ?? "\(error)"
-    }
-
-    /// The host's change counters, in a file beside the FastCGI socket that every worker process
-    /// of this deployment maps; per process (changes elsewhere show within a second) without one.
-    private static func changeCounters(for listener: FastCGIConfiguration.Listener, logger: Logger) -> any ChangeCounters {
-        if let socket = FastCGIServer.socketPath(of: listener), let counters = MappedChangeCounters(path: socket + ".changes") {
-            return counters
-        }
-        if !FastCGIServer.isWorkerProcess {
-            logger.warning("no file for change counters beside the socket: each process's read cache may lag others' writes by up to 1 s")
-        }
-        return MappedChangeCounters()
     }
 
     /// Prepares the store (PostgreSQL's schema, with the indexes the booking rules look documents

@@ -63,12 +63,10 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
             // in little-endian byte order whatever the host's.
             let time = RFC3339Dates.twoDigits(hour) | UInt64(UInt8(ascii: ":")) << 16 | RFC3339Dates.twoDigits(minute) << 24
                 | UInt64(UInt8(ascii: ":")) << 40 | RFC3339Dates.twoDigits(second) << 48
-            var field = (dateStart.littleEndian, (dateEnd | time << 24).littleEndian,
-                         (UInt32(truncatingIfNeeded: time >> 40) | UInt32(UInt8(ascii: "Z")) << 24).littleEndian)
-            let length = nanos == 0 ? 20 : 19  // with a fraction, the Z comes after it
-            withUnsafeBytes(of: &field) { raw in
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: raw.assumingMemoryBound(to: UInt8.self)[..<length]))
-            }
+            appendBytes(of: dateStart.littleEndian, count: 8, to: &bytes)
+            appendBytes(of: (dateEnd | time << 24).littleEndian, count: 8, to: &bytes)
+            let last = (UInt32(truncatingIfNeeded: time >> 40) | UInt32(UInt8(ascii: "Z")) << 24).littleEndian
+            appendBytes(of: last, count: nanos == 0 ? 4 : 3, to: &bytes)  // with a fraction, the Z comes after it
             if nanos == 0 { return }
         } else {  // a year outside RFC 3339's four digits (never parsed from text): all its digits
             let (year, month, day) = Timestamp.civilDate(fromDays: days)
@@ -194,6 +192,12 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
         return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
+}
+
+/// Appends the first `count` bytes of `word` as memory holds them.
+@inline(__always)
+private func appendBytes<Word: FixedWidthInteger>(of word: Word, count: Int, to bytes: inout [UInt8]) {
+    withUnsafeBytes(of: word) { bytes.append(contentsOf: $0.prefix(count)) }
 }
 
 #if canImport(Glibc)

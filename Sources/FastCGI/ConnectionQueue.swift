@@ -1,6 +1,6 @@
-import Atomics
 import CFastCGI
 import Synchronization
+import SystemError
 
 #if canImport(Glibc)
 import Glibc
@@ -27,8 +27,8 @@ final class ConnectionQueue: Sendable {
         case interrupted
         /// Nothing is ready (only when not waiting).
         case empty
-        /// Accepting failed with this errno (for example EMFILE); the caller pauses.
-        case failed(Int32)
+        /// Accepting failed (for example with EMFILE); the caller pauses.
+        case failed(SystemError)
     }
 
     /// How long a thread waits for the bytes of a request on a connection before giving it up.
@@ -41,7 +41,7 @@ final class ConnectionQueue: Sendable {
     /// Always readable; registered with no events until `wakeOne` arms it for one waiter.
     private let wakeUp: Int32
     /// One byte per descriptor number: 1 while the queue holds that connection.
-    nonisolated(unsafe) private let held: UnsafeMutablePointer<UnsafeAtomic<UInt8>.Storage>  // read and written atomically only
+    nonisolated(unsafe) private let held: UnsafeMutablePointer<Atomic<UInt8>>  // read and written atomically only
     /// Descriptor numbers stay below this (see `keepDescriptorsSelectable`).
     private static let capacity = Int(FD_SETSIZE)
     private let closed = Atomic(false)
@@ -52,22 +52,23 @@ final class ConnectionQueue: Sendable {
     init(listener: Int32) throws(FastCGIError) {
         let flags = fcntl(listener, F_GETFL)
         guard flags >= 0, fcntl(listener, F_SETFL, flags | O_NONBLOCK) == 0 else {
-            throw .setup("cannot make the listening socket non-blocking: \(String(cString: strerror(errno)))")
+            throw .setup("cannot make the listening socket non-blocking: \(SystemError.last())")
         }
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
-        guard epoll >= 0 else { throw .setup("epoll_create1 failed: \(String(cString: strerror(errno)))") }
+        guard epoll >= 0 else { throw .setup("epoll_create1 failed: \(SystemError.last())") }
         self.listener = listener
         Self.keepDescriptorsSelectable()
         held = .allocate(capacity: Self.capacity)
-        held.initialize(repeating: .init(0), count: Self.capacity)
+        for number in 0..<Self.capacity { (held + number).initialize(to: Atomic(0)) }
         wakeUp = eventfd(1, Int32(EFD_CLOEXEC))
         var dormant = epoll_event()
         dormant.data.u64 = Self.wakeUpKey
         guard wakeUp >= 0, epoll_ctl(epoll, EPOLL_CTL_ADD, wakeUp, &dormant) == 0,
               Self.watch(epoll, listener) else {
-            let reason = String(cString: strerror(errno))
+            let reason = SystemError.last()
             close(epoll)
             if wakeUp >= 0 { close(wakeUp) }
+            held.deinitialize(count: Self.capacity)
             held.deallocate()
             throw .setup("cannot watch the listening socket: \(reason)")
         }
@@ -76,6 +77,7 @@ final class ConnectionQueue: Sendable {
     deinit {
         close(epoll)
         close(wakeUp)
+        held.deinitialize(count: Self.capacity)
         held.deallocate()
     }
 
@@ -91,7 +93,7 @@ final class ConnectionQueue: Sendable {
         while true {
             var event = epoll_event()
             let count = epoll_wait(epoll, &event, 1, wait ? -1 : 0)
-            if count < 0 { return errno == EINTR ? .interrupted : .failed(errno) }
+            if count < 0, case let error = SystemError.last() { return error.number == EINTR ? .interrupted : .failed(error) }
             if count == 0 { return .empty }
             let key = event.data.u64
             if key == Self.wakeUpKey { return .interrupted }
@@ -102,14 +104,14 @@ final class ConnectionQueue: Sendable {
                 continue
             }
             let connection = accept(listener, nil, nil)
-            let acceptError = errno
-            if connection >= 0 {
+            guard connection < 0 else {
                 Self.limitReadWait(connection)
                 return .connection(connection)
             }
-            switch acceptError {
+            let error = SystemError.last()
+            switch error.number {
             case EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED, EPROTO: continue  // another process took it, or the peer left
-            default: return .failed(acceptError)
+            default: return .failed(error)
             }
         }
     }
@@ -117,14 +119,14 @@ final class ConnectionQueue: Sendable {
     /// Waits for the next request on a connection the web server keeps open; after
     /// `closeIdle`, closes it instead (its response has been sent in full).
     func keep(_ connection: Int32) {
-        guard !closed.load(ordering: .sequentiallyConsistent), let byte = heldByte(connection) else {
+        guard !closed.load(ordering: .sequentiallyConsistent), isHoldable(connection) else {
             close(connection)  // nginx sees it closed and opens another when it needs one
             return
         }
-        byte.store(1, ordering: .sequentiallyConsistent)
+        held[Int(connection)].store(1, ordering: .sequentiallyConsistent)
         let key = UInt64(UInt32(bitPattern: connection))
         let armed = Self.arm(epoll, EPOLL_CTL_MOD, connection, key: key)
-            || (errno == ENOENT && Self.arm(epoll, EPOLL_CTL_ADD, connection, key: key))
+            || (SystemError.last().number == ENOENT && Self.arm(epoll, EPOLL_CTL_ADD, connection, key: key))
         // Not watched, or `closeIdle` began meanwhile and may have missed it: close it, unless
         // a thread or `closeIdle` has taken it already.
         if (!armed || closed.load(ordering: .sequentiallyConsistent)) && take(connection) { close(connection) }
@@ -137,13 +139,14 @@ final class ConnectionQueue: Sendable {
         for number in 0..<Self.capacity where take(Int32(number)) { close(Int32(number)) }
     }
 
-    private func heldByte(_ connection: Int32) -> UnsafeAtomic<UInt8>? {
-        connection >= 0 && Int(connection) < Self.capacity ? UnsafeAtomic(at: held + Int(connection)) : nil
+    /// Whether the queue has a byte for this descriptor number.
+    private func isHoldable(_ connection: Int32) -> Bool {
+        connection >= 0 && Int(connection) < Self.capacity
     }
 
     /// Takes a connection the queue holds (true), or finds it taken already (false).
     private func take(_ connection: Int32) -> Bool {
-        heldByte(connection)?.compareExchange(expected: 1, desired: 0, ordering: .sequentiallyConsistent).exchanged ?? false
+        isHoldable(connection) && held[Int(connection)].compareExchange(expected: 1, desired: 0, ordering: .sequentiallyConsistent).exchanged
     }
 
     /// libfcgi waits on a connection it closes with select(), which cannot take a descriptor

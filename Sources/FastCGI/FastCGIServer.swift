@@ -1,6 +1,7 @@
 import CFastCGI
 import Logging
 import Synchronization
+import SystemError
 
 #if canImport(Glibc)
 import Glibc
@@ -41,7 +42,9 @@ public final class FastCGIServer: Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(0, $0, &length) }
         }
         guard bound == 0, address.sun_family == sa_family_t(AF_UNIX) else { return nil }
-        let path = withUnsafeBytes(of: address.sun_path) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        // sun_path is a C array, which Swift imports as a tuple: read it through its offset instead.
+        let pathOffset = MemoryLayout<sockaddr_un>.offset(of: \sockaddr_un.sun_path)!
+        let path = withUnsafeBytes(of: &address) { String(decoding: $0[pathOffset...].prefix { $0 != 0 }, as: UTF8.self) }
         return path.isEmpty ? nil : path
     }
 
@@ -76,7 +79,7 @@ public final class FastCGIServer: Sendable {
                 unlink(path)
             }
             let descriptor = FCGX_OpenSocket(path, configuration.backlog)
-            guard descriptor >= 0 else { throw .setup("cannot listen on \(path): \(String(cString: strerror(errno)))") }
+            guard descriptor >= 0 else { throw .setup("cannot listen on \(path): \(SystemError.last())") }
             guard chmod(path, mode_t(mode)) == 0 else { throw .setup("cannot set the mode of \(path)") }
             return descriptor
         }

@@ -1,5 +1,6 @@
 import CFastCGI
 import Logging
+import SystemError
 
 #if canImport(Glibc)
 import Glibc
@@ -22,8 +23,9 @@ struct ProcessSupervisor {
     let processes: Int
     let logger: Logger
 
-    init(socket: Int32, processes: Int, logger: Logger) {
+    init(socket: Int32, processes: Int, logger: Logger) throws(FastCGIError) {
         self.socket = fcntl(socket, F_DUPFD_CLOEXEC, 3)
+        guard self.socket >= 0 else { throw .setup("cannot keep the listening socket: \(SystemError.last())") }
         close(socket)
         if socket == 0 { _ = open("/dev/null", O_RDONLY) }  // keep fd 0 taken
         self.processes = processes
@@ -94,7 +96,7 @@ struct ProcessSupervisor {
         }
         var pid: pid_t = 0
         let result = posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, argv, envp)
-        guard result == 0 else { throw .setup("cannot start a worker process: \(String(cString: strerror(result)))") }
+        guard result == 0 else { throw .setup("cannot start a worker process: \(SystemError(number: result))") }
         return pid
     }
 }

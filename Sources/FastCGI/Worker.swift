@@ -1,5 +1,6 @@
 import CFastCGI
 import Logging
+import SystemError
 
 #if canImport(Glibc)
 import Glibc
@@ -35,7 +36,7 @@ struct Worker: Sendable {
                 var now = timespec()
                 clock_gettime(CLOCK_MONOTONIC, &now)
                 if pool.shouldLogFailure(atSecond: now.tv_sec) {
-                    logger.error("accepting a connection failed (logged once a second)", metadata: ["errno": "\(error)"])
+                    logger.error("accepting a connection failed (logged once a second)", metadata: ["error": "\(error)"])
                 }
                 usleep(100_000)
             }
@@ -191,7 +192,7 @@ extension Worker {
         while first < vectors.count {
             let count = vectors[first...].withUnsafeBufferPointer { writev(descriptor, $0.baseAddress, Int32($0.count)) }
             if count < 0 {
-                if errno == EINTR { continue }
+                if SystemError.last().number == EINTR { continue }
                 return false
             }
             var remaining = count

@@ -14,15 +14,15 @@ final class HTTPClient {
         let timedOut: Bool
     }
 
-    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+    private static let globalInit = curl_global_init(Int(CURL_GLOBAL_DEFAULT))
 
-    private let handle: UnsafeMutableRawPointer
+    /// nil when libcurl could not make one (every request then fails with the reason).
+    private let handle: UnsafeMutableRawPointer?
     private let timeoutMilliseconds: Int
     private let connectTimeoutMilliseconds: Int
 
     init(timeoutMilliseconds: Int, connectTimeoutMilliseconds: Int) {
-        _ = Self.globalInit
-        handle = curl_easy_init()
+        handle = Self.globalInit == CURLE_OK ? curl_easy_init() : nil
         self.timeoutMilliseconds = timeoutMilliseconds
         self.connectTimeoutMilliseconds = connectTimeoutMilliseconds
     }
@@ -30,48 +30,84 @@ final class HTTPClient {
     deinit { curl_easy_cleanup(handle) }
 
     func send(_ method: String, _ url: String, headers: [String] = [], body: [UInt8]? = nil) throws(TransportError) -> Response {
+        guard let handle else {
+            let reason = Self.globalInit == CURLE_OK ? "curl_easy_init failed" : String(cString: curl_easy_strerror(Self.globalInit))
+            throw TransportError(description: "\(method) \(url): libcurl cannot start: \(reason)", timedOut: false)
+        }
         curl_easy_reset(handle)
-        booking_curl_set_string(handle, CURLOPT_URL, url)
-        booking_curl_set_long(handle, CURLOPT_NOSIGNAL, 1)
-        booking_curl_set_long(handle, CURLOPT_TIMEOUT_MS, timeoutMilliseconds)
-        booking_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT_MS, connectTimeoutMilliseconds)
-        booking_curl_set_long(handle, CURLOPT_TCP_KEEPALIVE, 1)
-        booking_curl_set_string(handle, CURLOPT_ACCEPT_ENCODING, "")
-        booking_curl_set_string(handle, CURLOPT_USERAGENT, "booking-firestore-gateway/1")
+        let options = Options(handle: handle, request: "\(method) \(url)")
+        try options.set(CURLOPT_URL, url)
+        try options.set(CURLOPT_NOSIGNAL, 1)
+        try options.set(CURLOPT_TIMEOUT_MS, timeoutMilliseconds)
+        try options.set(CURLOPT_CONNECTTIMEOUT_MS, connectTimeoutMilliseconds)
+        try options.set(CURLOPT_TCP_KEEPALIVE, 1)
+        try options.set(CURLOPT_ACCEPT_ENCODING, "")
+        try options.set(CURLOPT_USERAGENT, "booking-firestore-gateway/1")
         switch method {
-        case "GET": booking_curl_set_long(handle, CURLOPT_HTTPGET, 1)
-        case "POST": booking_curl_set_long(handle, CURLOPT_POST, 1)
-        default: booking_curl_set_string(handle, CURLOPT_CUSTOMREQUEST, method)
+        case "GET": try options.set(CURLOPT_HTTPGET, 1)
+        case "POST": try options.set(CURLOPT_POST, 1)
+        default: try options.set(CURLOPT_CUSTOMREQUEST, method)
         }
         if let body {
-            booking_curl_set_long(handle, CURLOPT_POSTFIELDSIZE, body.count)
+            try options.set(CURLOPT_POSTFIELDSIZE, body.count)
             // COPYPOSTFIELDS copies the bytes at once; an empty body still needs a valid pointer.
-            (body.isEmpty ? [0] : body).withUnsafeBufferPointer { buffer in
-                _ = booking_curl_set_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: buffer.baseAddress!))
+            try (body.isEmpty ? [0] : body).withUnsafeBufferPointer { buffer throws(TransportError) in
+                try options.set(CURLOPT_COPYPOSTFIELDS, pointer: UnsafeMutableRawPointer(mutating: buffer.baseAddress!))
             }
         }
         var list: UnsafeMutablePointer<curl_slist>? = nil
-        for header in headers + (body == nil ? [] : ["Expect:"]) { list = curl_slist_append(list, header) }
         defer { curl_slist_free_all(list) }
-        booking_curl_set_pointer(handle, CURLOPT_HTTPHEADER, list.map { UnsafeMutableRawPointer($0) })
+        for header in headers + (body == nil ? [] : ["Expect:"]) {
+            guard let longer = curl_slist_append(list, header) else {
+                throw TransportError(description: "\(method) \(url): libcurl cannot add a header (out of memory)", timedOut: false)
+            }
+            list = longer
+        }
+        try options.set(CURLOPT_HTTPHEADER, pointer: list.map { UnsafeMutableRawPointer($0) })
 
         let sink = Sink()
-        let sinkPointer = Unmanaged.passUnretained(sink).toOpaque()
-        booking_curl_set_pointer(handle, CURLOPT_WRITEDATA, sinkPointer)
-        booking_curl_set_write_function(handle) { data, size, count, context in
+        try options.set(CURLOPT_WRITEDATA, pointer: Unmanaged.passUnretained(sink).toOpaque())
+        try options.check(booking_curl_set_write_function(handle) { data, size, count, context in
             let sink = Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue()
             let length = size * count
             data?.withMemoryRebound(to: UInt8.self, capacity: length) { sink.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: length)) }
             return length
-        }
+        }, "CURLOPT_WRITEFUNCTION")
         let result = withExtendedLifetime(sink) { curl_easy_perform(handle) }
         guard result == CURLE_OK else {
             throw TransportError(description: "\(method) \(url): \(String(cString: curl_easy_strerror(result)))",
                                  timedOut: result == CURLE_OPERATION_TIMEDOUT)
         }
         var status = 0
-        booking_curl_response_code(handle, &status)
+        try options.check(booking_curl_response_code(handle, &status), "CURLINFO_RESPONSE_CODE")
         return Response(status: status, body: sink.bytes)
+    }
+
+    /// Sets a handle's options, failing with the option's number and libcurl's reason when it
+    /// refuses one (an option this libcurl lacks, or out of memory), instead of sending a
+    /// request that is not the one meant.
+    private struct Options {
+        let handle: UnsafeMutableRawPointer
+        let request: String
+
+        func set(_ option: CURLoption, _ value: Int) throws(TransportError) {
+            try check(booking_curl_set_long(handle, option, value), "option \(option.rawValue)")
+        }
+
+        func set(_ option: CURLoption, _ value: String) throws(TransportError) {
+            try check(booking_curl_set_string(handle, option, value), "option \(option.rawValue)")
+        }
+
+        func set(_ option: CURLoption, pointer: UnsafeMutableRawPointer?) throws(TransportError) {
+            try check(booking_curl_set_pointer(handle, option, pointer), "option \(option.rawValue)")
+        }
+
+        func check(_ result: CURLcode, _ what: String) throws(TransportError) {
+            guard result == CURLE_OK else {
+                throw TransportError(description: "\(request): libcurl refused \(what): \(String(cString: curl_easy_strerror(result)))",
+                                     timedOut: false)
+            }
+        }
     }
 
     private final class Sink {

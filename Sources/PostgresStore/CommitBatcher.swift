@@ -1,5 +1,6 @@
 import DocumentStore
 import Synchronization
+import SystemError
 
 #if canImport(Glibc)
 import Glibc
@@ -15,7 +16,7 @@ import Glibc
 /// connection, and hands the lead to the longest waiting thread when its own commit is done.
 public final class CommitBatcher: Sendable {
     /// One commit waiting for, or in, a batch.
-    final class Ticket: @unchecked Sendable {
+    final class Ticket: Sendable {
         /// The commit's writes, as the JSON array `docstore_commit_batch` takes for one commit.
         let writes: [UInt8]
         /// Batches run in this order: the largest document path the commit writes (by its
@@ -24,8 +25,12 @@ public final class CommitBatcher: Sendable {
         /// order and cannot deadlock.
         let order: [UInt8]
         /// Set by the leader of the ticket's batch before it wakes the ticket's thread.
-        var outcome: Result<Int64, StoreError>?
-        private let semaphore = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
+        var outcome: Result<Int64, StoreError>? {
+            get { settled.withLock { $0 } }
+            set { settled.withLock { $0 = newValue } }
+        }
+        private let settled = Mutex<Result<Int64, StoreError>?>(nil)
+        nonisolated(unsafe) private let semaphore = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)  // sem_t is thread-safe
 
         init(writes: [UInt8], order: [UInt8]) {
             self.writes = writes
@@ -38,7 +43,7 @@ public final class CommitBatcher: Sendable {
             semaphore.deallocate()
         }
 
-        func wait() { while sem_wait(semaphore) != 0 && errno == EINTR {} }
+        func wait() { while sem_wait(semaphore) != 0 && SystemError.last().number == EINTR {} }
         func wake() { sem_post(semaphore) }
     }
 

@@ -65,7 +65,7 @@ struct BookingCtl: ParsableCommand {
                 print("the store has services: no sample services created")
                 return
             }
-            let desk = BookingDesk(store: store)
+            let desk = BookingDesk(store: store, now: Timestamp.now)
             let tomorrow = (Timestamp.now().seconds / 86_400 + 1) * 86_400
             let samples: [(id: String, name: String, hours: [Int64])] = [
                 ("haircut", "Haircut (30 min)", [9, 10, 11, 13, 14, 15, 16]),
@@ -102,7 +102,7 @@ struct BookingCtl: ParsableCommand {
             let (configuration, store) = try BookingCtl.store(backend)
             try configuration.prepare(fieldIndexes: BookingDesk.fieldIndexes)
             let cutoff = Timestamp(seconds: Timestamp.now().seconds - Int64(keepHours) * 3600)
-            let deleted = try BookingDesk(store: store).pruneClaims(ofSlotsBefore: cutoff)
+            let deleted = try BookingDesk(store: store, now: Timestamp.now).pruneClaims(ofSlotsBefore: cutoff)
             print("deleted \(deleted) slot claims of slots that began before \(cutoff.rfc3339)")
         }
     }
@@ -144,7 +144,7 @@ struct BookingCtl: ParsableCommand {
             let problems = printedProblems()
             let reader = try BookingCtl.reader(backend, configuration, problems: problems)
             print("configuration: \(configuration.summary)" + (reader.legacyZone.map { ", legacy slot time zone \($0.identifier)" } ?? ""))
-            try BookingDesk(store: store).checkHealth()
+            try BookingDesk(store: store, now: Timestamp.now).checkHealth()
             print("store: answers")
             let check = try DataAudit(store: store, reader: reader).check(now: Timestamp.now())
             print("services: \(check.services), bookings: \(check.bookings), slot claims: \(check.claims)")

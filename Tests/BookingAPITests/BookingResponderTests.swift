@@ -1,50 +1,40 @@
 import Booking
 @testable import BookingAPI
+import BookingApplication
 import FastCGI
 import Gzip
-import HostCounters
 import JSON
 import Logging
-import PostgresStore
+import ReadModel
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The HTTP mapping of the API, in process, on the real PostgreSQL store of the test command.
+/// The HTTP mapping of the API, in process, on the application as the server composes it, over
+/// the in-memory store with hand-stepped clocks (2030, before every slot the tests book).
 @Suite struct BookingResponderTests {
-    let responder: BookingResponder
+    let app = TestApplication()
+    var responder: BookingResponder { app.responder }
     let serviceID = "api-\(UInt32.random(in: 0...UInt32.max))"
-
-    init() throws {
-        let store = PostgresStore(connectionString: getenv("DATABASE_URL").map { String(cString: $0) } ?? "")
-        try store.migrate()
-        responder = BookingResponder(desk: BookingDesk(store: store), adminToken: "admin", maximumBodyBytes: 1024,
-                                     logger: Logger(label: "test"))
-    }
 
     func send(_ method: String, _ path: String, json: String? = nil, contentType: String? = "application/json",
               headers: [String: String] = [:]) -> Response {
-        responder.respond(to: Request(method: method, path: path, headers: headers,
-                                      contentType: json == nil ? nil : contentType, body: .bytes(Array((json ?? "").utf8))))
+        app.send(method, path, json: json, contentType: contentType, headers: headers)
     }
 
-    func createService(slots: [String] = ["2031-05-01T09:00:00Z", "2031-05-01T10:00:00Z"]) -> Response {
-        let body = JSON.object(["service_id": .string(serviceID), "service_name": .string("Room"), "available_slots": .array(slots.map(JSON.string))])
-        return send("POST", "/services", json: body.text, headers: ["authorization": "Bearer admin"])
+    func createService(id: String? = nil, name: String = "Room", slots: [String] = ["2031-05-01T09:00:00Z", "2031-05-01T10:00:00Z"],
+                       to app: TestApplication? = nil) -> Response {
+        let body = JSON.object(["service_id": .string(id ?? serviceID), "service_name": .string(name), "available_slots": .array(slots.map(JSON.string))])
+        return (app ?? self.app).send("POST", "/services", json: body.text, headers: ["authorization": "Bearer admin"])
     }
 
-    /// Checks the one error shape and returns the code.
+    /// The code of an error response, which must have the one error shape.
     func errorCode(_ response: Response) throws -> String? {
-        #expect(response.header("Content-Type") == "application/json; charset=utf-8")
-        let json = try JSONParser.parse(response.body)
-        guard case .object(let top) = json, top.count == 1, case .object(let error)? = top["error"], error.count == 2,
-              case .string(let code)? = error["code"], case .string(let message)? = error["message"], !message.isEmpty
-        else {
-            Issue.record("not the error shape: \(json.text)")
-            return nil
-        }
+        let code = TestSupport.errorCode(of: response)
+        if code == nil { Issue.record("not the error shape: \(String(decoding: response.body, as: UTF8.self))") }
         return code
     }
 
@@ -119,11 +109,10 @@ import Glibc
     }
 
     @Test func availabilityIsGzippedForClientsThatAcceptIt() throws {
-        let databaseURL = getenv("DATABASE_URL").map { String(cString: $0) } ?? ""
         let slots = (0..<60).map { "2031-06-01T09:\($0 < 10 ? "0" : "")\($0):00Z" }
-        _ = try BookingDesk(store: PostgresStore(connectionString: databaseURL)).createService(NewService(id: serviceID, name: "Hall", slots: slots))
+        #expect(createService(name: "Hall", slots: slots).status == 201)
         let plain = send("GET", "/services/\(serviceID)")
-        #expect(plain.status == 200 && plain.body.count >= EncodedBody.minimumGzipBytes)
+        #expect(plain.status == 200 && plain.body.count >= 1024)
         #expect(plain.header("Content-Encoding") == nil && plain.header("Vary") == "Accept-Encoding")
         let gzipped = send("GET", "/services/\(serviceID)", headers: ["accept-encoding": "br, gzip, deflate"])
         #expect(gzipped.header("Content-Encoding") == "gzip" && gzipped.header("Vary") == "Accept-Encoding")
@@ -136,50 +125,70 @@ import Glibc
     }
 
     @Test func aLargeBodyGoesAsItsFileToClientsWithoutGzip() throws {
-        let databaseURL = getenv("DATABASE_URL").map { String(cString: $0) } ?? ""
-        let counters = MappedChangeCounters()
-        let desk = BookingDesk(store: PostgresStore(connectionString: databaseURL), changes: counters)
+        let directory = uniqueFolder("responder-bodies")
+        let app = TestApplication(settings: Application.Settings(readModel: ReadModel.Settings(largeBodyDirectory: directory), adminToken: "admin"))
+        try app.application.readModel.prepareFolders()
+        defer { removeFolder(directory) }
         let two = { (number: Int) in number < 10 ? "0\(number)" : "\(number)" }
         let slots = (0..<3000).map { "2032-01-\(two($0 / 1440 + 1))T\(two($0 % 1440 / 60)):\(two($0 % 60)):00Z" }  // 3,000 minutes
         let ids = (0..<4).map { "\(serviceID)-\($0)" }
-        for id in ids { _ = try desk.createService(NewService(id: id, name: "Large", slots: slots)) }
-        let directory = "/tmp/responder-bodies-\(getpid())-\(serviceID)"
-        let files = LargeBodyFiles(directory: directory, logger: Logger(label: "test"))
-        try files.prepare()
-        defer { removeFolder(directory) }
-        // Built once for the hour: other tests' services, created meanwhile, do not show.
-        let cache = ResponseCache(counters: counters, lifetime: 3600, largeBodyFiles: files)
-        let responder = BookingResponder(desk: desk, cache: cache,
-                                         adminToken: nil, maximumBodyBytes: 1024, logger: Logger(label: "test"))
-        let read = { (headers: [String: String]) in responder.respond(to: Request(method: "GET", path: "/services", headers: headers)) }
+        for id in ids { #expect(createService(id: id, name: "Large", slots: slots, to: app).status == 201) }
+        let read = { (headers: [String: String]) in app.send("GET", "/services", headers: headers) }
 
         let gzipped = read(["accept-encoding": "gzip"])
         #expect(gzipped.header("X-Accel-Redirect") == nil && gzipped.header("Content-Encoding") == "gzip")
         let firstRead = read([:])
-        #expect(firstRead.header("X-Accel-Redirect") == nil && firstRead.body.count >= ResponseCache.largeBodyBytes, "through FastCGI")
+        #expect(firstRead.header("X-Accel-Redirect") == nil && firstRead.body.count >= 256 * 1024, "through FastCGI")
         let plain = read([:])
         let uri = try #require(plain.header("X-Accel-Redirect"))
         #expect(plain.status == 200 && plain.body.isEmpty && uri.hasPrefix("/_large/booking-body-"))
         #expect(plain.header("Content-Type") == "application/json; charset=utf-8" && plain.header("Cache-Control") == "no-store")
         let body = { (uri: String) in contentsOfFile(directory + "/" + uri.dropFirst("/_large/".count)) ?? [] }
-        #expect(body(uri).count >= ResponseCache.largeBodyBytes && Gzip.compress(body(uri)) == gzipped.body)
+        #expect(body(uri).count >= 256 * 1024 && Gzip.compress(body(uri)) == gzipped.body)
         for precondition in ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"] {
             let answered = read([precondition: "*"])  // nginx would evaluate it for the file; the workers' answer ignores it
             #expect(answered.header("X-Accel-Redirect") == nil && answered.body == body(uri), "\(precondition)")
         }
 
-        _ = try desk.book(BookingRequest(serviceID: ids[0], slot: slots[0], userName: "Ann"))
+        let booked = app.send("POST", "/book", json: #"{"service_id": "\#(ids[0])", "slot": "\#(slots[0])", "user_name": "Ann"}"#)
+        #expect(booked.status == 201)
         _ = read([:])
         let afterBooking = try #require(read([:]).header("X-Accel-Redirect"))
         #expect(afterBooking != uri, "a new body, so a new file")
         guard case .object(let catalog) = try JSONParser.parse(body(afterBooking)), case .array(let services)? = catalog["services"],
-              case .object(let booked)? = services.first(where: { if case .object(let service) = $0 { service["service_id"] == .string(ids[0]) } else { false } }),
-              case .array(let free)? = booked["available_slots"]
+              case .object(let service)? = services.first(where: { if case .object(let service) = $0 { service["service_id"] == .string(ids[0]) } else { false } }),
+              case .array(let free)? = service["available_slots"]
         else {
             Issue.record("the catalog in the file lacks \(ids[0])")
             return
         }
         #expect(free.count == slots.count - 1 && free.first == .string(slots[1]), "the booked slot is gone from the file")
+    }
+
+    /// Every mutation records its change before its 2xx: the next read, however fresh the cached
+    /// body, shows it (a route that forgot `recordChange` would serve the body from before).
+    @Test func aReadAfterAMutationsAnswerShowsTheMutation() throws {
+        let catalog = { try JSONParser.parse(send("GET", "/services").body) }
+        let one = { try JSONParser.parse(send("GET", "/services/\(serviceID)").body) }
+        #expect(try catalog()["services"]?.arrayValue?.count == 0)
+        #expect(createService().status == 201)
+        #expect(try catalog()["services"]?.arrayValue?.count == 1, "the new service, at once")
+        #expect(try one()["available_slots"]?.arrayValue?.count == 2)
+        let booked = send("POST", "/book", json: #"{"service_id": "\#(serviceID)", "slot": "2031-05-01T09:00:00Z", "user_name": "Ann"}"#)
+        #expect(booked.status == 201)
+        #expect(try one()["available_slots"] == .array([.string("2031-05-01T10:00:00Z")]), "the booked slot is gone at once")
+        #expect(try catalog()["services"]?.arrayValue?.first?["available_slots"] == .array([.string("2031-05-01T10:00:00Z")]))
+    }
+
+    @Test func aSlotThatBeginsIsGoneFromTheListingAfterTheCachesBound() throws {
+        #expect(createService(slots: ["2030-03-17T20:00:00Z", "2031-05-01T10:00:00Z"]).status == 201)
+        let free = { try JSONParser.parse(send("GET", "/services/\(serviceID)").body)["available_slots"] }
+        #expect(try free() == .array([.string("2030-03-17T20:00:00Z"), .string("2031-05-01T10:00:00Z")]))
+        app.clock.advance(by: 3 * 3600)  // past the first slot's start, and the cache's lifetime
+        #expect(try free() == .array([.string("2031-05-01T10:00:00Z")]))
+        let late = send("POST", "/book", json: #"{"service_id": "\#(serviceID)", "slot": "2030-03-17T20:00:00Z", "user_name": "Ann"}"#)
+        #expect(late.status == 422)
+        #expect(try errorCode(late) == "slot_in_past")
     }
 
     @Test(arguments: [
@@ -188,12 +197,12 @@ import Glibc
         ("gzip;q=0", false), ("gzip; q=0.000", false), ("*;q=0", false), ("gzip;q=0, *", false), ("gzip;q=high", false), ("gzip;q=2", false),
     ] as [(String?, Bool)])
     func acceptEncodingIsReadAsRFC9110Says(_ header: String?, _ accepts: Bool) {
-        #expect(EncodedBody.acceptsGzip(header) == accepts)
+        #expect(AcceptEncoding.acceptsGzip(header) == accepts)
     }
 
     @Test func healthNamesTheBackend() throws {
         let response = send("GET", "/healthz")
         #expect(response.status == 200)
-        #expect(try JSONParser.parse(response.body) == .object(["status": .string("ok"), "backend": .string("postgres")]))
+        #expect(try JSONParser.parse(response.body) == .object(["status": .string("ok"), "backend": .string("memory")]))
     }
 }

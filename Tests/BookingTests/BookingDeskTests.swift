@@ -3,24 +3,27 @@ import DocumentStore
 import DocumentStoreConformance
 import PostgresStore
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The booking rules on the real PostgreSQL store the test command started.
+/// The booking rules on the in-memory store, with a hand-stepped clock (2030, before every
+/// slot the tests book).
 @Suite struct BookingDeskTests {
-    static let databaseURL = getenv("DATABASE_URL").map { String(cString: $0) } ?? ""
-    let store: PostgresStore
+    let clock = ManualClock()
+    let database: MemoryDatabase
+    let store: MemoryStore
     let desk: BookingDesk
-    /// Every test books its own services, so tests can run in parallel on one database.
     let serviceID = "svc-\(UInt32.random(in: 0...UInt32.max))"
     let slots = ["2031-03-01T09:00:00Z", "2031-03-01T10:00:00Z", "2031-03-01T11:00:00Z"]
 
     init() throws {
-        store = PostgresStore(connectionString: Self.databaseURL)
-        try store.migrate()
-        desk = BookingDesk(store: store)
+        let clock = clock
+        database = MemoryDatabase(clock: { clock.now() })
+        store = database.makeStore()
+        desk = BookingDesk(store: store, now: { clock.now() })
         _ = try desk.createService(NewService(id: serviceID, name: "Haircut", slots: slots))
     }
 
@@ -150,18 +153,9 @@ import Glibc
     }
 
     @Test func manyThreadsBookingOneSlotMakeExactlyOneBooking() throws {
-        let contenders = 24
-        let (service, slot) = (serviceID, slots[2])
-        let counts = race(contenders) { index in
-            let desk = BookingDesk(store: PostgresStore(connectionString: Self.databaseURL))
-            do throws(BookingError) {
-                _ = try desk.book(BookingRequest(serviceID: service, slot: slot, userName: "client \(index)"))
-                return "booked"
-            } catch {
-                return error.code
-            }
-        }
-        #expect(counts == ["booked": 1, "slot_taken": contenders - 1])
+        let (database, clock) = (database, clock)
+        let counts = raceForOneSlot(serviceID: serviceID, slot: slots[2]) { BookingDesk(store: database.makeStore(), now: { clock.now() }) }
+        #expect(counts == ["booked": 1, "slot_taken": 23])
         #expect(try documents(in: "slot_claims").count == 1)
         #expect(try documents(in: "bookings").count == 1)
     }
@@ -183,7 +177,7 @@ import Glibc
         #expect(try desk.booking(id: "\(id)-b").timestamp == Timestamp(rfc3339: "2026-01-01T12:00:00Z"))
     }
 
-    /// Documents that name this test's service (other tests write in parallel).
+    /// Documents that name this test's service.
     private func documentCount() throws -> Int {
         try documents(in: "bookings").count + documents(in: "slot_claims").count + documents(in: "services").count
     }
@@ -191,5 +185,39 @@ import Glibc
     /// The documents of `collection` whose `service_id` is this test's service.
     private func documents(in collection: String) throws -> [Document] {
         try store.listAll(collection: collection).filter { $0["service_id"] == .string(serviceID) }
+    }
+}
+
+/// The race for one slot on the real PostgreSQL store the test command started, where claims are
+/// rows and commits from many connections go in batches.
+@Suite(.enabled(if: TestEnvironment.databaseURL != nil, Comment(rawValue: TestEnvironment.noPostgres)))
+struct BookingDeskOnPostgresTests {
+    @Test func manyConnectionsBookingOneSlotMakeExactlyOneBooking() throws {
+        let databaseURL = TestEnvironment.databaseURL ?? ""
+        let store = PostgresStore(connectionString: databaseURL)
+        try store.migrate()
+        let serviceID = "pg-\(UInt32.random(in: 0...UInt32.max))", slot = "2031-03-01T11:00:00Z"
+        _ = try BookingDesk(store: store, now: Timestamp.now).createService(NewService(id: serviceID, name: "Room", slots: [slot]))
+        let batcher = CommitBatcher()
+        let counts = raceForOneSlot(serviceID: serviceID, slot: slot) {
+            BookingDesk(store: PostgresStore(connectionString: databaseURL, batcher: batcher), now: Timestamp.now)
+        }
+        #expect(counts == ["booked": 1, "slot_taken": 23])
+        let bookings = try store.listAll(collection: "bookings").filter { $0["service_id"] == .string(serviceID) }
+        #expect(bookings.count == 1)
+        #expect(try store.ids(collection: "slot_claims", in: Collections.claimIDs(of: serviceID)) == ["\(serviceID)@\(slot)"])
+    }
+}
+
+/// 24 threads, each with a desk of its own, book one slot at once: how many got which outcome
+/// ("booked" or the error's code).
+func raceForOneSlot(serviceID: String, slot: String, makeDesk: @escaping @Sendable () -> BookingDesk) -> [String: Int] {
+    race(24) { index in
+        do throws(BookingError) {
+            _ = try makeDesk().book(BookingRequest(serviceID: serviceID, slot: slot, userName: "client \(index)"))
+            return "booked"
+        } catch {
+            return error.code
+        }
     }
 }

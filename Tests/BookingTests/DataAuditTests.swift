@@ -2,14 +2,16 @@
 import DocumentStore
 import PostgresStore
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Bookings another application made without slot claims, on the real PostgreSQL store.
-@Suite(.serialized) struct DataAuditTests {
-    let store = PostgresStore(connectionString: BookingDeskTests.databaseURL, fieldIndexes: BookingDesk.fieldIndexes)
+@Suite(.serialized, .enabled(if: TestEnvironment.databaseURL != nil, Comment(rawValue: TestEnvironment.noPostgres)))
+struct DataAuditTests {
+    let store = PostgresStore(connectionString: TestEnvironment.databaseURL ?? "", fieldIndexes: BookingDesk.fieldIndexes)
     let serviceID = "legacy-\(UInt32.random(in: 0...UInt32.max))"
     let now = Timestamp(rfc3339: "2031-03-01T00:00:00Z")!
 

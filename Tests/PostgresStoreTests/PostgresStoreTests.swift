@@ -4,15 +4,17 @@ import DocumentStoreConformance
 @testable import PostgresStore
 import Synchronization
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// The database the test command started (deploy/test sets DATABASE_URL).
-let databaseURL = getenv("DATABASE_URL").map { String(cString: $0) } ?? ""
+let databaseURL = TestEnvironment.databaseURL ?? ""
 
-@Suite struct PostgresStoreTests {
+@Suite(.enabled(if: TestEnvironment.databaseURL != nil, Comment(rawValue: TestEnvironment.noPostgres)))
+struct PostgresStoreTests {
     init() throws {
         try PostgresStore(connectionString: databaseURL).migrate()
     }

@@ -1,4 +1,3 @@
-import Atomics
 import Synchronization
 
 #if canImport(Glibc)
@@ -14,7 +13,7 @@ import Glibc
 final class CachedBody: Sendable {
     let bytes: [UInt8]
     /// Read without a lock once made (every read of a gzip client asks for it), made under one.
-    private let gzipped = ManagedAtomicLazyReference<Made>()
+    private let gzipped = AtomicLazyReference<Made>()
     private let makingGzip = Mutex<Void>(())
     /// Where the file goes, for a large body when there are files.
     private let files: LargeBodyFiles?
@@ -44,7 +43,7 @@ final class CachedBody: Sendable {
         guard gzip else { return EncodedBody(bytes, gzip: false, file: writtenFile()) }
         if let made = gzipped.load() { return made.body }
         return makingGzip.withLock { _ in
-            gzipped.load()?.body ?? gzipped.storeIfNilThenLoad(Made(EncodedBody(bytes, gzip: true))).body
+            gzipped.load()?.body ?? gzipped.storeIfNil(Made(EncodedBody(bytes, gzip: true))).body
         }
     }
 

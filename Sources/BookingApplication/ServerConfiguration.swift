@@ -1,5 +1,5 @@
-import Booking
 import FastCGI
+import ReadModel
 import StoreConfiguration
 
 #if canImport(Glibc)
@@ -22,17 +22,17 @@ import Glibc
 /// | `ADMIN_TOKEN` | bearer token for `POST /services`; unset: that endpoint refuses everyone | none |
 /// | `LOG_LEVEL` | trace, debug, info, notice, warning, error or critical | info |
 /// | data settings | see `DataSettings` (`EXTERNAL_WRITERS`, `LEGACY_SLOT_TIME_ZONE`) | none |
-struct ServerConfiguration {
-    var fastCGI: FastCGIConfiguration
-    var store: StoreConfiguration
-    var readCacheLifetime: Double
-    var largeBodyDirectory: String?
-    var publishDirectory: String?
-    var adminToken: String?
-    var logLevel: String
-    var data: DataSettings
+public struct ServerConfiguration: Sendable {
+    public var fastCGI: FastCGIConfiguration
+    public var store: StoreConfiguration
+    public var readCacheLifetime: Double
+    public var largeBodyDirectory: String?
+    public var publishDirectory: String?
+    public var adminToken: String?
+    public var logLevel: String
+    public var data: DataSettings
 
-    init(environment: [String: String]) throws(ConfigurationError) {
+    public init(environment: [String: String]) throws(ConfigurationError) {
         let listener: FastCGIConfiguration.Listener
         if let path = environment["FCGI_SOCKET"], !path.isEmpty {
             let modeText = environment["FCGI_SOCKET_MODE"] ?? "0660"
@@ -53,7 +53,7 @@ struct ServerConfiguration {
         } catch {
             throw ConfigurationError(error.description)
         }
-        readCacheLifetime = try Self.seconds(environment, "READ_CACHE_SECONDS", default: defaultReadCacheLifetime, in: 0.1...3600)
+        readCacheLifetime = try Self.seconds(environment, "READ_CACHE_SECONDS", default: ReadModel.Settings.defaultLifetime, in: 0.1...3600)
         largeBodyDirectory = environment["LARGE_BODY_DIR"].flatMap { $0.isEmpty ? nil : $0 }
         publishDirectory = environment["PUBLISH_DIR"].flatMap { $0.isEmpty ? nil : $0 }
         if publishDirectory != nil && readCacheLifetime < 1 {
@@ -90,7 +90,8 @@ struct ServerConfiguration {
     }
 }
 
-struct ConfigurationError: Error, CustomStringConvertible {
-    let description: String
+/// A setting in the environment that cannot be used, in words for the operator.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
     init(_ description: String) { self.description = description }
 }

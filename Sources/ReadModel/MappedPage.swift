@@ -6,14 +6,14 @@ import Glibc
 
 /// A page of memory that every process mapping the same file shares, read and written as atomic
 /// words; the file stays open, for flock(2). Mapped anonymously, it serves one process only.
-public final class MappedPage: Sendable {
+final class MappedPage: Sendable {
     private static let size = 4096
     /// The open file; -1 for an anonymous page.
-    public let descriptor: Int32
+    let descriptor: Int32
     nonisolated(unsafe) private let memory: UnsafeMutableRawPointer  // unmapped in deinit only
 
     /// Maps `path`, creating it (mode 0600) if needed; nil if that fails.
-    public init?(path: String) {
+    init?(path: String) {
         descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { return nil }
         var status = stat()
@@ -27,7 +27,7 @@ public final class MappedPage: Sendable {
     }
 
     /// A page for this process alone.
-    public init() {
+    init() {
         let memory = mmap(nil, Self.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
         precondition(memory != MAP_FAILED, "cannot map a page of memory")
         self.memory = memory!
@@ -40,7 +40,7 @@ public final class MappedPage: Sendable {
     }
 
     /// The word at `index` (0 up to 511), valid while the page lives.
-    public func word(_ index: Int) -> UnsafeAtomic<UInt64> {
+    func word(_ index: Int) -> UnsafeAtomic<UInt64> {
         precondition((0..<Self.size / 8).contains(index), "a word beyond the page")
         return UnsafeAtomic(at: memory.bindMemory(to: UnsafeAtomic<UInt64>.Storage.self, capacity: Self.size / 8) + index)
     }

@@ -1,8 +1,9 @@
-@testable import BookingAPI
-import HostCounters
 import Logging
+import DocumentStore
+@testable import ReadModel
 import Synchronization
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -11,30 +12,22 @@ import Glibc
 /// The catalog published for nginx: at its second read, for the second its build began in, only
 /// while no change was counted since, and withdrawn by every change counted afterwards.
 @Suite final class PublishedBodiesTests {
-    let directory = "/tmp/published-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    let directory = uniqueFolder("published")
     let counters = MappedChangeCounters()
-    let clock = Clock()
+    let clock = ManualClock(wall: 1_000.5)
     let body = Array("{\"services\":[]}".utf8)
     let compressed = Array("gzip form".utf8)
-
-    /// A wall clock the test sets.
-    final class Clock: Sendable {
-        let now = Mutex<Double>(1_000.5)
-        func set(_ seconds: Double) { now.withLock { $0 = seconds } }
-    }
 
     deinit { removeFolder(directory) }
 
     func published() throws -> PublishedBodies {
-        let clock = clock
-        let published = PublishedBodies(directory: directory, counters: counters, clock: { clock.now.withLock { $0 } },
-                                        logger: Logger(label: "test"))
+        let published = PublishedBodies(directory: directory, counters: counters, clock: clock.readClock, logger: Logger(label: "test"))
         try published.prepare()
         return published
     }
 
     /// The files nginx may serve (the lock file aside).
-    func names() -> [String] { (fileNames(in: directory) ?? []).filter { $0 != ".lock" }.sorted() }
+    func names() -> [String] { namesOfFiles(in: directory).filter { $0 != ".lock" }.sorted() }
 
     func offer(_ published: PublishedBodies, _ path: String = "/services", version: UInt64? = nil, builtIn second: Int = 1_000,
                times: Int = 2) {
@@ -67,20 +60,18 @@ import Glibc
         counters.availabilityChanged()
         offer(published, version: version)
         #expect(names().isEmpty)
-        #expect((fileNames(in: directory) ?? []) == [".lock"], "no scratch file left")
+        #expect(namesOfFiles(in: directory) == [".lock"], "no scratch file left")
     }
 
     @Test func aBodyIsNotPublishedOnceItsSecondHasPassed() throws {
         let published = try published()
-        clock.set(1_001.01)
+        clock.advance(by: 0.51)
         offer(published, builtIn: 1_000)
         #expect(names().isEmpty, "nginx would serve it until 1002, up to 2 s after its build began")
     }
 
     @Test func aFolderThatCannotBeWrittenCostsOneAttemptPerBodyNotOnePerRead() throws {
-        let clock = clock
-        let published = PublishedBodies(directory: "/proc/published", counters: counters, clock: { clock.now.withLock { $0 } },
-                                        logger: Logger(label: "test"))
+        let published = PublishedBodies(directory: "/proc/published", counters: counters, clock: clock.readClock, logger: Logger(label: "test"))
         #expect(throws: FolderError.self) { try published.prepare() }
         var attempts = 0
         for _ in 0..<4 {
@@ -98,25 +89,31 @@ import Glibc
         #expect(names().isEmpty)
     }
 
-    @Test func everyChangeCountedWithdrawsThePublishedFiles() throws {
-        let published = try published()
-        let changes = WithdrawingChangeCounters(counters, withdrawing: published)
-        offer(published)
-        #expect(names().count == 2)
-        let version = changes.availabilityVersion
-        changes.availabilityChanged()
-        #expect(names().isEmpty && changes.availabilityVersion == version + 1)
-        offer(published)
-        #expect(names().count == 2)
-        let services = changes.servicesVersion
-        changes.servicesChanged()
-        #expect(names().isEmpty && changes.servicesVersion == services + 1)
+    /// `recordChange` counts the change and withdraws what nginx may serve: dropping either step
+    /// turns this red.
+    @Test(arguments: [ReadModel.Change.availability, .services])
+    func everyRecordedChangeIsCountedAndWithdrawsThePublishedCatalog(change: ReadModel.Change) throws {
+        let model = ReadModel(settings: ReadModel.Settings(publishDirectory: directory), clock: clock.readClock, logger: Logger(label: "test"))
+        try model.prepareFolders()
+        let reader = model.makeReader()
+        func read(_ text: String) -> [UInt8] {
+            guard case .inline(let bytes, _) = reader.body(for: "/services", accepting: Accepted(gzip: false, file: true), build: { Array(text.utf8) })
+            else { return [] }
+            return bytes
+        }
+        #expect(read("before") == Array("before".utf8) && read("not built") == Array("before".utf8))
+        #expect(names() == ["services-1000.json"] && contentsOfFile(directory + "/services-1000.json") == Array("before".utf8))
+        model.recordChange(change)
+        #expect(names().isEmpty, "withdrawn: nginx asks the workers")
+        #expect(read("after") == Array("after".utf8), "counted: the workers build it again")
+        #expect(read("not built") == Array("after".utf8))
+        #expect(names() == ["services-1000.json"] && contentsOfFile(directory + "/services-1000.json") == Array("after".utf8))
     }
 
     @Test func publishingInANewSecondRemovesTheFilesOfEarlierOnes() throws {
         let published = try published()
         offer(published, builtIn: 1_000)
-        clock.set(1_001.2)
+        clock.advance(by: 0.7)
         offer(published, builtIn: 1_001)
         #expect(names() == ["services-1001.json", "services-1001.json.gz"])
     }
@@ -126,26 +123,28 @@ import Glibc
         offer(published)
         close(open(directory + "/.writing-1-services.json", O_WRONLY | O_CREAT, 0o644))
         try published.prepare()
-        #expect((fileNames(in: directory) ?? []).filter { $0 != ".lock" }.isEmpty)
+        #expect(names().isEmpty)
     }
 
     @Test func theCacheRebuildsInEachNewSecondAndPublishesTheCatalog() throws {
-        let cache = ResponseCache(counters: counters, published: try published())
+        let cache = ResponseCache(counters: counters, clock: clock.readClock, lifetime: 1, published: try published())
         let builds = Mutex(0)
-        func read() throws -> [UInt8] {
-            try cache.body(for: "/services") {
+        func read(_ key: String = "/services") throws -> [UInt8] {
+            let entry = cache.entry(for: ExactString(key)) {
                 builds.withLock { $0 += 1 }
                 return body
-            }.bytes
+            }
+            cache.offer(ExactString(key), entry)
+            return entry.body.bytes
         }
         #expect(try read() == body && read() == body)
         #expect(builds.withLock { $0 } == 1 && names() == ["services-1000.json"], "too small for a gzip form")
-        clock.set(1_001.3)
+        clock.advance(by: 0.6)  // into the next second, younger than the refresh age
         #expect(try read() == body)
         #expect(builds.withLock { $0 } == 2, "a body built in an earlier second is rebuilt")
         #expect(try read() == body)
         #expect(builds.withLock { $0 } == 2 && names() == ["services-1001.json"])
-        for _ in 0..<2 { _ = try cache.body(for: "/services/one") { body } }
+        for _ in 0..<2 { _ = try read("/services/one") }
         #expect(names() == ["services-1001.json"])
     }
 }

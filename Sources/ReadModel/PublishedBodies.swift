@@ -1,8 +1,7 @@
-import Atomics
-import Booking
-import HostCounters
+import Atomics  // for the lock file's shared word only
 import Logging
 import Synchronization
+import SystemError
 
 #if canImport(Glibc)
 import Glibc
@@ -14,13 +13,12 @@ import Glibc
 /// nginx/booking-site.conf). So a published body is served for less than a second after its
 /// build began, the bound for changes made on other hosts, even if no worker runs any more.
 ///
-/// On this host, a booked slot must never show as free once its 201 is sent. Every change is
-/// counted (`ChangeCounters`) and then withdraws every published file, before it is confirmed; a
-/// body is published only while the counters still show the version it was built from. Both
-/// steps hold a lock shared by the host's processes, so a publication never lands after the
-/// withdrawal of a change it does not hold. A read that nginx finds withdrawn goes to the workers.
-/// A withdrawal takes the lock only when something may have been published since the last one.
-public final class PublishedBodies: Sendable {
+/// `ReadModel.recordChange` withdraws every published file once a change is counted; a body is
+/// published only while the counters still show the version it was built from. Both steps hold a
+/// lock shared by the host's processes, so a publication never lands after the withdrawal of a
+/// change it does not hold. A read that nginx finds withdrawn goes to the workers. A withdrawal
+/// takes the lock only when something may have been published since the last one.
+final class PublishedBodies: Sendable {
     /// The published paths and the stems of their file names.
     static let stems = ["/services": "services"]
     private static let publishedPrefixes = stems.values.map { $0 + "-" }
@@ -28,8 +26,8 @@ public final class PublishedBodies: Sendable {
     private static let lockName = ".lock"
 
     let directory: String
-    private let counters: any ChangeCounters
-    private let clock: @Sendable () -> Double
+    private let counters: MappedChangeCounters
+    private let clock: ReadClock
     private let logger: Logger
     /// The body this process was handed last per path (its second and the counters' version it
     /// was built from), and whether it tried to publish it: a body is tried once, so a folder
@@ -43,16 +41,15 @@ public final class PublishedBodies: Sendable {
     /// before it reads the counters and cleared by a withdrawal once the published files are
     /// gone: a withdrawal that finds it clear after its change was counted has nothing to remove,
     /// since a publisher setting it later reads the counters after that change.
-    private let lockFile = ManagedAtomicLazyReference<MappedPage>()
+    private let lockFile = AtomicLazyReference<MappedPage>()
     /// Held with the host's lock: flock(2) excludes other open files, not this process's threads.
     private let threads = Mutex<Void>(())
 
     /// - Parameters:
     ///   - directory: the folder, created by `prepare`; nginx must be able to read it.
     ///   - counters: the host's change counters, the ones every change is counted in.
-    ///   - clock: seconds since the epoch, as nginx's `$msec` reads them.
-    public init(directory: String, counters: any ChangeCounters, clock: @escaping @Sendable () -> Double = wallClockSeconds,
-                logger: Logger) {
+    ///   - clock: its wall clock names files by the second, as nginx's `$msec` reads it.
+    init(directory: String, counters: MappedChangeCounters, clock: ReadClock, logger: Logger) {
         self.directory = directory
         self.counters = counters
         self.clock = clock
@@ -61,16 +58,10 @@ public final class PublishedBodies: Sendable {
 
     /// Creates the folder if needed and removes every file a process left there. For the process
     /// that starts the server, before its workers run, and after they stopped.
-    public func prepare() throws(FolderError) {
+    func prepare() throws(FolderError) {
         try createFolder(directory, setting: "PUBLISH_DIR")
-        guard let names = fileNames(in: directory) else {
-            throw FolderError("cannot read PUBLISH_DIR \(directory): \(String(cString: strerror(errno)))")
-        }
-        for name in names where name != Self.lockName { unlink(directory + "/" + name) }
+        for name in try fileNames(in: directory, setting: "PUBLISH_DIR") where name != Self.lockName { unlink(directory + "/" + name) }
     }
-
-    /// The current second of the wall clock.
-    var currentSecond: Int { Int(clock().rounded(.down)) }
 
     /// Called for each read of `path` the workers answer, with the body built from `version` in
     /// `second` (`version` read before the build began). The second read of the same body
@@ -79,7 +70,7 @@ public final class PublishedBodies: Sendable {
     /// Nothing is published once the second has passed or a change was counted since `version`.
     /// Failures are logged: nginx then asks the workers, as without publication.
     func offer(_ path: String, version: UInt64, builtIn second: Int, forms: () -> (body: [UInt8], gzip: [UInt8]?)) {
-        guard let stem = Self.stems[path], second == currentSecond else { return }
+        guard let stem = Self.stems[path], second == clock.second else { return }
         let secondRead = handed.withLock { handed in
             if let last = handed[path], last.second == second && last.version == version { return !last.tried }
             handed[path] = (second, version, false)
@@ -107,10 +98,10 @@ public final class PublishedBodies: Sendable {
             guard let lockFile else { return false }
             // Before the counters are read: a change counted after this read sees it and withdraws.
             Self.mayBePublished(lockFile).store(1, ordering: .sequentiallyConsistent)
-            Atomics.atomicMemoryFence(ordering: .sequentiallyConsistent)
-            guard counters.availabilityVersion == version && currentSecond == second else { return false }
+            Synchronization.atomicMemoryFence(ordering: .sequentiallyConsistent)
+            guard counters.availabilityVersion == version && clock.second == second else { return false }
             for file in files where rename(directory + "/" + file.scratch, directory + "/" + file.name) != 0 {
-                logger.warning("cannot publish a body", metadata: ["file": "\(file.name)", "error": "\(String(cString: strerror(errno)))"])
+                logger.warning("cannot publish a body", metadata: ["file": "\(file.name)", "error": "\(SystemError.last())"])
                 removePublished { _ in true }
                 return false
             }
@@ -122,10 +113,10 @@ public final class PublishedBodies: Sendable {
         }
     }
 
-    /// Removes every published file, so that nginx asks the workers again. Called once a change
-    /// has been counted, before it is confirmed.
+    /// Removes every published file, so that nginx asks the workers again. Called by
+    /// `ReadModel.recordChange` once a change has been counted, before it is confirmed.
     func withdraw() {
-        Atomics.atomicMemoryFence(ordering: .sequentiallyConsistent)  // the change's count comes first
+        Synchronization.atomicMemoryFence(ordering: .sequentiallyConsistent)  // the change's count comes first
         if let lockFile = mappedLockFile(), Self.mayBePublished(lockFile).load(ordering: .sequentiallyConsistent) == 0 { return }
         withHostLock { lockFile in
             removePublished { _ in true }
@@ -135,7 +126,7 @@ public final class PublishedBodies: Sendable {
 
     /// Removes the published files whose names `match`.
     private func removePublished(where match: (String) -> Bool) {
-        for name in fileNames(in: directory) ?? [] where Self.publishedPrefixes.contains(where: name.hasPrefix) && match(name) {
+        for name in (try? fileNames(in: directory, setting: "PUBLISH_DIR")) ?? [] where Self.publishedPrefixes.contains(where: name.hasPrefix) && match(name) {
             unlink(directory + "/" + name)
         }
     }
@@ -153,33 +144,8 @@ public final class PublishedBodies: Sendable {
 
     private func mappedLockFile() -> MappedPage? {
         if let page = lockFile.load() { return page }
-        return MappedPage(path: directory + "/" + Self.lockName).map { lockFile.storeIfNilThenLoad($0) }
+        return MappedPage(path: directory + "/" + Self.lockName).map { lockFile.storeIfNil($0) }
     }
 
     private static func mayBePublished(_ lockFile: MappedPage) -> UnsafeAtomic<UInt64> { lockFile.word(0) }
-}
-
-/// Change counters that withdraw the published bodies once a change is counted: the change is
-/// confirmed after the counting, so nginx serves no body without it from then on.
-public struct WithdrawingChangeCounters: ChangeCounters {
-    private let counters: any ChangeCounters
-    private let published: PublishedBodies
-
-    public init(_ counters: any ChangeCounters, withdrawing published: PublishedBodies) {
-        self.counters = counters
-        self.published = published
-    }
-
-    public var servicesVersion: UInt64 { counters.servicesVersion }
-    public var availabilityVersion: UInt64 { counters.availabilityVersion }
-
-    public func servicesChanged() {
-        counters.servicesChanged()
-        published.withdraw()
-    }
-
-    public func availabilityChanged() {
-        counters.availabilityChanged()
-        published.withdraw()
-    }
 }

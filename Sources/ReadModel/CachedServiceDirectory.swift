@@ -1,16 +1,17 @@
+import Booking
 import DocumentStore
 import Synchronization
 
-/// The services' definitions (name and offered slots), cached per process.
+/// The services' definitions (name and offered slots), kept per process: the booking rules'
+/// `ServiceDirectory` when the host caches reads.
 ///
 /// For the booking path, which then needs one store round trip (the commit), an entry is used
-/// while no service was created on this host since it was confirmed and for `lifetime` at most;
+/// while no service was changed on this host since it was confirmed and for `lifetime` at most;
 /// then the store's update time of its document (read without the fields) confirms it, or the
-/// document is read again. Services are never changed in place, so this only bounds what
-/// other hosts or programs wrote. For the catalog, each definition is checked against the
-/// store's update time of its document, so a large catalog is not read and parsed again
-/// whenever a booking changes what is free.
-public final class ServiceDefinitions: Sendable {
+/// document is read again. That bounds what other hosts or programs wrote. For the catalog, each
+/// definition is checked against the store's update time of its document, so a large catalog is
+/// not read and parsed again whenever a booking changes what is free.
+public final class CachedServiceDirectory: ServiceDirectory {
     private struct Entry {
         let service: Service
         let updateTime: Timestamp
@@ -25,7 +26,8 @@ public final class ServiceDefinitions: Sendable {
         let service: Service?
     }
 
-    private let counters: any ChangeCounters
+    private let counters: MappedChangeCounters
+    private let clock: ReadClock
     private let lifetime: Double
     // Keyed by id byte for byte: two services may have canonically equivalent ids.
     private let entries = Mutex<[ExactString: Entry]>([:])
@@ -33,26 +35,28 @@ public final class ServiceDefinitions: Sendable {
     private let capacity: Int
 
     /// - Parameter lifetime: seconds an entry is used before its update time confirms it.
-    public init(counters: any ChangeCounters, lifetime: Double = defaultReadCacheLifetime, capacity: Int = 10_000) {
+    init(counters: MappedChangeCounters, clock: ReadClock, lifetime: Double, capacity: Int = 10_000) {
         self.counters = counters
+        self.clock = clock
         self.lifetime = lifetime
         self.capacity = capacity
     }
 
-    /// The cached service, or the one `read` returns (cached when found). A cached entry that is
-    /// due is confirmed by `version`, its document's update time, instead of being read again.
-    func service(id: String, read: () throws(BookingError) -> Document?, version: () throws(BookingError) -> DocumentVersion?,
-                 parse: (Document) -> Service?) throws(BookingError) -> Service? {
+    /// The cached service, or the one the source reads (cached when found). A cached entry that
+    /// is due is confirmed by its document's update time instead of being read again. (A service
+    /// found by its field has another document id: its update time never matches, so such a
+    /// service is read again whenever its entry is due.)
+    public func service(id: String, from source: ServiceSource) throws(BookingError) -> Service? {
         let servicesVersion = counters.servicesVersion
-        let now = monotonicSeconds()
+        let now = clock.monotonic()
         if let entry = entries.withLock({ $0[ExactString(id)] }) {
             if entry.version == servicesVersion, now - entry.confirmedAt < lifetime { return entry.service }
-            if try version()?.updateTime == entry.updateTime {
+            if try source.updateTime(ofDocument: id) == entry.updateTime {
                 remember(id, Entry(service: entry.service, updateTime: entry.updateTime, version: servicesVersion, confirmedAt: now))
                 return entry.service
             }
         }
-        guard let document = try read(), let service = parse(document) else {
+        guard let document = try source.document(id: id), let service = source.service(from: document) else {
             entries.withLock { $0[ExactString(id)] = nil }
             return nil
         }
@@ -68,11 +72,11 @@ public final class ServiceDefinitions: Sendable {
         }
     }
 
-    /// Every valid service, in id order. `versions` are the ids and update times the store
-    /// holds now; when each matches a cached definition those are used, otherwise `list` reads
-    /// every service document again.
-    func all(matching versions: [DocumentVersion], list: () throws(BookingError) -> [Document],
-             parse: (Document) -> Service?) throws(BookingError) -> [Service] {
+    /// Every valid service, in id order. When the id and update time of every service document
+    /// the store holds now match cached definitions, those are used; otherwise every service
+    /// document is read again.
+    public func allServices(from source: ServiceSource) throws(BookingError) -> [Service] {
+        let versions = try source.versions()
         let cached: [CatalogEntry]? = catalog.withLock { entries in
             var found: [CatalogEntry] = []
             found.reserveCapacity(versions.count)
@@ -83,11 +87,11 @@ public final class ServiceDefinitions: Sendable {
             return found
         }
         if let cached { return cached.compactMap(\.service) }
-        let documents = try list()
+        let documents = try source.allDocuments()
         var fresh: [ExactString: CatalogEntry] = [:]
         fresh.reserveCapacity(documents.count)
         let services = documents.compactMap { document -> Service? in
-            let service = parse(document)
+            let service = source.service(from: document)
             fresh[ExactString(document.path.id)] = CatalogEntry(updateTime: document.updateTime, service: service)
             return service
         }

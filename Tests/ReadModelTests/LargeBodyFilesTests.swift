@@ -1,7 +1,8 @@
-@testable import BookingAPI
-import HostCounters
+import DocumentStore
 import Logging
+@testable import ReadModel
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -10,19 +11,20 @@ import Glibc
 /// Large bodies as files for nginx: written once per body, kept while a response may name them,
 /// removed afterwards, and never left behind by a server that stops.
 @Suite final class LargeBodyFilesTests {
-    let directory = "/tmp/large-bodies-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    let directory = uniqueFolder("large-bodies")
     let counters = MappedChangeCounters()
+    let clock = ManualClock()
     let large = Array(String(repeating: "{\"slot\":\"2031-01-01T00:00:00Z\"},", count: 9000).utf8)
 
     deinit { removeFolder(directory) }
 
     func files(retention: Double = 5) throws -> LargeBodyFiles {
-        let files = LargeBodyFiles(directory: directory, retention: retention, logger: Logger(label: "test"))
+        let files = LargeBodyFiles(directory: directory, retention: retention, clock: clock.readClock, logger: Logger(label: "test"))
         try files.prepare()
         return files
     }
 
-    func names() -> [String] { (fileNames(in: directory) ?? []).sorted() }
+    func names() -> [String] { namesOfFiles(in: directory).sorted() }
 
     func contents(_ file: LargeBodyFiles.File) -> [UInt8]? { contentsOfFile(file.path) }
 
@@ -41,7 +43,7 @@ import Glibc
         let first = try #require(files.write(large))
         files.retire(first)
         #expect(contents(first) == large, "a response may have named it a moment ago")
-        usleep(350_000)
+        clock.advance(by: 0.3)
         let second = try #require(files.write(large))
         #expect(contents(first) == nil)
         #expect(names() == [name(second)])
@@ -69,35 +71,44 @@ import Glibc
     }
 
     @Test func aFolderThatCannotBeMadeIsAnError() throws {
-        let blocked = LargeBodyFiles(directory: "/proc/large-bodies", logger: Logger(label: "test"))
+        let blocked = LargeBodyFiles(directory: "/proc/large-bodies", clock: clock.readClock, logger: Logger(label: "test"))
         #expect(throws: FolderError.self) { try blocked.prepare() }
-        let unwritable = LargeBodyFiles(directory: "/proc", logger: Logger(label: "test"))
+        let unwritable = LargeBodyFiles(directory: "/proc", clock: clock.readClock, logger: Logger(label: "test"))
         #expect(unwritable.write(large) == nil, "the body then goes through FastCGI")
+    }
+
+    func cache(files: LargeBodyFiles) -> ResponseCache {
+        ResponseCache(counters: counters, clock: clock.readClock, lifetime: 1, largeBodyFiles: files)
+    }
+
+    /// The body of a read of `key` from `cache`, built as `bytes` if need be, in gzip or not.
+    func body(_ cache: ResponseCache, key: String = "/services", gzip: Bool = false, _ bytes: [UInt8]) -> EncodedBody {
+        cache.entry(for: ExactString(key)) { bytes }.body.encoded(gzip: gzip)
     }
 
     /// The file the cache names for a read without gzip of `bytes` at `/services`.
     func file(_ cache: ResponseCache, _ bytes: [UInt8]) throws -> LargeBodyFiles.File? {
-        try cache.body(for: "/services") { bytes }.file
+        body(cache, bytes).file
     }
 
     @Test func theCacheWritesALargeBodysFileOnceAtItsSecondReadWithoutGzip() throws {
-        let cache = ResponseCache(counters: counters, largeBodyFiles: try files(retention: 0.2))
-        let compressed = try cache.body(for: "/services", gzip: true) { large }
+        let cache = cache(files: try files(retention: 0.2))
+        let compressed = body(cache, gzip: true, large)
         #expect(compressed.isGzip && compressed.file == nil && names().isEmpty)
-        let firstRead = try cache.body(for: "/services") { large }
+        let firstRead = body(cache, large)
         #expect(firstRead.file == nil && firstRead.bytes == large && names().isEmpty, "one read: through FastCGI")
         let written = try #require(try file(cache, large))
         #expect(contents(written) == large)
         #expect(try file(cache, large) == written)
         for _ in 0..<2 {
-            let small = try cache.body(for: "/services/one") { Array("{}".utf8) }
+            let small = body(cache, key: "/services/one", Array("{}".utf8))
             #expect(small.file == nil && small.bytes == Array("{}".utf8))
         }
         #expect(names().count == 1)
     }
 
     @Test func aRebuildKeepsTheFileOfAnUnchangedBodyAndRetiresAChangedOnes() throws {
-        let cache = ResponseCache(counters: counters, largeBodyFiles: try files(retention: 0.2))
+        let cache = cache(files: try files(retention: 0.2))
         _ = try file(cache, large)
         let first = try #require(try file(cache, large))
         counters.availabilityChanged()
@@ -108,14 +119,14 @@ import Glibc
         let second = try #require(try file(cache, changed))
         #expect(second != first && contents(second) == changed)
         #expect(contents(first) == large, "kept for the responses that named it")
-        usleep(250_000)
+        clock.advance(by: 0.2)
         counters.availabilityChanged()
         _ = try file(cache, changed + Array(" ".utf8))
         #expect(contents(first) == nil)
     }
 
     @Test func aFileRemovedByHandIsWrittenAgainAtTheNextRebuild() throws {
-        let cache = ResponseCache(counters: counters, largeBodyFiles: try files())
+        let cache = cache(files: try files())
         _ = try file(cache, large)
         let first = try #require(try file(cache, large))
         unlink(first.path)
@@ -127,7 +138,7 @@ import Glibc
     }
 
     @Test func aBodyReplacedAfterOneReadNeverGetsAFile() throws {
-        let cache = ResponseCache(counters: counters, largeBodyFiles: try files())
+        let cache = cache(files: try files())
         for round in 0..<5 {  // as under steady bookings: every read finds a new body
             counters.availabilityChanged()
             #expect(try file(cache, large + Array(repeating: UInt8(ascii: " "), count: round)) == nil)

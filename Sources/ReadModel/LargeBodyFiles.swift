@@ -1,6 +1,6 @@
-import Booking
 import Logging
 import Synchronization
+import SystemError
 
 #if canImport(Glibc)
 import Glibc
@@ -12,7 +12,7 @@ import Glibc
 /// that never changes; the file is removed `retention` seconds after its body was replaced,
 /// since nginx may not have opened it yet. The folder belongs to one server (its processes
 /// name their files by process id), on the host where its nginx runs.
-public final class LargeBodyFiles: Sendable {
+final class LargeBodyFiles: Sendable {
     /// A body's file: where it is, and the URI nginx serves it at (an `internal` location).
     struct File: Sendable, Equatable {
         let path: String
@@ -25,6 +25,7 @@ public final class LargeBodyFiles: Sendable {
 
     let directory: String
     private let retention: Double
+    private let clock: ReadClock
     private let logger: Logger
     private let state = Mutex(State())
 
@@ -36,32 +37,28 @@ public final class LargeBodyFiles: Sendable {
     /// - Parameters:
     ///   - directory: the folder, created if missing; nginx must be able to read it.
     ///   - retention: seconds a replaced body's file is kept for the responses that named it.
-    public init(directory: String, retention: Double = 2, logger: Logger) {
+    init(directory: String, retention: Double = 2, clock: ReadClock, logger: Logger) {
         self.directory = directory
         self.retention = retention
+        self.clock = clock
         self.logger = logger
     }
 
     /// Creates the folder if needed and removes the files any process of this server left there.
     /// For the process that starts the server, before its workers run, and after they stopped.
-    public func prepare() throws(FolderError) {
+    func prepare() throws(FolderError) {
         try createFolder(directory, setting: "LARGE_BODY_DIR")
-        guard removeFiles(writtenBy: { _ in true }) else {
-            throw FolderError("cannot read LARGE_BODY_DIR \(directory): \(String(cString: strerror(errno)))")
-        }
+        try removeFiles(writtenBy: { _ in true })
     }
 
     /// Removes this server's files (`booking-body-<process id>-<number>.json`) whose writer
-    /// `matches`; false when the folder cannot be read.
-    @discardableResult
-    private func removeFiles(writtenBy matches: (pid_t) -> Bool) -> Bool {
-        guard let names = fileNames(in: directory) else { return false }
-        for name in names where name.hasPrefix(Self.namePrefix) && name.hasSuffix(".json") {
+    /// `matches`.
+    private func removeFiles(writtenBy matches: (pid_t) -> Bool) throws(FolderError) {
+        for name in try fileNames(in: directory, setting: "LARGE_BODY_DIR") where name.hasPrefix(Self.namePrefix) && name.hasSuffix(".json") {
             if let writer = pid_t(name.dropFirst(Self.namePrefix.count).prefix { $0 != "-" }), matches(writer) {
                 unlink(directory + "/" + name)
             }
         }
-        return true
     }
 
     /// Writes `body` to a new file, readable by nginx. Nil when it cannot be written (the body
@@ -76,20 +73,20 @@ public final class LargeBodyFiles: Sendable {
         let path = directory + "/" + name
         guard writeNewFile(path, body, logger: logger) else { return nil }
         // A worker that died (and was replaced) could not remove its files: its successors do.
-        removeFiles { kill($0, 0) != 0 && errno == ESRCH }
+        try? removeFiles { kill($0, 0) != 0 && SystemError.last().number == ESRCH }
         return File(path: path, uri: Self.uriPrefix + name)
     }
 
     /// Marks `file` for removal once `retention` has passed.
     func retire(_ file: File) {
-        let now = monotonicSeconds()
+        let now = clock.monotonic()
         state.withLock { $0.retired.append((file.path, now)) }
         removeExpired()
     }
 
     /// Removes the retired files whose time is up.
     private func removeExpired() {
-        let deadline = monotonicSeconds() - retention
+        let deadline = clock.monotonic() - retention
         let expired = state.withLock { state in
             let count = state.retired.prefix { $0.at <= deadline }.count
             defer { state.retired.removeFirst(count) }

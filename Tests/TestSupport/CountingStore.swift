@@ -1,0 +1,56 @@
+import DocumentStore
+import Synchronization
+
+/// A store that forwards every call to another and counts the calls by name, for tests of what
+/// a cache spares the store.
+public final class CountingStore: DocumentStore {
+    private let store: any DocumentStore
+    private let counts = Mutex<[String: Int]>([:])
+
+    public init(_ store: any DocumentStore) {
+        self.store = store
+    }
+
+    /// How many times `call` ("get", "version", "list", "versions", "ids", "query", "commit") ran.
+    public func count(_ call: String) -> Int { counts.withLock { $0[call] ?? 0 } }
+
+    private func counted<T>(_ call: String, _ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+        counts.withLock { $0[call, default: 0] += 1 }
+        return try body()
+    }
+
+    public var backendName: String { store.backendName }
+
+    public func get(_ path: DocumentPath) throws(StoreError) -> Document? {
+        try counted("get") { () throws(StoreError) in try store.get(path) }
+    }
+
+    public func list(collection: String, pageSize: Int, pageToken: String?) throws(StoreError) -> DocumentPage {
+        try counted("list") { () throws(StoreError) in try store.list(collection: collection, pageSize: pageSize, pageToken: pageToken) }
+    }
+
+    public func version(of path: DocumentPath) throws(StoreError) -> DocumentVersion? {
+        try counted("version") { () throws(StoreError) in try store.version(of: path) }
+    }
+
+    public func versions(collection: String) throws(StoreError) -> [DocumentVersion] {
+        try counted("versions") { () throws(StoreError) in try store.versions(collection: collection) }
+    }
+
+    public func ids(collection: String, in range: DocumentIDRange?) throws(StoreError) -> [String] {
+        try counted("ids") { () throws(StoreError) in try store.ids(collection: collection, in: range) }
+    }
+
+    public func query(collection: String, where filter: FieldFilter?, select: [String]?) throws(StoreError) -> [Document] {
+        try counted("query") { () throws(StoreError) in try store.query(collection: collection, where: filter, select: select) }
+    }
+
+    @discardableResult
+    public func commit(_ writes: [Write]) throws(StoreError) -> Timestamp {
+        try counted("commit") { () throws(StoreError) in try store.commit(writes) }
+    }
+
+    public func ping() throws(StoreError) {
+        try counted("ping") { () throws(StoreError) in try store.ping() }
+    }
+}
