@@ -57,14 +57,20 @@ def deploy(*steps):
 def reset_store():
     """An empty store and fresh workers (whose caches are then empty too)."""
     sql("TRUNCATE documents")
+    restart_app()
+
+
+def restart_app():
+    """Fresh workers (with empty caches), once they answer; the start-up checks every booking's claim."""
     deploy("start_app")
-    for _ in range(100):
+    for _ in range(1200):
         try:
             if api("GET", "/healthz")[0] == 200:
                 return
         except OSError:
             pass
         time.sleep(0.1)
+    raise SystemExit("the workers did not answer within 120 s")
 
 
 # ---- server CPU and memory ----------------------------------------------------------------
@@ -176,7 +182,7 @@ def publish_ceiling(what):
 
 
 ROWS = []
-GROUPS = ["small", "book", "contend", "large"]
+GROUPS = ["small", "history", "book", "contend", "large"]
 ROUNDS = 1  # --rounds: how many times each measurement runs
 
 
@@ -212,6 +218,8 @@ def main():
           f"{os.cpu_count()} cores", flush=True)
     if "small" in groups:
         small(seconds)
+    if "history" in groups:
+        history(seconds, 2_000 if args.smoke else 100_000)
     if "book" in groups:
         book(seconds, 20 if args.smoke else 200)
     if "contend" in groups:
@@ -227,6 +235,39 @@ def small(seconds):
     publish_ceiling("small catalog: 10 services x 20 slots")
     against_ceiling("GET /services small c32", "nginx static ceiling (small) c32", 32, seconds)
     against_ceiling("GET /services small c128", "nginx static ceiling (small) c128", 128, seconds)
+
+
+def history(seconds, bookings):
+    """The small catalog's rows again, on a store that also holds `bookings` bookings of future
+    slots (every slot of services of 500 slots each, stored as the booking path stores them): a
+    read must cost the same as on an empty store, whatever the bookings ever made."""
+    reset_store()
+    seed("small", 10, 20)
+    services = bookings // 500
+    seed("booked", services, 500)
+    # Fields as the store keeps them: Firestore's typed values.
+    slot_text = """to_char(timestamp '2031-01-01' + i * interval '1 minute', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
+    def text(value):
+        return f"jsonb_build_object('stringValue', {value})"
+    sql(f"""INSERT INTO documents (collection, id, fields, create_time, update_time)
+            SELECT 'slot_claims', 'booked-' || s || '@' || {slot_text},
+                   jsonb_build_object('service_id', {text("'booked-' || s")}, 'slot', {text(slot_text)},
+                                      'booking_id', {text("'history-' || s || '-' || i")}),
+                   now() - interval '1 hour', now() - interval '1 hour'
+            FROM generate_series(0, {services - 1}) s, generate_series(0, 499) i""")
+    sql(f"""INSERT INTO documents (collection, id, fields, create_time, update_time)
+            SELECT 'bookings', 'history-' || s || '-' || i,
+                   jsonb_build_object('booking_id', {text("'history-' || s || '-' || i")}, 'service_id', {text("'booked-' || s")},
+                                      'slot', {text(slot_text)}, 'user_name', {text("'history'")},
+                                      'timestamp', jsonb_build_object('timestampValue', '2030-01-01T00:00:00Z')),
+                   now() - interval '1 hour', now() - interval '1 hour'
+            FROM generate_series(0, {services - 1}) s, generate_series(0, 499) i""")
+    sql("VACUUM ANALYZE documents")
+    restart_app()  # nothing cached from before the bookings
+    claims = int(sql("SELECT count(*) FROM documents WHERE collection = 'slot_claims'"))
+    publish_ceiling(f"small catalog with {claims:,} booked future slots in {services} more services")
+    against_ceiling("GET /services history c32", "nginx static ceiling (history) c32", 32, seconds)
+    against_ceiling("GET /services history c128", "nginx static ceiling (history) c128", 128, seconds)
 
 
 def against_ceiling(name, ceiling_name, connections, seconds, headers=()):

@@ -8,6 +8,7 @@ public final class BookingDesk {
     private let store: any DocumentStore
     private let now: () -> Timestamp
     private let directory: any ServiceDirectory
+    private let claims: any ClaimDirectory
     private let reader: DocumentReader
     /// Set when other applications write bookings without slot claims (`EXTERNAL_WRITERS`).
     private let externalWriters: (any TransactionalDocumentStore)?
@@ -15,16 +16,18 @@ public final class BookingDesk {
     /// - Parameters:
     ///   - now: the clock, for booking times and for refusing slots that have begun.
     ///   - directory: where services' definitions are found: the store itself, or a cache of them.
+    ///   - claims: where the catalog finds the claimed slots: the store itself, or a cache of them.
     ///   - reader: how documents other applications wrote are read, and where problems are reported.
     ///   - externalWriters: whether another application books in the same store without slot
     ///     claims, as the original application did. Then a booking checks the bookings of its
     ///     slot and commits in one read-write transaction, and listings read every booking.
     ///     Only stores with serializable transactions (Firestore) support it.
     public init(store: any DocumentStore, now: @escaping () -> Timestamp, directory: any ServiceDirectory = StoreServiceDirectory(),
-                reader: DocumentReader = DocumentReader(), externalWriters: Bool = false) {
+                claims: any ClaimDirectory = StoreClaimDirectory(), reader: DocumentReader = DocumentReader(), externalWriters: Bool = false) {
         self.store = store
         self.now = now
         self.directory = directory
+        self.claims = claims
         self.reader = reader
         self.externalWriters = externalWriters ? store as? any TransactionalDocumentStore : nil
         precondition(!externalWriters || self.externalWriters != nil, "external writers need a store with transactions")
@@ -43,10 +46,7 @@ public final class BookingDesk {
     /// Every service with its free slots (not begun, not booked), in service-id order.
     public func services() throws(BookingError) -> [ServiceAvailability] {
         let services = try directory.allServices(from: source)
-        // Claims are read by id alone (a claim's id names its service and slot): claims pile up
-        // with bookings, and reading and parsing each document was most of a rebuild's work.
-        let claimIDs = try storeCall { () throws(StoreError) in try store.ids(collection: Collections.slotClaims, in: nil) }
-        let claimed = try addingExternalBookings(to: Collections.claimedSlots(claimIDs: claimIDs), of: nil)
+        let claimed = try addingExternalBookings(to: claims.allClaimedSlots(from: source), of: nil)
         let currentTime = now()  // one instant for the whole catalog
         return services.map { service in
             availability(of: service, claimed: claimed[ExactString(service.id)] ?? [], at: currentTime)
@@ -200,8 +200,8 @@ public final class BookingDesk {
 
     // MARK: - Helpers
 
-    /// The store's uncached reads of services, for the directory.
-    private var source: ServiceSource { ServiceSource(store: store, reader: reader) }
+    /// The store's uncached reads of services and claims, for the directories.
+    private var source: CatalogSource { CatalogSource(store: store, reader: reader) }
 
     /// The service's slots that have not begun at `currentTime`, but `claimed` (both in time
     /// order): one merged pass, no hashing. A slot that begins while a cached body lists it is

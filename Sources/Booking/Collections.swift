@@ -66,7 +66,7 @@ enum Collections {
     }
 
     /// A claim id's service id (its bytes) and slot, split at the id's last `@`; nil for other ids.
-    private static func split(claimID bytes: UnsafeBufferPointer<UInt8>) -> (serviceID: UnsafeBufferPointer<UInt8>, slot: Slot)? {
+    static func split(claimID bytes: UnsafeBufferPointer<UInt8>) -> (serviceID: UnsafeBufferPointer<UInt8>, slot: Slot)? {
         guard let at = bytes.lastIndex(of: UInt8(ascii: "@")),
               let slot = Slot(spelling: UnsafeBufferPointer(rebasing: bytes[(at + 1)...]))
         else { return nil }

@@ -68,10 +68,10 @@ public final class Application: Sendable {
                   logger: logger, afterLargeBuild: ProcessMemory.releaseFreed)
     }
 
-    /// The booking rules on a store connection of their own, finding services through the read
-    /// model's directory.
+    /// The booking rules on a store connection of their own, finding services and claims through
+    /// the read model's directories.
     public func makeDesk() -> BookingDesk {
-        BookingDesk(store: makeStore(), now: now, directory: readModel.serviceDirectory, reader: documentReader,
+        BookingDesk(store: makeStore(), now: now, directory: readModel.serviceDirectory, claims: readModel.claimDirectory, reader: documentReader,
                     externalWriters: settings.externalWriters)
     }
 

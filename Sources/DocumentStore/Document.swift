@@ -51,6 +51,20 @@ public struct DocumentVersion: Equatable, Sendable {
     }
 }
 
+/// What a collection gained or changed from a time on, as the store saw it at `asOf` (its own
+/// clock, taken when it began to look): a later look from a little before `asOf` misses nothing
+/// that was visible by then.
+public struct WrittenDocuments: Equatable, Sendable {
+    /// The documents created or updated from the time asked for, in id order.
+    public let documents: [DocumentVersion]
+    public let asOf: Timestamp
+
+    public init(documents: [DocumentVersion], asOf: Timestamp) {
+        self.documents = documents
+        self.asOf = asOf
+    }
+}
+
 /// The document ids from `lowerBound` (included) to `upperBound` (excluded), in the order every
 /// store keeps ids: by their UTF-8 bytes. Both bounds must be valid document ids.
 public struct DocumentIDRange: Equatable, Sendable {

@@ -23,6 +23,13 @@ public protocol DocumentStore: AnyObject {
     /// its fields: how a cache learns cheaply which documents changed.
     func versions(collection: String) throws(StoreError) -> [DocumentVersion]
 
+    /// The id and update time of every document of `collection` created or updated at or after
+    /// `since` (by the store's clock), in document-id order, and the store's time when it looked;
+    /// nil when the store cannot tell without reading the whole collection (callers then read it
+    /// all). Deletions are not reported. How a cache learns what was written since it last
+    /// looked, at a cost that follows the writes, not the collection's size.
+    func written(collection: String, since: Timestamp) throws(StoreError) -> WrittenDocuments?
+
     /// The ids of the documents of `collection` that lie in `range` (every one when nil), in
     /// document-id order: how documents whose ids carry their meaning are found, without reading
     /// the documents (PostgreSQL answers from its primary-key index alone).

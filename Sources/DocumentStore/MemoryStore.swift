@@ -21,7 +21,7 @@ public final class MemoryDatabase: Sendable {
     }
 
     fileprivate let state = Mutex(State())
-    private let clock: @Sendable () -> Timestamp
+    let clock: @Sendable () -> Timestamp
 
     public init(clock: @escaping @Sendable () -> Timestamp = Timestamp.now) {
         self.clock = clock
@@ -68,6 +68,12 @@ public final class MemoryStore: TransactionalDocumentStore {
 
     public func versions(collection: String) throws(StoreError) -> [DocumentVersion] {
         database.state.withLock { $0.documents(in: collection) }.map { DocumentVersion(id: $0.path.id, updateTime: $0.updateTime) }
+    }
+
+    public func written(collection: String, since: Timestamp) throws(StoreError) -> WrittenDocuments? {
+        let (documents, asOf) = database.state.withLock { ($0.documents(in: collection), database.clock()) }
+        return WrittenDocuments(documents: documents.lazy.filter { $0.updateTime >= since }.map { DocumentVersion(id: $0.path.id, updateTime: $0.updateTime) },
+                                asOf: asOf)
     }
 
     public func ids(collection: String, in range: DocumentIDRange?) throws(StoreError) -> [String] {

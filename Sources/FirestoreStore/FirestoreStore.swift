@@ -75,6 +75,11 @@ public final class FirestoreStore: TransactionalDocumentStore {
 
     /// A keys-only query (below); a range is a pair of `__name__` filters (Firestore orders
     /// names by their UTF-8 bytes).
+    /// Firestore cannot filter by a document's update time (it is not a field), so it cannot tell.
+    public func written(collection: String, since: Timestamp) throws(StoreError) -> WrittenDocuments? {
+        nil
+    }
+
     public func ids(collection: String, in range: DocumentIDRange?) throws(StoreError) -> [String] {
         try validateCollection(collection)
         guard let range else { return try keysOnly(collection, where: nil).map(\.id) }

@@ -79,6 +79,28 @@ public final class PostgresStore: DocumentStore {
         }
     }
 
+    /// Found through a BRIN index on the update time: rows are appended in about the order they
+    /// are written, so only the block ranges written lately are read.
+    public func written(collection: String, since: Timestamp) throws(StoreError) -> WrittenDocuments? {
+        try retrying { () throws(StoreError) in
+            let result = try execute("written", [collection, String(since.microseconds)])
+            defer { PQclear(result) }
+            var documents: [DocumentVersion] = []
+            var asOf: Int64?
+            for row in 0..<PQntuples(result) {
+                asOf = Int64(text(result, row, 0) ?? "")
+                guard asOf != nil else { throw .internalError("malformed written row in \(collection)") }
+                guard PQgetisnull(result, row, 1) == 0 else { continue }  // the row of the time alone
+                guard let id = text(result, row, 1), let updated = Int64(text(result, row, 2) ?? "") else {
+                    throw .internalError("malformed written row in \(collection)")
+                }
+                documents.append(DocumentVersion(id: id, updateTime: Timestamp(microseconds: updated)))
+            }
+            guard let asOf else { throw .internalError("the written query answered no row in \(collection)") }
+            return WrittenDocuments(documents: documents, asOf: Timestamp(microseconds: asOf))
+        }
+    }
+
     /// An index-only scan of the primary key where the table's visibility map allows (pages
     /// not changed since the last vacuum): no row is read.
     public func ids(collection: String, in range: DocumentIDRange?) throws(StoreError) -> [String] {

@@ -59,6 +59,12 @@ enum Schema {
     );
     CREATE INDEX IF NOT EXISTS document_aliases_id_idx ON document_aliases (collection, id);
 
+    -- What was written since a time (`written`): a BRIN index keeps the range of update times of
+    -- each 128 pages of the table, so a query for recent writes reads only the ranges written
+    -- lately. Rows are appended in about the order they are written, and inserting costs next to
+    -- nothing (ranges not yet summarized are always read; autosummarize closes them).
+    CREATE INDEX IF NOT EXISTS documents_update_time_brin ON documents USING brin (update_time) WITH (autosummarize = on);
+
     -- One commit is a list of writes, applied atomically. Each write is
     -- {"op": "set"|"delete", "collection", "id", "fields"?, "exists"?: bool, "update_time"?: int8 µs,
     --  "aliased"?: true (its collection has looked-up fields), "aliases"?: [{"field", "value"}]}.
@@ -163,6 +169,13 @@ enum Schema {
         ("list", "SELECT \(columns) FROM documents WHERE collection = $1 AND id > $2 ORDER BY id LIMIT $3"),
         ("version", "SELECT id, \(microseconds("update_time")) FROM documents WHERE collection = $1 AND id = $2"),
         ("versions", "SELECT id, \(microseconds("update_time")) FROM documents WHERE collection = $1 ORDER BY id"),
+        // The statement's start time comes first, on every row and on a row of its own when none matched.
+        ("written", """
+            SELECT \(microseconds("statement_timestamp()")), w.id, w.updated FROM (VALUES (1)) AS one (x) LEFT JOIN (
+                SELECT id, \(microseconds("update_time")) AS updated FROM documents
+                WHERE collection = $1 AND update_time >= timestamptz 'epoch' + $2::int8 * interval '1 microsecond'
+            ) AS w ON true ORDER BY w.id
+            """),
         ("ids", "SELECT id FROM documents WHERE collection = $1 ORDER BY id"),
         ("ids_in", "SELECT id FROM documents WHERE collection = $1 AND id >= $2 AND id < $3 ORDER BY id"),
         // $1 collection, $2 field, $3 value. For a field the store was told of: the documents its

@@ -46,17 +46,17 @@ public final class CachedServiceDirectory: ServiceDirectory {
     /// is due is confirmed by its document's update time instead of being read again. (A service
     /// found by its field has another document id: its update time never matches, so such a
     /// service is read again whenever its entry is due.)
-    public func service(id: String, from source: ServiceSource) throws(BookingError) -> Service? {
+    public func service(id: String, from source: CatalogSource) throws(BookingError) -> Service? {
         let servicesVersion = counters.servicesVersion
         let now = clock.monotonic()
         if let entry = entries.withLock({ $0[ExactString(id)] }) {
             if entry.version == servicesVersion, now - entry.confirmedAt < lifetime { return entry.service }
-            if try source.updateTime(ofDocument: id) == entry.updateTime {
+            if try source.updateTime(ofServiceDocument: id) == entry.updateTime {
                 remember(id, Entry(service: entry.service, updateTime: entry.updateTime, version: servicesVersion, confirmedAt: now))
                 return entry.service
             }
         }
-        guard let document = try source.document(id: id), let service = source.service(from: document) else {
+        guard let document = try source.serviceDocument(id: id), let service = source.service(from: document) else {
             entries.withLock { $0[ExactString(id)] = nil }
             return nil
         }
@@ -75,8 +75,8 @@ public final class CachedServiceDirectory: ServiceDirectory {
     /// Every valid service, in id order. When the id and update time of every service document
     /// the store holds now match cached definitions, those are used; otherwise every service
     /// document is read again.
-    public func allServices(from source: ServiceSource) throws(BookingError) -> [Service] {
-        let versions = try source.versions()
+    public func allServices(from source: CatalogSource) throws(BookingError) -> [Service] {
+        let versions = try source.serviceVersions()
         let cached: [CatalogEntry]? = catalog.withLock { entries in
             var found: [CatalogEntry] = []
             found.reserveCapacity(versions.count)
@@ -87,7 +87,7 @@ public final class CachedServiceDirectory: ServiceDirectory {
             return found
         }
         if let cached { return cached.compactMap(\.service) }
-        let documents = try source.allDocuments()
+        let documents = try source.allServiceDocuments()
         var fresh: [ExactString: CatalogEntry] = [:]
         fresh.reserveCapacity(documents.count)
         let services = documents.compactMap { document -> Service? in

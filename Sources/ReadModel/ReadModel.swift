@@ -47,6 +47,8 @@ public final class ReadModel: Sendable {
     private let published: PublishedBodies?
     /// The services' definitions, for the booking rules.
     public let serviceDirectory: CachedServiceDirectory
+    /// The claimed slots, for the booking rules' catalog.
+    public let claimDirectory: CachedClaimDirectory
     /// Whether the change counters are shared with the host's other processes (their file could
     /// be mapped), or count this process's changes only.
     public let sharesChangesAcrossProcesses: Bool
@@ -63,6 +65,7 @@ public final class ReadModel: Sendable {
         cache = ResponseCache(counters: counters, clock: clock, lifetime: settings.lifetime, largeBodyFiles: largeBodyFiles,
                               published: published, afterLargeBuild: afterLargeBuild)
         serviceDirectory = CachedServiceDirectory(counters: counters, clock: clock, lifetime: settings.lifetime)
+        claimDirectory = CachedClaimDirectory(counters: counters, clock: clock, lifetime: settings.lifetime)
     }
 
     /// Creates the folders of files for nginx and empties them. For the process that starts the

@@ -25,6 +25,7 @@ public enum DocumentStoreConformance {
         "delete removes and honours preconditions": deleteHonoursPreconditions,
         "list pages through a collection in id order": listPages,
         "versions give every id in order with its current update time": versionsFollowUpdates,
+        "written gives what was created or updated since a commit time, or nil": writtenSinceACommit,
         "ids, all or in a range from its lower bound to before its upper, in byte order": idsInAnIDRange,
         "the version of one document is its current update time, nil when there is none": versionOfOneDocument,
         "ids Firestore forbids are refused": forbiddenIDsAreRefused,
@@ -187,6 +188,25 @@ public enum DocumentStoreConformance {
         try store.commit([.delete(DocumentPath(collection, "a"), .none)])
         try expect(try store.versions(collection: collection).map(\.id) == ["b", "c"], "a deleted document is gone")
         try expect(try store.versions(collection: uniqueCollection()).isEmpty, "an empty collection has no versions")
+    }
+
+    static func writtenSinceACommit(_ makeStore: @escaping DocumentStoreFactory) throws {
+        let store = makeStore()
+        let collection = uniqueCollection()
+        let first = try store.commit(["b", "a"].map { .create(DocumentPath(collection, $0), [:]) })
+        guard let all = try store.written(collection: collection, since: first) else { return }  // the store cannot tell
+        try expect(all.documents.map(\.id) == ["a", "b"], "documents written at the time given, in id order: \(all.documents.map(\.id))")
+        try expect(all.documents == (try store.versions(collection: collection)), "with their update times")
+        try expect(all.asOf >= first, "looked at or after the commit")
+        var later = try store.commit([.create(DocumentPath(collection, "c"), [:])])
+        while later == first { later = try store.commit([.set(DocumentPath(collection, "c"), [:], .none)]) }  // a coarse clock
+        try store.commit([.set(DocumentPath(collection, "a"), ["n": .integer(2)], .none), .create(DocumentPath(uniqueCollection(), "x"), [:])])
+        let since = try store.written(collection: collection, since: later)
+        try expect(since?.documents.map(\.id) == ["a", "c"], "what was written at or after the later commit: \(since?.documents.map(\.id) ?? [])")
+        try store.commit([.delete(DocumentPath(collection, "c"), .none)])
+        try expect(try store.written(collection: collection, since: later)?.documents.map(\.id) == ["a"], "a deleted document is not reported")
+        let empty = try store.written(collection: uniqueCollection(), since: first)
+        try expect(empty?.documents.isEmpty == true && (empty?.asOf ?? first) >= later, "an empty collection, with the time it was looked at")
     }
 
     static func versionOfOneDocument(_ makeStore: @escaping DocumentStoreFactory) throws {

@@ -12,14 +12,14 @@ import TestSupport
     let clock = ManualClock()
     let model: ReadModel
     let store: CountingStore
-    let source: ServiceSource
+    let source: CatalogSource
     let reader = DocumentReader()
 
     init() {
         let clock = clock
         model = ReadModel(settings: ReadModel.Settings(lifetime: 1), clock: clock.readClock, logger: Logger(label: "test"))
         store = CountingStore(MemoryDatabase(clock: { clock.now() }).makeStore())
-        source = ServiceSource(store: store, reader: reader)
+        source = CatalogSource(store: store, reader: reader)
     }
 
     var directory: CachedServiceDirectory { model.serviceDirectory }

@@ -6,13 +6,21 @@ import Synchronization
 public final class CountingStore: DocumentStore {
     private let store: any DocumentStore
     private let counts = Mutex<[String: Int]>([:])
+    private let writtenAsked = Mutex<[Timestamp]>([])
 
-    public init(_ store: any DocumentStore) {
+    private let tellsWritten: Bool
+
+    /// - Parameter tellsWritten: false answers `written` with nil, as Firestore does.
+    public init(_ store: any DocumentStore, tellsWritten: Bool = true) {
         self.store = store
+        self.tellsWritten = tellsWritten
     }
 
-    /// How many times `call` ("get", "version", "list", "versions", "ids", "query", "commit") ran.
+    /// How many times `call` ("get", "version", "list", "versions", "written", "ids", "query", "commit") ran.
     public func count(_ call: String) -> Int { counts.withLock { $0[call] ?? 0 } }
+
+    /// The `since` of every call of `written`, in order.
+    public var writtenSince: [Timestamp] { writtenAsked.withLock { $0 } }
 
     private func counted<T>(_ call: String, _ body: () throws(StoreError) -> T) throws(StoreError) -> T {
         counts.withLock { $0[call, default: 0] += 1 }
@@ -35,6 +43,11 @@ public final class CountingStore: DocumentStore {
 
     public func versions(collection: String) throws(StoreError) -> [DocumentVersion] {
         try counted("versions") { () throws(StoreError) in try store.versions(collection: collection) }
+    }
+
+    public func written(collection: String, since: Timestamp) throws(StoreError) -> WrittenDocuments? {
+        writtenAsked.withLock { $0.append(since) }
+        return try counted("written") { () throws(StoreError) in tellsWritten ? try store.written(collection: collection, since: since) : nil }
     }
 
     public func ids(collection: String, in range: DocumentIDRange?) throws(StoreError) -> [String] {

@@ -37,6 +37,11 @@ def assert_error(response, status, code):
     assert body["error"]["message"], body
 
 
+def book(service_id, slot, user_name="Ann", **kwargs):
+    """POST /book for one slot; the response as it came."""
+    return call("POST", "/book", json={"service_id": service_id, "slot": slot, "user_name": user_name}, **kwargs)
+
+
 def future_slots(count, start_days=400, step_minutes=30):
     start = datetime(2030, 1, 1, 9, 0, tzinfo=timezone.utc) + timedelta(days=start_days % 300)
     return [(start + timedelta(minutes=step_minutes * i)).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(count)]

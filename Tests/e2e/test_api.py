@@ -7,11 +7,7 @@ import subprocess
 import pytest
 import requests
 
-from stack import (ADMIN, CA, HEALTH_BACKEND, HTTP_BASE, assert_error, call, count_documents, create_service, future_slots, url)
-
-
-def book(service_id, slot, user_name="Ann", **kwargs):
-    return call("POST", "/book", json={"service_id": service_id, "slot": slot, "user_name": user_name}, **kwargs)
+from stack import (ADMIN, CA, HEALTH_BACKEND, HTTP_BASE, assert_error, book, call, count_documents, create_service, future_slots, url)
 
 
 def test_health_reports_the_backend():

@@ -59,3 +59,11 @@ def bookingctl(*args, **env):
     result = run_bookingctl(*args, **env)
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+def firestore_client():
+    """Google's own Firestore client (its REST transport) on the test server."""
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud.firestore_v1.services.firestore import FirestoreClient
+    return FirestoreClient(transport="rest", credentials=AnonymousCredentials(), client_options=ClientOptions(api_endpoint=SERVER))

@@ -7,13 +7,9 @@ import time
 import pytest
 
 from server_control import control
-from stack import assert_error, call, count_documents, create_service, future_slots
+from stack import assert_error, book, count_documents, create_service, future_slots
 
 pytestmark = pytest.mark.usefixtures("no_faults")
-
-
-def book(service_id, slot, user_name="Ann"):
-    return call("POST", "/book", json={"service_id": service_id, "slot": slot, "user_name": user_name})
 
 
 @pytest.fixture

@@ -5,13 +5,10 @@ import uuid
 import pytest
 import requests
 from google.api_core import exceptions
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
-from google.cloud.firestore_v1.services.firestore import FirestoreClient
 from google.cloud.firestore_v1.types import (BeginTransactionRequest, CommitRequest, Document, ListDocumentsRequest,
                                              Precondition, RunQueryRequest, StructuredQuery, TransactionOptions, Value, Write)
 
-from server_control import SERVER, control
+from server_control import SERVER, control, firestore_client
 
 DATABASE = "projects/fidelity/databases/(default)"
 ROOT = f"{DATABASE}/documents"
@@ -19,7 +16,7 @@ ROOT = f"{DATABASE}/documents"
 
 @pytest.fixture(scope="module")
 def client():
-    return FirestoreClient(transport="rest", credentials=AnonymousCredentials(), client_options=ClientOptions(api_endpoint=SERVER))
+    return firestore_client()
 
 
 @pytest.fixture

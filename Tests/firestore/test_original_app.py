@@ -18,7 +18,7 @@ import requests
 from google.cloud.firestore_v1 import GeoPoint
 
 from server_control import SERVER, run_bookingctl
-from stack import ROOT, assert_error, call, restart_app, sql
+from stack import ROOT, assert_error, book, call, restart_app, sql
 
 sys.path.insert(0, os.path.join(ROOT, "Tests", "legacy"))
 from original_app import make_client  # noqa: E402
@@ -67,10 +67,6 @@ def server_log(since):
 
 def free_slots(service_id):
     return call("GET", f"/services/{service_id}").json()["available_slots"]
-
-
-def book(service_id, slot, name="New customer"):
-    return call("POST", "/book", json={"service_id": service_id, "slot": slot, "user_name": name})
 
 
 def test_a_slot_the_original_booked_is_taken_from_the_first_request(db):
@@ -195,7 +191,7 @@ def test_twenty_clients_of_both_applications_racing_for_one_slot_give_one_bookin
         if original:
             status = legacy.post("/book", {"service_id": service_id, "slot": slot, "user_name": f"legacy-{index}"}).status_code
         else:
-            status = book(service_id, "2031-04-01T10:00:00Z", name=f"new-{index}").status_code
+            status = book(service_id, "2031-04-01T10:00:00Z", user_name=f"new-{index}").status_code
         with lock:
             statuses.append(status)
 

@@ -6,13 +6,10 @@ import os
 import uuid
 from datetime import datetime, timezone
 
-from google.auth.credentials import AnonymousCredentials
-from google.api_core.client_options import ClientOptions
-from google.cloud.firestore_v1.services.firestore import FirestoreClient
 from google.cloud.firestore_v1.types import ArrayValue, CommitRequest, Document, Value, Write
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from server_control import SERVER
+from server_control import firestore_client
 from stack import call
 
 PROJECT = os.environ.get("GOOGLE_CLOUD_PROJECT", "booking-e2e")
@@ -20,7 +17,7 @@ DATABASE = f"projects/{PROJECT}/databases/(default)"
 
 
 def client():
-    return FirestoreClient(transport="rest", credentials=AnonymousCredentials(), client_options=ClientOptions(api_endpoint=SERVER))
+    return firestore_client()
 
 
 def strings(*values):

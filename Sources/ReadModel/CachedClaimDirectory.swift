@@ -1,0 +1,108 @@
+import Booking
+import DocumentStore
+import Synchronization
+
+/// The claimed slots of every service, kept per process and brought up to date from what the
+/// store says was written since it last looked: the booking rules' `ClaimDirectory` when the host
+/// caches reads.
+///
+/// Reading every claim for each catalog build made a read cost more with every booking ever made.
+/// Here every claim is read once (and again every `fullReadInterval`), and otherwise only the
+/// claims written from a second before the store's time at its last look: when this host recorded
+/// a change since, or when half the lifetime has passed (the bound for other hosts' bookings). So
+/// a catalog build costs in proportion to the recent writes, not to the history.
+///
+/// A commit takes its update time before it becomes visible; one that becomes visible more than
+/// the overlap (1 s) later is found by the next full read, which also drops the claims pruned
+/// since. Claims are deleted only for slots that have begun, which no catalog lists. A store that
+/// cannot say what was written (Firestore) is read in full after each change here and at most
+/// once per lifetime otherwise.
+public final class CachedClaimDirectory: ClaimDirectory {
+    private struct State {
+        var claimed: [ExactString: [Slot]] = [:]
+        /// Where the next look at recent writes begins (the store's clock); nil: read them all.
+        var nextSince: Timestamp?
+        var fullReadAt = -Double.infinity
+        var checkedAt = -Double.infinity
+        /// The host's availability version when the store was last asked.
+        var checkedVersion: UInt64 = 0
+    }
+
+    private let counters: MappedChangeCounters
+    private let clock: ReadClock
+    private let lifetime: Double
+    private let state = Mutex(State())
+    /// Held while the store is asked, so that one thread asks for the process.
+    private let asking = Mutex<Void>(())
+    /// How far before the store's time at the last look the next look begins.
+    static let overlapMicroseconds: Int64 = 1_000_000
+    /// How often every claim is read again.
+    static let fullReadInterval = 60.0
+
+    init(counters: MappedChangeCounters, clock: ReadClock, lifetime: Double) {
+        self.counters = counters
+        self.clock = clock
+        self.lifetime = lifetime
+    }
+
+    public func allClaimedSlots(from source: CatalogSource) throws(BookingError) -> [ExactString: [Slot]] {
+        try asking.withLock { _ throws(BookingError) in
+            let version = counters.availabilityVersion
+            let now = clock.monotonic()
+            let current = state.withLock { $0 }
+            let changedHere = version != current.checkedVersion
+            let due = changedHere || now - current.checkedAt >= lifetime / 2
+            if now - current.fullReadAt >= Self.fullReadInterval {
+                try readAll(from: source, version: version, at: now)
+            } else if due {
+                if let since = current.nextSince, let written = try source.claimsWritten(since: since) {
+                    add(written, version: version, at: now)
+                } else if changedHere || now - current.fullReadAt >= lifetime {
+                    try readAll(from: source, version: version, at: now)  // the store cannot say what was written
+                }
+            }
+            return state.withLock { $0.claimed }
+        }
+    }
+
+    /// Reads every claim id (an index-only scan on PostgreSQL). Where the store can say what was
+    /// written, it is first asked for the writes from the far future on: none, but the time it
+    /// looked, from which the next look at recent writes begins.
+    private func readAll(from source: CatalogSource, version: UInt64, at now: Double) throws(BookingError) {
+        let asOf = try source.claimsWritten(since: Timestamp(seconds: Int64(Int32.max)))?.asOf
+        let claimed = CatalogSource.claimedSlots(claimIDs: try source.allClaimIDs())
+        state.withLock {
+            $0.claimed = claimed
+            $0.nextSince = asOf.map(Self.lookingBack(from:))
+            ($0.fullReadAt, $0.checkedAt, $0.checkedVersion) = (now, now, version)
+        }
+    }
+
+    /// Adds the claims written lately (some of which it holds already).
+    private func add(_ written: WrittenDocuments, version: UInt64, at now: Double) {
+        state.withLock { state in
+            for claim in written.documents {
+                guard let (serviceID, slot) = CatalogSource.claim(id: claim.id) else { continue }
+                state.claimed[serviceID, default: []].insertSorted(slot)
+            }
+            state.nextSince = Self.lookingBack(from: written.asOf)
+            (state.checkedAt, state.checkedVersion) = (now, version)
+        }
+    }
+
+    private static func lookingBack(from asOf: Timestamp) -> Timestamp {
+        Timestamp(microseconds: asOf.microseconds - overlapMicroseconds)
+    }
+}
+
+extension Array where Element == Slot {
+    /// Inserts `slot` where it keeps the array in order, unless it holds it already.
+    mutating func insertSorted(_ slot: Slot) {
+        var low = startIndex, high = endIndex
+        while low < high {
+            let middle = (low + high) / 2
+            if self[middle] < slot { low = middle + 1 } else { high = middle }
+        }
+        if low == endIndex || self[low] != slot { insert(slot, at: low) }
+    }
+}

@@ -1,0 +1,104 @@
+import Booking
+import DocumentStore
+import Logging
+@testable import ReadModel
+import Testing
+import TestSupport
+
+/// The read model's claimed slots: read in full once, then only what the store says was written
+/// since, when this host recorded a change or half the lifetime passed; so a catalog build costs
+/// in proportion to the recent writes, not to every booking ever made.
+@Suite struct CachedClaimDirectoryTests {
+    let clock = ManualClock()
+    /// The store's clock: it passes apart from the read model's.
+    let storeClock = ManualClock()
+    let model: ReadModel
+    let store: CountingStore
+    let source: CatalogSource
+
+    init() {
+        let storeClock = storeClock
+        model = ReadModel(settings: ReadModel.Settings(lifetime: 1), clock: clock.readClock, logger: Logger(label: "test"))
+        store = CountingStore(MemoryDatabase(clock: { storeClock.now() }).makeStore())
+        source = CatalogSource(store: store, reader: DocumentReader())
+    }
+
+    var directory: CachedClaimDirectory { model.claimDirectory }
+
+    /// How many times every claim was read, and how many times only the recent writes (a full
+    /// read first asks for the writes from the far future on, for the store's time).
+    func reads() -> (all: Int, recent: Int) {
+        let all = store.count("ids")
+        return (all, store.writtenSince.count - all)
+    }
+
+    func claim(_ serviceID: String, _ slot: String) throws {
+        storeClock.advance(by: 0.001)
+        try store.commit([.create(DocumentPath("slot_claims", "\(serviceID)@\(slot)"), ["service_id": .string(serviceID)])])
+    }
+
+    /// The claimed slots per service, as text.
+    func claimed() throws -> [String: [String]] {
+        Dictionary(uniqueKeysWithValues: try directory.allClaimedSlots(from: source).map { ($0.key.string, $0.value.map(\.description)) })
+    }
+
+    @Test func afterOneFullReadOnlyRecentWritesAreRead() throws {
+        try claim("a", "2031-01-01T10:00:00Z")
+        try claim("b", "2031-01-01T09:00:00Z")
+        #expect(try claimed() == ["a": ["2031-01-01T10:00:00Z"], "b": ["2031-01-01T09:00:00Z"]])
+        #expect(reads() == (1, 0), "the first build reads every claim")
+        #expect(try claimed().count == 2 && reads() == (1, 0), "nothing changed here and within half the lifetime: no read")
+
+        clock.advance(by: 10)
+        storeClock.advance(by: 10)  // far beyond the overlap: the old claims are not read again
+        try claim("a", "2031-01-01T09:00:00Z")
+        model.recordChange(.availability)
+        #expect(try claimed() == ["a": ["2031-01-01T09:00:00Z", "2031-01-01T10:00:00Z"], "b": ["2031-01-01T09:00:00Z"]])
+        #expect(reads() == (1, 1), "a change here: what was written since")
+        #expect(store.writtenSince.last == Timestamp(microseconds: storeClock.now().microseconds - 10_001_000 - 1_000_000),
+                "from a second before the store's time at the last look")
+
+        clock.advance(by: 10)
+        storeClock.advance(by: 10)
+        #expect(try claimed()["c"] == nil && reads() == (1, 2), "half the lifetime on: what was written since (nothing)")
+        try claim("c", "2031-01-01T08:00:00Z")  // on another host: no change recorded here
+        #expect(try claimed()["c"] == nil && reads() == (1, 2), "within half the lifetime of the last look: no read")
+        clock.advance(by: 0.5)
+        #expect(try claimed()["c"] == ["2031-01-01T08:00:00Z"], "half the lifetime on: what was written since")
+        #expect(reads() == (1, 3))
+    }
+
+    @Test func everyClaimIsReadAgainAfterTheFullReadInterval() throws {
+        try claim("a", "2031-01-01T10:00:00Z")
+        _ = try claimed()
+        try store.commit([.delete(DocumentPath("slot_claims", "a@2031-01-01T10:00:00Z"), .none)])  // deletions are not seen...
+        clock.advance(by: 1)
+        #expect(try claimed() == ["a": ["2031-01-01T10:00:00Z"]])
+        clock.advance(by: CachedClaimDirectory.fullReadInterval)
+        #expect(try claimed().isEmpty, "...until the next full read")
+        #expect(reads().all == 2)
+    }
+
+    @Test func aStoreThatCannotSayWhatWasWrittenIsReadInFullAfterAChangeAndOncePerLifetime() throws {
+        let firestoreLike = CountingStore(store, tellsWritten: false)
+        let source = CatalogSource(store: firestoreLike, reader: DocumentReader())
+        try claim("a", "2031-01-01T10:00:00Z")
+        #expect(try directory.allClaimedSlots(from: source).count == 1 && firestoreLike.count("ids") == 1)
+        try claim("b", "2031-01-01T10:00:00Z")
+        clock.advance(by: 0.6)
+        #expect(try directory.allClaimedSlots(from: source).count == 1 && firestoreLike.count("ids") == 1, "within the lifetime")
+        model.recordChange(.availability)
+        #expect(try directory.allClaimedSlots(from: source).count == 2 && firestoreLike.count("ids") == 2, "a change here")
+        try claim("c", "2031-01-01T10:00:00Z")
+        clock.advance(by: 1)
+        #expect(try directory.allClaimedSlots(from: source).count == 3 && firestoreLike.count("ids") == 3, "the lifetime on")
+    }
+
+    @Test func insertingKeepsEachServicesSlotsInOrderOnce() throws {
+        var slots = try ["10", "08", "12"].map { try Slot(parsing: "2031-01-01T\($0):00:00Z") }.sorted()
+        slots.insertSorted(try Slot(parsing: "2031-01-01T09:00:00Z"))
+        slots.insertSorted(try Slot(parsing: "2031-01-01T12:00:00Z"))
+        slots.insertSorted(try Slot(parsing: "2031-01-01T13:00:00Z"))
+        #expect(slots.map(\.description) == ["08", "09", "10", "12", "13"].map { "2031-01-01T\($0):00:00Z" })
+    }
+}
