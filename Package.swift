@@ -23,61 +23,83 @@ let package = Package(
         .target(name: "SystemError"),  // errno in words, captured right after its call
         .target(name: "JSON"),
         .target(name: "Gzip", dependencies: ["CZlib"]),
-        .target(name: "FastCGI", dependencies: [
-            "CFastCGI", "SystemError", .product(name: "Logging", package: "swift-log"),
-        ]),
+        .target(
+            name: "FastCGI",
+            dependencies: [
+                "CFastCGI", "SystemError", .product(name: "Logging", package: "swift-log"),
+            ]),
         .target(name: "DocumentStore", dependencies: ["JSON"]),  // the protocol, and its in-memory twin
         .target(name: "PostgresStore", dependencies: ["DocumentStore", "JSON", "CPostgres", "SystemError"]),
-        .target(name: "FirestoreStore", dependencies: [
-            "DocumentStore", "JSON", "CCurl", .product(name: "_CryptoExtras", package: "swift-crypto"),
-        ]),
+        .target(
+            name: "FirestoreStore",
+            dependencies: [
+                "DocumentStore", "JSON", "CCurl", .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]),
         .target(name: "StoreConfiguration", dependencies: ["Booking", "DocumentStore", "PostgresStore", "FirestoreStore", "TimeZones"]),
         .target(name: "Booking", dependencies: ["DocumentStore"]),
         // The system's zone database, for slots stored as local times (Foundation's TimeZone).
         .target(name: "TimeZones", dependencies: ["Booking", "DocumentStore"]),
         // The read path: cached and published bodies, the services' definitions, the host's change counters.
-        .target(name: "ReadModel", dependencies: [
-            "Booking", "DocumentStore", "Gzip", "SystemError", .product(name: "Atomics", package: "swift-atomics"),
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .target(
+            name: "ReadModel",
+            dependencies: [
+                "Booking", "DocumentStore", "Gzip", "SystemError", .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .target(name: "BookingAPI", dependencies: ["Booking", "DocumentStore", "FastCGI", "JSON", "ReadModel"]),
         // The composition root, for the server and the tests.
-        .target(name: "BookingApplication", dependencies: [
-            "Booking", "BookingAPI", "DocumentStore", "FastCGI", "ReadModel", "StoreConfiguration",
-            .product(name: "Logging", package: "swift-log"),
-        ]),
-        .executableTarget(name: "BookingServer", dependencies: [
-            "BookingApplication", "Booking", "DocumentStore", "FastCGI", "ReadModel", "StoreConfiguration",
-            .product(name: "Logging", package: "swift-log"),
-        ]),
-        .executableTarget(name: "bookingctl", dependencies: [
-            "Booking", "DocumentStore", "PostgresStore", "StoreConfiguration", "TimeZones",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .target(
+            name: "BookingApplication",
+            dependencies: [
+                "Booking", "BookingAPI", "DocumentStore", "FastCGI", "ReadModel", "StoreConfiguration",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "BookingServer",
+            dependencies: [
+                "BookingApplication", "Booking", "DocumentStore", "FastCGI", "ReadModel", "StoreConfiguration",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "bookingctl",
+            dependencies: [
+                "Booking", "DocumentStore", "PostgresStore", "StoreConfiguration", "TimeZones",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
 
         // Test support: the conformance suite every DocumentStore implementation runs, and the helpers the tests share.
         .target(name: "DocumentStoreConformance", dependencies: ["DocumentStore"], path: "Tests/DocumentStoreConformance"),
-        .target(name: "TestSupport", dependencies: [
-            "BookingAPI", "BookingApplication", "DocumentStore", "FastCGI", "JSON", "ReadModel", .product(name: "Logging", package: "swift-log"),
-        ], path: "Tests/TestSupport"),
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "BookingAPI", "BookingApplication", "DocumentStore", "FastCGI", "JSON", "ReadModel", .product(name: "Logging", package: "swift-log"),
+            ], path: "Tests/TestSupport"),
 
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "DocumentStoreTests", dependencies: ["DocumentStore", "DocumentStoreConformance"]),
         .testTarget(name: "GzipTests", dependencies: ["Gzip", "CZlib"]),
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "CFastCGI", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "BookingTests", dependencies: [
-            "Booking", "DocumentStore", "DocumentStoreConformance", "PostgresStore", "TestSupport", "TimeZones",
-        ]),
-        .testTarget(name: "ReadModelTests", dependencies: [
-            "ReadModel", "Booking", "DocumentStore", "FastCGI", "Gzip", "TestSupport", .product(name: "Logging", package: "swift-log"),
-        ]),
-        .testTarget(name: "BookingAPITests", dependencies: [
-            "BookingAPI", "BookingApplication", "Booking", "DocumentStore", "FastCGI", "Gzip", "JSON", "ReadModel", "TestSupport",
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .testTarget(
+            name: "BookingTests",
+            dependencies: [
+                "Booking", "DocumentStore", "DocumentStoreConformance", "PostgresStore", "TestSupport", "TimeZones",
+            ]),
+        .testTarget(
+            name: "ReadModelTests",
+            dependencies: [
+                "ReadModel", "Booking", "DocumentStore", "FastCGI", "Gzip", "TestSupport", .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(
+            name: "BookingAPITests",
+            dependencies: [
+                "BookingAPI", "BookingApplication", "Booking", "DocumentStore", "FastCGI", "Gzip", "JSON", "ReadModel", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore", "DocumentStoreConformance", "CPostgres", "TestSupport"]),
-        .testTarget(name: "FirestoreStoreTests", dependencies: [
-            "FirestoreStore", "DocumentStoreConformance", "JSON", "TestSupport", .product(name: "_CryptoExtras", package: "swift-crypto"),
-        ]),
+        .testTarget(
+            name: "FirestoreStoreTests",
+            dependencies: [
+                "FirestoreStore", "DocumentStoreConformance", "JSON", "TestSupport", .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]),
     ]
 )

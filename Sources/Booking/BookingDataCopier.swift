@@ -8,8 +8,10 @@ public enum BookingDataCopier {
 
     /// Copies every document, in commits of at most `maximumWritesPerCommit` writes, and
     /// returns how many documents each collection had.
-    public static func copy(from source: any DocumentStore, to target: any DocumentStore,
-                            pageSize: Int = 500) throws(StoreError) -> [String: Int] {
+    public static func copy(
+        from source: any DocumentStore, to target: any DocumentStore,
+        pageSize: Int = 500
+    ) throws(StoreError) -> [String: Int] {
         var counts: [String: Int] = [:]
         for collection in collections {
             var token: String? = nil

@@ -22,8 +22,10 @@ public final class BookingDesk {
     ///     claims, as the original application did. Then a booking checks the bookings of its
     ///     slot and commits in one read-write transaction, and listings read every booking.
     ///     Only stores with serializable transactions (Firestore) support it.
-    public init(store: any DocumentStore, now: @escaping () -> Timestamp, directory: any ServiceDirectory = StoreServiceDirectory(),
-                claims: any ClaimDirectory = StoreClaimDirectory(), reader: DocumentReader = DocumentReader(), externalWriters: Bool = false) {
+    public init(
+        store: any DocumentStore, now: @escaping () -> Timestamp, directory: any ServiceDirectory = StoreServiceDirectory(),
+        claims: any ClaimDirectory = StoreClaimDirectory(), reader: DocumentReader = DocumentReader(), externalWriters: Bool = false
+    ) {
         self.store = store
         self.now = now
         self.directory = directory
@@ -142,8 +144,9 @@ public final class BookingDesk {
     private func addingExternalBookings(to claimed: [ExactString: [Slot]], of serviceID: String?) throws(BookingError) -> [ExactString: [Slot]] {
         guard externalWriters != nil else { return claimed }
         let documents = try storeCall { () throws(StoreError) in
-            try store.query(collection: Collections.bookings, where: serviceID.map { FieldFilter("service_id", equals: $0) },
-                            select: ["service_id", "slot"])
+            try store.query(
+                collection: Collections.bookings, where: serviceID.map { FieldFilter("service_id", equals: $0) },
+                select: ["service_id", "slot"])
         }
         var booked: [ExactString: [Slot]] = [:]
         for document in documents {
@@ -167,10 +170,13 @@ public final class BookingDesk {
     /// The document a service or booking is known by under `id`: the one with that document id,
     /// unless its id field names another; else the first whose id field holds `id` (a query on
     /// the indexed field, made only when the first read finds nothing that fits).
-    static func document(known id: String, in collection: String, by field: String,
-                         store: any DocumentStore) throws(StoreError) -> Document? {
+    static func document(
+        known id: String, in collection: String, by field: String,
+        store: any DocumentStore
+    ) throws(StoreError) -> Document? {
         if let document = try store.get(DocumentPath(collection, id)),
-           document[field]?.stringValue.map({ ExactString($0) == ExactString(id) }) ?? true {
+            document[field]?.stringValue.map({ ExactString($0) == ExactString(id) }) ?? true
+        {
             return document
         }
         return try store.query(collection: collection, where: FieldFilter(field, equals: id), select: nil).first

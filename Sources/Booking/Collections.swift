@@ -68,7 +68,7 @@ enum Collections {
     /// A claim id's service id (its bytes) and slot, split at the id's last `@`; nil for other ids.
     static func split(claimID bytes: UnsafeBufferPointer<UInt8>) -> (serviceID: UnsafeBufferPointer<UInt8>, slot: Slot)? {
         guard let at = bytes.lastIndex(of: UInt8(ascii: "@")),
-              let slot = Slot(spelling: UnsafeBufferPointer(rebasing: bytes[(at + 1)...]))
+            let slot = Slot(spelling: UnsafeBufferPointer(rebasing: bytes[(at + 1)...]))
         else { return nil }
         return (UnsafeBufferPointer(rebasing: bytes[..<at]), slot)
     }

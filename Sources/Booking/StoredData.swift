@@ -131,7 +131,7 @@ public struct DocumentReader: Sendable {
     /// no service, slot or name, or its slot names no instant.
     public func booking(from document: Document) -> Booking? {
         guard let serviceID = document["service_id"]?.stringValue, let slotText = document["slot"]?.stringValue,
-              let userName = document["user_name"]?.stringValue
+            let userName = document["user_name"]?.stringValue
         else {
             report(.unreadableDocument(document.path, reason: "service_id, slot or user_name is missing or not a string"))
             return nil
@@ -190,8 +190,10 @@ enum StoredSlot {
         guard let zone else {
             return .failure(Unreadable(reason: "it has no offset from UTC; set LEGACY_SLOT_TIME_ZONE to the zone such slots are in"))
         }
-        guard let instant = zone.instant(year: local.year, month: local.month, day: local.day,
-                                         hour: local.hour, minute: local.minute, second: local.second)
+        guard
+            let instant = zone.instant(
+                year: local.year, month: local.month, day: local.day,
+                hour: local.hour, minute: local.minute, second: local.second)
         else { return .failure(Unreadable(reason: "not a time in \(zone.identifier)")) }
         return .success(Slot(instant))
     }
@@ -225,7 +227,7 @@ struct LocalDateTime: Equatable {
             return true
         }
         guard let year = number(4), expect("-"), let month = number(2), expect("-"), let day = number(2),
-              expect("Tt "), let hour = number(2), expect(":"), let minute = number(2)
+            expect("Tt "), let hour = number(2), expect(":"), let minute = number(2)
         else { return nil }
         var second = 0
         if index < bytes.count {

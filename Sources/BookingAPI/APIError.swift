@@ -21,8 +21,9 @@ public struct APIError: Error, Equatable, Sendable {
     }
 
     static func methodNotAllowed(_ allowed: [String]) -> APIError {
-        APIError(status: 405, code: "method_not_allowed", message: "use \(allowed.joined(separator: ", "))",
-                 headers: ["Allow": allowed.joined(separator: ", ")])
+        APIError(
+            status: 405, code: "method_not_allowed", message: "use \(allowed.joined(separator: ", "))",
+            headers: ["Allow": allowed.joined(separator: ", ")])
     }
 
     static func invalidJSON(_ reason: String) -> APIError {
@@ -42,8 +43,9 @@ public struct APIError: Error, Equatable, Sendable {
     }
 
     static func unauthorized() -> APIError {
-        APIError(status: 401, code: "unauthorized", message: "this needs Authorization: Bearer <admin token>",
-                 headers: ["WWW-Authenticate": "Bearer"])
+        APIError(
+            status: 401, code: "unauthorized", message: "this needs Authorization: Bearer <admin token>",
+            headers: ["WWW-Authenticate": "Bearer"])
     }
 
     /// The HTTP form of a refusal from the booking rules.

@@ -31,8 +31,9 @@ public final class BookingResponder: Responder {
             return try handle(request)
         } catch {
             if error.status >= 500 {
-                logger.log(level: error.status == 503 ? .warning : .error, "request failed",
-                           metadata: ["path": "\(request.path)", "code": "\(error.code)", "message": "\(error.message)"])
+                logger.log(
+                    level: error.status == 503 ? .warning : .error, "request failed",
+                    metadata: ["path": "\(request.path)", "code": "\(error.code)", "message": "\(error.message)"])
             }
             return Self.json(error.status, JSONBodies.error(error), headers: error.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
         }
@@ -78,8 +79,9 @@ public final class BookingResponder: Responder {
     /// the request has preconditions: nginx evaluates those for files, never for FastCGI
     /// responses, so such requests get the body through FastCGI and the same answer as always.
     private func availability(_ request: Request, key: String, build: () throws(APIError) -> [UInt8]) throws(APIError) -> Response {
-        let accepted = Accepted(gzip: AcceptEncoding.acceptsGzip(request.headers["accept-encoding"]),
-                                file: !Self.preconditions.contains { request.headers[$0] != nil })
+        let accepted = Accepted(
+            gzip: AcceptEncoding.acceptsGzip(request.headers["accept-encoding"]),
+            file: !Self.preconditions.contains { request.headers[$0] != nil })
         switch try reads.body(for: key, accepting: accepted, build: build) {
         case .file(let uri):
             return Self.json(200, [], headers: [("X-Accel-Redirect", uri)])
@@ -111,7 +113,7 @@ public final class BookingResponder: Responder {
         guard let adminToken, let header = request.headers["authorization"] else { throw .unauthorized() }
         let prefix = "bearer "
         guard header.count > prefix.count, header.prefix(prefix.count).lowercased() == prefix,
-              Self.constantTimeEqual(Array(header.dropFirst(prefix.count).utf8), adminToken)
+            Self.constantTimeEqual(Array(header.dropFirst(prefix.count).utf8), adminToken)
         else { throw .unauthorized() }
     }
 
@@ -134,7 +136,8 @@ public final class BookingResponder: Responder {
     }
 
     static func json(_ status: Int, _ body: [UInt8], headers: [(String, String)] = []) -> Response {
-        Response(status: status, headers: [("Content-Type", "application/json; charset=utf-8"), ("Cache-Control", "no-store")] + headers,
-                 body: body)
+        Response(
+            status: status, headers: [("Content-Type", "application/json; charset=utf-8"), ("Cache-Control", "no-store")] + headers,
+            body: body)
     }
 }

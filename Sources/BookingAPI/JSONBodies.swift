@@ -9,8 +9,9 @@ enum JSONBodies {
 
     static func bookingRequest(from body: [UInt8]) throws(APIError) -> BookingRequest {
         let object = try object(from: body)
-        return BookingRequest(serviceID: try string(object, "service_id"), slot: try string(object, "slot"),
-                              userName: try string(object, "user_name"))
+        return BookingRequest(
+            serviceID: try string(object, "service_id"), slot: try string(object, "slot"),
+            userName: try string(object, "user_name"))
     }
 
     static func newService(from body: [UInt8]) throws(APIError) -> NewService {

@@ -19,8 +19,10 @@ public final class Application: Sendable {
         /// Whether another application books in the same store without slot claims.
         public var externalWriters: Bool
 
-        public init(readModel: ReadModel.Settings = ReadModel.Settings(), adminToken: String? = nil, maximumBodyBytes: Int = 65536,
-                    externalWriters: Bool = false) {
+        public init(
+            readModel: ReadModel.Settings = ReadModel.Settings(), adminToken: String? = nil, maximumBodyBytes: Int = 65536,
+            externalWriters: Bool = false
+        ) {
             self.readModel = readModel
             self.adminToken = adminToken
             self.maximumBodyBytes = maximumBodyBytes
@@ -41,9 +43,11 @@ public final class Application: Sendable {
     ///   - now: the clock of booking times and of slots that have begun.
     ///   - readClock: the read model's clocks.
     ///   - afterLargeBuild: called after building a large body (see `ReadModel`).
-    public init(settings: Settings, makeStore: @escaping @Sendable () -> any DocumentStore, documentReader: DocumentReader = DocumentReader(),
-                now: @escaping @Sendable () -> Timestamp = Timestamp.now, readClock: ReadClock = .system, logger: Logger,
-                afterLargeBuild: @escaping @Sendable () -> Void = {}) {
+    public init(
+        settings: Settings, makeStore: @escaping @Sendable () -> any DocumentStore, documentReader: DocumentReader = DocumentReader(),
+        now: @escaping @Sendable () -> Timestamp = Timestamp.now, readClock: ReadClock = .system, logger: Logger,
+        afterLargeBuild: @escaping @Sendable () -> Void = {}
+    ) {
         self.settings = settings
         self.makeStore = makeStore
         self.documentReader = documentReader
@@ -60,19 +64,22 @@ public final class Application: Sendable {
             lifetime: configuration.readCacheLifetime,
             countersFile: FastCGIServer.socketPath(of: configuration.fastCGI.listener).map { $0 + ".changes" },
             largeBodyDirectory: configuration.largeBodyDirectory, publishDirectory: configuration.publishDirectory)
-        self.init(settings: Settings(readModel: readModel, adminToken: configuration.adminToken,
-                                     maximumBodyBytes: configuration.fastCGI.maximumBodyBytes,
-                                     externalWriters: configuration.data.externalWriters),
-                  makeStore: configuration.store.makeFactory(fieldIndexes: BookingDesk.fieldIndexes),
-                  documentReader: DocumentReader(legacyZone: configuration.data.legacySlotTimeZone, problems: problems),
-                  logger: logger, afterLargeBuild: ProcessMemory.releaseFreed)
+        self.init(
+            settings: Settings(
+                readModel: readModel, adminToken: configuration.adminToken,
+                maximumBodyBytes: configuration.fastCGI.maximumBodyBytes,
+                externalWriters: configuration.data.externalWriters),
+            makeStore: configuration.store.makeFactory(fieldIndexes: BookingDesk.fieldIndexes),
+            documentReader: DocumentReader(legacyZone: configuration.data.legacySlotTimeZone, problems: problems),
+            logger: logger, afterLargeBuild: ProcessMemory.releaseFreed)
     }
 
     /// The booking rules on a store connection of their own, finding services and claims through
     /// the read model's directories.
     public func makeDesk() -> BookingDesk {
-        BookingDesk(store: makeStore(), now: now, directory: readModel.serviceDirectory, claims: readModel.claimDirectory, reader: documentReader,
-                    externalWriters: settings.externalWriters)
+        BookingDesk(
+            store: makeStore(), now: now, directory: readModel.serviceDirectory, claims: readModel.claimDirectory, reader: documentReader,
+            externalWriters: settings.externalWriters)
     }
 
     /// The rules' start-up checks on a store connection of their own.
@@ -82,7 +89,8 @@ public final class Application: Sendable {
 
     /// A responder for one worker thread.
     public func makeResponder() -> BookingResponder {
-        BookingResponder(desk: makeDesk(), reads: readModel.makeReader(), adminToken: settings.adminToken,
-                         maximumBodyBytes: settings.maximumBodyBytes, logger: logger)
+        BookingResponder(
+            desk: makeDesk(), reads: readModel.makeReader(), adminToken: settings.adminToken,
+            maximumBodyBytes: settings.maximumBodyBytes, logger: logger)
     }
 }

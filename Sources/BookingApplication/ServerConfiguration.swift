@@ -3,7 +3,7 @@ import ReadModel
 import StoreConfiguration
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Everything the server reads from its environment, read once and checked at start-up.
@@ -68,13 +68,17 @@ public struct ServerConfiguration: Sendable {
         }
     }
 
-    private static func integer(_ environment: [String: String], _ name: String, default value: Int,
-                                in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+    private static func integer(
+        _ environment: [String: String], _ name: String, default value: Int,
+        in range: ClosedRange<Int>
+    ) throws(ConfigurationError) -> Int {
         try number(environment, name, default: value, in: range, kind: "a whole number")
     }
 
-    private static func seconds(_ environment: [String: String], _ name: String, default value: Double,
-                                in range: ClosedRange<Double>) throws(ConfigurationError) -> Double {
+    private static func seconds(
+        _ environment: [String: String], _ name: String, default value: Double,
+        in range: ClosedRange<Double>
+    ) throws(ConfigurationError) -> Double {
         try number(environment, name, default: value, in: range, kind: "a number of seconds")
     }
 

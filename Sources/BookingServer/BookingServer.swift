@@ -7,7 +7,7 @@ import ReadModel
 import StoreConfiguration
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The composition root: reads the configuration, prepares the store, and serves the
@@ -37,8 +37,12 @@ enum BookingServer {
                 logger.warning("no file for change counters beside the socket: each process's read cache may lag others' writes by up to 1 s")
             }
             prepare(configuration.store, application.makeAudit(), logger: logger)
-            logger.info("store ready", metadata: ["backend": "\(configuration.store.summary)",
-                                                  "external_writers": "\(configuration.data.externalWriters ? 1 : 0)"])
+            logger.info(
+                "store ready",
+                metadata: [
+                    "backend": "\(configuration.store.summary)",
+                    "external_writers": "\(configuration.data.externalWriters ? 1 : 0)",
+                ])
             if configuration.adminToken == nil { logger.warning("ADMIN_TOKEN is not set: POST /services refuses every caller") }
         }
 
@@ -87,7 +91,7 @@ enum BookingServer {
                 let backfill = try audit.backfillClaims(now: Timestamp.now())
                 logger.info("slot claims checked", metadata: ["bookings": "\(backfill.bookings)", "claims_created": "\(backfill.created)"])
                 return
-            } catch where attempt < 30 && isUnavailable(error) {
+            } catch  where attempt < 30 && isUnavailable(error) {
                 if attempt == 1 { logger.warning("waiting for the database", metadata: ["reason": "\(reason(error))"]) }
                 sleep(1)
             } catch {

@@ -37,5 +37,5 @@ public func sameBytes(_ lhs: UnsafeBufferPointer<UInt8>, _ rhs: UnsafeBufferPoin
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

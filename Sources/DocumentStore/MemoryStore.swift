@@ -72,8 +72,9 @@ public final class MemoryStore: TransactionalDocumentStore {
 
     public func written(collection: String, since: Timestamp) throws(StoreError) -> WrittenDocuments? {
         let (documents, asOf) = database.state.withLock { ($0.documents(in: collection), database.clock()) }
-        return WrittenDocuments(documents: documents.lazy.filter { $0.updateTime >= since }.map { DocumentVersion(id: $0.path.id, updateTime: $0.updateTime) },
-                                asOf: asOf)
+        return WrittenDocuments(
+            documents: documents.lazy.filter { $0.updateTime >= since }.map { DocumentVersion(id: $0.path.id, updateTime: $0.updateTime) },
+            asOf: asOf)
     }
 
     public func ids(collection: String, in range: DocumentIDRange?) throws(StoreError) -> [String] {
@@ -103,7 +104,7 @@ public final class MemoryStore: TransactionalDocumentStore {
             let (writes, result) = try body(reads)
             guard !writes.isEmpty else { return result }
             do {
-                try commit(writes, unlessChanged: reads)
+                _ = try commit(writes, unlessChanged: reads)
                 return result
             } catch .aborted {
                 continue
@@ -205,7 +206,8 @@ extension MemoryDatabase.State {
         (collections[ExactString(collection)] ?? [:])
             .sorted { MemoryStore.precedes($0.key.string, $1.key.string) }
             .map { id, stored in
-                Document(path: DocumentPath(collection, id.string), fields: stored.fields, createTime: stored.createTime, updateTime: stored.updateTime)
+                Document(
+                    path: DocumentPath(collection, id.string), fields: stored.fields, createTime: stored.createTime, updateTime: stored.updateTime)
             }
     }
 
@@ -213,8 +215,9 @@ extension MemoryDatabase.State {
         documents(in: collection).compactMap { document in
             if let filter, document[filter.field] != .string(filter.value) { return nil }
             guard let select else { return document }
-            return Document(path: document.path, fields: document.fields.filter { select.contains($0.key) },
-                            createTime: document.createTime, updateTime: document.updateTime)
+            return Document(
+                path: document.path, fields: document.fields.filter { select.contains($0.key) },
+                createTime: document.createTime, updateTime: document.updateTime)
         }
     }
 }

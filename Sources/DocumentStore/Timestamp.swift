@@ -15,7 +15,8 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
 
     public init(microseconds: Int64) {
         let (quotient, remainder) = microseconds.quotientAndRemainder(dividingBy: 1_000_000)
-        self = remainder < 0
+        self =
+            remainder < 0
             ? Timestamp(seconds: quotient - 1, nanos: Int32(remainder + 1_000_000) * 1000)
             : Timestamp(seconds: quotient, nanos: Int32(remainder) * 1000)
     }
@@ -61,7 +62,8 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         if let (dateStart, dateEnd) = dates.date(ofDay: days) {
             // HH:MM:SS in one word, the first byte lowest, then the 20 bytes in three words, stored
             // in little-endian byte order whatever the host's.
-            let time = RFC3339Dates.twoDigits(hour) | UInt64(UInt8(ascii: ":")) << 16 | RFC3339Dates.twoDigits(minute) << 24
+            let time =
+                RFC3339Dates.twoDigits(hour) | UInt64(UInt8(ascii: ":")) << 16 | RFC3339Dates.twoDigits(minute) << 24
                 | UInt64(UInt8(ascii: ":")) << 40 | RFC3339Dates.twoDigits(second) << 48
             appendBytes(of: dateStart.littleEndian, count: 8, to: &bytes)
             appendBytes(of: (dateEnd | time << 24).littleEndian, count: 8, to: &bytes)
@@ -90,7 +92,8 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     /// a numeric offset. Returns nil for anything else, including impossible dates and leap seconds.
     public init?(rfc3339 text: some StringProtocol) {
         // On the string's own UTF-8 storage where it has one (native strings and their slices do).
-        let parsed = text.utf8.withContiguousStorageIfAvailable(Self.parse(rfc3339:))
+        let parsed =
+            text.utf8.withContiguousStorageIfAvailable(Self.parse(rfc3339:))
             ?? Array(text.utf8).withUnsafeBufferPointer(Self.parse(rfc3339:))
         guard let parsed else { return nil }
         self = parsed
@@ -123,11 +126,11 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         }
 
         guard let year = number(4), expect("-"), let month = number(2), expect("-"), let day = number(2),
-              expect("Tt "), let hour = number(2), expect(":"), let minute = number(2), expect(":"),
-              let second = number(2)
+            expect("Tt "), let hour = number(2), expect(":"), let minute = number(2), expect(":"),
+            let second = number(2)
         else { return nil }
         guard (1...12).contains(month), day >= 1, day <= Timestamp.daysIn(month: month, year: year),
-              hour < 24, minute < 60, second < 60
+            hour < 24, minute < 60, second < 60
         else { return nil }
 
         var nanos: Int64 = 0
@@ -151,7 +154,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
             let sign: Int64 = bytes[index] == UInt8(ascii: "-") ? -1 : 1
             index += 1
             guard let offsetHours = number(2), expect(":"), let offsetMinutes = number(2),
-                  offsetHours < 24, offsetMinutes < 60
+                offsetHours < 24, offsetMinutes < 60
             else { return nil }
             offsetSeconds = sign * (offsetHours * 3600 + offsetMinutes * 60)
         } else {
@@ -201,9 +204,9 @@ private func appendBytes<Word: FixedWidthInteger>(of word: Word, count: Int, to 
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The date part of RFC 3339 spellings (`2026-12-01T`), kept for the day last spelled, as two
@@ -212,7 +215,7 @@ import Darwin
 public struct RFC3339Dates {
     private var day = Int64.min
     private var start: UInt64 = 0  // YYYY-MM-
-    private var end: UInt64 = 0    // DDT, in the three lowest bytes
+    private var end: UInt64 = 0  // DDT, in the three lowest bytes
 
     public init() {}
 
@@ -223,7 +226,8 @@ public struct RFC3339Dates {
             let (year, month, dayOfMonth) = Timestamp.civilDate(fromDays: days)
             guard (0...9999).contains(year) else { return nil }
             day = days
-            start = Self.twoDigits(year / 100) | Self.twoDigits(year % 100) << 16 | UInt64(UInt8(ascii: "-")) << 32
+            start =
+                Self.twoDigits(year / 100) | Self.twoDigits(year % 100) << 16 | UInt64(UInt8(ascii: "-")) << 32
                 | Self.twoDigits(month) << 40 | UInt64(UInt8(ascii: "-")) << 56
             end = Self.twoDigits(dayOfMonth) | UInt64(UInt8(ascii: "T")) << 16
         }

@@ -3,7 +3,7 @@ import Synchronization
 import SystemError
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Hands one worker process's threads the FastCGI connections that have a request waiting, each
@@ -64,7 +64,8 @@ final class ConnectionQueue: Sendable {
         var dormant = epoll_event()
         dormant.data.u64 = Self.wakeUpKey
         guard wakeUp >= 0, epoll_ctl(epoll, EPOLL_CTL_ADD, wakeUp, &dormant) == 0,
-              Self.watch(epoll, listener) else {
+            Self.watch(epoll, listener)
+        else {
             let reason = SystemError.last()
             close(epoll)
             if wakeUp >= 0 { close(wakeUp) }
@@ -125,7 +126,8 @@ final class ConnectionQueue: Sendable {
         }
         held[Int(connection)].store(1, ordering: .sequentiallyConsistent)
         let key = UInt64(UInt32(bitPattern: connection))
-        let armed = Self.arm(epoll, EPOLL_CTL_MOD, connection, key: key)
+        let armed =
+            Self.arm(epoll, EPOLL_CTL_MOD, connection, key: key)
             || (SystemError.last().number == ENOENT && Self.arm(epoll, EPOLL_CTL_ADD, connection, key: key))
         // Not watched, or `closeIdle` began meanwhile and may have missed it: close it, unless
         // a thread or `closeIdle` has taken it already.

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How the responder listens and how much work it takes on at once.
@@ -22,8 +22,10 @@ public struct FastCGIConfiguration: Sendable {
     public var maximumBodyBytes: Int
     public var backlog: Int32
 
-    public init(listener: Listener, processes: Int = 2, threads: Int = 4,
-                maximumBodyBytes: Int = 1 << 20, backlog: Int32 = 1024) {
+    public init(
+        listener: Listener, processes: Int = 2, threads: Int = 4,
+        maximumBodyBytes: Int = 1 << 20, backlog: Int32 = 1024
+    ) {
         self.listener = listener
         self.processes = processes
         self.threads = threads

@@ -4,7 +4,7 @@ import Synchronization
 import SystemError
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A libfcgi responder: a pool of worker threads per process, each with its own
@@ -103,15 +103,18 @@ final class WorkerThreads {
     private let pool: WorkerPool
     private var threads: [pthread_t] = []
 
-    init(socket: Int32, configuration: FastCGIConfiguration, logger: Logger,
-         makeResponder: @escaping @Sendable () -> any Responder) throws(FastCGIError) {
+    init(
+        socket: Int32, configuration: FastCGIConfiguration, logger: Logger,
+        makeResponder: @escaping @Sendable () -> any Responder
+    ) throws(FastCGIError) {
         guard FCGX_Init() == 0 else { throw .setup("FCGX_Init failed") }
         self.socket = socket
         queue = try ConnectionQueue(listener: socket)
         pool = WorkerPool(count: configuration.threads)
         for _ in 0..<configuration.threads {
-            let worker = Worker(queue: queue, pool: pool, maximumBodyBytes: configuration.maximumBodyBytes,
-                                makeResponder: makeResponder, logger: logger)
+            let worker = Worker(
+                queue: queue, pool: pool, maximumBodyBytes: configuration.maximumBodyBytes,
+                makeResponder: makeResponder, logger: logger)
             threads.append(Thread.start { worker.run() })
         }
     }

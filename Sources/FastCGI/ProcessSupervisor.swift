@@ -3,7 +3,7 @@ import Logging
 import SystemError
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs several worker processes on one listening socket, as a pre-forking FastCGI server does.

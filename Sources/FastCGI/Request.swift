@@ -20,8 +20,10 @@ public struct Request: Sendable {
     public let contentType: String?
     public let body: Body
 
-    public init(method: String, path: String, query: String = "", headers: [String: String] = [:],
-                contentType: String? = nil, body: Body = .bytes([])) {
+    public init(
+        method: String, path: String, query: String = "", headers: [String: String] = [:],
+        contentType: String? = nil, body: Body = .bytes([])
+    ) {
         self.method = method
         self.path = path
         self.query = query

@@ -3,7 +3,7 @@ import Logging
 import SystemError
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One worker thread's loop: take a connection with a request waiting, read the request,
@@ -98,8 +98,9 @@ struct Worker: Sendable {
         }
         let uri = parameter("REQUEST_URI") ?? "/"
         let path = parameter("DOCUMENT_URI") ?? String(uri.prefix { $0 != "?" })
-        return Request(method: parameter("REQUEST_METHOD") ?? "GET", path: path, query: parameter("QUERY_STRING") ?? "",
-                       headers: headers, contentType: parameter("CONTENT_TYPE").flatMap { $0.isEmpty ? nil : $0 }, body: body)
+        return Request(
+            method: parameter("REQUEST_METHOD") ?? "GET", path: path, query: parameter("QUERY_STRING") ?? "",
+            headers: headers, contentType: parameter("CONTENT_TYPE").flatMap { $0.isEmpty ? nil : $0 }, body: body)
     }
 
     private func readBody(length: Int, from stream: UnsafeMutablePointer<FCGX_Stream>?) -> [UInt8] {
@@ -108,8 +109,9 @@ struct Worker: Sendable {
         var filled = 0
         bytes.withUnsafeMutableBufferPointer { buffer in
             while filled < length {
-                let count = FCGX_GetStr(UnsafeMutableRawPointer(buffer.baseAddress! + filled).assumingMemoryBound(to: CChar.self),
-                                        Int32(length - filled), stream)
+                let count = FCGX_GetStr(
+                    UnsafeMutableRawPointer(buffer.baseAddress! + filled).assumingMemoryBound(to: CChar.self),
+                    Int32(length - filled), stream)
                 if count <= 0 { break }
                 filled += Int(count)
             }
@@ -125,15 +127,17 @@ struct Worker: Sendable {
     private func write(_ response: Response, to request: inout FCGX_Request) {
         let stream = request.out
         func put(_ bytes: [UInt8]) -> Bool {
-            bytes.isEmpty || bytes.withUnsafeBufferPointer { buffer in
-                buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
-                    FCGX_PutStr($0, Int32(buffer.count), stream) >= 0
+            bytes.isEmpty
+                || bytes.withUnsafeBufferPointer { buffer in
+                    buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+                        FCGX_PutStr($0, Int32(buffer.count), stream) >= 0
+                    }
                 }
-            }
         }
         let written: Bool
         if response.body.count > Self.streamBufferBytes {
-            written = put(response.head()) && FCGX_FFlush(stream) == 0
+            written =
+                put(response.head()) && FCGX_FFlush(stream) == 0
                 && Self.writeStdout(response.body, requestID: request.requestId, to: request.ipcFd)
         } else {
             written = put(response.head()) && put(response.body)
@@ -173,8 +177,10 @@ extension Worker {
             var offset = 0
             while offset < bytes.count {
                 let length = min(chunkBytes, bytes.count - offset)
-                let header: [UInt8] = [1, 6, UInt8(truncatingIfNeeded: requestID >> 8), UInt8(truncatingIfNeeded: requestID),
-                                       UInt8(length >> 8), UInt8(length & 0xFF), 0, 0]  // version 1, FCGI_STDOUT
+                let header: [UInt8] = [
+                    1, 6, UInt8(truncatingIfNeeded: requestID >> 8), UInt8(truncatingIfNeeded: requestID),
+                    UInt8(length >> 8), UInt8(length & 0xFF), 0, 0,
+                ]  // version 1, FCGI_STDOUT
                 let sent = header.withUnsafeBytes { head in
                     writeAll(descriptor, [head, UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + length])])
                 }

@@ -1,10 +1,10 @@
-import _CryptoExtras
 import DocumentStore
 import JSON
 import Synchronization
+import _CryptoExtras
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// OAuth2 access tokens for the Firestore API, fetched when first needed, shared by every
@@ -49,8 +49,10 @@ final class AccessTokens: Sendable {
             let form = "grant_type=\(percentEncoded("urn:ietf:params:oauth:grant-type:jwt-bearer"))&assertion=\(assertion)"
             (method, url, headers, body) = ("POST", key.tokenURI, ["Content-Type: application/x-www-form-urlencoded"], Array(form.utf8))
         case .metadataServer(let host):
-            (method, url, headers, body) = ("GET", "http://\(host)/computeMetadata/v1/instance/service-accounts/default/token",
-                                            ["Metadata-Flavor: Google"], nil)
+            (method, url, headers, body) = (
+                "GET", "http://\(host)/computeMetadata/v1/instance/service-accounts/default/token",
+                ["Metadata-Flavor: Google"], nil
+            )
         }
         let response: HTTPClient.Response
         do {
@@ -59,10 +61,11 @@ final class AccessTokens: Sendable {
             throw .unavailable("access token: \(error)")
         }
         guard response.status == 200, let json = try? JSONParser.parse(response.body),
-              let token = json["access_token"]?.stringValue, case .integer(let lifetime)? = json["expires_in"]
+            let token = json["access_token"]?.stringValue, case .integer(let lifetime)? = json["expires_in"]
         else {
             let detail = String(decoding: response.body.prefix(300), as: UTF8.self)
-            throw response.status >= 500 ? .unavailable("access token: HTTP \(response.status)") : .internalError("access token refused: HTTP \(response.status) \(detail)")
+            throw response.status >= 500
+                ? .unavailable("access token: HTTP \(response.status)") : .internalError("access token refused: HTTP \(response.status) \(detail)")
         }
         return Cached(token: token, expiresAt: now + lifetime)
     }

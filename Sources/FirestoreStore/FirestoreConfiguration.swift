@@ -21,8 +21,10 @@ public struct FirestoreConfiguration: Sendable {
     /// INTERNAL) or does not answer.
     public var maximumAttempts: Int
 
-    public init(projectID: String, databaseID: String = "(default)", endpoint: String, credentials: Credentials,
-                timeoutMilliseconds: Int = 5000, maximumAttempts: Int = 3) {
+    public init(
+        projectID: String, databaseID: String = "(default)", endpoint: String, credentials: Credentials,
+        timeoutMilliseconds: Int = 5000, maximumAttempts: Int = 3
+    ) {
         self.projectID = projectID
         self.databaseID = databaseID
         self.endpoint = endpoint

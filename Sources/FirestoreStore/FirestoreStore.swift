@@ -2,7 +2,7 @@ import DocumentStore
 import JSON
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `DocumentStore` on the Cloud Firestore REST API v1 (or its emulator), through libcurl.
@@ -26,8 +26,9 @@ public final class FirestoreStore: TransactionalDocumentStore {
     public init(configuration: FirestoreConfiguration, tokens: TokenCache) {
         self.configuration = configuration
         self.tokens = tokens.tokens
-        self.client = HTTPClient(timeoutMilliseconds: configuration.timeoutMilliseconds,
-                                 connectTimeoutMilliseconds: min(configuration.timeoutMilliseconds, 3000))
+        self.client = HTTPClient(
+            timeoutMilliseconds: configuration.timeoutMilliseconds,
+            connectTimeoutMilliseconds: min(configuration.timeoutMilliseconds, 3000))
     }
 
     /// The access-token cache the stores of one process share.
@@ -84,11 +85,18 @@ public final class FirestoreStore: TransactionalDocumentStore {
         try validateCollection(collection)
         guard let range else { return try keysOnly(collection, where: nil).map(\.id) }
         try range.validate()
-        return try keysOnly(collection, where: .object(["compositeFilter": .object([
-            "op": .string("AND"),
-            "filters": .array([nameFilter("GREATER_THAN_OR_EQUAL", DocumentPath(collection, range.lowerBound)),
-                               nameFilter("LESS_THAN", DocumentPath(collection, range.upperBound))]),
-        ])])).map(\.id)
+        return try keysOnly(
+            collection,
+            where: .object([
+                "compositeFilter": .object([
+                    "op": .string("AND"),
+                    "filters": .array([
+                        nameFilter("GREATER_THAN_OR_EQUAL", DocumentPath(collection, range.lowerBound)),
+                        nameFilter("LESS_THAN", DocumentPath(collection, range.upperBound)),
+                    ]),
+                ])
+            ])
+        ).map(\.id)
     }
 
     /// A structured query with an equality filter on the field (Firestore keeps a single-field
@@ -97,15 +105,19 @@ public final class FirestoreStore: TransactionalDocumentStore {
         try query(collection: collection, where: filter, select: select, transaction: nil)
     }
 
-    private func query(collection: String, where filter: FieldFilter?, select: [String]?,
-                       transaction: String?) throws(StoreError) -> [Document] {
+    private func query(
+        collection: String, where filter: FieldFilter?, select: [String]?,
+        transaction: String?
+    ) throws(StoreError) -> [Document] {
         try validateCollection(collection)
         var structured: [String: JSON] = ["from": .array([.object(["collectionId": .string(collection)])]), "orderBy": Self.byName]
         if let filter {
-            structured["where"] = .object(["fieldFilter": .object([
-                "field": .object(["fieldPath": .string(Self.fieldPath(filter.field))]), "op": .string("EQUAL"),
-                "value": .object(["stringValue": .string(filter.value)]),
-            ])])
+            structured["where"] = .object([
+                "fieldFilter": .object([
+                    "field": .object(["fieldPath": .string(Self.fieldPath(filter.field))]), "op": .string("EQUAL"),
+                    "value": .object(["stringValue": .string(filter.value)]),
+                ])
+            ])
         }
         if let select {
             // An empty selection would return every field: name the document's name alone instead.
@@ -117,7 +129,8 @@ public final class FirestoreStore: TransactionalDocumentStore {
 
     /// A field path for a top-level field: plain names as they are, others quoted in backticks.
     private static func fieldPath(_ field: String) -> String {
-        let plain = field.utf8.first.map { !(48...57).contains($0) } ?? false
+        let plain =
+            field.utf8.first.map { !(48...57).contains($0) } ?? false
             && field.utf8.allSatisfy { (97...122).contains($0) || (65...90).contains($0) || (48...57).contains($0) || $0 == 95 }
         if plain { return field }
         var quoted = "`"
@@ -142,10 +155,12 @@ public final class FirestoreStore: TransactionalDocumentStore {
 
     /// A filter comparing documents' names with the name of `path`.
     private func nameFilter(_ op: String, _ path: DocumentPath) -> JSON {
-        .object(["fieldFilter": .object([
-            "field": .object(["fieldPath": .string("__name__")]), "op": .string(op),
-            "value": .object(["referenceValue": .string(name(of: path))]),
-        ])])
+        .object([
+            "fieldFilter": .object([
+                "field": .object(["fieldPath": .string("__name__")]), "op": .string(op),
+                "value": .object(["referenceValue": .string(name(of: path))]),
+            ])
+        ])
     }
 
     private static let byName: JSON = .array([.object(["field": .object(["fieldPath": .string("__name__")]), "direction": .string("ASCENDING")])])
@@ -196,8 +211,9 @@ public final class FirestoreStore: TransactionalDocumentStore {
         var attempt = 0
         while true {
             attempt += 1
-            let begun = try call("POST", "\(documentsURL):beginTransaction",
-                                 body: .object(["options": .object(["readWrite": .object([:])])]))
+            let begun = try call(
+                "POST", "\(documentsURL):beginTransaction",
+                body: .object(["options": .object(["readWrite": .object([:])])]))
             guard let id = begun["transaction"]?.stringValue else { throw .internalError("beginTransaction answered without an id") }
             let reads = Reads(store: self, transaction: id)
             do {
@@ -205,7 +221,7 @@ public final class FirestoreStore: TransactionalDocumentStore {
                 if writes.isEmpty {
                     rollBack(id)
                 } else {
-                    try commit(writes, transaction: id)
+                    _ = try commit(writes, transaction: id)
                 }
                 return result
             } catch .aborted where attempt < Self.maximumTransactionAttempts {
@@ -347,7 +363,8 @@ public final class FirestoreStore: TransactionalDocumentStore {
         }
         switch precondition {
         case .none: break
-        case .exists(let exists): output.append(contentsOf: (exists ? #","currentDocument":{"exists":true}"# : #","currentDocument":{"exists":false}"#).utf8)
+        case .exists(let exists):
+            output.append(contentsOf: (exists ? #","currentDocument":{"exists":true}"# : #","currentDocument":{"exists":false}"#).utf8)
         case .updateTime(let time):
             output.append(contentsOf: #","currentDocument":{"updateTime":"#.utf8)
             JSON.writeString(time.rfc3339, to: &output)
@@ -358,9 +375,9 @@ public final class FirestoreStore: TransactionalDocumentStore {
 
     private func document(from json: JSON, fallbackPath: DocumentPath?) throws(StoreError) -> Document {
         guard let name = json["name"]?.stringValue, let path = DocumentPath(name: name, under: configuration.documentsName) ?? fallbackPath,
-              let created = json["createTime"]?.stringValue.flatMap(Timestamp.init(rfc3339:)),
-              let updated = json["updateTime"]?.stringValue.flatMap(Timestamp.init(rfc3339:)),
-              let fields = Value.fields(firestoreJSON: json["fields"] ?? .object([:]))
+            let created = json["createTime"]?.stringValue.flatMap(Timestamp.init(rfc3339:)),
+            let updated = json["updateTime"]?.stringValue.flatMap(Timestamp.init(rfc3339:)),
+            let fields = Value.fields(firestoreJSON: json["fields"] ?? .object([:]))
         else { throw .internalError("Firestore answered with a malformed document") }
         return Document(path: path, fields: fields, createTime: created, updateTime: updated)
     }

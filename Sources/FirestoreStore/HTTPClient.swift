@@ -67,16 +67,20 @@ final class HTTPClient {
 
         let sink = Sink()
         try options.set(CURLOPT_WRITEDATA, pointer: Unmanaged.passUnretained(sink).toOpaque())
-        try options.check(booking_curl_set_write_function(handle) { data, size, count, context in
-            let sink = Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue()
-            let length = size * count
-            data?.withMemoryRebound(to: UInt8.self, capacity: length) { sink.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: length)) }
-            return length
-        }, "CURLOPT_WRITEFUNCTION")
+        try options.check(
+            booking_curl_set_write_function(handle) { data, size, count, context in
+                let sink = Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue()
+                let length = size * count
+                data?.withMemoryRebound(to: UInt8.self, capacity: length) {
+                    sink.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: length))
+                }
+                return length
+            }, "CURLOPT_WRITEFUNCTION")
         let result = withExtendedLifetime(sink) { curl_easy_perform(handle) }
         guard result == CURLE_OK else {
-            throw TransportError(description: "\(method) \(url): \(String(cString: curl_easy_strerror(result)))",
-                                 timedOut: result == CURLE_OPERATION_TIMEDOUT)
+            throw TransportError(
+                description: "\(method) \(url): \(String(cString: curl_easy_strerror(result)))",
+                timedOut: result == CURLE_OPERATION_TIMEDOUT)
         }
         var status = 0
         try options.check(booking_curl_response_code(handle, &status), "CURLINFO_RESPONSE_CODE")
@@ -104,8 +108,9 @@ final class HTTPClient {
 
         func check(_ result: CURLcode, _ what: String) throws(TransportError) {
             guard result == CURLE_OK else {
-                throw TransportError(description: "\(request): libcurl refused \(what): \(String(cString: curl_easy_strerror(result)))",
-                                     timedOut: false)
+                throw TransportError(
+                    description: "\(request): libcurl refused \(what): \(String(cString: curl_easy_strerror(result)))",
+                    timedOut: false)
             }
         }
     }
@@ -121,7 +126,7 @@ func percentEncoded(_ text: String) -> String {
     for byte in text.utf8 {
         switch byte {
         case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
             output.unicodeScalars.append(Unicode.Scalar(byte))
         default:
             let hex = Array("0123456789ABCDEF".unicodeScalars)

@@ -28,8 +28,10 @@ extension JSON {
     /// Appends an array of `elements`, each written by `writeElement`: for elements that are not
     /// `JSON` trees but know how to write themselves (inlinable, as `writeObject` below).
     @inlinable
-    public static func writeArray<Elements: Sequence>(_ elements: Elements, to output: inout [UInt8],
-                                                      writeElement: (Elements.Element, inout [UInt8]) -> Void) {
+    public static func writeArray<Elements: Sequence>(
+        _ elements: Elements, to output: inout [UInt8],
+        writeElement: (Elements.Element, inout [UInt8]) -> Void
+    ) {
         output.append(UInt8(ascii: "["))
         var first = true
         for element in elements {
@@ -45,8 +47,10 @@ extension JSON {
     /// it is specialised for the caller's value type (unspecialised, its generic metadata
     /// lookups and sort cost more than the writing).
     @inlinable
-    public static func writeObject<Value>(_ members: [String: Value], to output: inout [UInt8],
-                                          writeValue: (Value, inout [UInt8]) -> Void) {
+    public static func writeObject<Value>(
+        _ members: [String: Value], to output: inout [UInt8],
+        writeValue: (Value, inout [UInt8]) -> Void
+    ) {
         output.append(UInt8(ascii: "{"))
         for (position, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
             if position > 0 { output.append(UInt8(ascii: ",")) }

@@ -3,7 +3,7 @@ import Synchronization
 import SystemError
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Commits from the threads of one process, applied together: while one thread's batch is at

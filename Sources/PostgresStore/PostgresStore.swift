@@ -106,8 +106,8 @@ public final class PostgresStore: DocumentStore {
     public func ids(collection: String, in range: DocumentIDRange?) throws(StoreError) -> [String] {
         try range?.validate()
         return try retrying { () throws(StoreError) in
-            let result = if let range { try execute("ids_in", [collection, range.lowerBound, range.upperBound]) }
-                else { try execute("ids", [collection]) }
+            let result =
+                if let range { try execute("ids_in", [collection, range.lowerBound, range.upperBound]) } else { try execute("ids", [collection]) }
             defer { PQclear(result) }
             var ids: [String] = []
             ids.reserveCapacity(Int(PQntuples(result)))
@@ -134,8 +134,9 @@ public final class PostgresStore: DocumentStore {
         }
         guard let select else { return documents }
         return documents.map { document in
-            Document(path: document.path, fields: document.fields.filter { select.contains($0.key) },
-                     createTime: document.createTime, updateTime: document.updateTime)
+            Document(
+                path: document.path, fields: document.fields.filter { select.contains($0.key) },
+                createTime: document.createTime, updateTime: document.updateTime)
         }
     }
 
@@ -185,7 +186,9 @@ public final class PostgresStore: DocumentStore {
         }
         defer { PQclear(result) }
         guard PQntuples(result) == Int32(batch.count) else {
-            for ticket in batch { ticket.outcome = .failure(.internalError("the commit batch answered \(PQntuples(result)) rows for \(batch.count)")) }
+            for ticket in batch {
+                ticket.outcome = .failure(.internalError("the commit batch answered \(PQntuples(result)) rows for \(batch.count)"))
+            }
             return
         }
         for (row, ticket) in batch.enumerated() {
@@ -193,8 +196,10 @@ public final class PostgresStore: DocumentStore {
             if let micros = text(result, row, 0).flatMap({ Int64($0) }) {
                 ticket.outcome = .success(micros)
             } else {
-                ticket.outcome = .failure(Self.error(state: text(result, row, 1) ?? "", message: text(result, row, 2) ?? "",
-                                                     detail: text(result, row, 3) ?? ""))
+                ticket.outcome = .failure(
+                    Self.error(
+                        state: text(result, row, 1) ?? "", message: text(result, row, 2) ?? "",
+                        detail: text(result, row, 3) ?? ""))
             }
         }
     }
@@ -260,11 +265,13 @@ public final class PostgresStore: DocumentStore {
         var documents: [Document] = []
         for row in 0..<PQntuples(result) {
             guard let id = text(result, row, 0), let fieldsText = text(result, row, 1),
-                  let created = Int64(text(result, row, 2) ?? ""), let updated = Int64(text(result, row, 3) ?? ""),
-                  let json = try? JSONParser.parse(fieldsText), let fields = Value.fields(firestoreJSON: json)
+                let created = Int64(text(result, row, 2) ?? ""), let updated = Int64(text(result, row, 3) ?? ""),
+                let json = try? JSONParser.parse(fieldsText), let fields = Value.fields(firestoreJSON: json)
             else { throw .internalError("malformed document row in \(collection)") }
-            documents.append(Document(path: DocumentPath(collection, id), fields: fields,
-                                      createTime: Timestamp(microseconds: created), updateTime: Timestamp(microseconds: updated)))
+            documents.append(
+                Document(
+                    path: DocumentPath(collection, id), fields: fields,
+                    createTime: Timestamp(microseconds: created), updateTime: Timestamp(microseconds: updated)))
         }
         return documents
     }
@@ -430,5 +437,5 @@ extension String {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

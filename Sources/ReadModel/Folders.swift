@@ -2,7 +2,7 @@ import Logging
 import SystemError
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A folder of files for nginx (`LARGE_BODY_DIR`, `PUBLISH_DIR`) cannot be created or read.

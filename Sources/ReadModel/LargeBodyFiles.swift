@@ -3,7 +3,7 @@ import Synchronization
 import SystemError
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Large response bodies as files that nginx sends itself: the response names the file in an

@@ -4,7 +4,7 @@ import Synchronization
 import SystemError
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The catalog (`GET /services`) published as files that nginx serves itself, without asking the
@@ -126,7 +126,8 @@ final class PublishedBodies: Sendable {
 
     /// Removes the published files whose names `match`.
     private func removePublished(where match: (String) -> Bool) {
-        for name in (try? fileNames(in: directory, setting: "PUBLISH_DIR")) ?? [] where Self.publishedPrefixes.contains(where: name.hasPrefix) && match(name) {
+        for name in (try? fileNames(in: directory, setting: "PUBLISH_DIR")) ?? []
+        where Self.publishedPrefixes.contains(where: name.hasPrefix) && match(name) {
             unlink(directory + "/" + name)
         }
     }

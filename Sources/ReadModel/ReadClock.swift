@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The read model's clocks: how old a cached body is, and which second nginx is in.

@@ -21,8 +21,10 @@ public final class ReadModel: Sendable {
         /// The folder the catalog is published to each second (`PUBLISH_DIR`); nil: none.
         public var publishDirectory: String?
 
-        public init(lifetime: Double = Settings.defaultLifetime, countersFile: String? = nil, largeBodyDirectory: String? = nil,
-                    publishDirectory: String? = nil) {
+        public init(
+            lifetime: Double = Settings.defaultLifetime, countersFile: String? = nil, largeBodyDirectory: String? = nil,
+            publishDirectory: String? = nil
+        ) {
             self.lifetime = lifetime
             self.countersFile = countersFile
             self.largeBodyDirectory = largeBodyDirectory
@@ -62,8 +64,9 @@ public final class ReadModel: Sendable {
         sharesChangesAcrossProcesses = shared != nil
         largeBodyFiles = settings.largeBodyDirectory.map { LargeBodyFiles(directory: $0, clock: clock, logger: logger) }
         published = settings.publishDirectory.map { PublishedBodies(directory: $0, counters: counters, clock: clock, logger: logger) }
-        cache = ResponseCache(counters: counters, clock: clock, lifetime: settings.lifetime, largeBodyFiles: largeBodyFiles,
-                              published: published, afterLargeBuild: afterLargeBuild)
+        cache = ResponseCache(
+            counters: counters, clock: clock, lifetime: settings.lifetime, largeBodyFiles: largeBodyFiles,
+            published: published, afterLargeBuild: afterLargeBuild)
         serviceDirectory = CachedServiceDirectory(counters: counters, clock: clock, lifetime: settings.lifetime)
         claimDirectory = CachedClaimDirectory(counters: counters, clock: clock, lifetime: settings.lifetime)
     }
@@ -120,8 +123,10 @@ public final class ReadModel: Sendable {
         /// The body of the read `key` (a request path), as the client may take it: cached, or
         /// the one `build` makes, which is then cached; in gzip when the client accepts it and
         /// it gains; as a file nginx sends when it is large and the client may take a file.
-        public func body<Failure: Error>(for key: String, accepting accepted: Accepted,
-                                         build: () throws(Failure) -> [UInt8]) throws(Failure) -> Delivery {
+        public func body<Failure: Error>(
+            for key: String, accepting accepted: Accepted,
+            build: () throws(Failure) -> [UInt8]
+        ) throws(Failure) -> Delivery {
             let cache = model.cache
             let key = ExactString(key)
             let entry: ResponseCache.Entry

@@ -36,8 +36,10 @@ final class ResponseCache: Sendable {
     ///     needs a `lifetime` of at least that.
     ///   - afterLargeBuild: called after building a large body, for example to hand the memory
     ///     freed while building it back to the system.
-    init(counters: MappedChangeCounters, clock: ReadClock, lifetime: Double, capacity: Int = 1000,
-         largeBodyFiles: LargeBodyFiles? = nil, published: PublishedBodies? = nil, afterLargeBuild: @escaping @Sendable () -> Void = {}) {
+    init(
+        counters: MappedChangeCounters, clock: ReadClock, lifetime: Double, capacity: Int = 1000,
+        largeBodyFiles: LargeBodyFiles? = nil, published: PublishedBodies? = nil, afterLargeBuild: @escaping @Sendable () -> Void = {}
+    ) {
         precondition(published == nil || lifetime >= 1, "published bodies need a lifetime of at least a second")
         self.counters = counters
         self.clock = clock
@@ -83,8 +85,10 @@ final class ResponseCache: Sendable {
     /// waited: from a version at least `version` (this read's), it serves this read too, even if
     /// more bookings came since. So under steady bookings the threads that wait for a rebuild
     /// wait for at most two, not for one each.
-    private func buildUnlessFresh<Failure: Error>(_ key: ExactString, since version: UInt64,
-                                                  _ build: () throws(Failure) -> [UInt8]) throws(Failure) -> Entry {
+    private func buildUnlessFresh<Failure: Error>(
+        _ key: ExactString, since version: UInt64,
+        _ build: () throws(Failure) -> [UInt8]
+    ) throws(Failure) -> Entry {
         // Only the thread holding `building` replaces entries, so this one stays current here.
         let previous = entries.withLock { $0[key] }
         if let previous, decision(for: previous, since: version) == .serve { return previous }

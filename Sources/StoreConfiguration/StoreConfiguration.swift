@@ -3,7 +3,7 @@ import FirestoreStore
 import PostgresStore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Which document store to use and how to reach it, read from the environment once.
@@ -57,8 +57,9 @@ public enum StoreConfiguration: Sendable {
         }
         guard let project, !project.isEmpty else { throw Invalid("set GOOGLE_CLOUD_PROJECT to the Firestore project id") }
         let endpoint = environment["FIRESTORE_API_URL"] ?? emulator.map { "http://\($0)" } ?? FirestoreConfiguration.productionEndpoint
-        var configuration = FirestoreConfiguration(projectID: project, databaseID: environment["FIRESTORE_DATABASE"] ?? "(default)",
-                                                   endpoint: endpoint, credentials: credentials)
+        var configuration = FirestoreConfiguration(
+            projectID: project, databaseID: environment["FIRESTORE_DATABASE"] ?? "(default)",
+            endpoint: endpoint, credentials: credentials)
         if let text = environment["FIRESTORE_TIMEOUT_MS"] {
             guard let timeout = Int(text), (100...120_000).contains(timeout) else { throw Invalid("FIRESTORE_TIMEOUT_MS must be 100 to 120000") }
             configuration.timeoutMilliseconds = timeout

@@ -1,16 +1,17 @@
 import Booking
-@testable import BookingAPI
 import BookingApplication
 import FastCGI
 import Gzip
 import JSON
 import Logging
 import ReadModel
-import Testing
 import TestSupport
+import Testing
+
+@testable import BookingAPI
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The HTTP mapping of the API, in process, on the application as the server composes it, over
@@ -20,14 +21,20 @@ import Glibc
     var responder: BookingResponder { app.responder }
     let serviceID = "api-\(UInt32.random(in: 0...UInt32.max))"
 
-    func send(_ method: String, _ path: String, json: String? = nil, contentType: String? = "application/json",
-              headers: [String: String] = [:]) -> Response {
+    func send(
+        _ method: String, _ path: String, json: String? = nil, contentType: String? = "application/json",
+        headers: [String: String] = [:]
+    ) -> Response {
         app.send(method, path, json: json, contentType: contentType, headers: headers)
     }
 
-    func createService(id: String? = nil, name: String = "Room", slots: [String] = ["2031-05-01T09:00:00Z", "2031-05-01T10:00:00Z"],
-                       to app: TestApplication? = nil) -> Response {
-        let body = JSON.object(["service_id": .string(id ?? serviceID), "service_name": .string(name), "available_slots": .array(slots.map(JSON.string))])
+    func createService(
+        id: String? = nil, name: String = "Room", slots: [String] = ["2031-05-01T09:00:00Z", "2031-05-01T10:00:00Z"],
+        to app: TestApplication? = nil
+    ) -> Response {
+        let body = JSON.object([
+            "service_id": .string(id ?? serviceID), "service_name": .string(name), "available_slots": .array(slots.map(JSON.string)),
+        ])
         return (app ?? self.app).send("POST", "/services", json: body.text, headers: ["authorization": "Bearer admin"])
     }
 
@@ -54,7 +61,8 @@ import Glibc
 
     @Test func bookingRespondsWithTheBookingAndItsLocation() throws {
         #expect(createService().status == 201)
-        let response = send("POST", "/book", json: #"{"service_id": "\#(serviceID)", "slot": "2031-05-01T11:00:00+02:00", "user_name": "Ann", "extra": 1}"#)
+        let response = send(
+            "POST", "/book", json: #"{"service_id": "\#(serviceID)", "slot": "2031-05-01T11:00:00+02:00", "user_name": "Ann", "extra": 1}"#)
         #expect(response.status == 201)
         let booking = try JSONParser.parse(response.body)
         #expect(booking["slot"] == .string("2031-05-01T09:00:00Z"))
@@ -90,7 +98,8 @@ import Glibc
         let wrongType = send("POST", "/book", json: "service_id=x", contentType: "application/x-www-form-urlencoded")
         #expect(wrongType.status == 415)
         #expect(try errorCode(wrongType) == "unsupported_media_type")
-        let tooLarge = responder.respond(to: Request(method: "POST", path: "/book", contentType: "application/json", body: .tooLarge(declaredLength: 5000)))
+        let tooLarge = responder.respond(
+            to: Request(method: "POST", path: "/book", contentType: "application/json", body: .tooLarge(declaredLength: 5000)))
         #expect(tooLarge.status == 413)
         #expect(try errorCode(tooLarge) == "payload_too_large")
     }
@@ -156,8 +165,10 @@ import Glibc
         let afterBooking = try #require(read([:]).header("X-Accel-Redirect"))
         #expect(afterBooking != uri, "a new body, so a new file")
         guard case .object(let catalog) = try JSONParser.parse(body(afterBooking)), case .array(let services)? = catalog["services"],
-              case .object(let service)? = services.first(where: { if case .object(let service) = $0 { service["service_id"] == .string(ids[0]) } else { false } }),
-              case .array(let free)? = service["available_slots"]
+            case .object(let service)? = services.first(where: {
+                if case .object(let service) = $0 { service["service_id"] == .string(ids[0]) } else { false }
+            }),
+            case .array(let free)? = service["available_slots"]
         else {
             Issue.record("the catalog in the file lacks \(ids[0])")
             return
@@ -191,11 +202,12 @@ import Glibc
         #expect(try errorCode(late) == "slot_in_past")
     }
 
-    @Test(arguments: [
-        ("gzip", true), ("GZip, deflate, br", true), ("x-gzip", true), ("gzip;q=0.5", true), ("deflate;q=1, gzip ; q=0.001", true),
-        ("*", true), ("identity, *;q=0.1", true), (nil, false), ("", false), ("identity", false), ("br, deflate", false),
-        ("gzip;q=0", false), ("gzip; q=0.000", false), ("*;q=0", false), ("gzip;q=0, *", false), ("gzip;q=high", false), ("gzip;q=2", false),
-    ] as [(String?, Bool)])
+    @Test(
+        arguments: [
+            ("gzip", true), ("GZip, deflate, br", true), ("x-gzip", true), ("gzip;q=0.5", true), ("deflate;q=1, gzip ; q=0.001", true),
+            ("*", true), ("identity, *;q=0.1", true), (nil, false), ("", false), ("identity", false), ("br, deflate", false),
+            ("gzip;q=0", false), ("gzip; q=0.000", false), ("*;q=0", false), ("gzip;q=0, *", false), ("gzip;q=high", false), ("gzip;q=2", false),
+        ] as [(String?, Bool)])
     func acceptEncodingIsReadAsRFC9110Says(_ header: String?, _ accepts: Bool) {
         #expect(AcceptEncoding.acceptsGzip(header) == accepts)
     }

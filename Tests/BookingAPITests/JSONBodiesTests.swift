@@ -1,15 +1,17 @@
-@testable import Booking
-@testable import BookingAPI
 import DocumentStore
 import JSON
 import Testing
+
+@testable import Booking
+@testable import BookingAPI
 
 /// The response bodies written straight to bytes are exactly what the serializer writes for
 /// the same objects.
 @Suite struct JSONBodiesTests {
     let availabilities = [
-        ServiceAvailability(service: Service(id: "cut", name: "Zoë's \"cut\" \\ \u{1}", slots: []),
-                            availableSlots: [try! Slot(parsing: "2031-05-01T09:00:00Z"), try! Slot(parsing: "2031-05-01T10:30:00+01:00")]),
+        ServiceAvailability(
+            service: Service(id: "cut", name: "Zoë's \"cut\" \\ \u{1}", slots: []),
+            availableSlots: [try! Slot(parsing: "2031-05-01T09:00:00Z"), try! Slot(parsing: "2031-05-01T10:30:00+01:00")]),
         ServiceAvailability(service: Service(id: "room/2", name: "Room", slots: []), availableSlots: []),
     ]
 
@@ -33,11 +35,14 @@ import Testing
     }
 
     @Test func aBookingIsWhatTheSerializerWrites() throws {
-        let booking = Booking(id: "b1", serviceID: "cut/ä", slot: try Slot(parsing: "2031-05-01T09:00:00Z"), userName: "Zoë \"Z\" \\ \u{7}",
-                              timestamp: Timestamp(microseconds: 1_800_000_000_123_456))
-        #expect(JSONBodies.booking(booking) == JSON.object([
-            "booking_id": .string(booking.id), "service_id": .string(booking.serviceID), "slot": .string(booking.slot.description),
-            "user_name": .string(booking.userName), "timestamp": .string(booking.timestamp.rfc3339),
-        ]).serialized())
+        let booking = Booking(
+            id: "b1", serviceID: "cut/ä", slot: try Slot(parsing: "2031-05-01T09:00:00Z"), userName: "Zoë \"Z\" \\ \u{7}",
+            timestamp: Timestamp(microseconds: 1_800_000_000_123_456))
+        #expect(
+            JSONBodies.booking(booking)
+                == JSON.object([
+                    "booking_id": .string(booking.id), "service_id": .string(booking.serviceID), "slot": .string(booking.slot.description),
+                    "user_name": .string(booking.userName), "timestamp": .string(booking.timestamp.rfc3339),
+                ]).serialized())
     }
 }

@@ -1,5 +1,6 @@
-@testable import BookingAPI
 import Testing
+
+@testable import BookingAPI
 
 @Suite struct RouteTests {
     @Test(arguments: [
@@ -10,8 +11,10 @@ import Testing
         #expect(Route(path: path) == route)
     }
 
-    @Test(arguments: ["", "/", "/services/", "/services/a/b", "/book/", "/bookings", "/bookings/", "/healthz/x", "services", "/Services",
-                      "//services", "/servicesx", "/services/x/", "/bookings/a/b", "/books", "/healthz\u{0}", "/book\u{301}"])
+    @Test(arguments: [
+        "", "/", "/services/", "/services/a/b", "/book/", "/bookings", "/bookings/", "/healthz/x", "services", "/Services",
+        "//services", "/servicesx", "/services/x/", "/bookings/a/b", "/books", "/healthz\u{0}", "/book\u{301}",
+    ])
     func unknownPathsMatchNothing(_ path: String) {
         #expect(Route(path: path) == nil)
     }

@@ -1,12 +1,13 @@
-@testable import Booking
 import DocumentStore
 import DocumentStoreConformance
 import PostgresStore
-import Testing
 import TestSupport
+import Testing
+
+@testable import Booking
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The booking rules on the in-memory store, with a hand-stepped clock (2030, before every
@@ -76,8 +77,12 @@ import Glibc
     }
 
     @Test func refusalsNameTheirReason() throws {
-        #expect(throws: BookingError.serviceNotFound) { try desk.book(BookingRequest(serviceID: "no-such-\(serviceID)", slot: slots[0], userName: "A")) }
-        #expect(throws: BookingError.slotNotOffered) { try desk.book(BookingRequest(serviceID: serviceID, slot: "2031-03-01T09:30:00Z", userName: "A")) }
+        #expect(throws: BookingError.serviceNotFound) {
+            try desk.book(BookingRequest(serviceID: "no-such-\(serviceID)", slot: slots[0], userName: "A"))
+        }
+        #expect(throws: BookingError.slotNotOffered) {
+            try desk.book(BookingRequest(serviceID: serviceID, slot: "2031-03-01T09:30:00Z", userName: "A"))
+        }
         #expect(throws: BookingError.self) { try desk.book(BookingRequest(serviceID: serviceID, slot: "tomorrow", userName: "A")) }
         #expect(throws: BookingError.self) { try desk.book(BookingRequest(serviceID: serviceID, slot: slots[0], userName: " ")) }
         #expect(throws: BookingError.self) { try desk.book(BookingRequest(serviceID: "a/b", slot: slots[0], userName: "A")) }
@@ -140,9 +145,12 @@ import Glibc
     }
 
     @Test func creatingAServiceNormalisesItsSlots() throws {
-        let created = try desk.createService(NewService(id: nil, name: " Massage ", slots: [
-            "2031-03-02T11:00:00+01:00", "2031-03-02T09:00:00Z", "2031-03-02T10:00:00Z", "2031-03-02T10:00:00.000Z",
-        ]))
+        let created = try desk.createService(
+            NewService(
+                id: nil, name: " Massage ",
+                slots: [
+                    "2031-03-02T11:00:00+01:00", "2031-03-02T09:00:00Z", "2031-03-02T10:00:00Z", "2031-03-02T10:00:00.000Z",
+                ]))
         #expect(created.service.id.count == 20)
         #expect(created.service.name == "Massage")
         #expect(created.service.slots.map(\.description) == ["2031-03-02T09:00:00Z", "2031-03-02T10:00:00Z"])
@@ -164,14 +172,18 @@ import Glibc
         // The Python/Firestore version wrote slots as it received them and the time as a string.
         let id = "\(serviceID)-legacy"
         try store.commit([
-            .create(DocumentPath("services", id), [
-                "service_id": .string(id), "service_name": .string("Legacy"),
-                "available_slots": .array([.string("2031-03-03T10:00:00+01:00"), .string("not a time"), .string("2031-03-03T08:00:00Z")]),
-            ]),
-            .create(DocumentPath("bookings", "\(id)-b"), [
-                "booking_id": .string("\(id)-b"), "service_id": .string(id), "slot": .string("2031-03-03T08:00:00Z"),
-                "user_name": .string("Old"), "timestamp": .string("2026-01-01T12:00:00Z"),
-            ]),
+            .create(
+                DocumentPath("services", id),
+                [
+                    "service_id": .string(id), "service_name": .string("Legacy"),
+                    "available_slots": .array([.string("2031-03-03T10:00:00+01:00"), .string("not a time"), .string("2031-03-03T08:00:00Z")]),
+                ]),
+            .create(
+                DocumentPath("bookings", "\(id)-b"),
+                [
+                    "booking_id": .string("\(id)-b"), "service_id": .string(id), "slot": .string("2031-03-03T08:00:00Z"),
+                    "user_name": .string("Old"), "timestamp": .string("2026-01-01T12:00:00Z"),
+                ]),
         ])
         #expect(try desk.service(id: id).availableSlots.map(\.description) == ["2031-03-03T08:00:00Z", "2031-03-03T09:00:00Z"])
         #expect(try desk.booking(id: "\(id)-b").timestamp == Timestamp(rfc3339: "2026-01-01T12:00:00Z"))

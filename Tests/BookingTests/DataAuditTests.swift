@@ -1,11 +1,12 @@
-@testable import Booking
 import DocumentStore
 import PostgresStore
-import Testing
 import TestSupport
+import Testing
+
+@testable import Booking
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Bookings another application made without slot claims, on the real PostgreSQL store.
@@ -17,19 +18,30 @@ struct DataAuditTests {
 
     init() throws {
         try store.migrate()
-        try store.commit([.create(DocumentPath("services", serviceID), [
-            "service_id": .string(serviceID), "service_name": .string("Legacy"),
-            "available_slots": .array(["2031-02-01T09:00:00Z", "2031-03-04T11:00:00+00:00", "2031-03-04T12:00:00Z",
-                                       "2031-03-04T13:00:00Z"].map(Value.string)),
-        ])])
+        try store.commit([
+            .create(
+                DocumentPath("services", serviceID),
+                [
+                    "service_id": .string(serviceID), "service_name": .string("Legacy"),
+                    "available_slots": .array(
+                        [
+                            "2031-02-01T09:00:00Z", "2031-03-04T11:00:00+00:00", "2031-03-04T12:00:00Z",
+                            "2031-03-04T13:00:00Z",
+                        ].map(Value.string)),
+                ])
+        ])
     }
 
     /// A booking as the original application stored it: no claim, the slot as it was offered.
     func legacyBooking(_ id: String, slot: String, at second: Int64, documentID: String? = nil) throws {
-        try store.commit([.create(DocumentPath("bookings", documentID ?? id), [
-            "booking_id": .string(id), "service_id": .string(serviceID), "slot": .string(slot), "user_name": .string("Old"),
-            "timestamp": .timestamp(Timestamp(seconds: 1_900_000_000 + second)),
-        ])])
+        try store.commit([
+            .create(
+                DocumentPath("bookings", documentID ?? id),
+                [
+                    "booking_id": .string(id), "service_id": .string(serviceID), "slot": .string(slot), "user_name": .string("Old"),
+                    "timestamp": .timestamp(Timestamp(seconds: 1_900_000_000 + second)),
+                ])
+        ])
     }
 
     func claimHolder(_ slot: String) throws -> String? {
@@ -50,8 +62,11 @@ struct DataAuditTests {
         #expect(try claimHolder("2031-03-04T11:00:00Z") == "\(prefix)-old")
         #expect(try claimHolder("2031-03-04T12:00:00Z") == "\(prefix)-early", "a slot booked twice is claimed for its earliest booking")
         #expect(try claimHolder("2031-02-01T09:00:00Z") == nil, "a slot that has begun gets no claim")
-        #expect(problems.all.contains(.doubleBooking(serviceID: serviceID, slot: try Slot(parsing: "2031-03-04T12:00:00Z"),
-                                                     bookingIDs: ["\(prefix)-early", "\(prefix)-late"])))
+        #expect(
+            problems.all.contains(
+                .doubleBooking(
+                    serviceID: serviceID, slot: try Slot(parsing: "2031-03-04T12:00:00Z"),
+                    bookingIDs: ["\(prefix)-early", "\(prefix)-late"])))
 
         // Idempotent: nothing of this service is created again.
         try store.commit([.delete(DocumentPath("slot_claims", "\(serviceID)@2031-03-04T11:00:00Z"), .none)])
@@ -74,9 +89,13 @@ struct DataAuditTests {
 
     @Test func servicesAndBookingsWithOtherDocumentIDsAreFoundByTheirIDFields() throws {
         let field = "\(serviceID)-field"
-        try store.commit([.create(DocumentPath("services", "random-\(serviceID)"), [
-            "service_id": .string(field), "service_name": .string("Added"), "available_slots": .array([.string("2031-03-05T09:00:00Z")]),
-        ])])
+        try store.commit([
+            .create(
+                DocumentPath("services", "random-\(serviceID)"),
+                [
+                    "service_id": .string(field), "service_name": .string("Added"), "available_slots": .array([.string("2031-03-05T09:00:00Z")]),
+                ])
+        ])
         try legacyBooking("\(serviceID)-by-field", slot: "2031-03-04T13:00:00Z", at: 3, documentID: "random-booking-\(serviceID)")
         let desk = BookingDesk(store: store, now: { Timestamp(rfc3339: "2031-03-01T00:00:00Z")! })
         #expect(try desk.service(id: field).service.name == "Added")
@@ -90,7 +109,10 @@ struct DataAuditTests {
         let problems = ProblemsReportedOnce { _ in }
         let check = try DataAudit(store: store, reader: DocumentReader(problems: problems)).check(now: now)
         #expect(check.services >= 1 && check.bookings >= 1)
-        #expect(problems.all.contains(.bookingWithoutClaim(DocumentPath("bookings", "\(serviceID)-unclaimed"), serviceID: serviceID,
-                                                           slot: try Slot(parsing: "2031-03-04T13:00:00Z"))))
+        #expect(
+            problems.all.contains(
+                .bookingWithoutClaim(
+                    DocumentPath("bookings", "\(serviceID)-unclaimed"), serviceID: serviceID,
+                    slot: try Slot(parsing: "2031-03-04T13:00:00Z"))))
     }
 }

@@ -1,6 +1,7 @@
-@testable import Booking
 import DocumentStore
 import Testing
+
+@testable import Booking
 
 /// Another application books in the same store without slot claims (`EXTERNAL_WRITERS`), on the
 /// in-memory store with a fixed clock.
@@ -10,15 +11,19 @@ import Testing
 
     init() throws {
         try store.commit([
-            .create(DocumentPath("services", "legacy"), [
-                "service_id": .string("legacy"), "service_name": .string("Legacy"),
-                "available_slots": .array([.string("2031-03-04T11:00:00+00:00"), .string("2031-03-04T12:00:00+00:00")]),
-            ]),
+            .create(
+                DocumentPath("services", "legacy"),
+                [
+                    "service_id": .string("legacy"), "service_name": .string("Legacy"),
+                    "available_slots": .array([.string("2031-03-04T11:00:00+00:00"), .string("2031-03-04T12:00:00+00:00")]),
+                ]),
             // As the original application books: no claim, the slot as the service spells it.
-            .create(DocumentPath("bookings", "old"), [
-                "booking_id": .string("old"), "service_id": .string("legacy"), "slot": .string("2031-03-04T11:00:00+00:00"),
-                "user_name": .string("Old"), "timestamp": .timestamp(Timestamp(seconds: 1_900_000_000)),
-            ]),
+            .create(
+                DocumentPath("bookings", "old"),
+                [
+                    "booking_id": .string("old"), "service_id": .string("legacy"), "slot": .string("2031-03-04T11:00:00+00:00"),
+                    "user_name": .string("Old"), "timestamp": .timestamp(Timestamp(seconds: 1_900_000_000)),
+                ]),
         ])
     }
 

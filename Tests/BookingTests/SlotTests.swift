@@ -1,6 +1,7 @@
-@testable import Booking
 import DocumentStore
 import Testing
+
+@testable import Booking
 
 @Suite struct SlotTests {
     @Test(arguments: [
@@ -61,8 +62,9 @@ import Testing
         #expect(Timestamp(seconds: -62_167_219_200 - 86_400 + 3_661).rfc3339 == "-1-12-31T01:01:01Z")
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<10_000 {  // 0001-01-01 to 9999-12-31, with and without fractions
-            let instant = Timestamp(seconds: Int64.random(in: -62_135_596_800...253_402_300_799, using: &generator),
-                                    nanos: Bool.random(using: &generator) ? 0 : Int32.random(in: 0..<1_000_000_000, using: &generator))
+            let instant = Timestamp(
+                seconds: Int64.random(in: -62_135_596_800...253_402_300_799, using: &generator),
+                nanos: Bool.random(using: &generator) ? 0 : Int32.random(in: 0..<1_000_000_000, using: &generator))
             #expect(Timestamp(rfc3339: instant.rfc3339) == instant, "\(instant.seconds) \(instant.nanos)")
         }
     }
@@ -86,8 +88,10 @@ import Testing
         #expect(try Validation.id(id, field: "service_id") == id)
     }
 
-    @Test(arguments: ["", "a/b", "tab\there", "new\nline", "\u{7F}", ".", "..", "__reserved__", String(repeating: "x", count: 129),
-                      "a" + String(repeating: "\u{301}", count: 740), String(repeating: "e\u{301}", count: 65)])
+    @Test(arguments: [
+        "", "a/b", "tab\there", "new\nline", "\u{7F}", ".", "..", "__reserved__", String(repeating: "x", count: 129),
+        "a" + String(repeating: "\u{301}", count: 740), String(repeating: "e\u{301}", count: 65),
+    ])
     func rejectsBadIDs(_ id: String) {
         #expect(throws: BookingError.self) { try Validation.id(id, field: "service_id") }
     }
@@ -120,8 +124,9 @@ import Testing
             #expect(Collections.claimedSlots(claimIDs: [id]) == [ExactString(serviceID): [slot]])
         }
         #expect(Collections.claimedSlots(claimIDs: ["no-at-sign", "cut@not-a-time", "cut@2031-05-01T09:30:00.5Z", "cut@"]).isEmpty)
-        #expect(Collections.claimedSlots(claimIDs: ["cut@2031-05-01T10:30:00+01:00"]) == [ExactString("cut"): [slot]],
-                "a spelling that is not canonical still names its slot")
+        #expect(
+            Collections.claimedSlots(claimIDs: ["cut@2031-05-01T10:30:00+01:00"]) == [ExactString("cut"): [slot]],
+            "a spelling that is not canonical still names its slot")
     }
 
     @Test func claimedSlotsAreGatheredPerServiceInTimeOrderWhateverTheOrderOfTheIDs() throws {

@@ -1,7 +1,8 @@
-@testable import Booking
 import DocumentStore
 import Testing
 import TimeZones
+
+@testable import Booking
 
 /// Reading what other applications stored: slot spellings, local times, odd documents.
 @Suite struct StoredDataTests {
@@ -45,12 +46,16 @@ import TimeZones
         let problems = ProblemsReportedOnce { _ in }
         let reader = DocumentReader(legacyZone: nil, problems: problems)
         let time = Timestamp(seconds: 1_900_000_000)
-        let document = Document(path: DocumentPath("services", "doc-id"), fields: [
-            "service_id": .string("field-id"), "service_name": .string("Legacy"),
-            "available_slots": .array([.string("2031-03-04T11:00:00+00:00"), .string("2031-03-04T12:00:00Z"), .string("09:00 AM"),
-                                       .timestamp(Timestamp(seconds: 1_930_000_000)), .integer(3)]),
-            "where": .uninterpreted(.object(["geoPointValue": .object(["latitude": .double(1.5)])])),
-        ], createTime: time, updateTime: time)
+        let document = Document(
+            path: DocumentPath("services", "doc-id"),
+            fields: [
+                "service_id": .string("field-id"), "service_name": .string("Legacy"),
+                "available_slots": .array([
+                    .string("2031-03-04T11:00:00+00:00"), .string("2031-03-04T12:00:00Z"), .string("09:00 AM"),
+                    .timestamp(Timestamp(seconds: 1_930_000_000)), .integer(3),
+                ]),
+                "where": .uninterpreted(.object(["geoPointValue": .object(["latitude": .double(1.5)])])),
+            ], createTime: time, updateTime: time)
         let service = reader.service(from: document)
         #expect(service?.id == "field-id")
         #expect(service?.slots.map(\.description) == ["2031-02-27T23:06:40Z", "2031-03-04T11:00:00Z", "2031-03-04T12:00:00Z"])
@@ -67,10 +72,12 @@ import TimeZones
     @Test func aBookingIsKnownByItsIDFieldAndItsSlotIsAnInstant() throws {
         let reader = DocumentReader(legacyZone: berlin)
         let time = Timestamp(seconds: 1_900_000_000)
-        let document = Document(path: DocumentPath("bookings", "generated"), fields: [
-            "booking_id": .string("b-1"), "service_id": .string("s"), "slot": .string("2031-03-04T12:00:00"),
-            "user_name": .string("Ann"), "timestamp": .string("2026-01-02T03:04:05Z"),
-        ], createTime: time, updateTime: time)
+        let document = Document(
+            path: DocumentPath("bookings", "generated"),
+            fields: [
+                "booking_id": .string("b-1"), "service_id": .string("s"), "slot": .string("2031-03-04T12:00:00"),
+                "user_name": .string("Ann"), "timestamp": .string("2026-01-02T03:04:05Z"),
+            ], createTime: time, updateTime: time)
         let booking = try #require(reader.booking(from: document))
         #expect(booking.id == "b-1" && booking.slot.description == "2031-03-04T11:00:00Z")
         #expect(booking.timestamp == Timestamp(rfc3339: "2026-01-02T03:04:05Z"))

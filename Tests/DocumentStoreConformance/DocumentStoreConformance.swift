@@ -1,7 +1,7 @@
 import DocumentStore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The behaviour every `DocumentStore` must show, as named checks that a store's own test
@@ -144,8 +144,9 @@ public enum DocumentStoreConformance {
         try expect(try store.query(collection: collection, where: FieldFilter("owner", equals: "nobody"), select: nil).isEmpty, "no match")
         let selected = try store.query(collection: collection, where: nil, select: ["n"])
         try expect(selected.map(\.path.id) == ["a", "b", "c", "d", "e"], "every document without a filter")
-        try expect(selected.map(\.fields) == [["n": .integer(1)], ["n": .integer(2)], ["n": .integer(3)], [:], ["n": .integer(5)]],
-                   "only the selected field: \(selected.map(\.fields))")
+        try expect(
+            selected.map(\.fields) == [["n": .integer(1)], ["n": .integer(2)], ["n": .integer(3)], [:], ["n": .integer(5)]],
+            "only the selected field: \(selected.map(\.fields))")
     }
 
     static func listPages(_ makeStore: @escaping DocumentStoreFactory) throws {
@@ -182,8 +183,9 @@ public enum DocumentStoreConformance {
         try expect(try before == current(), "the update times the documents carry")
         try store.commit([.set(DocumentPath(collection, "b"), ["id": .string("b2")], .none)])
         let after = try store.versions(collection: collection)
-        try expect(after[1].updateTime > before[1].updateTime && after[0] == before[0] && after[2] == before[2],
-                   "a set advances that document's update time only")
+        try expect(
+            after[1].updateTime > before[1].updateTime && after[0] == before[0] && after[2] == before[2],
+            "a set advances that document's update time only")
         try expect(try after == current(), "the update times the documents carry after the set")
         try store.commit([.delete(DocumentPath(collection, "a"), .none)])
         try expect(try store.versions(collection: collection).map(\.id) == ["b", "c"], "a deleted document is gone")
@@ -215,7 +217,9 @@ public enum DocumentStoreConformance {
         let path = DocumentPath(collection, "a@1")
         try store.commit([.create(path, ["n": .integer(1)]), .create(DocumentPath(collection, "a@10"), [:])])
         let created = try store.version(of: path)
-        try expect(created == DocumentVersion(id: "a@1", updateTime: try store.get(path)!.updateTime), "the update time get reads: \(String(describing: created))")
+        try expect(
+            created == DocumentVersion(id: "a@1", updateTime: try store.get(path)!.updateTime),
+            "the update time get reads: \(String(describing: created))")
         try store.commit([.set(path, ["n": .integer(2)], .none)])
         let changed = try store.version(of: path)
         try expect(changed.map { $0.updateTime > created!.updateTime } == true, "a set advances it")
@@ -230,7 +234,8 @@ public enum DocumentStoreConformance {
         let ids = ["a", "a?", "a@", "a@1", "a@b@2", "a@\u{E9}", "aA", "a\u{E9}", "b@1"]  // in UTF-8 byte order
         try store.commit(ids.reversed().map { .create(DocumentPath(collection, $0), ["id": .string($0)]) })
         try store.commit([.create(DocumentPath(uniqueCollection(), "a@2"), [:])])
-        try expect(try store.ids(collection: collection, in: nil) == ids, "every id once, in byte order: \(try store.ids(collection: collection, in: nil))")
+        try expect(
+            try store.ids(collection: collection, in: nil) == ids, "every id once, in byte order: \(try store.ids(collection: collection, in: nil))")
         try expect(try store.ids(collection: collection, in: nil) == store.versions(collection: collection).map(\.id), "the ids versions gives")
         let claims = try store.ids(collection: collection, in: DocumentIDRange(from: "a@", before: "aA"))
         try expect(claims == ["a@", "a@1", "a@b@2", "a@\u{E9}"], "the ids starting with a@: \(claims)")
@@ -323,11 +328,13 @@ public func race(_ count: Int, _ body: @escaping @Sendable (Int) -> String) -> [
     let contexts = (0..<count).map { Context(body, $0) }
     let threads = contexts.map { context -> pthread_t in
         var thread = pthread_t()
-        let result = pthread_create(&thread, nil, { raw in
-            let context = Unmanaged<Context>.fromOpaque(raw!).takeUnretainedValue()
-            context.outcome = context.body(context.index)
-            return nil
-        }, Unmanaged.passUnretained(context).toOpaque())
+        let result = pthread_create(
+            &thread, nil,
+            { raw in
+                let context = Unmanaged<Context>.fromOpaque(raw!).takeUnretainedValue()
+                context.outcome = context.body(context.index)
+                return nil
+            }, Unmanaged.passUnretained(context).toOpaque())
         precondition(result == 0, "pthread_create failed")
         return thread
     }

@@ -1,10 +1,11 @@
 import CFastCGI
-@testable import FastCGI
 import Logging
 import Testing
 
+@testable import FastCGI
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite struct FastCGITests {
@@ -24,8 +25,9 @@ import Glibc
 
     @Test func theResponseHeadCarriesStatusHeadersAndLength() {
         let response = Response(status: 201, headers: [("Content-Type", "application/json"), ("Location", "/x")], body: Array("{}".utf8))
-        #expect(String(decoding: response.head(), as: UTF8.self)
-            == "Status: 201\r\nContent-Type: application/json\r\nLocation: /x\r\nContent-Length: 2\r\n\r\n")
+        #expect(
+            String(decoding: response.head(), as: UTF8.self)
+                == "Status: 201\r\nContent-Type: application/json\r\nLocation: /x\r\nContent-Length: 2\r\n\r\n")
         #expect(response.header("location") == "/x")
         #expect(String(decoding: Response(status: 404).head(), as: UTF8.self) == "Status: 404\r\nContent-Length: 0\r\n\r\n")
     }
@@ -98,10 +100,12 @@ private enum ReceivedBytes {
         let path = "/tmp/fastcgi-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
         let socket = FCGX_OpenSocket(path, 64)
         try #require(socket >= 0)
-        let configuration = FastCGIConfiguration(listener: .unixSocket(path: path, mode: 0o600), processes: 1, threads: threads,
-                                                 maximumBodyBytes: maximumBodyBytes)
-        let workers = try WorkerThreads(socket: socket, configuration: configuration, logger: Logger(label: "test"),
-                                        makeResponder: { EchoPath() })
+        let configuration = FastCGIConfiguration(
+            listener: .unixSocket(path: path, mode: 0o600), processes: 1, threads: threads,
+            maximumBodyBytes: maximumBodyBytes)
+        let workers = try WorkerThreads(
+            socket: socket, configuration: configuration, logger: Logger(label: "test"),
+            makeResponder: { EchoPath() })
         return (workers, path)
     }
 

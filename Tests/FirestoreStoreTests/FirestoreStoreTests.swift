@@ -1,13 +1,14 @@
-import _CryptoExtras
 import DocumentStore
 import DocumentStoreConformance
-@testable import FirestoreStore
 import JSON
-import Testing
 import TestSupport
+import Testing
+import _CryptoExtras
+
+@testable import FirestoreStore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The Firestore test server the test command started (FIRESTORE_EMULATOR_HOST).
@@ -47,16 +48,24 @@ struct FirestoreStoreConformanceTests {
     }
 
     @Test func classifiesOnTheStatusNotTheHTTPCode() {
-        let exists = #"{"error": {"code": 409, "message": "Document already exists: projects/p/databases/(default)/documents/slot_claims/a@2031-01-01T00:00:00Z", "status": "ALREADY_EXISTS"}}"#
+        let exists =
+            #"{"error": {"code": 409, "message": "Document already exists: projects/p/databases/(default)/documents/slot_claims/a@2031-01-01T00:00:00Z", "status": "ALREADY_EXISTS"}}"#
         #expect(classify(409, exists) == .alreadyExists(DocumentPath("slot_claims", "a@2031-01-01T00:00:00Z")))
         guard case .unavailable = classify(409, #"{"error": {"code": 409, "message": "Transaction aborted", "status": "ABORTED"}}"#) else {
             Issue.record("ABORTED must be transient")
             return
         }
-        #expect(classify(404, #"{"error": {"code": 404, "message": "No document to update: projects/p/databases/(default)/documents/c/x", "status": "NOT_FOUND"}}"#)
-            == .notFound(DocumentPath("c", "x")))
-        #expect(classify(400, #"{"error": {"code": 400, "message": "stored version mismatch: projects/p/databases/d/documents/c/y", "status": "FAILED_PRECONDITION"}}"#)
-            == .failedPrecondition(DocumentPath("c", "y")))
+        #expect(
+            classify(
+                404,
+                #"{"error": {"code": 404, "message": "No document to update: projects/p/databases/(default)/documents/c/x", "status": "NOT_FOUND"}}"#)
+                == .notFound(DocumentPath("c", "x")))
+        #expect(
+            classify(
+                400,
+                #"{"error": {"code": 400, "message": "stored version mismatch: projects/p/databases/d/documents/c/y", "status": "FAILED_PRECONDITION"}}"#
+            )
+                == .failedPrecondition(DocumentPath("c", "y")))
         guard case .invalidArgument = classify(400, #"{"error": {"code": 400, "message": "bad", "status": "INVALID_ARGUMENT"}}"#) else {
             Issue.record("INVALID_ARGUMENT")
             return
@@ -93,16 +102,19 @@ struct FirestoreStoreConformanceTests {
 
     @Test func theJWTIsSignedWithTheKeyAndCarriesGooglesClaims() throws {
         let privateKey = try _RSA.Signing.PrivateKey(keySize: .bits2048)
-        let key = ServiceAccountKey(projectID: "p", privateKeyID: "kid-1", privateKey: privateKey.pemRepresentation,
-                                    clientEmail: "svc@p.iam.gserviceaccount.com", tokenURI: "https://oauth2.example/token")
+        let key = ServiceAccountKey(
+            projectID: "p", privateKeyID: "kid-1", privateKey: privateKey.pemRepresentation,
+            clientEmail: "svc@p.iam.gserviceaccount.com", tokenURI: "https://oauth2.example/token")
         let jwt = try AccessTokens.signedJWT(for: key, now: 1_800_000_000)
         let parts = jwt.split(separator: ".").map(String.init)
         #expect(parts.count == 3)
         let claims = try JSONParser.parse(decode(parts[1]))
-        #expect(claims == .object([
-            "iss": .string("svc@p.iam.gserviceaccount.com"), "scope": .string("https://www.googleapis.com/auth/datastore"),
-            "aud": .string("https://oauth2.example/token"), "iat": .integer(1_800_000_000), "exp": .integer(1_800_003_600),
-        ]))
+        #expect(
+            claims
+                == .object([
+                    "iss": .string("svc@p.iam.gserviceaccount.com"), "scope": .string("https://www.googleapis.com/auth/datastore"),
+                    "aud": .string("https://oauth2.example/token"), "iat": .integer(1_800_000_000), "exp": .integer(1_800_003_600),
+                ]))
         #expect(try JSONParser.parse(decode(parts[0])) == .object(["alg": .string("RS256"), "typ": .string("JWT"), "kid": .string("kid-1")]))
         let signature = _RSA.Signing.RSASignature(rawRepresentation: decode(parts[2]))
         #expect(privateKey.publicKey.isValidSignature(signature, for: Array("\(parts[0]).\(parts[1])".utf8), padding: .insecurePKCS1v1_5))
@@ -154,8 +166,9 @@ struct TokenFlowTests {
         let kid = "key-\(project)"
         if registered { _ = try post("keys", .object(["kid": .string(kid), "pem": .string(privateKey.publicKey.pemRepresentation)])) }
         _ = try post("auth", .object(["project": .string(project), "token_lifetime": .integer(lifetime)]))
-        let key = ServiceAccountKey(projectID: project, privateKeyID: kid, privateKey: privateKey.pemRepresentation,
-                                    clientEmail: clientEmail, tokenURI: "\(server)/_test/token")
+        let key = ServiceAccountKey(
+            projectID: project, privateKeyID: kid, privateKey: privateKey.pemRepresentation,
+            clientEmail: clientEmail, tokenURI: "\(server)/_test/token")
         let configuration = FirestoreConfiguration(projectID: project, endpoint: server, credentials: .serviceAccount(key))
         return FirestoreStore(configuration: configuration, tokens: .init(credentials: configuration.credentials))
     }
@@ -195,8 +208,9 @@ struct TokenFlowTests {
         let store = FirestoreStore(configuration: configuration, tokens: .init(credentials: configuration.credentials))
         try store.commit([.create(DocumentPath("c", "m"), [:])])
         #expect(try store.get(DocumentPath("c", "m")) != nil)
-        let unauthenticated = FirestoreStore(configuration: FirestoreConfiguration.emulator(host: emulatorHost, projectID: project),
-                                             tokens: .init(credentials: .emulator))
+        let unauthenticated = FirestoreStore(
+            configuration: FirestoreConfiguration.emulator(host: emulatorHost, projectID: project),
+            tokens: .init(credentials: .emulator))
         #expect(throws: StoreError.self) { try unauthenticated.get(DocumentPath("c", "m")) }
     }
 

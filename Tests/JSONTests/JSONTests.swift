@@ -1,14 +1,17 @@
-@testable import JSON
 import Testing
+
+@testable import JSON
 
 @Suite struct JSONParserTests {
     @Test func parsesEveryKindOfValue() throws {
         let value = try JSONParser.parse(#" {"a": [1, -2.5e3, true, false, null, "x"], "b": {"c": {}}, "d": []} "#)
-        #expect(value == .object([
-            "a": .array([.integer(1), .double(-2500), .bool(true), .bool(false), .null, .string("x")]),
-            "b": .object(["c": .object([:])]),
-            "d": .array([]),
-        ]))
+        #expect(
+            value
+                == .object([
+                    "a": .array([.integer(1), .double(-2500), .bool(true), .bool(false), .null, .string("x")]),
+                    "b": .object(["c": .object([:])]),
+                    "d": .array([]),
+                ]))
     }
 
     @Test func decodesEscapesAndSurrogatePairs() throws {

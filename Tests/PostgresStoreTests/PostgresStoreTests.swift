@@ -1,13 +1,14 @@
 import CPostgres
 import DocumentStore
 import DocumentStoreConformance
-@testable import PostgresStore
 import Synchronization
-import Testing
 import TestSupport
+import Testing
+
+@testable import PostgresStore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The database the test command started (deploy/test sets DATABASE_URL).
@@ -42,7 +43,9 @@ struct PostgresStoreTests {
                 let ticket = CommitBatcher.Ticket(writes: Array("\(number)".utf8), order: Array(String(1000 - number % 1000).utf8))
                 let outcome = batcher.commit(ticket) { batch in
                     batchSizes.withLock { $0.append(batch.count) }
-                    if batch.map(\.order) != batch.map(\.order).sorted(by: { $0.lexicographicallyPrecedes($1) }) { unsortedBatches.withLock { $0 += 1 } }
+                    if batch.map(\.order) != batch.map(\.order).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+                        unsortedBatches.withLock { $0 += 1 }
+                    }
                     usleep(200)  // a round trip, during which other commits queue up
                     for ticket in batch {
                         let text = String(decoding: ticket.writes, as: UTF8.self)
@@ -105,8 +108,10 @@ struct PostgresStoreTests {
             let settings = options.split(separator: " ").filter { $0 != "-c" }.map { setting in
                 "SET \(setting.prefix { $0 != "=" }) = '\(setting.drop { $0 != "=" }.dropFirst())'"
             }
-            for statement in settings + [#"CREATE TEMP TABLE t (collection text COLLATE "C", id text COLLATE "C", PRIMARY KEY (collection, id))"#,
-                              "INSERT INTO t VALUES ('services', 'a')", "ANALYZE t"] {
+            for statement in settings + [
+                #"CREATE TEMP TABLE t (collection text COLLATE "C", id text COLLATE "C", PRIMARY KEY (collection, id))"#,
+                "INSERT INTO t VALUES ('services', 'a')", "ANALYZE t",
+            ] {
                 PQclear(PQexec(connection, statement))
             }
             let result = PQexec(connection, "EXPLAIN SELECT id FROM t WHERE collection = 'services' AND id = 'a'")
@@ -127,7 +132,8 @@ struct PostgresStoreTests {
         func aliases() -> String {
             let connection = PQconnectdb(databaseURL)
             defer { PQfinish(connection) }
-            let result = PQexec(connection, "SELECT string_agg(id || '=' || value, ',' ORDER BY id) FROM document_aliases WHERE collection = '\(collection)'")
+            let result = PQexec(
+                connection, "SELECT string_agg(id || '=' || value, ',' ORDER BY id) FROM document_aliases WHERE collection = '\(collection)'")
             defer { PQclear(result) }
             return PQgetisnull(result, 0, 0) == 0 ? String(cString: PQgetvalue(result, 0, 0)) : ""
         }
@@ -139,7 +145,9 @@ struct PostgresStoreTests {
         ])
         #expect(try ids("ann") == ["ann", "x1"] && ids("bob") == ["x2"])
         #expect(aliases() == "x1=ann,x2=bob", "a document that holds its own id has no alias")
-        try store.commit([.set(DocumentPath(collection, "x1"), ["owner": .string("carol")], .exists(true)), .delete(DocumentPath(collection, "x2"), .none)])
+        try store.commit([
+            .set(DocumentPath(collection, "x1"), ["owner": .string("carol")], .exists(true)), .delete(DocumentPath(collection, "x2"), .none),
+        ])
         #expect(try ids("ann") == ["ann"] && ids("carol") == ["x1"] && ids("bob").isEmpty)
         #expect(aliases() == "x1=carol")
 

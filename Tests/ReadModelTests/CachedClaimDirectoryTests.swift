@@ -1,9 +1,10 @@
 import Booking
 import DocumentStore
 import Logging
-@testable import ReadModel
-import Testing
 import TestSupport
+import Testing
+
+@testable import ReadModel
 
 /// The read model's claimed slots: read in full once, then only what the store says was written
 /// since, when this host recorded a change or half the lifetime passed; so a catalog build costs
@@ -55,8 +56,9 @@ import TestSupport
         model.recordChange(.availability)
         #expect(try claimed() == ["a": ["2031-01-01T09:00:00Z", "2031-01-01T10:00:00Z"], "b": ["2031-01-01T09:00:00Z"]])
         #expect(reads() == (1, 1), "a change here: what was written since")
-        #expect(store.writtenSince.last == Timestamp(microseconds: storeClock.now().microseconds - 10_001_000 - 1_000_000),
-                "from a second before the store's time at the last look")
+        #expect(
+            store.writtenSince.last == Timestamp(microseconds: storeClock.now().microseconds - 10_001_000 - 1_000_000),
+            "from a second before the store's time at the last look")
 
         clock.advance(by: 10)
         storeClock.advance(by: 10)

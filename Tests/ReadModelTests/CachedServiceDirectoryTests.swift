@@ -2,8 +2,8 @@ import Booking
 import DocumentStore
 import Logging
 import ReadModel
-import Testing
 import TestSupport
+import Testing
 
 /// The read model's directory of services reads every service again exactly when the store's
 /// update times say that a service document was added, changed or removed; the booking path's
@@ -27,8 +27,14 @@ import TestSupport
     /// Stores a service document with one slot (replacing the one there), a second later.
     func put(_ id: String, slot: String) throws {
         clock.advance(by: 1)
-        try store.commit([.set(DocumentPath("services", id), ["service_id": .string(id), "service_name": .string(id),
-                                                              "available_slots": .array([.string(slot)])], .none)])
+        try store.commit([
+            .set(
+                DocumentPath("services", id),
+                [
+                    "service_id": .string(id), "service_name": .string(id),
+                    "available_slots": .array([.string(slot)]),
+                ], .none)
+        ])
     }
 
     func remove(_ id: String) throws {

@@ -1,5 +1,6 @@
-@testable import ReadModel
 import Testing
+
+@testable import ReadModel
 
 /// The decision on a cached body, as a table: no clock, no threads.
 @Suite struct FreshnessTests {

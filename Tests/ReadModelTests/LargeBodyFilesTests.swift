@@ -1,11 +1,12 @@
 import DocumentStore
 import Logging
-@testable import ReadModel
-import Testing
 import TestSupport
+import Testing
+
+@testable import ReadModel
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Large bodies as files for nginx: written once per body, kept while a response may name them,

@@ -1,12 +1,13 @@
-import Logging
 import DocumentStore
-@testable import ReadModel
+import Logging
 import Synchronization
-import Testing
 import TestSupport
+import Testing
+
+@testable import ReadModel
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The catalog published for nginx: at its second read, for the second its build began in, only
@@ -29,8 +30,10 @@ import Glibc
     /// The files nginx may serve (the lock file aside).
     func names() -> [String] { namesOfFiles(in: directory).filter { $0 != ".lock" }.sorted() }
 
-    func offer(_ published: PublishedBodies, _ path: String = "/services", version: UInt64? = nil, builtIn second: Int = 1_000,
-               times: Int = 2) {
+    func offer(
+        _ published: PublishedBodies, _ path: String = "/services", version: UInt64? = nil, builtIn second: Int = 1_000,
+        times: Int = 2
+    ) {
         for _ in 0..<times {
             published.offer(path, version: version ?? counters.availabilityVersion, builtIn: second) { (body, compressed) }
         }
@@ -97,7 +100,8 @@ import Glibc
         try model.prepareFolders()
         let reader = model.makeReader()
         func read(_ text: String) -> [UInt8] {
-            guard case .inline(let bytes, _) = reader.body(for: "/services", accepting: Accepted(gzip: false, file: true), build: { Array(text.utf8) })
+            guard
+                case .inline(let bytes, _) = reader.body(for: "/services", accepting: Accepted(gzip: false, file: true), build: { Array(text.utf8) })
             else { return [] }
             return bytes
         }

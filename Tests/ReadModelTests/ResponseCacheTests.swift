@@ -1,14 +1,15 @@
 import Dispatch
-@testable import FastCGI  // its Thread: real threads, as the workers run (Dispatch's pool may queue a block)
 import Gzip
 import Logging
-@testable import ReadModel
 import Synchronization
-import Testing
 import TestSupport
+import Testing
+
+@testable import FastCGI  // its Thread: real threads, as the workers run (Dispatch's pool may queue a block)
+@testable import ReadModel
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// When a cached body is served and when it is built again, read through the read model's
@@ -36,11 +37,13 @@ import Glibc
         let started = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var rebuilt = ""
         let rebuilder = Thread.start {
-            rebuilt = String(decoding: bytes(model.makeReader().body(for: "/services", accepting: Accepted(gzip: false, file: true)) {
-                started.signal()
-                release.wait()
-                return Array("second".utf8)
-            }), as: UTF8.self)
+            rebuilt = String(
+                decoding: bytes(
+                    model.makeReader().body(for: "/services", accepting: Accepted(gzip: false, file: true)) {
+                        started.signal()
+                        release.wait()
+                        return Array("second".utf8)
+                    }), as: UTF8.self)
         }
         started.wait()
         // Another thread is rebuilding: this one is served the body it has, without waiting.
@@ -130,21 +133,27 @@ import Glibc
     @Test func theGzipFormIsMadeFromTheCachedBodyAndFollowsItsChanges() throws {
         let reader = model().makeReader()
         let first = String(repeating: "first ", count: 300), second = String(repeating: "second ", count: 300)
-        #expect(reader.body(for: "/services", accepting: Accepted(gzip: false, file: true)) { Array(first.utf8) }
-            == .inline(Array(first.utf8), gzip: false))
-        #expect(reader.body(for: "/services", accepting: Accepted(gzip: true, file: true)) { Array("not built: fresh".utf8) }
-            == .inline(Gzip.compress(Array(first.utf8))!, gzip: true))
+        #expect(
+            reader.body(for: "/services", accepting: Accepted(gzip: false, file: true)) { Array(first.utf8) }
+                == .inline(Array(first.utf8), gzip: false))
+        #expect(
+            reader.body(for: "/services", accepting: Accepted(gzip: true, file: true)) { Array("not built: fresh".utf8) }
+                == .inline(Gzip.compress(Array(first.utf8))!, gzip: true))
         reader.recordChange(.availability)
-        #expect(reader.body(for: "/services", accepting: Accepted(gzip: true, file: true)) { Array(second.utf8) }
-            == .inline(Gzip.compress(Array(second.utf8))!, gzip: true))
-        #expect(reader.body(for: "/services/x", accepting: Accepted(gzip: true, file: true)) { Array("[]".utf8) }
-            == .inline(Array("[]".utf8), gzip: false), "too small to gain")
+        #expect(
+            reader.body(for: "/services", accepting: Accepted(gzip: true, file: true)) { Array(second.utf8) }
+                == .inline(Gzip.compress(Array(second.utf8))!, gzip: true))
+        #expect(
+            reader.body(for: "/services/x", accepting: Accepted(gzip: true, file: true)) { Array("[]".utf8) }
+                == .inline(Array("[]".utf8), gzip: false), "too small to gain")
     }
 
     @Test func aFailedBuildIsThrownAndCachesNothing() throws {
         struct Refused: Error {}
         let reader = model().makeReader()
-        #expect(throws: Refused.self) { try reader.body(for: "/services", accepting: Accepted(gzip: false, file: true)) { () throws(Refused) in throw Refused() } }
+        #expect(throws: Refused.self) {
+            try reader.body(for: "/services", accepting: Accepted(gzip: false, file: true)) { () throws(Refused) in throw Refused() }
+        }
         #expect(read(reader, building: "built") == "built")
     }
 }

@@ -1,7 +1,7 @@
 @testable import ReadModel
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The bytes of the file at `path`; nil when it cannot be opened.

@@ -13,21 +13,28 @@ public struct TestApplication {
     public let application: Application
     public let responder: BookingResponder
 
-    public init(settings: Application.Settings = Application.Settings(adminToken: "admin", maximumBodyBytes: 1024),
-                clock: ManualClock = ManualClock()) {
+    public init(
+        settings: Application.Settings = Application.Settings(adminToken: "admin", maximumBodyBytes: 1024),
+        clock: ManualClock = ManualClock()
+    ) {
         self.clock = clock
         let database = MemoryDatabase(clock: { clock.now() })
         self.database = database
-        application = Application(settings: settings, makeStore: { database.makeStore() }, now: { clock.now() },
-                                  readClock: clock.readClock, logger: Logger(label: "test"))
+        application = Application(
+            settings: settings, makeStore: { database.makeStore() }, now: { clock.now() },
+            readClock: clock.readClock, logger: Logger(label: "test"))
         responder = application.makeResponder()
     }
 
     /// Sends a request to this thread's responder.
-    public func send(_ method: String, _ path: String, json: String? = nil, contentType: String? = "application/json",
-                     headers: [String: String] = [:]) -> Response {
-        responder.respond(to: Request(method: method, path: path, headers: headers,
-                                      contentType: json == nil ? nil : contentType, body: .bytes(Array((json ?? "").utf8))))
+    public func send(
+        _ method: String, _ path: String, json: String? = nil, contentType: String? = "application/json",
+        headers: [String: String] = [:]
+    ) -> Response {
+        responder.respond(
+            to: Request(
+                method: method, path: path, headers: headers,
+                contentType: json == nil ? nil : contentType, body: .bytes(Array((json ?? "").utf8))))
     }
 }
 
@@ -35,8 +42,8 @@ public struct TestApplication {
 /// with a JSON content type and a message); nil when it is not that shape.
 public func errorCode(of response: Response) -> String? {
     guard response.header("Content-Type") == "application/json; charset=utf-8",
-          case .object(let top)? = try? JSONParser.parse(response.body), top.count == 1, case .object(let error)? = top["error"],
-          error.count == 2, case .string(let code)? = error["code"], case .string(let message)? = error["message"], !message.isEmpty
+        case .object(let top)? = try? JSONParser.parse(response.body), top.count == 1, case .object(let error)? = top["error"],
+        error.count == 2, case .string(let code)? = error["code"], case .string(let message)? = error["message"], !message.isEmpty
     else { return nil }
     return code
 }

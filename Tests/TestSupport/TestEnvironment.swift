@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The servers the test command (`deploy/test`) starts, found through the environment it sets.
