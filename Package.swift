@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(
             name: "BookingTests",
             dependencies: [
-                "Booking", "DocumentStore", "DocumentStoreConformance", "PostgresStore", "TestSupport", "TimeZones",
+                "Booking", "DocumentStore", "DocumentStoreConformance", "PostgresStore", "StoreConfiguration", "TestSupport", "TimeZones",
             ]),
         .testTarget(
             name: "ReadModelTests",

@@ -1,5 +1,6 @@
 import DocumentStore
 import PostgresStore
+import StoreConfiguration
 import TestSupport
 import Testing
 

@@ -1,4 +1,5 @@
 import DocumentStore
+import StoreConfiguration
 import Testing
 import TimeZones
 
