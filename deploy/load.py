@@ -235,6 +235,9 @@ def small(seconds):
     publish_ceiling("small catalog: 10 services x 20 slots")
     against_ceiling("GET /services small c32", "nginx static ceiling (small) c32", 32, seconds)
     against_ceiling("GET /services small c128", "nginx static ceiling (small) c128", 128, seconds)
+    # One service (20 slots): never published, so the workers answer every read from their caches.
+    for _ in range(ROUNDS):
+        row("GET /services/{id} small c128", wrk("/services/small-3", 128, seconds))
 
 
 def history(seconds, bookings):

@@ -104,17 +104,10 @@ public final class ReadModel: Sendable {
         Reader(model: self)
     }
 
-    /// One worker thread's way into the read model. It keeps the small bodies it was served and
-    /// serves them again while they are fresh (the cache's own decision), without taking the
-    /// cache's lock: with every thread of a process taking that lock for every read, a sixth of
-    /// the workers' CPU went to it spinning at 128 connections. Large bodies are not kept, so
-    /// that an idle thread never holds megabytes that are out of date. Not for sharing.
+    /// One worker thread's way into the read model. It holds no bodies of its own: every thread
+    /// of a process is served from the process's cache (see docs/PERFORMANCE.md for why).
     public final class Reader {
         private let model: ReadModel
-        private var kept: [ExactString: ResponseCache.Entry] = [:]
-        /// At most this many bodies of at most `keptBytes` each.
-        static let keptCount = 64
-        static let keptBytes = 64 * 1024
 
         fileprivate init(model: ReadModel) {
             self.model = model
@@ -127,21 +120,9 @@ public final class ReadModel: Sendable {
             for key: String, accepting accepted: Accepted,
             build: () throws(Failure) -> [UInt8]
         ) throws(Failure) -> Delivery {
-            let cache = model.cache
             let key = ExactString(key)
-            let entry: ResponseCache.Entry
-            if let mine = kept[key], cache.decision(for: mine, since: cache.currentVersion) == .serve {
-                entry = mine
-            } else {
-                entry = try cache.entry(for: key, build: build)
-                if entry.body.bytes.count <= Self.keptBytes {
-                    if kept.count >= Self.keptCount && kept[key] == nil { kept.removeAll(keepingCapacity: true) }
-                    kept[key] = entry
-                } else {
-                    kept[key] = nil
-                }
-            }
-            cache.offer(key, entry)
+            let entry = try model.cache.entry(for: key, build: build)
+            model.cache.offer(key, entry)
             let encoded = entry.body.encoded(gzip: accepted.gzip)
             if accepted.file, let file = encoded.file { return .file(uri: file.uri) }
             return .inline(encoded.bytes, gzip: encoded.isGzip)

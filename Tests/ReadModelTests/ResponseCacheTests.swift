@@ -62,13 +62,13 @@ import Testing
         #expect(read(model.makeReader(), building: "not built: fresh") == "second")
     }
 
-    @Test func aThreadsReaderServesWhatItKeptOnlyWhileTheCacheWould() throws {
+    @Test func theThreadsReadersShareOneBodyPerPathUntilAChangeOrItsAge() throws {
         let model = model(lifetime: 1)
         let reader = model.makeReader(), other = model.makeReader()
         #expect(read(reader, building: "first") == "first")
-        #expect(read(reader, building: "not built: kept") == "first")
+        #expect(read(reader, building: "not built: cached") == "first")
         #expect(read(other, building: "not built: the cache has it") == "first")
-        model.recordChange(.availability)  // a booking: no reader serves what it kept from before it
+        model.recordChange(.availability)  // a booking: no reader is served the body from before it
         #expect(read(other, building: "after the booking") == "after the booking")
         #expect(read(reader, building: "not built: the cache has it") == "after the booking")
         clock.advance(by: 0.85)  // past the refresh age
