@@ -69,11 +69,6 @@ public struct CatalogSource {
         try storeCall { () throws(StoreError) in try store.written(collection: Collections.slotClaims, since: since) }
     }
 
-    /// The claimed slots of each service, from claim ids.
-    public static func claimedSlots(claimIDs: [String]) -> [ExactString: [Slot]] {
-        Collections.claimedSlots(claimIDs: claimIDs)
-    }
-
     /// The service and slot a claim id names; nil for an id that is not a claim's.
     public static func claim(id: String) -> (serviceID: ExactString, slot: Slot)? {
         var id = id
@@ -82,10 +77,11 @@ public struct CatalogSource {
         }
     }
 
-    /// Every claim id, in id order (claims are read by id alone: a claim's id names its service
-    /// and slot).
-    public func allClaimIDs() throws(BookingError) -> [String] {
-        try storeCall { () throws(StoreError) in try store.ids(collection: Collections.slotClaims, in: nil) }
+    /// The claimed slots of every service, from every claim id (claims are read by id alone: a
+    /// claim's id names its service and slot).
+    public func allClaimedSlots() throws(BookingError) -> [ExactString: [Slot]] {
+        let ids = try storeCall { () throws(StoreError) in try store.ids(collection: Collections.slotClaims, in: nil) }
+        return Collections.claimedSlots(claimIDs: ids)
     }
 }
 
@@ -108,6 +104,6 @@ public struct StoreClaimDirectory: ClaimDirectory {
     public init() {}
 
     public func allClaimedSlots(from source: CatalogSource) throws(BookingError) -> [ExactString: [Slot]] {
-        CatalogSource.claimedSlots(claimIDs: try source.allClaimIDs())
+        try source.allClaimedSlots()
     }
 }

@@ -31,13 +31,14 @@ public final class CachedClaimDirectory: ClaimDirectory {
     private let counters: MappedChangeCounters
     private let clock: ReadClock
     private let lifetime: Double
+    /// Held while the store is asked too, so that one thread asks for the process.
     private let state = Mutex(State())
-    /// Held while the store is asked, so that one thread asks for the process.
-    private let asking = Mutex<Void>(())
     /// How far before the store's time at the last look the next look begins.
     static let overlapMicroseconds: Int64 = 1_000_000
     /// How often every claim is read again.
     static let fullReadInterval = 60.0
+    /// A time no write has: asking for the writes since then gives only the store's time.
+    private static let farFuture = Timestamp(seconds: Int64(Int32.max))
 
     init(counters: MappedChangeCounters, clock: ReadClock, lifetime: Double) {
         self.counters = counters
@@ -46,48 +47,39 @@ public final class CachedClaimDirectory: ClaimDirectory {
     }
 
     public func allClaimedSlots(from source: CatalogSource) throws(BookingError) -> [ExactString: [Slot]] {
-        try asking.withLock { _ throws(BookingError) in
+        try state.withLock { state throws(BookingError) in
             let version = counters.availabilityVersion
             let now = clock.monotonic()
-            let current = state.withLock { $0 }
-            let changedHere = version != current.checkedVersion
-            let due = changedHere || now - current.checkedAt >= lifetime / 2
-            if now - current.fullReadAt >= Self.fullReadInterval {
-                try readAll(from: source, version: version, at: now)
-            } else if due {
-                if let since = current.nextSince, let written = try source.claimsWritten(since: since) {
-                    add(written, version: version, at: now)
-                } else if changedHere || now - current.fullReadAt >= lifetime {
-                    try readAll(from: source, version: version, at: now)  // the store cannot say what was written
-                }
+            let changedHere = version != state.checkedVersion
+            let fullReadDue = now - state.fullReadAt >= Self.fullReadInterval
+            guard fullReadDue || changedHere || now - state.checkedAt >= lifetime / 2 else { return state.claimed }
+            if !fullReadDue, let since = state.nextSince, let written = try source.claimsWritten(since: since) {
+                Self.add(written, into: &state)
+            } else if fullReadDue || changedHere || now - state.fullReadAt >= lifetime {
+                try Self.readAll(from: source, into: &state, at: now)  // also where the store cannot say what was written
             }
-            return state.withLock { $0.claimed }
+            (state.checkedAt, state.checkedVersion) = (now, version)
+            return state.claimed
         }
     }
 
     /// Reads every claim id (an index-only scan on PostgreSQL). Where the store can say what was
     /// written, it is first asked for the writes from the far future on: none, but the time it
     /// looked, from which the next look at recent writes begins.
-    private func readAll(from source: CatalogSource, version: UInt64, at now: Double) throws(BookingError) {
-        let asOf = try source.claimsWritten(since: Timestamp(seconds: Int64(Int32.max)))?.asOf
-        let claimed = CatalogSource.claimedSlots(claimIDs: try source.allClaimIDs())
-        state.withLock {
-            $0.claimed = claimed
-            $0.nextSince = asOf.map(Self.lookingBack(from:))
-            ($0.fullReadAt, $0.checkedAt, $0.checkedVersion) = (now, now, version)
-        }
+    private static func readAll(from source: CatalogSource, into state: inout State, at now: Double) throws(BookingError) {
+        let asOf = try source.claimsWritten(since: farFuture)?.asOf
+        state.claimed = try source.allClaimedSlots()
+        state.nextSince = asOf.map(lookingBack(from:))
+        state.fullReadAt = now
     }
 
     /// Adds the claims written lately (some of which it holds already).
-    private func add(_ written: WrittenDocuments, version: UInt64, at now: Double) {
-        state.withLock { state in
-            for claim in written.documents {
-                guard let (serviceID, slot) = CatalogSource.claim(id: claim.id) else { continue }
-                state.claimed[serviceID, default: []].insertSorted(slot)
-            }
-            state.nextSince = Self.lookingBack(from: written.asOf)
-            (state.checkedAt, state.checkedVersion) = (now, version)
+    private static func add(_ written: WrittenDocuments, into state: inout State) {
+        for claim in written.documents {
+            guard let (serviceID, slot) = CatalogSource.claim(id: claim.id) else { continue }
+            state.claimed[serviceID, default: []].insertSorted(slot)
         }
+        state.nextSince = lookingBack(from: written.asOf)
     }
 
     private static func lookingBack(from asOf: Timestamp) -> Timestamp {

@@ -51,10 +51,10 @@ final class ResponseCache: Sendable {
     }
 
     /// The host's change version now: what a read that begins now must see.
-    var currentVersion: UInt64 { counters.availabilityVersion }
+    private var currentVersion: UInt64 { counters.availabilityVersion }
 
     /// What a read that began at `version` does with `entry`, now.
-    func decision(for entry: Entry?, since version: UInt64) -> Freshness.Decision {
+    private func decision(for entry: Entry?, since version: UInt64) -> Freshness.Decision {
         freshness.read(entry?.stamp, now: clock.monotonic(), version: version, second: clock.second)
     }
 
