@@ -36,7 +36,8 @@ let package = Package(
                 "DocumentStore", "JSON", "CCurl", .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]),
         .target(name: "StoreConfiguration", dependencies: ["Booking", "DocumentStore", "PostgresStore", "FirestoreStore", "TimeZones"]),
-        .target(name: "Booking", dependencies: ["DocumentStore"]),
+        .target(name: "TextEncodings"),  // base64url and hex
+        .target(name: "Booking", dependencies: ["DocumentStore", "TextEncodings", .product(name: "Crypto", package: "swift-crypto")]),
         // The system's zone database, for slots stored as local times (Foundation's TimeZone).
         .target(name: "TimeZones", dependencies: ["Booking", "DocumentStore"]),
         // The read path: cached and published bodies, the services' definitions, the host's change counters.
@@ -46,12 +47,15 @@ let package = Package(
                 "Booking", "DocumentStore", "Gzip", "SystemError", .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .target(name: "BookingAPI", dependencies: ["Booking", "DocumentStore", "FastCGI", "JSON", "ReadModel"]),
+        // Idempotency keys: a repeated request answered with its first response, on any host.
+        .target(
+            name: "Idempotency", dependencies: ["DocumentStore", "TextEncodings", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "BookingAPI", dependencies: ["Booking", "DocumentStore", "FastCGI", "Idempotency", "JSON", "ReadModel"]),
         // The composition root, for the server and the tests.
         .target(
             name: "BookingApplication",
             dependencies: [
-                "Booking", "BookingAPI", "DocumentStore", "FastCGI", "ReadModel", "StoreConfiguration",
+                "Booking", "BookingAPI", "DocumentStore", "FastCGI", "Idempotency", "ReadModel", "StoreConfiguration",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
@@ -63,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "bookingctl",
             dependencies: [
-                "Booking", "DocumentStore", "PostgresStore", "StoreConfiguration", "TimeZones",
+                "Booking", "DocumentStore", "Idempotency", "PostgresStore", "StoreConfiguration", "TimeZones",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -92,7 +96,8 @@ let package = Package(
         .testTarget(
             name: "BookingAPITests",
             dependencies: [
-                "BookingAPI", "BookingApplication", "Booking", "DocumentStore", "FastCGI", "Gzip", "JSON", "ReadModel", "TestSupport",
+                "BookingAPI", "BookingApplication", "Booking", "DocumentStore", "DocumentStoreConformance", "FastCGI", "Gzip", "JSON", "ReadModel",
+                "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore", "DocumentStoreConformance", "CPostgres", "TestSupport"]),

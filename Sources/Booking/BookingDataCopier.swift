@@ -4,7 +4,7 @@ import DocumentStore
 /// another, to move between PostgreSQL and Firestore. Each document is written with a plain
 /// set, so running it again changes nothing; documents only in the target are left alone.
 public enum BookingDataCopier {
-    public static let collections = [Collections.services, Collections.bookings, Collections.slotClaims]
+    public static let collections = [Collections.services, Collections.bookings, Collections.slotClaims, Collections.slotReleases]
 
     /// Copies every document, in commits of at most `maximumWritesPerCommit` writes, and
     /// returns how many documents each collection had.

@@ -5,13 +5,13 @@ import DocumentStore
 /// It speaks only to a `DocumentStore`, so it runs unchanged on every store. One desk per
 /// worker thread, like the store it wraps.
 public final class BookingDesk {
-    private let store: any DocumentStore
-    private let now: () -> Timestamp
-    private let directory: any ServiceDirectory
-    private let claims: any ClaimDirectory
-    private let reader: DocumentReader
+    let store: any DocumentStore
+    let now: () -> Timestamp
+    let directory: any ServiceDirectory
+    let claims: any ClaimDirectory
+    let reader: DocumentReader
     /// Set when other applications write bookings without slot claims (`EXTERNAL_WRITERS`).
-    private let externalWriters: (any TransactionalDocumentStore)?
+    let externalWriters: (any TransactionalDocumentStore)?
 
     /// - Parameters:
     ///   - now: the clock, for booking times and for refusing slots that have begun.
@@ -45,18 +45,18 @@ public final class BookingDesk {
 
     public var backendName: String { store.backendName }
 
-    /// Every service with its free slots (not begun, not booked), in service-id order.
-    public func services() throws(BookingError) -> [ServiceAvailability] {
+    /// Every service with its free slots (not begun, not booked) within `range`, in service-id order.
+    public func services(within range: TimeRange = TimeRange()) throws(BookingError) -> [ServiceAvailability] {
         let services = try directory.allServices(from: source)
         let claimed = try addingExternalBookings(to: claims.allClaimedSlots(from: source), of: nil)
         let currentTime = now()  // one instant for the whole catalog
         return services.map { service in
-            availability(of: service, claimed: claimed[ExactString(service.id)] ?? [], at: currentTime)
+            availability(of: service, claimed: claimed[ExactString(service.id)] ?? [], at: currentTime).within(range)
         }
     }
 
-    /// One service with its free slots.
-    public func service(id: String) throws(BookingError) -> ServiceAvailability {
+    /// One service with its free slots within `range`.
+    public func service(id: String, within range: TimeRange = TimeRange()) throws(BookingError) -> ServiceAvailability {
         guard (try? Validation.id(id, field: "service_id")) != nil else { throw .serviceNotFound }
         guard let service = try directory.service(id: id, from: source) else { throw .serviceNotFound }
         let claimIDs = try storeCall { () throws(StoreError) in
@@ -64,12 +64,16 @@ public final class BookingDesk {
         }
         // The range also holds the claims of services whose ids start with `{id}@`.
         let claimed = try addingExternalBookings(to: Collections.claimedSlots(claimIDs: claimIDs), of: id)
-        return availability(of: service, claimed: claimed[ExactString(id)] ?? [], at: now())
+        return availability(of: service, claimed: claimed[ExactString(id)] ?? [], at: now()).within(range)
     }
 
     /// Creates a service with its slots (normalised, de-duplicated, in time order; all of them
     /// are stored, and those that have not begun are listed as free).
-    public func createService(_ request: NewService) throws(BookingError) -> ServiceAvailability {
+    ///
+    /// - Parameter record: writes to commit with the service, made from it (nil: none).
+    public func createService(_ request: NewService, recording record: ChangeRecord<ServiceAvailability>? = nil) throws(BookingError)
+        -> ServiceAvailability
+    {
         let id = try request.id.map { id throws(BookingError) in try Validation.id(id, field: "service_id") } ?? Self.autoID()
         let name = try Validation.name(request.name, field: "service_name")
         guard request.slots.count <= Validation.maximumSlotsPerService else {
@@ -78,34 +82,45 @@ public final class BookingDesk {
         var slots = Set<Slot>()
         for text in request.slots { slots.insert(try Slot(parsing: text)) }
         let service = Service(id: id, name: name, slots: Array(slots))
+        let created = availability(of: service, claimed: [], at: now())
         do {
-            try store.commit([.create(DocumentPath(Collections.services, id), service.fields)])
+            try store.commit([.create(DocumentPath(Collections.services, id), service.fields)] + (record?.writes(created) ?? []))
         } catch .alreadyExists {
             throw .serviceExists
         } catch {
             throw Self.translate(error)
         }
-        return availability(of: service, claimed: [], at: now())
+        record?.committed = true
+        return created
     }
 
     /// Books `request.slot` of `request.serviceID` for `request.userName`, or fails with
-    /// `slotTaken` if anyone, in any process on any host, holds it already.
-    public func book(_ request: BookingRequest) throws(BookingError) -> Booking {
+    /// `slotTaken` if anyone, in any process on any host, holds it already. The booking comes
+    /// with its manage token, which is stored only as a hash.
+    ///
+    /// - Parameter record: writes to commit with the booking, made from it (nil: none).
+    public func book(_ request: BookingRequest, recording record: ChangeRecord<NewBooking>? = nil) throws(BookingError) -> NewBooking {
         let serviceID = try Validation.id(request.serviceID, field: "service_id")
         let userName = try Validation.name(request.userName, field: "user_name")
+        let contact = try Validation.contact(request.contact)
         let slot = try Slot(parsing: request.slot)
         guard let service = try directory.service(id: serviceID, from: source) else { throw .serviceNotFound }
         guard service.slots.contains(slot) else { throw .slotNotOffered }
         let time = Timestamp(microseconds: now().microseconds)  // the precision both stores keep
         guard slot.instant > time else { throw .slotInPast }
 
-        let booking = Booking(id: Self.autoID(), serviceID: serviceID, slot: slot, userName: userName, timestamp: time)
+        let booking = Booking(id: Self.autoID(), serviceID: serviceID, slot: slot, userName: userName, timestamp: time, contact: contact)
+        let token = ManageToken.generate()
+        let made = NewBooking(booking: booking, manageToken: token)
         let claim = Collections.claimPath(serviceID: serviceID, slot: slot)
         // The claim first: a slot already taken fails the commit before anything else is written.
-        let writes: [Write] = [
-            .create(claim, ["service_id": .string(serviceID), "slot": .string(slot.description), "booking_id": .string(booking.id)]),
-            .create(DocumentPath(Collections.bookings, booking.id), booking.fields(slotSpelling: service.spelling(of: slot))),
-        ]
+        let writes: [Write] =
+            [
+                Self.claim(claim, of: booking),
+                .create(
+                    DocumentPath(Collections.bookings, booking.id),
+                    booking.fields(slotSpelling: service.spelling(of: slot), manageTokenHash: ManageToken.hash(token))),
+            ] + (record?.writes(made) ?? [])
         let bookedElsewhere: Bool
         do {
             bookedElsewhere = try commit(writes, unlessAnotherApplicationBooked: slot, of: serviceID)
@@ -117,7 +132,13 @@ public final class BookingDesk {
             throw Self.translate(error)
         }
         if bookedElsewhere { throw .slotTaken }
-        return booking
+        record?.committed = true
+        return made
+    }
+
+    /// The write that claims `booking`'s slot (`path`) for it, unless anything holds it.
+    static func claim(_ path: DocumentPath, of booking: Booking) -> Write {
+        .create(path, ["service_id": .string(booking.serviceID), "slot": .string(booking.slot.description), "booking_id": .string(booking.id)])
     }
 
     /// Commits a booking's writes; returns true, having written nothing, when a booking that
@@ -126,7 +147,7 @@ public final class BookingDesk {
     /// With external writers the check and the writes are one transaction, which reads every
     /// booking of the service as another application's transaction would query them: one that
     /// lands meanwhile changes this result, and Firestore then aborts one of the two.
-    private func commit(_ writes: [Write], unlessAnotherApplicationBooked slot: Slot, of serviceID: String) throws(StoreError) -> Bool {
+    func commit(_ writes: [Write], unlessAnotherApplicationBooked slot: Slot, of serviceID: String) throws(StoreError) -> Bool {
         guard let transactional = externalWriters else {
             try store.commit(writes)
             return false
@@ -146,7 +167,7 @@ public final class BookingDesk {
         let documents = try storeCall { () throws(StoreError) in
             try store.query(
                 collection: Collections.bookings, where: serviceID.map { FieldFilter("service_id", equals: $0) },
-                select: ["service_id", "slot"])
+                select: DocumentReader.bookedSlotFields)
         }
         var booked: [ExactString: [Slot]] = [:]
         for document in documents {
@@ -156,15 +177,47 @@ public final class BookingDesk {
         return claimed.merging(booked.mapValues { $0.sorted() }) { ($0 + $1).sorted() }
     }
 
-    /// One booking by id: the document of that id, or else the one whose `booking_id` field
-    /// holds it (documents another application added with generated ids).
+    /// One booking by id, as anyone may see it (without its contact details): the document of
+    /// that id, or else the one whose `booking_id` field holds it (documents another application
+    /// added with generated ids).
     public func booking(id: String) throws(BookingError) -> Booking {
+        let stored = try storedBooking(id: id)
+        let booking = stored.booking
+        return Booking(
+            id: booking.id, serviceID: booking.serviceID, slot: booking.slot, userName: booking.userName, timestamp: booking.timestamp,
+            status: booking.status, cancelledAt: booking.cancelledAt)
+    }
+
+    /// One booking by id with its contact details, for the holder of its manage token or the
+    /// admin; `forbidden` for any other token.
+    public func booking(id: String, by authority: BookingAuthority) throws(BookingError) -> Booking {
+        let stored = try storedBooking(id: id)
+        try authorize(authority, for: stored.document)
+        return stored.booking
+    }
+
+    /// A booking with the document it was read from (for its update time and token hash).
+    struct StoredBooking {
+        let document: Document
+        let booking: Booking
+    }
+
+    func storedBooking(id: String) throws(BookingError) -> StoredBooking {
         guard (try? Validation.id(id, field: "booking_id")) != nil else { throw .bookingNotFound }
         let document = try storeCall { () throws(StoreError) in
             try Self.document(known: id, in: Collections.bookings, by: "booking_id", store: store)
         }
         guard let document, let booking = reader.booking(from: document) else { throw .bookingNotFound }
-        return booking
+        return StoredBooking(document: document, booking: booking)
+    }
+
+    /// Lets the admin through, and the holder of a token that hashes to the one the booking
+    /// stores; bookings without a stored hash (other applications') only the admin manages.
+    func authorize(_ authority: BookingAuthority, for document: Document) throws(BookingError) {
+        guard case .manageToken(let token) = authority else { return }
+        guard let hash = document["manage_token_sha256"]?.stringValue, ManageToken.matches(token, storedHash: hash) else {
+            throw .forbidden
+        }
     }
 
     /// The document a service or booking is known by under `id`: the one with that document id,
@@ -182,21 +235,28 @@ public final class BookingDesk {
         return try store.query(collection: collection, where: FieldFilter(field, equals: id), select: nil).first
     }
 
-    /// Deletes the slot claims of slots that began before `cutoff` and returns how many it
-    /// deleted. A claim only stops a second booking of its slot, and a slot that has begun cannot
-    /// be booked, so these guard nothing; the bookings stay. Without pruning, every catalog
-    /// rebuild reads the claim of every booking ever made. `cutoff` should lie well before now:
-    /// a booking accepted just before its slot began may still be committing.
+    /// Deletes the slot claims and releases of slots that began before `cutoff` and returns how
+    /// many claims it deleted. A claim only stops a second booking of its slot, and a slot that
+    /// has begun cannot be booked, so these guard nothing; the bookings stay. Without pruning,
+    /// every catalog rebuild reads the claim of every booking ever made. `cutoff` should lie well
+    /// before now: a booking accepted just before its slot began may still be committing.
     public func pruneClaims(ofSlotsBefore cutoff: Timestamp) throws(BookingError) -> Int {
-        let claimIDs = try storeCall { () throws(StoreError) in try store.ids(collection: Collections.slotClaims, in: nil) }
-        let ended = claimIDs.filter { id in Collections.slot(ofClaimID: id).map { $0.instant < cutoff } ?? false }
-        for start in stride(from: 0, to: ended.count, by: maximumWritesPerCommit) {
-            let writes = ended[start..<min(start + maximumWritesPerCommit, ended.count)].map { id in
-                Write.delete(DocumentPath(Collections.slotClaims, id), .none)
-            }
+        var claims = 0
+        for collection in [Collections.slotClaims, Collections.slotReleases] {
+            let ids = try storeCall { () throws(StoreError) in try store.ids(collection: collection, in: nil) }
+            let ended = ids.filter { id in Collections.slot(ofClaimID: id).map { $0.instant < cutoff } ?? false }
+            try delete(ended.map { DocumentPath(collection, $0) })
+            if collection == Collections.slotClaims { claims = ended.count }
+        }
+        return claims
+    }
+
+    /// Deletes the documents at `paths`, in commits of at most `maximumWritesPerCommit` writes.
+    func delete(_ paths: [DocumentPath]) throws(BookingError) {
+        for start in stride(from: 0, to: paths.count, by: maximumWritesPerCommit) {
+            let writes = paths[start..<min(start + maximumWritesPerCommit, paths.count)].map { Write.delete($0, .none) }
             _ = try storeCall { () throws(StoreError) in try store.commit(writes) }
         }
-        return ended.count
     }
 
     /// Succeeds when the store answers.
@@ -207,7 +267,7 @@ public final class BookingDesk {
     // MARK: - Helpers
 
     /// The store's uncached reads of services and claims, for the directories.
-    private var source: CatalogSource { CatalogSource(store: store, reader: reader) }
+    var source: CatalogSource { CatalogSource(store: store, reader: reader) }
 
     /// The service's slots that have not begun at `currentTime`, but `claimed` (both in time
     /// order): one merged pass, no hashing. A slot that begins while a cached body lists it is

@@ -10,6 +10,14 @@ public enum BookingError: Error, Equatable, Sendable {
     case serviceNotFound
     case serviceExists
     case bookingNotFound
+    /// The token given is neither the booking's manage token nor the admin's.
+    case forbidden
+    /// A customer may not change a booking whose slot has begun (the business may).
+    case bookingInPast
+    /// A cancelled booking cannot be moved.
+    case bookingCancelled
+    /// The booking kept changing while this change was tried; nothing was written.
+    case bookingChanged
     /// The store could not be reached; nothing is known to have changed.
     case storeUnavailable
     /// The store failed in a way the client cannot fix.
@@ -25,6 +33,10 @@ public enum BookingError: Error, Equatable, Sendable {
         case .serviceNotFound: "service_not_found"
         case .serviceExists: "service_exists"
         case .bookingNotFound: "booking_not_found"
+        case .forbidden: "forbidden"
+        case .bookingInPast: "booking_in_past"
+        case .bookingCancelled: "booking_cancelled"
+        case .bookingChanged: "booking_changed"
         case .storeUnavailable: "store_unavailable"
         case .storeFailure: "internal_error"
         }
@@ -40,6 +52,10 @@ public enum BookingError: Error, Equatable, Sendable {
         case .serviceNotFound: "no service with this id"
         case .serviceExists: "a service with this id already exists"
         case .bookingNotFound: "no booking with this id"
+        case .forbidden: "this token may not manage this booking"
+        case .bookingInPast: "the booking's slot has begun; only the business can change it now"
+        case .bookingCancelled: "the booking is cancelled"
+        case .bookingChanged: "the booking changed while this was tried; try again"
         case .storeUnavailable: "the booking store is unavailable; try again shortly"
         case .storeFailure: "the booking store failed"
         }

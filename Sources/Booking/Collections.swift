@@ -4,17 +4,29 @@ import DocumentStore
 /// Python/Firestore application so data is interchangeable with it.
 ///
 /// - `services/{service_id}`: `service_id`, `service_name`, `available_slots` (every offered slot).
-/// - `bookings/{booking_id}`: `booking_id`, `service_id`, `slot`, `user_name`, `timestamp`.
+/// - `bookings/{booking_id}`: `booking_id`, `service_id`, `slot`, `user_name`, `timestamp`, and
+///   beside them `status` (`confirmed` or `cancelled`; none reads as confirmed), `cancelled_at`,
+///   `email`, `phone`, `notes` (when given) and `manage_token_sha256`.
 /// - `slot_claims/{service_id}@{slot}`: `service_id`, `slot`, `booking_id`. Created with the
 ///   booking in one commit under a must-not-exist precondition: the store's atomic create of
 ///   this one document is what makes a double booking impossible, across processes and hosts.
+///   Deleted in the commit that cancels or moves the booking.
+/// - `slot_releases/{service_id}@{slot}`: `service_id`, `slot`, `released_at`. Written in the
+///   commit that deletes a claim, so that caches that follow what was written (deletions leave
+///   nothing to find) learn that the slot is free again. A later claim of the slot outranks it.
 enum Collections {
     static let services = "services"
     static let bookings = "bookings"
     static let slotClaims = "slot_claims"
+    static let slotReleases = "slot_releases"
 
     static func claimPath(serviceID: String, slot: Slot) -> DocumentPath {
         DocumentPath(slotClaims, "\(serviceID)@\(slot)")
+    }
+
+    /// The release written when the claim at `claimPath(serviceID:slot:)` is deleted.
+    static func releasePath(serviceID: String, slot: Slot) -> DocumentPath {
+        DocumentPath(slotReleases, "\(serviceID)@\(slot)")
     }
 
     /// The ids of every claim of `serviceID`: those from `{serviceID}@` up to `{serviceID}A` (the
@@ -85,14 +97,22 @@ extension Service {
 }
 
 extension Booking {
-    /// The booking's document, its slot spelled as `service` offers it.
-    func fields(slotSpelling: String) -> [String: Value] {
-        [
+    /// The booking's document, its slot spelled as `service` offers it, with the hash of its
+    /// manage token (none for bookings other applications made).
+    func fields(slotSpelling: String, manageTokenHash: String?) -> [String: Value] {
+        var fields: [String: Value] = [
             "booking_id": .string(id),
             "service_id": .string(serviceID),
             "slot": .string(slotSpelling),
             "user_name": .string(userName),
             "timestamp": .timestamp(timestamp),
+            "status": .string(status.rawValue),
         ]
+        if let cancelledAt { fields["cancelled_at"] = .timestamp(cancelledAt) }
+        if let email = contact.email { fields["email"] = .string(email) }
+        if let phone = contact.phone { fields["phone"] = .string(phone) }
+        if let notes = contact.notes { fields["notes"] = .string(notes) }
+        if let manageTokenHash { fields["manage_token_sha256"] = .string(manageTokenHash) }
+        return fields
     }
 }

@@ -108,14 +108,14 @@ public struct DataAudit {
         }
     }
 
-    /// Every readable booking, grouped by the slot it holds (earliest booking first), after
+    /// Every readable confirmed booking, grouped by the slot it holds (earliest booking first), after
     /// reporting each slot held by more than one; and how many booking documents there are.
     private func bookedSlots() throws(BookingError) -> (documents: Int, slots: [SlotKey: [Booking]]) {
         let documents = try storeCall { () throws(StoreError) in try store.listAll(collection: Collections.bookings) }
         reportDuplicates(documents, in: Collections.bookings, id: reader.bookingID(of:))
         var slots: [SlotKey: [Booking]] = [:]
         for document in documents {
-            guard let booking = reader.booking(from: document) else { continue }
+            guard let booking = reader.booking(from: document), booking.status == .confirmed else { continue }
             slots[SlotKey(serviceID: booking.serviceID, slot: booking.slot), default: []].append(booking)
         }
         for (key, holders) in slots where holders.count > 1 {

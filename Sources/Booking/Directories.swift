@@ -62,11 +62,22 @@ public struct CatalogSource {
         reader.service(from: document)
     }
 
-    /// The claims created or updated at or after `since` (the store's clock), with their update
-    /// times and the store's time when it looked; nil when the store cannot tell without reading
-    /// them all.
-    public func claimsWritten(since: Timestamp) throws(BookingError) -> WrittenDocuments? {
-        try storeCall { () throws(StoreError) in try store.written(collection: Collections.slotClaims, since: since) }
+    /// The slots claimed and released at or after `since` (the store's clock), as claim ids
+    /// (releases have their claim's id), with the store's time when it began to look; nil when
+    /// the store cannot tell without reading every claim.
+    ///
+    /// A claim and the release of its slot never exist together (each commit that writes one
+    /// deletes the other or finds it absent), but the two are read one after the other: the
+    /// releases first, so that a slot claimed again meanwhile is among the claims, and the
+    /// claims are applied after the releases. A release written after its collection was read
+    /// is found by the next look, from before `asOf`.
+    public func slotsWritten(since: Timestamp) throws(BookingError) -> WrittenSlots? {
+        try storeCall { () throws(StoreError) in
+            guard let released = try store.written(collection: Collections.slotReleases, since: since),
+                let claimed = try store.written(collection: Collections.slotClaims, since: since)
+            else { return nil }
+            return WrittenSlots(released: released.documents, claimed: claimed.documents, asOf: released.asOf)
+        }
     }
 
     /// The service and slot a claim id names; nil for an id that is not a claim's.
@@ -83,6 +94,15 @@ public struct CatalogSource {
         let ids = try storeCall { () throws(StoreError) in try store.ids(collection: Collections.slotClaims, in: nil) }
         return Collections.claimedSlots(claimIDs: ids)
     }
+}
+
+/// The claims and releases written from a time on (see `CatalogSource.slotsWritten(since:)`).
+public struct WrittenSlots: Sendable {
+    /// Releases: their ids are the ids of the claims they followed.
+    public let released: [DocumentVersion]
+    public let claimed: [DocumentVersion]
+    /// The store's time when it began to look.
+    public let asOf: Timestamp
 }
 
 /// A directory of services that reads the store on every call.

@@ -118,17 +118,34 @@ public struct DocumentReader: Sendable {
         case .string(let text): timestamp = Timestamp(rfc3339: text) ?? document.createTime
         default: timestamp = document.createTime
         }
-        return Booking(id: bookingID(of: document), serviceID: serviceID, slot: slot, userName: userName, timestamp: timestamp)
+        let cancelled = Self.isCancelled(document)
+        var cancelledAt: Timestamp? = nil
+        if cancelled, case .timestamp(let time)? = document["cancelled_at"] { cancelledAt = time }
+        return Booking(
+            id: bookingID(of: document), serviceID: serviceID, slot: slot, userName: userName, timestamp: timestamp,
+            status: cancelled ? .cancelled : .confirmed, cancelledAt: cancelledAt,
+            contact: Contact(email: document["email"]?.stringValue, phone: document["phone"]?.stringValue, notes: document["notes"]?.stringValue))
     }
 
-    /// The service and slot a booking document holds, for the documents of which only those
-    /// two fields were read; nil (reported) when either is missing or the slot names no instant.
+    /// The fields `bookedSlot(from:)` reads: what to select when only booked slots are wanted.
+    static let bookedSlotFields = ["service_id", "slot", "status"]
+
+    /// The service and slot a confirmed booking document holds, for the documents of which only
+    /// `bookedSlotFields` were read; nil for a cancelled booking, and nil (reported) when either
+    /// field is missing or the slot names no instant.
     func bookedSlot(from document: Document) -> (serviceID: String, slot: Slot)? {
+        guard !Self.isCancelled(document) else { return nil }
         guard let serviceID = document["service_id"]?.stringValue, let text = document["slot"]?.stringValue else {
             report(.unreadableDocument(document.path, reason: "service_id or slot is missing or not a string"))
             return nil
         }
         return slot(text, in: document).map { (serviceID, $0) }
+    }
+
+    /// Whether a booking document says it was cancelled; any other status, or none (the
+    /// original application's documents), holds its slot.
+    static func isCancelled(_ document: Document) -> Bool {
+        document["status"]?.stringValue == BookingStatus.cancelled.rawValue
     }
 
     /// The id a service is known by: its `service_id` field when it has one.

@@ -36,6 +36,67 @@ enum Validation {
     }
 }
 
+extension Validation {
+    static let maximumEmailLength = 254
+    static let maximumPhoneLength = 32
+    static let maximumNotesLength = 1000
+
+    /// Contact details as stored: each field trimmed, empty ones absent, the rest checked.
+    static func contact(_ contact: Contact) throws(BookingError) -> Contact {
+        func present(_ text: String?) -> String? { text.map(trimmed).flatMap { $0.isEmpty ? nil : $0 } }
+        let email = try present(contact.email).map { text throws(BookingError) in try Self.email(text) }
+        let phone = try present(contact.phone).map { text throws(BookingError) in try Self.phone(text) }
+        let notes = try present(contact.notes).map { text throws(BookingError) in try Self.notes(text) }
+        return Contact(email: email, phone: phone, notes: notes)
+    }
+
+    /// An address of the form `local@domain`: at most 254 characters (RFC 5321's path limit), a
+    /// local part of 1–64 printable ASCII characters without white space, and a domain of dot-separated
+    /// labels of letters, digits and hyphens (or any non-ASCII letters: internationalised
+    /// domains) with at least one dot. What mail systems accept, not the whole of RFC 5322,
+    /// whose quoted forms no booking form needs.
+    static func email(_ email: String) throws(BookingError) -> String {
+        let problem = BookingError.invalidField("email", "must be an address such as ann@example.com, at most \(maximumEmailLength) characters")
+        guard email.unicodeScalars.count <= maximumEmailLength, let at = email.lastIndex(of: "@") else { throw problem }
+        let local = email[..<at], domain = email[email.index(after: at)...]
+        guard !local.isEmpty, local.utf8.count <= 64,
+            local.unicodeScalars.allSatisfy({ $0.value > 32 && $0.value < 127 && !"@()<>[]:;,\\\"".unicodeScalars.contains($0) }),
+            !local.hasPrefix("."), !local.hasSuffix("."), !local.contains("..")
+        else { throw problem }
+        let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
+        guard labels.count >= 2,
+            labels.allSatisfy({ label in
+                !label.isEmpty && label.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
+                    && label.unicodeScalars.allSatisfy { $0 == "-" || $0.properties.isAlphabetic || ("0"..."9").contains($0) }
+            })
+        else { throw problem }
+        return email
+    }
+
+    /// A telephone number as people write it: at most 32 characters of digits, spaces, `+`, `-`,
+    /// `(` and `)`, with at least one digit.
+    static func phone(_ phone: String) throws(BookingError) -> String {
+        guard phone.utf8.count <= maximumPhoneLength, phone.utf8.contains(where: { (48...57).contains($0) }),
+            phone.utf8.allSatisfy({ (48...57).contains($0) || " +-()".utf8.contains($0) })
+        else {
+            throw .invalidField("phone", "must be at most \(maximumPhoneLength) characters of digits, spaces, +, -, ( and )")
+        }
+        return phone
+    }
+
+    /// Notes: at most 1,000 characters (code points); line breaks and tabs allowed, other control
+    /// characters not.
+    static func notes(_ notes: String) throws(BookingError) -> String {
+        guard notes.unicodeScalars.count <= maximumNotesLength else {
+            throw .invalidField("notes", "must be at most \(maximumNotesLength) characters")
+        }
+        guard !notes.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && !"\n\r\t".unicodeScalars.contains($0) }) else {
+            throw .invalidField("notes", "must not contain control characters other than line breaks and tabs")
+        }
+        return notes
+    }
+}
+
 /// The text without leading and trailing white space (Unicode's definition).
 func trimmed(_ text: String) -> String {
     var characters = Substring(text)

@@ -1,4 +1,5 @@
 import Booking
+import Idempotency
 
 /// Every error the API returns: a stable code, a message for people, and the HTTP status.
 /// All error bodies have one shape: `{"error": {"code": "...", "message": "..."}}`.
@@ -42,10 +43,30 @@ public struct APIError: Error, Equatable, Sendable {
         APIError(status: 413, code: "payload_too_large", message: "the body is larger than \(limit) bytes")
     }
 
-    static func unauthorized() -> APIError {
+    static func unauthorized(_ token: String = "admin token") -> APIError {
         APIError(
-            status: 401, code: "unauthorized", message: "this needs Authorization: Bearer <admin token>",
+            status: 401, code: "unauthorized", message: "this needs Authorization: Bearer <\(token)>",
             headers: ["WWW-Authenticate": "Bearer"])
+    }
+
+    static func invalidIdempotencyKey() -> APIError {
+        APIError(status: 400, code: "invalid_request", message: "Idempotency-Key must be 1 to 255 visible ASCII characters")
+    }
+
+    /// The HTTP form of a refusal from the idempotency keys.
+    init(_ error: IdempotencyError) {
+        switch error {
+        case .reused:
+            self.init(
+                status: 422, code: "idempotency_key_reused",
+                message: "this Idempotency-Key was used for another request within 24 hours; use a new key for a new request")
+        case .inProgress:
+            self.init(
+                status: 409, code: "idempotency_key_in_use", message: "the first request with this Idempotency-Key is still running; retry shortly",
+                headers: ["Retry-After": "1"])
+        case .storeUnavailable: self.init(BookingError.storeUnavailable)
+        case .storeFailure(let detail): self.init(BookingError.storeFailure(detail))
+        }
     }
 
     /// The HTTP form of a refusal from the booking rules.
@@ -54,8 +75,9 @@ public struct APIError: Error, Equatable, Sendable {
         var headers: [String: String] = [:]
         switch error {
         case .invalidField, .invalidSlot, .slotNotOffered, .slotInPast: status = 422
-        case .slotTaken, .serviceExists: status = 409
+        case .slotTaken, .serviceExists, .bookingInPast, .bookingCancelled, .bookingChanged: status = 409
         case .serviceNotFound, .bookingNotFound: status = 404
+        case .forbidden: status = 403
         case .storeUnavailable:
             status = 503
             headers["Retry-After"] = "1"

@@ -1,5 +1,6 @@
 import Booking
 import FastCGI
+import Idempotency
 import Logging
 import ReadModel
 
@@ -11,16 +12,19 @@ import ReadModel
 public final class BookingResponder: Responder {
     private let desk: BookingDesk
     private let reads: ReadModel.Reader
+    private let keys: IdempotencyKeys
     private let adminToken: [UInt8]?
     private let maximumBodyBytes: Int
     private let logger: Logger
 
     /// - Parameters:
     ///   - reads: this responder's reader of the read model (one responder per thread).
-    ///   - adminToken: the bearer token `POST /services` requires; nil refuses every caller.
-    public init(desk: BookingDesk, reads: ReadModel.Reader, adminToken: String?, maximumBodyBytes: Int, logger: Logger) {
+    ///   - keys: the idempotency keys, on the desk's store connection.
+    ///   - adminToken: the bearer token the business's endpoints require; nil refuses every caller.
+    public init(desk: BookingDesk, reads: ReadModel.Reader, keys: IdempotencyKeys, adminToken: String?, maximumBodyBytes: Int, logger: Logger) {
         self.desk = desk
         self.reads = reads
+        self.keys = keys
         self.adminToken = adminToken.flatMap { $0.isEmpty ? nil : Array($0.utf8) }
         self.maximumBodyBytes = maximumBodyBytes
         self.logger = logger
@@ -53,24 +57,166 @@ public final class BookingResponder: Responder {
         case (.services, "POST"):
             try authorize(request)
             let newService = try JSONBodies.newService(from: jsonBody(request))
-            let service = try booking { () throws(BookingError) in try desk.createService(newService) }
-            reads.recordChange(.services)
-            return Self.json(201, JSONBodies.service(service), headers: [("Location", "/services/\(service.service.id)")])
+            return try idempotent(request) { record throws(APIError) in
+                try booking { () throws(BookingError) in try desk.createService(newService, recording: record) }
+            } respond: { service in
+                Self.json(201, JSONBodies.service(service), headers: [("Location", "/services/\(service.service.id)")])
+            } changed: {
+                reads.recordChange(.services)
+            }
         case (.services, _):
+            let query = try QueryParameters(request.query)
+            if let range = try Self.slotRange(query) {
+                return Self.json(200, JSONBodies.services(try booking { () throws(BookingError) in try desk.services(within: range) }))
+            }
             return try availability(request, key: "/services") { () throws(APIError) in
                 JSONBodies.services(try booking { () throws(BookingError) in try desk.services() })
             }
         case (.service(let id), _):
+            let query = try QueryParameters(request.query)
+            if let range = try Self.slotRange(query) {
+                return Self.json(200, JSONBodies.service(try booking { () throws(BookingError) in try desk.service(id: id, within: range) }))
+            }
             return try availability(request, key: "/services/\(id)") { () throws(APIError) in
                 JSONBodies.service(try booking { () throws(BookingError) in try desk.service(id: id) })
             }
         case (.book, _):
             let bookingRequest = try JSONBodies.bookingRequest(from: jsonBody(request))
-            let booking = try booking { () throws(BookingError) in try desk.book(bookingRequest) }
-            reads.recordChange(.availability)
-            return Self.json(201, JSONBodies.booking(booking), headers: [("Location", "/bookings/\(booking.id)")])
+            return try idempotent(request) { record throws(APIError) in
+                try booking { () throws(BookingError) in try desk.book(bookingRequest, recording: record) }
+            } respond: { made in
+                Self.json(
+                    201, JSONBodies.booking(made.booking, contact: true, manageToken: made.manageToken),
+                    headers: [("Location", "/bookings/\(made.booking.id)")])
+            } changed: {
+                reads.recordChange(.availability)
+            }
+        case (.booking(let id), "DELETE"):
+            let authority = try bookingAuthority(request)
+            return try idempotent(request) { record throws(APIError) in
+                try booking { () throws(BookingError) in try desk.cancel(id: id, by: authority, recording: record) }
+            } respond: { cancelled in
+                Self.json(200, JSONBodies.booking(cancelled, contact: true))
+            } changed: {
+                reads.recordChange(.availability)
+            }
         case (.booking(let id), _):
-            return Self.json(200, JSONBodies.booking(try booking { () throws(BookingError) in try desk.booking(id: id) }))
+            guard request.headers["authorization"] != nil else {
+                return Self.json(200, JSONBodies.booking(try booking { () throws(BookingError) in try desk.booking(id: id) }))
+            }
+            let authority = try bookingAuthority(request)
+            return Self.json(
+                200, JSONBodies.booking(try booking { () throws(BookingError) in try desk.booking(id: id, by: authority) }, contact: true))
+        case (.reschedule(let id), _):
+            let authority = try bookingAuthority(request)
+            let slot = try JSONBodies.rescheduleSlot(from: jsonBody(request))
+            return try idempotent(request) { record throws(APIError) in
+                try booking { () throws(BookingError) in try desk.reschedule(id: id, to: slot, by: authority, recording: record) }
+            } respond: { moved in
+                Self.json(200, JSONBodies.booking(moved, contact: true))
+            } changed: {
+                reads.recordChange(.availability)
+            }
+        case (.bookings, _):
+            try authorize(request)
+            let query = try QueryParameters(request.query)
+            let status = try query["status"].map { text throws(APIError) in
+                guard let status = BookingStatus(rawValue: text) else { throw .invalidRequest("status must be confirmed or cancelled") }
+                return status
+            }
+            let cursor = try query["page_token"].map { token throws(APIError) in
+                try booking { () throws(BookingError) in try BookingCursor(token: token) }
+            }
+            let bookingQuery = BookingQuery(
+                serviceID: query["service_id"], slots: try Self.slotRange(query) ?? TimeRange(), status: status,
+                limit: try query.integer("limit") ?? BookingQuery.defaultLimit, after: cursor)
+            let page = try booking { () throws(BookingError) in try desk.bookings(bookingQuery) }
+            guard Self.prefersCSV(request.headers["accept"]) else { return Self.json(200, JSONBodies.bookings(page)) }
+            return Response(
+                status: 200,
+                headers: [("Content-Type", "text/csv; charset=utf-8; header=present"), ("Cache-Control", "no-store")]
+                    + (page.next.map { [("Next-Page-Token", $0.token)] } ?? []),
+                body: BookingsCSV.document(page.bookings))
+        }
+    }
+
+    /// The slots a listing is restricted to by its `from` and `to` parameters; nil when neither is given.
+    private static func slotRange(_ query: QueryParameters) throws(APIError) -> TimeRange? {
+        guard query.hasAny(of: ["from", "to"]) else { return nil }
+        return TimeRange(from: try query.timestamp("from"), to: try query.timestamp("to"))
+    }
+
+    /// Whether the client asked for CSV (`Accept: text/csv`) rather than JSON.
+    static func prefersCSV(_ accept: String?) -> Bool {
+        guard let accept else { return false }
+        return accept.split(separator: ",").contains { range in
+            range.split(separator: ";").first.map { $0.filter { $0 != " " && $0 != "\t" }.lowercased() == "text/csv" } ?? false
+        }
+    }
+
+    /// Runs a change once per idempotency key (`Idempotency-Key`), or without one: a repeat of a
+    /// request with its key gets the first response again (with `Idempotent-Replayed: true`).
+    /// The change's response is kept in the change's own commit (`ChangeRecord`); an answer that
+    /// changed nothing (a refusal, or a booking already cancelled) is kept after it. A failure of
+    /// the service (5xx) keeps nothing and gives the key up, so that a repeat runs again.
+    /// `changed` runs after a change that this request committed, before its answer is sent.
+    private func idempotent<Result>(
+        _ request: Request, change: (ChangeRecord<Result>?) throws(APIError) -> Result, respond: @escaping (Result) -> Response,
+        changed: () -> Void
+    ) throws(APIError) -> Response {
+        guard let key = request.headers["idempotency-key"] else {
+            let response = respond(try change(nil))
+            changed()
+            return response
+        }
+        guard IdempotencyKeys.isValid(key) else { throw .invalidIdempotencyKey() }
+        let claim: IdempotencyKeys.Claim
+        switch try idempotency({ () throws(IdempotencyError) in try keys.start(key: key, request: Self.fingerprint(of: request)) }) {
+        case .replay(let kept):
+            return Self.json(
+                kept.status, kept.body, headers: [("Idempotent-Replayed", "true")] + (kept.location.map { [("Location", $0)] } ?? []))
+        case .execute(let held):
+            claim = held
+        }
+        var response: Response? = nil
+        let record = ChangeRecord<Result> { result in
+            let answer = respond(result)
+            response = answer
+            return [self.keys.completion(of: claim, with: Self.kept(answer))]
+        }
+        do {
+            let result = try change(record)
+            let answer = response ?? respond(result)
+            changed()
+            if !record.committed { try? keys.complete(claim, with: Self.kept(answer)) }
+            return answer
+        } catch {
+            if error.status >= 500 {
+                keys.abandon(claim)
+            } else {
+                try? keys.complete(claim, with: KeptResponse(status: error.status, location: nil, body: JSONBodies.error(error)))
+            }
+            throw error
+        }
+    }
+
+    /// What identifies a request for its idempotency key: method, path, caller and body.
+    private static func fingerprint(of request: Request) -> [UInt8] {
+        var material = Array("\(request.method)\u{0}\(request.path)\u{0}\(request.headers["authorization"] ?? "")\u{0}".utf8)
+        if case .bytes(let body) = request.body { material += body }
+        return material
+    }
+
+    private static func kept(_ response: Response) -> KeptResponse {
+        KeptResponse(status: response.status, location: response.header("Location"), body: response.body)
+    }
+
+    private func idempotency<T>(_ operation: () throws(IdempotencyError) -> T) throws(APIError) -> T {
+        do {
+            return try operation()
+        } catch {
+            if case .storeFailure(let detail) = error { logger.error("store failure", metadata: ["detail": "\(detail)"]) }
+            throw APIError(error)
         }
     }
 
@@ -109,21 +255,27 @@ public final class BookingResponder: Responder {
         return mediaType == "application/json"
     }
 
-    private func authorize(_ request: Request) throws(APIError) {
-        guard let adminToken, let header = request.headers["authorization"] else { throw .unauthorized() }
+    /// The bearer token of `Authorization`, if the header has that form.
+    private static func bearerToken(_ request: Request) -> String? {
+        guard let header = request.headers["authorization"] else { return nil }
         let prefix = "bearer "
-        guard header.count > prefix.count, header.prefix(prefix.count).lowercased() == prefix,
-            Self.constantTimeEqual(Array(header.dropFirst(prefix.count).utf8), adminToken)
-        else { throw .unauthorized() }
+        guard header.count > prefix.count, header.prefix(prefix.count).lowercased() == prefix else { return nil }
+        return String(header.dropFirst(prefix.count))
     }
 
-    /// Compares without an early exit, so the time taken does not reveal how much matched.
-    static func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
-        var difference = UInt8(lhs.count == rhs.count ? 0 : 1)
-        for index in 0..<max(lhs.count, rhs.count) {
-            difference |= (index < lhs.count ? lhs[index] : 0) ^ (index < rhs.count ? rhs[index] : 0)
+    /// Requires the admin token.
+    private func authorize(_ request: Request) throws(APIError) {
+        guard let adminToken, let token = Self.bearerToken(request), constantTimeEqual(Array(token.utf8), adminToken) else {
+            throw .unauthorized()
         }
-        return difference == 0
+    }
+
+    /// Who the bearer token says the caller is: the admin, or whoever holds this token (which the
+    /// booking rules compare with the booking's manage token). No token is 401.
+    private func bookingAuthority(_ request: Request) throws(APIError) -> BookingAuthority {
+        guard let token = Self.bearerToken(request), !token.isEmpty else { throw .unauthorized("manage token or admin token") }
+        if let adminToken, constantTimeEqual(Array(token.utf8), adminToken) { return .admin }
+        return .manageToken(token)
     }
 
     private func booking<T>(_ operation: () throws(BookingError) -> T) throws(APIError) -> T {

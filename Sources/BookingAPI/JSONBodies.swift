@@ -11,17 +11,19 @@ enum JSONBodies {
         let object = try object(from: body)
         return BookingRequest(
             serviceID: try string(object, "service_id"), slot: try string(object, "slot"),
-            userName: try string(object, "user_name"))
+            userName: try string(object, "user_name"),
+            contact: Contact(
+                email: try optionalString(object, "email"), phone: try optionalString(object, "phone"), notes: try optionalString(object, "notes")))
+    }
+
+    /// The target slot of `POST /bookings/{id}/reschedule`.
+    static func rescheduleSlot(from body: [UInt8]) throws(APIError) -> String {
+        try string(try object(from: body), "slot")
     }
 
     static func newService(from body: [UInt8]) throws(APIError) -> NewService {
         let object = try object(from: body)
-        let id: String?
-        switch object["service_id"] {
-        case nil, .null?: id = nil
-        case .string(let value)?: id = value
-        default: throw .invalidRequest("service_id must be a string")
-        }
+        let id = try optionalString(object, "service_id")
         guard case .array(let elements)? = object["available_slots"] else {
             throw .invalidRequest("available_slots must be an array of date-time strings")
         }
@@ -51,6 +53,15 @@ enum JSONBodies {
         return value
     }
 
+    /// A field that may be absent or null (nil), else must be a string.
+    private static func optionalString(_ object: [String: JSON], _ field: String) throws(APIError) -> String? {
+        switch object[field] {
+        case nil, .null?: return nil
+        case .string(let value)?: return value
+        default: throw .invalidRequest("\(field) must be a string")
+        }
+    }
+
     // MARK: Responses
 
     /// Written straight to bytes, as the serializer would write the same objects (keys sorted):
@@ -75,20 +86,56 @@ enum JSONBodies {
     }
 
     /// Written straight to bytes too (one per booking), keys in the serializer's sorted order.
-    static func booking(_ booking: Booking) -> [UInt8] {
+    /// The contact details only when `contact` (the admin and the manage token's holder see
+    /// them); the manage token only in the answer to the booking that made it.
+    static func booking(_ booking: Booking, contact: Bool = false, manageToken: String? = nil) -> [UInt8] {
         var output: [UInt8] = []
-        output.reserveCapacity(160 + booking.serviceID.utf8.count + booking.userName.utf8.count)
+        output.reserveCapacity(220 + booking.serviceID.utf8.count + booking.userName.utf8.count + (contact ? 64 : 0))
+        write(booking, contact: contact, manageToken: manageToken, to: &output)
+        return output
+    }
+
+    private static func write(_ booking: Booking, contact: Bool, manageToken: String?, to output: inout [UInt8]) {
+        var dates = RFC3339Dates()
+        func optional(_ key: String, _ value: String?) {
+            guard let value else { return }
+            output.append(contentsOf: ",\"\(key)\":".utf8)
+            JSON.writeString(value, to: &output)
+        }
         output.append(contentsOf: #"{"booking_id":"#.utf8)
         JSON.writeString(booking.id, to: &output)
+        if let cancelledAt = booking.cancelledAt {
+            output.append(contentsOf: #","cancelled_at":""#.utf8)
+            cancelledAt.appendRFC3339(to: &output, dates: &dates)
+            output.append(UInt8(ascii: "\""))
+        }
+        if contact { optional("email", booking.contact.email) }
+        optional("manage_token", manageToken)
+        if contact {
+            optional("notes", booking.contact.notes)
+            optional("phone", booking.contact.phone)
+        }
         output.append(contentsOf: #","service_id":"#.utf8)
         JSON.writeString(booking.serviceID, to: &output)
         output.append(contentsOf: #","slot":""#.utf8)
-        var dates = RFC3339Dates()
         booking.slot.appendSpelling(to: &output, dates: &dates)
+        output.append(contentsOf: #"","status":""#.utf8)
+        output.append(contentsOf: booking.status.rawValue.utf8)
         output.append(contentsOf: #"","timestamp":""#.utf8)
         booking.timestamp.appendRFC3339(to: &output, dates: &dates)  // nothing to escape in either spelling
         output.append(contentsOf: #"","user_name":"#.utf8)
         JSON.writeString(booking.userName, to: &output)
+        output.append(UInt8(ascii: "}"))
+    }
+
+    /// A page of the bookings listing, with contact details (it is the admin's).
+    static func bookings(_ page: BookingPage) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(64 + page.bookings.count * 320)
+        output.append(contentsOf: #"{"bookings":"#.utf8)
+        JSON.writeArray(page.bookings, to: &output) { booking, output in write(booking, contact: true, manageToken: nil, to: &output) }
+        output.append(contentsOf: #","next_page_token":"#.utf8)
+        if let next = page.next { JSON.writeString(next.token, to: &output) } else { output.append(contentsOf: "null".utf8) }
         output.append(UInt8(ascii: "}"))
         return output
     }

@@ -4,7 +4,9 @@ public enum Route: Equatable, Sendable {
     case services
     case service(id: String)
     case book
+    case bookings
     case booking(id: String)
+    case reschedule(bookingID: String)
 
     /// The route for `path`, or nil when no endpoint has that path. Compared on the path's bytes,
     /// without splitting it: every request comes this way.
@@ -13,11 +15,16 @@ public enum Route: Equatable, Sendable {
         case "/healthz": self = .health
         case "/services": self = .services
         case "/book": self = .book
+        case "/bookings": self = .bookings
         default:
             if let id = Self.segment(of: path, after: "/services/") {
                 self = .service(id: id)
             } else if let id = Self.segment(of: path, after: "/bookings/") {
                 self = .booking(id: id)
+            } else if path.utf8.last == UInt8(ascii: "e"), path.hasSuffix("/reschedule"),
+                let id = Self.segment(of: String(path.dropLast("/reschedule".count)), after: "/bookings/")
+            {
+                self = .reschedule(bookingID: id)
             } else {
                 return nil
             }
@@ -35,9 +42,10 @@ public enum Route: Equatable, Sendable {
     /// The methods the endpoint answers; HEAD goes wherever GET does.
     public var allowedMethods: [String] {
         switch self {
-        case .health, .service, .booking: ["GET", "HEAD"]
+        case .health, .service, .bookings: ["GET", "HEAD"]
         case .services: ["GET", "HEAD", "POST"]
-        case .book: ["POST"]
+        case .booking: ["GET", "HEAD", "DELETE"]
+        case .book, .reschedule: ["POST"]
         }
     }
 }

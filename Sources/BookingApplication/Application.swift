@@ -2,9 +2,14 @@ import Booking
 import BookingAPI
 import DocumentStore
 import FastCGI
+import Idempotency
 import Logging
 import ReadModel
 import StoreConfiguration
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The composition root: the booking rules, the read model and the HTTP mapping, wired together
 /// once for the server and, on an in-memory store with hand-stepped clocks, for the tests.
@@ -35,23 +40,28 @@ public final class Application: Sendable {
     private let makeStore: @Sendable () -> any DocumentStore
     private let documentReader: DocumentReader
     private let now: @Sendable () -> Timestamp
+    private let pause: @Sendable (Double) -> Void
     private let logger: Logger
 
     /// - Parameters:
     ///   - makeStore: a store connection, one per worker thread.
     ///   - documentReader: how documents other applications wrote are read.
     ///   - now: the clock of booking times and of slots that have begun.
+    ///   - pause: sleeps the calling thread that many seconds (a repeated request waiting for the
+    ///     first one's response).
     ///   - readClock: the read model's clocks.
     ///   - afterLargeBuild: called after building a large body (see `ReadModel`).
     public init(
         settings: Settings, makeStore: @escaping @Sendable () -> any DocumentStore, documentReader: DocumentReader = DocumentReader(),
-        now: @escaping @Sendable () -> Timestamp = Timestamp.now, readClock: ReadClock = .system, logger: Logger,
+        now: @escaping @Sendable () -> Timestamp = Timestamp.now, pause: @escaping @Sendable (Double) -> Void = Application.sleep,
+        readClock: ReadClock = .system, logger: Logger,
         afterLargeBuild: @escaping @Sendable () -> Void = {}
     ) {
         self.settings = settings
         self.makeStore = makeStore
         self.documentReader = documentReader
         self.now = now
+        self.pause = pause
         self.logger = logger
         readModel = ReadModel(settings: settings.readModel, clock: readClock, logger: logger, afterLargeBuild: afterLargeBuild)
     }
@@ -76,9 +86,11 @@ public final class Application: Sendable {
 
     /// The booking rules on a store connection of their own, finding services and claims through
     /// the read model's directories.
-    public func makeDesk() -> BookingDesk {
+    public func makeDesk() -> BookingDesk { makeDesk(on: makeStore()) }
+
+    private func makeDesk(on store: any DocumentStore) -> BookingDesk {
         BookingDesk(
-            store: makeStore(), now: now, directory: readModel.serviceDirectory, claims: readModel.claimDirectory, reader: documentReader,
+            store: store, now: now, directory: readModel.serviceDirectory, claims: readModel.claimDirectory, reader: documentReader,
             externalWriters: settings.externalWriters)
     }
 
@@ -87,10 +99,19 @@ public final class Application: Sendable {
         DataAudit(store: makeStore(), reader: documentReader)
     }
 
-    /// A responder for one worker thread.
+    /// A responder for one worker thread, its booking rules and idempotency keys on one store
+    /// connection.
     public func makeResponder() -> BookingResponder {
-        BookingResponder(
-            desk: makeDesk(), reads: readModel.makeReader(), adminToken: settings.adminToken,
-            maximumBodyBytes: settings.maximumBodyBytes, logger: logger)
+        let store = makeStore()
+        return BookingResponder(
+            desk: makeDesk(on: store), reads: readModel.makeReader(), keys: IdempotencyKeys(store: store, now: now, pause: pause),
+            adminToken: settings.adminToken, maximumBodyBytes: settings.maximumBodyBytes, logger: logger)
+    }
+
+    /// Sleeps the calling thread.
+    public static func sleep(_ seconds: Double) {
+        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1_000_000_000))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
     }
 }

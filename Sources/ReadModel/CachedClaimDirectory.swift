@@ -8,15 +8,17 @@ import Synchronization
 ///
 /// Reading every claim for each catalog build made a read cost more with every booking ever made.
 /// Here every claim is read once (and again every `fullReadInterval`), and otherwise only the
-/// claims written from a second before the store's time at its last look: when this host recorded
-/// a change since, or when half the lifetime has passed (the bound for other hosts' bookings). So
-/// a catalog build costs in proportion to the recent writes, not to the history.
+/// claims and releases written from a second before the store's time at its last look: when this
+/// host recorded a change since, or when half the lifetime has passed (the bound for other hosts'
+/// changes). So a catalog build costs in proportion to the recent writes, not to the history.
+/// A deleted claim leaves nothing to find; the release written in the same commit (a booking
+/// cancelled or moved) is what says that its slot is free again.
 ///
 /// A commit takes its update time before it becomes visible; one that becomes visible more than
 /// the overlap (1 s) later is found by the next full read, which also drops the claims pruned
-/// since. Claims are deleted only for slots that have begun, which no catalog lists. A store that
-/// cannot say what was written (Firestore) is read in full after each change here and at most
-/// once per lifetime otherwise.
+/// since (of slots that have begun, which no catalog lists). A store that cannot say what was
+/// written (Firestore) is read in full after each change here and at most once per lifetime
+/// otherwise.
 public final class CachedClaimDirectory: ClaimDirectory {
     private struct State {
         var claimed: [ExactString: [Slot]] = [:]
@@ -53,7 +55,7 @@ public final class CachedClaimDirectory: ClaimDirectory {
             let changedHere = version != state.checkedVersion
             let fullReadDue = now - state.fullReadAt >= Self.fullReadInterval
             guard fullReadDue || changedHere || now - state.checkedAt >= lifetime / 2 else { return state.claimed }
-            if !fullReadDue, let since = state.nextSince, let written = try source.claimsWritten(since: since) {
+            if !fullReadDue, let since = state.nextSince, let written = try source.slotsWritten(since: since) {
                 Self.add(written, into: &state)
             } else if fullReadDue || changedHere || now - state.fullReadAt >= lifetime {
                 try Self.readAll(from: source, into: &state, at: now)  // also where the store cannot say what was written
@@ -67,15 +69,20 @@ public final class CachedClaimDirectory: ClaimDirectory {
     /// written, it is first asked for the writes from the far future on: none, but the time it
     /// looked, from which the next look at recent writes begins.
     private static func readAll(from source: CatalogSource, into state: inout State, at now: Double) throws(BookingError) {
-        let asOf = try source.claimsWritten(since: farFuture)?.asOf
+        let asOf = try source.slotsWritten(since: farFuture)?.asOf
         state.claimed = try source.allClaimedSlots()
         state.nextSince = asOf.map(lookingBack(from:))
         state.fullReadAt = now
     }
 
-    /// Adds the claims written lately (some of which it holds already).
-    private static func add(_ written: WrittenDocuments, into state: inout State) {
-        for claim in written.documents {
+    /// Takes out the slots released lately, then adds those claimed lately (some of which it
+    /// holds already; a slot released and claimed again ends claimed).
+    private static func add(_ written: WrittenSlots, into state: inout State) {
+        for release in written.released {
+            guard let (serviceID, slot) = CatalogSource.claim(id: release.id) else { continue }
+            state.claimed[serviceID]?.removeSorted(slot)
+        }
+        for claim in written.claimed {
             guard let (serviceID, slot) = CatalogSource.claim(id: claim.id) else { continue }
             state.claimed[serviceID, default: []].insertSorted(slot)
         }
@@ -88,13 +95,25 @@ public final class CachedClaimDirectory: ClaimDirectory {
 }
 
 extension Array where Element == Slot {
+    /// Removes `slot` from the ordered array, if it holds it.
+    mutating func removeSorted(_ slot: Slot) {
+        let index = firstIndex(notBefore: slot)
+        if index < endIndex && self[index] == slot { remove(at: index) }
+    }
+
     /// Inserts `slot` where it keeps the array in order, unless it holds it already.
     mutating func insertSorted(_ slot: Slot) {
+        let index = firstIndex(notBefore: slot)
+        if index == endIndex || self[index] != slot { insert(slot, at: index) }
+    }
+
+    /// The index of the first slot not before `slot` in the ordered array (binary search).
+    private func firstIndex(notBefore slot: Slot) -> Int {
         var low = startIndex, high = endIndex
         while low < high {
             let middle = (low + high) / 2
             if self[middle] < slot { low = middle + 1 } else { high = middle }
         }
-        if low == endIndex || self[low] != slot { insert(slot, at: low) }
+        return low
     }
 }

@@ -42,7 +42,27 @@ import Testing
             JSONBodies.booking(booking)
                 == JSON.object([
                     "booking_id": .string(booking.id), "service_id": .string(booking.serviceID), "slot": .string(booking.slot.description),
-                    "user_name": .string(booking.userName), "timestamp": .string(booking.timestamp.rfc3339),
+                    "user_name": .string(booking.userName), "timestamp": .string(booking.timestamp.rfc3339), "status": .string("confirmed"),
                 ]).serialized())
+    }
+
+    @Test func aBookingWithItsContactDetailsAndTokenIsWhatTheSerializerWrites() throws {
+        let booking = Booking(
+            id: "b1", serviceID: "cut", slot: try Slot(parsing: "2031-05-01T09:00:00Z"), userName: "Ann",
+            timestamp: Timestamp(microseconds: 1_800_000_000_123_456), status: .cancelled,
+            cancelledAt: Timestamp(microseconds: 1_800_000_100_000_000),
+            contact: Contact(email: "ann@example.com", phone: "+49 (30) 123-45", notes: "Line 1\n\"two\""))
+        let fields: [String: JSON] = [
+            "booking_id": .string("b1"), "service_id": .string("cut"), "slot": .string("2031-05-01T09:00:00Z"), "user_name": .string("Ann"),
+            "timestamp": .string(booking.timestamp.rfc3339), "status": .string("cancelled"), "cancelled_at": .string("2027-01-15T08:01:40Z"),
+        ]
+        let contact: [String: JSON] = [
+            "email": .string("ann@example.com"), "phone": .string("+49 (30) 123-45"), "notes": .string("Line 1\n\"two\""),
+        ]
+        #expect(JSONBodies.booking(booking) == JSON.object(fields).serialized(), "no contact details unless asked")
+        #expect(JSONBodies.booking(booking, contact: true) == JSON.object(fields.merging(contact) { $1 }).serialized())
+        #expect(
+            JSONBodies.booking(booking, contact: true, manageToken: "t")
+                == JSON.object(fields.merging(contact) { $1 }.merging(["manage_token": .string("t")]) { $1 }).serialized())
     }
 }

@@ -29,7 +29,7 @@ import Testing
     }
 
     @Test func bookingAFreeSlotConfirmsIt() throws {
-        let booking = try desk.book(BookingRequest(serviceID: serviceID, slot: slots[1], userName: "  Ann  "))
+        let booking = try desk.book(BookingRequest(serviceID: serviceID, slot: slots[1], userName: "  Ann  ")).booking
         #expect(booking.serviceID == serviceID)
         #expect(booking.slot.description == slots[1])
         #expect(booking.userName == "Ann")
@@ -121,7 +121,7 @@ import Testing
         let early = BookingDesk(store: store, now: { Timestamp(rfc3339: "2027-01-01T00:00:00Z")! })
         let id = "\(serviceID)-2027"
         _ = try early.createService(NewService(id: id, name: "Early", slots: slots))
-        let bookings = try slots.map { try early.book(BookingRequest(serviceID: id, slot: $0, userName: "A")) }
+        let bookings = try slots.map { try early.book(BookingRequest(serviceID: id, slot: $0, userName: "A")).booking }
         func claims() throws -> [String] { try store.ids(collection: "slot_claims", in: Collections.claimIDs(of: id)) }
 
         #expect(try desk.pruneClaims(ofSlotsBefore: Timestamp(rfc3339: "2027-06-01T10:00:00Z")!) >= 1)

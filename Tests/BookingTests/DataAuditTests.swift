@@ -83,7 +83,7 @@ struct DataAuditTests {
 
     @Test func aBookingStoresItsSlotAsTheServiceSpellsIt() throws {
         let desk = BookingDesk(store: store, now: { Timestamp(rfc3339: "2031-03-01T00:00:00Z")! })
-        let booking = try desk.book(BookingRequest(serviceID: serviceID, slot: "2031-03-04T11:00:00Z", userName: "New"))
+        let booking = try desk.book(BookingRequest(serviceID: serviceID, slot: "2031-03-04T11:00:00Z", userName: "New")).booking
         #expect(booking.slot.description == "2031-03-04T11:00:00Z")
         #expect(try store.get(DocumentPath("bookings", booking.id))?["slot"] == .string("2031-03-04T11:00:00+00:00"))
     }

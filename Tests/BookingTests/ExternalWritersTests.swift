@@ -37,7 +37,7 @@ import Testing
         #expect(try desk.service(id: "legacy").availableSlots.map(\.description) == ["2031-03-04T12:00:00Z"])
         #expect(try desk.services().first?.availableSlots.map(\.description) == ["2031-03-04T12:00:00Z"])
         #expect(throws: BookingError.slotTaken) { try desk.book(BookingRequest(serviceID: "legacy", slot: "2031-03-04T11:00:00Z", userName: "New")) }
-        let booking = try desk.book(BookingRequest(serviceID: "legacy", slot: "2031-03-04T12:00:00Z", userName: "New"))
+        let booking = try desk.book(BookingRequest(serviceID: "legacy", slot: "2031-03-04T12:00:00Z", userName: "New")).booking
         #expect(try store.get(DocumentPath("bookings", booking.id))?["slot"] == .string("2031-03-04T12:00:00+00:00"))
         #expect(try desk.service(id: "legacy").availableSlots.isEmpty)
     }

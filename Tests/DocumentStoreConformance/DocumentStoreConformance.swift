@@ -19,6 +19,7 @@ public enum DocumentStoreConformance {
         "a created document reads back with every value type": createdDocumentRoundTrips,
         "creating an existing document fails with alreadyExists and changes nothing": createOfExistingFails,
         "a commit is all or nothing": commitIsAtomic,
+        "every document a commit writes gets the commit's time as its update time": commitTimeIsEveryUpdateTime,
         "set replaces the fields and advances the update time": setReplaces,
         "exists(true) on a missing document fails with notFound": mustExistOnMissingFails,
         "an update-time precondition holds only for the current time": updateTimePrecondition,
@@ -190,6 +191,23 @@ public enum DocumentStoreConformance {
         try store.commit([.delete(DocumentPath(collection, "a"), .none)])
         try expect(try store.versions(collection: collection).map(\.id) == ["b", "c"], "a deleted document is gone")
         try expect(try store.versions(collection: uniqueCollection()).isEmpty, "an empty collection has no versions")
+    }
+
+    /// Cancelling a booking deletes its slot claim under the booking's update time as the
+    /// claim's precondition, without reading the claim: it relies on this.
+    static func commitTimeIsEveryUpdateTime(_ makeStore: @escaping DocumentStoreFactory) throws {
+        let store = makeStore()
+        let collection = uniqueCollection(), other = uniqueCollection()
+        let time = try store.commit([
+            .create(DocumentPath(collection, "a"), [:]), .set(DocumentPath(other, "b"), ["n": .integer(1)], .none),
+        ])
+        try expect(try store.get(DocumentPath(collection, "a"))?.updateTime == time, "the created document")
+        try expect(try store.get(DocumentPath(other, "b"))?.updateTime == time, "the set document, in another collection")
+        let later = try store.commit([
+            .set(DocumentPath(collection, "a"), ["n": .integer(2)], .updateTime(time)), .delete(DocumentPath(other, "b"), .updateTime(time)),
+        ])
+        try expect(try store.get(DocumentPath(collection, "a"))?.updateTime == later, "an update under a precondition")
+        try expect(try store.get(DocumentPath(other, "b")) == nil, "a delete under the shared time as its precondition")
     }
 
     static func writtenSinceACommit(_ makeStore: @escaping DocumentStoreFactory) throws {

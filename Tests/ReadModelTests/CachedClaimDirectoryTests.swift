@@ -27,10 +27,12 @@ import Testing
     var directory: CachedClaimDirectory { model.claimDirectory }
 
     /// How many times every claim was read, and how many times only the recent writes (a full
-    /// read first asks for the writes from the far future on, for the store's time).
+    /// read first asks for the writes from the far future on, for the store's time). Each look
+    /// at the recent writes asks for the releases first, then the claims.
     func reads() -> (all: Int, recent: Int) {
         let all = store.count("ids")
-        return (all, store.writtenSince.count - all)
+        #expect(store.writtenSince(in: "slot_claims") == store.writtenSince(in: "slot_releases"))
+        return (all, store.writtenSince(in: "slot_releases").count - all)
     }
 
     func claim(_ serviceID: String, _ slot: String) throws {
@@ -57,7 +59,7 @@ import Testing
         #expect(try claimed() == ["a": ["2031-01-01T09:00:00Z", "2031-01-01T10:00:00Z"], "b": ["2031-01-01T09:00:00Z"]])
         #expect(reads() == (1, 1), "a change here: what was written since")
         #expect(
-            store.writtenSince.last == Timestamp(microseconds: storeClock.now().microseconds - 10_001_000 - 1_000_000),
+            store.writtenSince(in: "slot_releases").last == Timestamp(microseconds: storeClock.now().microseconds - 10_001_000 - 1_000_000),
             "from a second before the store's time at the last look")
 
         clock.advance(by: 10)
@@ -79,6 +81,33 @@ import Testing
         clock.advance(by: CachedClaimDirectory.fullReadInterval)
         #expect(try claimed().isEmpty, "...until the next full read")
         #expect(reads().all == 2)
+    }
+
+    @Test func aReleaseWrittenWithTheClaimsDeletionFreesTheSlotAtTheNextLook() throws {
+        try claim("a", "2031-01-01T10:00:00Z")
+        try claim("a", "2031-01-01T11:00:00Z")
+        _ = try claimed()
+        storeClock.advance(by: 0.001)
+        try store.commit([  // a cancellation
+            .delete(DocumentPath("slot_claims", "a@2031-01-01T10:00:00Z"), .none),
+            .set(DocumentPath("slot_releases", "a@2031-01-01T10:00:00Z"), ["service_id": .string("a")], .none),
+        ])
+        model.recordChange(.availability)
+        #expect(try claimed() == ["a": ["2031-01-01T11:00:00Z"]], "freed at the next look, without a full read")
+        #expect(reads() == (1, 1))
+
+        clock.advance(by: 0.1)
+        try claim("a", "2031-01-01T10:00:00Z")  // booked again: the release stays, older than the claim
+        model.recordChange(.availability)
+        #expect(try claimed() == ["a": ["2031-01-01T10:00:00Z", "2031-01-01T11:00:00Z"]], "a claim after the release wins")
+        #expect(reads() == (1, 2))
+    }
+
+    @Test func removingKeepsTheOrderAndIgnoresSlotsNotHeld() throws {
+        var slots = try ["08", "09", "10"].map { try Slot(parsing: "2031-01-01T\($0):00:00Z") }
+        slots.removeSorted(try Slot(parsing: "2031-01-01T09:00:00Z"))
+        slots.removeSorted(try Slot(parsing: "2031-01-01T11:00:00Z"))
+        #expect(slots.map(\.description) == ["2031-01-01T08:00:00Z", "2031-01-01T10:00:00Z"])
     }
 
     @Test func aStoreThatCannotSayWhatWasWrittenIsReadInFullAfterAChangeAndOncePerLifetime() throws {

@@ -6,7 +6,7 @@ import Synchronization
 public final class CountingStore: DocumentStore {
     private let store: any DocumentStore
     private let counts = Mutex<[String: Int]>([:])
-    private let writtenAsked = Mutex<[Timestamp]>([])
+    private let writtenAsked = Mutex<[(collection: String, since: Timestamp)]>([])
 
     private let tellsWritten: Bool
 
@@ -19,8 +19,10 @@ public final class CountingStore: DocumentStore {
     /// How many times `call` ("get", "version", "list", "versions", "written", "ids", "query", "commit") ran.
     public func count(_ call: String) -> Int { counts.withLock { $0[call] ?? 0 } }
 
-    /// The `since` of every call of `written`, in order.
-    public var writtenSince: [Timestamp] { writtenAsked.withLock { $0 } }
+    /// The `since` of every call of `written` for `collection`, in order.
+    public func writtenSince(in collection: String) -> [Timestamp] {
+        writtenAsked.withLock { $0.filter { $0.collection == collection }.map(\.since) }
+    }
 
     private func counted<T>(_ call: String, _ body: () throws(StoreError) -> T) throws(StoreError) -> T {
         counts.withLock { $0[call, default: 0] += 1 }
@@ -46,7 +48,7 @@ public final class CountingStore: DocumentStore {
     }
 
     public func written(collection: String, since: Timestamp) throws(StoreError) -> WrittenDocuments? {
-        writtenAsked.withLock { $0.append(since) }
+        writtenAsked.withLock { $0.append((collection, since)) }
         return try counted("written") { () throws(StoreError) in tellsWritten ? try store.written(collection: collection, since: since) : nil }
     }
 

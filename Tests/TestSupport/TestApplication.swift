@@ -26,14 +26,15 @@ public struct TestApplication {
         responder = application.makeResponder()
     }
 
-    /// Sends a request to this thread's responder.
+    /// Sends a request to this thread's responder; a query string in `path` goes as the query.
     public func send(
         _ method: String, _ path: String, json: String? = nil, contentType: String? = "application/json",
         headers: [String: String] = [:]
     ) -> Response {
-        responder.respond(
+        let parts = path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        return responder.respond(
             to: Request(
-                method: method, path: path, headers: headers,
+                method: method, path: String(parts[0]), query: parts.count > 1 ? String(parts[1]) : "", headers: headers,
                 contentType: json == nil ? nil : contentType, body: .bytes(Array((json ?? "").utf8))))
     }
 }

@@ -1,0 +1,157 @@
+import DocumentStore
+
+/// Writes that a caller commits together with a change, made from the change's result: how a
+/// record of the change (the response kept for an idempotency key) is stored if and only if the
+/// change is. `committed` says whether they were.
+public final class ChangeRecord<Result> {
+    let writes: (Result) -> [Write]
+    /// Set when a commit holding the writes succeeded.
+    public internal(set) var committed = false
+
+    public init(_ writes: @escaping (Result) -> [Write]) {
+        self.writes = writes
+    }
+}
+
+/// Cancelling and moving bookings: each one commit that changes the booking and who holds
+/// which slot together, with the booking's update time as a precondition, so that concurrent
+/// changes of one booking cannot both win.
+extension BookingDesk {
+    /// How many times a change is tried when its booking changed between the read and the commit.
+    static let changeAttempts = 5
+
+    /// Cancels a booking and frees its slot in the same commit. Cancelling a cancelled booking
+    /// changes nothing and answers as the first time did. A customer (manage token) cannot cancel
+    /// once the slot has begun; the admin can.
+    public func cancel(id: String, by authority: BookingAuthority, recording record: ChangeRecord<Booking>? = nil) throws(BookingError)
+        -> Booking
+    {
+        try changing(id: id, by: authority) { stored, careful throws(BookingError) in
+            let booking = stored.booking
+            guard booking.status == .confirmed else { return .done(booking) }
+            let time = Timestamp(microseconds: now().microseconds)
+            if case .manageToken = authority, booking.slot.instant <= time { throw .bookingInPast }
+            let cancelled = booking.cancelled(at: time)
+            var fields = stored.document.fields  // fields other applications added stay
+            fields["status"] = .string(BookingStatus.cancelled.rawValue)
+            fields["cancelled_at"] = .timestamp(time)
+            let writes =
+                [Write.set(stored.document.path, fields, .updateTime(stored.document.updateTime))]
+                + (try releasing(stored, carefully: careful, at: time)) + (record?.writes(cancelled) ?? [])
+            return .commit(writes, cancelled, claimsItsSlot: false)
+        } committed: {
+            record?.committed = true
+        }
+    }
+
+    /// Moves a confirmed booking to another slot of its service: the new slot's claim created,
+    /// the old one's deleted and the booking updated, all in one commit. A taken target is
+    /// `slotTaken`, and then nothing changed: the booking keeps its slot. Moving to the slot it
+    /// holds changes nothing. A customer cannot move a booking once its slot has begun.
+    public func reschedule(id: String, to slotText: String, by authority: BookingAuthority, recording record: ChangeRecord<Booking>? = nil)
+        throws(BookingError) -> Booking
+    {
+        let slot = try Slot(parsing: slotText)
+        return try changing(id: id, by: authority) { stored, careful throws(BookingError) in
+            let booking = stored.booking
+            guard booking.status == .confirmed else { throw .bookingCancelled }
+            let time = Timestamp(microseconds: now().microseconds)
+            if case .manageToken = authority, booking.slot.instant <= time { throw .bookingInPast }
+            guard slot != booking.slot else { return .done(booking) }
+            guard let service = try directory.service(id: booking.serviceID, from: source), service.slots.contains(slot) else {
+                throw .slotNotOffered
+            }
+            guard slot.instant > time else { throw .slotInPast }
+            let moved = booking.moved(to: slot)
+            var fields = stored.document.fields
+            fields["slot"] = .string(service.spelling(of: slot))
+            fields["status"] = .string(BookingStatus.confirmed.rawValue)
+            let writes =
+                [
+                    Self.claim(Collections.claimPath(serviceID: booking.serviceID, slot: slot), of: moved),
+                    .set(stored.document.path, fields, .updateTime(stored.document.updateTime)),
+                ] + (try releasing(stored, carefully: careful, at: time)) + (record?.writes(moved) ?? [])
+            return .commit(writes, moved, claimsItsSlot: true)
+        } committed: {
+            record?.committed = true
+        }
+    }
+
+    /// What a change of one booking decided, having read it.
+    enum Change {
+        /// Nothing to write: the answer is this booking.
+        case done(Booking)
+        /// Commit these writes; the answer is this booking. With `booking.slot` newly claimed,
+        /// the commit also checks that no other application booked it without a claim.
+        case commit([Write], Booking, claimsItsSlot: Bool)
+    }
+
+    /// Reads the booking, checks `authority`, and commits what `decide` makes of it; when the
+    /// commit's preconditions fail (the booking or its claim changed meanwhile, or a retried
+    /// commit had succeeded), reads again and decides again, the claim then read too
+    /// (`careful`). A taken target slot (a claim that exists) is `slotTaken`, unless it is the
+    /// booking's own (a retried commit that had succeeded), which the next read shows.
+    private func changing(
+        id: String, by authority: BookingAuthority, decide: (StoredBooking, _ careful: Bool) throws(BookingError) -> Change,
+        committed: () -> Void
+    ) throws(BookingError) -> Booking {
+        for attempt in 0..<Self.changeAttempts {
+            let stored = try storedBooking(id: id)
+            try authorize(authority, for: stored.document)
+            switch try decide(stored, attempt > 0) {
+            case .done(let booking):
+                return booking
+            case .commit(let writes, let booking, let claimsItsSlot):
+                let bookedElsewhere: Bool
+                do {
+                    if claimsItsSlot {
+                        bookedElsewhere = try commit(writes, unlessAnotherApplicationBooked: booking.slot, of: booking.serviceID)
+                    } else {
+                        try store.commit(writes)
+                        bookedElsewhere = false
+                    }
+                } catch .failedPrecondition, .notFound {
+                    continue
+                } catch .alreadyExists(let path) {
+                    let claim = try storeCall { () throws(StoreError) in try store.get(path) }
+                    guard claim?["booking_id"]?.stringValue == stored.booking.id else { throw .slotTaken }
+                    continue
+                } catch {
+                    throw Self.translate(error)
+                }
+                if bookedElsewhere { throw .slotTaken }
+                committed()
+                return booking
+            }
+        }
+        throw .bookingChanged
+    }
+
+    /// The writes that free a booking's slot: its claim deleted and a release written, or none
+    /// when the claim is not this booking's (another application's data) or is gone (pruned
+    /// after the slot began).
+    ///
+    /// A booking and its claim are written in one commit and so share its update time; the
+    /// claim is then deleted under that time as its precondition, without reading it. Where
+    /// that fails (a claim made later for an older booking, or a booking changed without its
+    /// claim), the change is tried again `carefully`: the claim read, and deleted only if it
+    /// names this booking, under its own update time.
+    func releasing(_ stored: StoredBooking, carefully careful: Bool, at time: Timestamp) throws(BookingError) -> [Write] {
+        let booking = stored.booking
+        let claim = Collections.claimPath(serviceID: booking.serviceID, slot: booking.slot)
+        let claimTime: Timestamp
+        if careful {
+            let document = try storeCall { () throws(StoreError) in try store.get(claim) }
+            guard let document, document["booking_id"]?.stringValue == booking.id else { return [] }
+            claimTime = document.updateTime
+        } else {
+            claimTime = stored.document.updateTime
+        }
+        return [
+            .delete(claim, .updateTime(claimTime)),
+            .set(
+                Collections.releasePath(serviceID: booking.serviceID, slot: booking.slot),
+                ["service_id": .string(booking.serviceID), "slot": .string(booking.slot.description), "released_at": .timestamp(time)], .none),
+        ]
+    }
+}
