@@ -1,7 +1,9 @@
 """Helpers for the end-to-end tests: the stack deploy/test started (nginx, FastCGI workers, the store)."""
 
+import json
 import os
 import subprocess
+from collections import Counter
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -73,6 +75,54 @@ def count_documents(collection, service_id):
     results = requests.post(f"{os.environ['FIRESTORE_TEST_URL']}/v1/projects/{project}/databases/(default)/documents:runQuery",
                             json=query, headers={"Authorization": "Bearer owner"}, timeout=10).json()
     return sum(1 for result in results if "document" in result)
+
+
+def _plain(value):
+    """A field in Firestore's typed encoding as a plain Python value."""
+    for kind in ("stringValue", "timestampValue", "booleanValue", "doubleValue"):
+        if kind in value:
+            return value[kind]
+    if "integerValue" in value:
+        return int(value["integerValue"])
+    return value
+
+
+def store_documents(collection, service_id):
+    """The documents of `collection` that name the service, as {"id", and each field plainly},
+    read from the store behind the API (not through it)."""
+    if BACKEND == "postgres":
+        rows = sql("SELECT coalesce(json_agg(json_build_object('id', id, 'fields', fields)), '[]') FROM documents "
+                   "WHERE collection = '%s' AND fields @> '{\"service_id\": {\"stringValue\": \"%s\"}}'" % (collection, service_id))
+        documents = [(row["id"], row["fields"]) for row in json.loads(rows)]
+    else:
+        query = {"structuredQuery": {"from": [{"collectionId": collection}], "where": {"fieldFilter": {
+            "field": {"fieldPath": "service_id"}, "op": "EQUAL", "value": {"stringValue": service_id}}}}}
+        project = os.environ.get("GOOGLE_CLOUD_PROJECT", "booking-e2e")
+        results = requests.post(f"{os.environ['FIRESTORE_TEST_URL']}/v1/projects/{project}/databases/(default)/documents:runQuery",
+                                json=query, headers={"Authorization": "Bearer owner"}, timeout=10).json()
+        documents = [(r["document"]["name"].rsplit("/", 1)[1], r["document"].get("fields", {})) for r in results if "document" in r]
+    return [{"id": id, **{name: _plain(value) for name, value in fields.items()}} for id, fields in documents]
+
+
+def instant(text):
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def check_store(service_id):
+    """The invariant of the service's data in the store: one confirmed booking per claim and no
+    claim without one, each confirmed booking of a future slot holding the claim of its slot
+    (so no slot has two). Returns the confirmed bookings."""
+    claims = store_documents("slot_claims", service_id)
+    bookings = store_documents("bookings", service_id)
+    confirmed = {b["booking_id"]: b for b in bookings if b.get("status", "confirmed") == "confirmed"}
+    for claim in claims:
+        holder = confirmed.get(claim["booking_id"])
+        assert holder is not None, f"a claim without a confirmed booking: {claim}"
+        assert instant(holder["slot"]) == instant(claim["slot"]), (claim, holder)
+    held = Counter(instant(b["slot"]) for b in confirmed.values())
+    assert all(count == 1 for count in held.values()), f"a slot held twice: {held}"
+    assert len(claims) == len(confirmed), (claims, confirmed)
+    return list(confirmed.values())
 
 
 def deploy(*functions, **environment):

@@ -126,10 +126,12 @@ def test_a_booking_is_confirmed_readable_and_leaves_the_free_list(service):
     response = book(sid, slot, user_name="  Ann Smith  ")
     assert response.status_code == 201, response.text
     booking = response.json()
-    assert set(booking) == {"booking_id", "service_id", "slot", "user_name", "timestamp"}
-    assert (booking["service_id"], booking["slot"], booking["user_name"]) == (sid, slot, "Ann Smith")
+    assert set(booking) == {"booking_id", "service_id", "slot", "user_name", "timestamp", "status", "manage_token"}
+    assert (booking["service_id"], booking["slot"], booking["user_name"], booking["status"]) == (sid, slot, "Ann Smith", "confirmed")
     assert response.headers["Location"] == f"/bookings/{booking['booking_id']}"
-    assert call("GET", f"/bookings/{booking['booking_id']}").json() == booking
+    token = booking.pop("manage_token")
+    assert call("GET", f"/bookings/{booking['booking_id']}").json() == booking, "the token only in the booking's answer"
+    assert call("GET", f"/bookings/{booking['booking_id']}", headers={"Authorization": f"Bearer {token}"}).json() == booking
     free = call("GET", f"/services/{sid}").json()["available_slots"]
     assert slot not in free and len(free) == len(service["available_slots"]) - 1
 
@@ -189,7 +191,7 @@ def test_unknown_paths_and_wrong_methods():
     assert_error(call("GET", "/services/no-such-service"), 404, "service_not_found")
     assert_error(call("GET", "/bookings/no-such-booking"), 404, "booking_not_found")
     for method, path, allow in [("DELETE", "/services", "GET, HEAD, POST"), ("GET", "/book", "POST"),
-                                ("PUT", "/bookings/x", "GET, HEAD"), ("POST", "/healthz", "GET, HEAD")]:
+                                ("PUT", "/bookings/x", "GET, HEAD, DELETE"), ("GET", "/bookings/x/reschedule", "POST"), ("POST", "/healthz", "GET, HEAD")]:
         response = call(method, path, json={})
         assert_error(response, 405, "method_not_allowed")
         assert response.headers["Allow"] == allow

@@ -22,6 +22,11 @@ def check(template, method, response):
     assert status in documented, f"{method} {template} answered undocumented {status}"
     escaped = template.replace("~", "~0").replace("/", "~1")
     pointer = documented[status].get("$ref") or f"#/paths/{escaped}/{method.lower()}/responses/{status}"
+    media = response.headers["Content-Type"].split(";")[0]
+    content = (resolve(documented[status]) if "$ref" in documented[status] else documented[status])["content"]
+    assert media in content, f"{method} {template} {status}: undocumented {media}"
+    if media != "application/json":
+        return
     schema = {"$ref": f"spec{pointer}/content/application~1json/schema"}
     errors = list(Draft202012Validator(schema, registry=REGISTRY).iter_errors(response.json()))
     assert not errors, f"{method} {template} {status}: {errors[0].message}"
@@ -32,8 +37,32 @@ def check(template, method, response):
             assert response.headers[name] == header["schema"]["const"], f"{method} {template} {status}: {name}"
 
 
+def resolve(node):
+    """The node a local `$ref` names."""
+    target = SPEC
+    for part in node["$ref"].lstrip("#/").split("/"):
+        target = target[part.replace("~1", "/").replace("~0", "~")]
+    return target
+
+
 def test_the_description_is_valid_openapi():
     validate(SPEC)
+
+
+def test_every_example_matches_its_schema():
+    checked = 0
+    for template, item in SPEC["paths"].items():
+        for method, operation in item.items():
+            bodies = [operation.get("requestBody", {})] + list(operation["responses"].values())
+            for body in bodies:
+                media = body.get("content", {}).get("application/json", {})
+                examples = {**media.get("examples", {}), **({"example": {"value": media["example"]}} if "example" in media else {})}
+                for name, example in examples.items():
+                    schema = {"$ref": "spec" + media["schema"]["$ref"]} if "$ref" in media["schema"] else media["schema"]
+                    errors = list(Draft202012Validator(schema, registry=REGISTRY).iter_errors(example["value"]))
+                    assert not errors, f"{method} {template} example {name}: {errors[0].message}"
+                    checked += 1
+    assert checked >= 4
 
 
 def test_every_path_answers_exactly_the_documented_methods():
@@ -78,3 +107,38 @@ def test_responses_match_their_schemas():
     check("/book", "POST", call("POST", "/book", data="x", headers={"Content-Type": "text/plain"}))
     check("/book", "POST", call("POST", "/book", data="x" * 70_000, headers={"Content-Type": "application/json"}))
     check("/healthz", "GET", call("GET", "/healthz"))
+
+
+def test_lifecycle_responses_match_their_schemas():
+    service = create_service(future_slots(3))
+    sid, slots = service["service_id"], service["available_slots"]
+    made = call("POST", "/book", json={"service_id": sid, "slot": slots[0], "user_name": "Spec", "email": "spec@example.com",
+                                       "phone": "+1 555 0100", "notes": "n"}, headers={"Idempotency-Key": "spec-" + sid})
+    check("/book", "POST", made)
+    check("/book", "POST", call("POST", "/book", json={"service_id": sid, "slot": slots[0], "user_name": "Spec", "email": "spec@example.com",
+                                                        "phone": "+1 555 0100", "notes": "n"}, headers={"Idempotency-Key": "spec-" + sid}))
+    check("/book", "POST", call("POST", "/book", json={"service_id": sid, "slot": slots[1], "user_name": "Spec"},
+                                headers={"Idempotency-Key": "spec-" + sid}))
+    booking, token = made.json()["booking_id"], made.json()["manage_token"]
+    owner = {"Authorization": f"Bearer {token}"}
+    template = "/bookings/{booking_id}"
+    check(template, "GET", call("GET", f"/bookings/{booking}", headers=owner))
+    check(template, "GET", call("GET", f"/bookings/{booking}", headers={"Authorization": "Bearer wrong"}))
+    move = "/bookings/{booking_id}/reschedule"
+    check(move, "POST", call("POST", f"/bookings/{booking}/reschedule", json={"slot": slots[1]}, headers=owner))
+    check(move, "POST", call("POST", f"/bookings/{booking}/reschedule", json={"slot": "later"}, headers=owner))
+    check(move, "POST", call("POST", f"/bookings/{booking}/reschedule", json={}, headers=owner))
+    check(move, "POST", call("POST", f"/bookings/{booking}/reschedule", json={"slot": slots[2]}))
+    check(move, "POST", call("POST", "/bookings/missing/reschedule", json={"slot": slots[2]}, headers=ADMIN))
+    check("/bookings", "GET", call("GET", "/bookings", params={"service_id": sid}, headers=ADMIN))
+    check("/bookings", "GET", call("GET", "/bookings", params={"service_id": sid}, headers={**ADMIN, "Accept": "text/csv"}))
+    check("/bookings", "GET", call("GET", "/bookings", params={"limit": "many"}, headers=ADMIN))
+    check("/bookings", "GET", call("GET", "/bookings", params={"limit": 0}, headers=ADMIN))
+    check("/bookings", "GET", call("GET", "/bookings"))
+    check(template, "DELETE", call("DELETE", f"/bookings/{booking}"))
+    check(template, "DELETE", call("DELETE", f"/bookings/{booking}", headers={"Authorization": "Bearer wrong"}))
+    check(template, "DELETE", call("DELETE", f"/bookings/{booking}", headers=owner))
+    check(template, "DELETE", call("DELETE", "/bookings/missing", headers=ADMIN))
+    check(move, "POST", call("POST", f"/bookings/{booking}/reschedule", json={"slot": slots[2]}, headers=owner))
+    check("/services/{service_id}", "GET", call("GET", f"/services/{sid}", params={"from": slots[1]}))
+    check("/services", "GET", call("GET", "/services", params={"to": "never"}))

@@ -52,7 +52,9 @@ def test_a_booking_made_through_the_api_reads_back_as_the_original_app_wrote_the
     booking = call("POST", "/book", json={"service_id": created["service_id"], "slot": "2031-09-02T09:00:00Z", "user_name": "Ann"}).json()
     document = client().get_document(request={"name": f"{DATABASE}/documents/bookings/{booking['booking_id']}"})
     fields = document.fields
-    assert set(fields) == {"booking_id", "service_id", "slot", "user_name", "timestamp"}
+    # The original application's fields, and beside them the status and the manage token's hash.
+    assert set(fields) == {"booking_id", "service_id", "slot", "user_name", "timestamp", "status", "manage_token_sha256"}
+    assert fields["status"].string_value == "confirmed"
     assert fields["booking_id"].string_value == booking["booking_id"]
     assert fields["slot"].string_value == "2031-09-02T09:00:00Z" and fields["user_name"].string_value == "Ann"
     assert fields["timestamp"].timestamp_value.isoformat().startswith(booking["timestamp"][:19])
