@@ -79,6 +79,75 @@ def test_a_customer_books_sees_the_confirmation_and_the_slot_is_gone_after_a_rel
     assert len(free_slots(browser, service)) == 3
 
 
+def manage_link(driver):
+    confirmation = wait(driver, ready.visibility_of_element_located((By.ID, "confirmation")))
+    link = confirmation.find_element(By.ID, "manage-link").get_attribute("href")
+    return confirmation.get_attribute("data-booking-id"), link
+
+
+def test_the_confirmation_gives_a_manage_link_that_moves_and_cancels_the_booking(browser):
+    service = new_service("Manage")
+    browser.get(BASE + "/")
+    slot_button(browser, service, SLOTS[0]).click()
+    browser.find_element(By.ID, "user-name").send_keys("Ann Manage")
+    browser.find_element(By.ID, "email").send_keys("ann@example.com")
+    browser.find_element(By.ID, "book-button").click()
+    booking_id, link = manage_link(browser)
+    fragment = link.split("#", 1)[1]
+    assert link.startswith(BASE + "/#manage/") and fragment.startswith(f"manage/{booking_id}/"), link
+    token = fragment.rsplit("/", 1)[1]
+    owner = {"Authorization": f"Bearer {token}"}
+    assert call("GET", f"/bookings/{booking_id}", headers=owner).json()["email"] == "ann@example.com"
+
+    browser.get(link)
+    manage = wait(browser, ready.visibility_of_element_located((By.ID, "manage")))
+    wait(browser, lambda _: "Ann Manage" in manage.text)
+    assert "Wednesday, January 15, 2031" in manage.text and "9:00 AM" in manage.text.replace("09:00", "9:00")
+    assert not browser.find_element(By.ID, "services").is_displayed(), "only the booking, not the catalog"
+    screenshot(browser, "desktop-manage")
+    browser.find_element(By.ID, "move-button").click()
+    wait(browser, ready.visibility_of_element_located((By.CSS_SELECTOR, f'#move-slots button[data-slot="{SLOTS[3]}"]'))).click()
+    wait(browser, lambda _: manage.find_element(By.ID, "manage-text").text.startswith("Moved."))
+    assert "Thursday, January 16, 2031" in manage.text
+    assert call("GET", f"/bookings/{booking_id}").json()["slot"] == SLOTS[3]
+    assert SLOTS[0] in call("GET", f"/services/{service['service_id']}").json()["available_slots"]
+
+    browser.find_element(By.ID, "cancel-button").click()
+    confirm = wait(browser, ready.visibility_of_element_located((By.ID, "confirm-cancel")))
+    assert browser.switch_to.active_element == confirm, "a second, explicit step"
+    confirm.click()
+    wait(browser, lambda _: browser.find_element(By.ID, "manage-title").text == "Booking cancelled")
+    assert not browser.find_element(By.ID, "manage-actions").is_displayed()
+    screenshot(browser, "desktop-manage-cancelled")
+    assert call("GET", f"/bookings/{booking_id}").json()["status"] == "cancelled"
+    assert SLOTS[3] in call("GET", f"/services/{service['service_id']}").json()["available_slots"]
+
+
+def test_a_manage_link_with_a_wrong_token_says_so_and_shows_nothing(phone):
+    service = new_service("Wrong link")
+    booking = call("POST", "/book", json={"service_id": service["service_id"], "slot": SLOTS[1], "user_name": "Private Person",
+                                          "email": "private@example.com"}).json()
+    phone.get(f"{BASE}/#manage/{booking['booking_id']}/NotTheRightTokenAtAll0123456789")
+    error = wait(phone, ready.visibility_of_element_located((By.ID, "manage-error")))
+    assert "does not fit" in error.text
+    assert "Private Person" not in phone.find_element(By.ID, "manage").text
+    screenshot(phone, "phone-manage-wrong-link")
+
+
+def test_a_move_to_a_time_taken_meanwhile_keeps_the_booking(browser):
+    service = new_service("Move race")
+    booking = call("POST", "/book", json={"service_id": service["service_id"], "slot": SLOTS[0], "user_name": "Mover"}).json()
+    browser.get(f"{BASE}/#manage/{booking['booking_id']}/{booking['manage_token']}")
+    wait(browser, ready.visibility_of_element_located((By.ID, "move-button"))).click()
+    target = wait(browser, ready.visibility_of_element_located((By.CSS_SELECTOR, f'#move-slots button[data-slot="{SLOTS[2]}"]')))
+    assert call("POST", "/book", json={"service_id": service["service_id"], "slot": SLOTS[2], "user_name": "Faster"}).status_code == 201
+    target.click()
+    error = wait(browser, ready.visibility_of_element_located((By.ID, "manage-error")))
+    assert "unchanged" in error.text
+    wait(browser, lambda driver: not driver.find_elements(By.CSS_SELECTOR, f'#move-slots button[data-slot="{SLOTS[2]}"]'))
+    assert call("GET", f"/bookings/{booking['booking_id']}").json()["slot"] == SLOTS[0]
+
+
 def test_a_slot_taken_meanwhile_gets_a_clear_message_and_keeps_what_was_typed(browser, phone):
     service = new_service("Room")
     phone.get(BASE + "/")
