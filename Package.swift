@@ -50,7 +50,9 @@ let package = Package(
         // Idempotency keys: a repeated request answered with its first response, on any host.
         .target(
             name: "Idempotency", dependencies: ["DocumentStore", "TextEncodings", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "BookingAPI", dependencies: ["Booking", "DocumentStore", "FastCGI", "Idempotency", "JSON", "ReadModel"]),
+        // Bookings as JSON and CSV, for the API and bookingctl.
+        .target(name: "BookingFormats", dependencies: ["Booking", "DocumentStore", "JSON"]),
+        .target(name: "BookingAPI", dependencies: ["Booking", "BookingFormats", "DocumentStore", "FastCGI", "Idempotency", "JSON", "ReadModel"]),
         // The composition root, for the server and the tests.
         .target(
             name: "BookingApplication",
@@ -67,7 +69,7 @@ let package = Package(
         .executableTarget(
             name: "bookingctl",
             dependencies: [
-                "Booking", "DocumentStore", "Idempotency", "PostgresStore", "StoreConfiguration", "TimeZones",
+                "Booking", "BookingFormats", "DocumentStore", "Idempotency", "PostgresStore", "StoreConfiguration", "TimeZones",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -96,7 +98,8 @@ let package = Package(
         .testTarget(
             name: "BookingAPITests",
             dependencies: [
-                "BookingAPI", "BookingApplication", "Booking", "DocumentStore", "DocumentStoreConformance", "FastCGI", "Gzip", "JSON", "ReadModel",
+                "BookingAPI", "BookingApplication", "Booking", "BookingFormats", "DocumentStore", "DocumentStoreConformance", "FastCGI", "Gzip",
+                "JSON", "ReadModel",
                 "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -1,4 +1,5 @@
 import Booking
+import BookingFormats
 import FastCGI
 import Idempotency
 import Logging
@@ -86,7 +87,7 @@ public final class BookingResponder: Responder {
                 try booking { () throws(BookingError) in try desk.book(bookingRequest, recording: record) }
             } respond: { made in
                 Self.json(
-                    201, JSONBodies.booking(made.booking, contact: true, manageToken: made.manageToken),
+                    201, BookingJSON.booking(made.booking, contact: true, manageToken: made.manageToken),
                     headers: [("Location", "/bookings/\(made.booking.id)")])
             } changed: {
                 reads.recordChange(.availability)
@@ -96,24 +97,24 @@ public final class BookingResponder: Responder {
             return try idempotent(request) { record throws(APIError) in
                 try booking { () throws(BookingError) in try desk.cancel(id: id, by: authority, recording: record) }
             } respond: { cancelled in
-                Self.json(200, JSONBodies.booking(cancelled, contact: true))
+                Self.json(200, BookingJSON.booking(cancelled, contact: true))
             } changed: {
                 reads.recordChange(.availability)
             }
         case (.booking(let id), _):
             guard request.headers["authorization"] != nil else {
-                return Self.json(200, JSONBodies.booking(try booking { () throws(BookingError) in try desk.booking(id: id) }))
+                return Self.json(200, BookingJSON.booking(try booking { () throws(BookingError) in try desk.booking(id: id) }))
             }
             let authority = try bookingAuthority(request)
             return Self.json(
-                200, JSONBodies.booking(try booking { () throws(BookingError) in try desk.booking(id: id, by: authority) }, contact: true))
+                200, BookingJSON.booking(try booking { () throws(BookingError) in try desk.booking(id: id, by: authority) }, contact: true))
         case (.reschedule(let id), _):
             let authority = try bookingAuthority(request)
             let slot = try JSONBodies.rescheduleSlot(from: jsonBody(request))
             return try idempotent(request) { record throws(APIError) in
                 try booking { () throws(BookingError) in try desk.reschedule(id: id, to: slot, by: authority, recording: record) }
             } respond: { moved in
-                Self.json(200, JSONBodies.booking(moved, contact: true))
+                Self.json(200, BookingJSON.booking(moved, contact: true))
             } changed: {
                 reads.recordChange(.availability)
             }
@@ -131,7 +132,7 @@ public final class BookingResponder: Responder {
                 serviceID: query["service_id"], slots: try Self.slotRange(query) ?? TimeRange(), status: status,
                 limit: try query.integer("limit") ?? BookingQuery.defaultLimit, after: cursor)
             let page = try booking { () throws(BookingError) in try desk.bookings(bookingQuery) }
-            guard Self.prefersCSV(request.headers["accept"]) else { return Self.json(200, JSONBodies.bookings(page)) }
+            guard Self.prefersCSV(request.headers["accept"]) else { return Self.json(200, BookingJSON.bookings(page)) }
             return Response(
                 status: 200,
                 headers: [("Content-Type", "text/csv; charset=utf-8; header=present"), ("Cache-Control", "no-store")]

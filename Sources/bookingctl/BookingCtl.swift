@@ -1,18 +1,24 @@
 import ArgumentParser
 import Booking
+import BookingFormats
 import DocumentStore
+import Idempotency
 import PostgresStore
 import StoreConfiguration
 
-/// The operator's command line: schema, sample data, moving data between stores, and pruning
-/// the slot claims of past slots.
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The operator's command line: schema, sample data, moving data between stores, listing,
+/// exporting and cancelling bookings, and pruning what has served its purpose.
 /// Stores are configured by the same environment variables as the server (see README).
 @main
 struct BookingCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bookingctl",
         abstract: "Operate the booking service's store.",
-        subcommands: [Migrate.self, Seed.self, Copy.self, PruneClaims.self, Check.self])
+        subcommands: [Migrate.self, Seed.self, Copy.self, Bookings.self, Prune.self, Check.self])
 
     enum Backend: String, ExpressibleByArgument, CaseIterable {
         case postgres, firestore
@@ -88,10 +94,12 @@ struct BookingCtl: ParsableCommand {
         }
     }
 
-    struct PruneClaims: ParsableCommand {
+    struct Prune: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "prune-claims",
-            abstract: "Delete the slot claims of slots that began more than --keep-hours ago (the bookings stay).")
+            commandName: "prune",
+            abstract:
+                "Delete the slot claims and releases of slots that began more than --keep-hours ago (the bookings stay), and the idempotency keys that expired.",
+            aliases: ["prune-claims"])
         @Option(help: "The store to prune (default: as the server would choose).") var backend: Backend?
         @Option(help: "Hours since a slot began during which its claim is kept.") var keepHours = 24
 
@@ -102,9 +110,12 @@ struct BookingCtl: ParsableCommand {
         func run() throws {
             let (configuration, store) = try BookingCtl.store(backend)
             try configuration.prepare(fieldIndexes: BookingDesk.fieldIndexes)
-            let cutoff = Timestamp(seconds: Timestamp.now().seconds - Int64(keepHours) * 3600)
+            let now = Timestamp.now()
+            let cutoff = Timestamp(seconds: now.seconds - Int64(keepHours) * 3600)
             let deleted = try BookingDesk(store: store, now: Timestamp.now).pruneClaims(ofSlotsBefore: cutoff)
             print("deleted \(deleted) slot claims of slots that began before \(cutoff.rfc3339)")
+            let keys = try IdempotencyKeys(store: store, now: Timestamp.now, pause: { _ in }).pruneExpired(before: now)
+            print("deleted \(keys) idempotency keys that expired before \(now.rfc3339)")
         }
     }
 
@@ -152,6 +163,119 @@ struct BookingCtl: ParsableCommand {
             let found = problems.all
             print(found.isEmpty ? "problems: none" : "problems: \(found.count)")
             if found.contains(where: \.failsCheck) { throw ExitCode(1) }
+        }
+    }
+}
+
+/// `bookingctl bookings`: what the API's `GET /bookings` and `DELETE /bookings/{id}` do for the
+/// admin, on the store directly. Changes made here reach the servers' cached listings within
+/// READ_CACHE_SECONDS, as another host's do.
+struct Bookings: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List, export or cancel bookings.", subcommands: [List.self, Export.self, Cancel.self])
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case json, csv
+    }
+
+    /// The filters `list` and `export` share, as `GET /bookings` takes them.
+    struct Filters: ParsableArguments {
+        @Option(help: "The store to read (default: as the server would choose).") var backend: BookingCtl.Backend?
+        @Option(name: .customLong("service-id"), help: "Only this service's bookings.") var serviceID: String?
+        @Option(help: "Only slots at or after this RFC 3339 date-time.") var from: String?
+        @Option(help: "Only slots before this RFC 3339 date-time.") var to: String?
+        @Option(help: "Only bookings with this status (confirmed or cancelled).") var status: String?
+        @Option(help: "json or csv.") var format: Format = .json
+
+        func query(limit: Int, after cursor: BookingCursor?) throws -> BookingQuery {
+            func time(_ text: String?, _ name: String) throws -> Timestamp? {
+                guard let text else { return nil }
+                guard let time = Timestamp(rfc3339: text) else { throw ValidationError("--\(name) must be an RFC 3339 date-time") }
+                return time
+            }
+            let status = try self.status.map { text in
+                guard let status = BookingStatus(rawValue: text) else { throw ValidationError("--status must be confirmed or cancelled") }
+                return status
+            }
+            return BookingQuery(
+                serviceID: serviceID, slots: TimeRange(from: try time(from, "from"), to: try time(to, "to")), status: status, limit: limit,
+                after: cursor)
+        }
+
+        func desk() throws -> BookingDesk {
+            let (configuration, store) = try BookingCtl.store(backend)
+            return BookingDesk(store: store, now: Timestamp.now, reader: try BookingCtl.reader(backend, configuration))
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print one page of bookings in slot order (the next page's token goes to standard error).")
+        @OptionGroup var filters: Filters
+        @Option(help: "Bookings per page, 1 to 1,000.") var limit = BookingQuery.defaultLimit
+        @Option(name: .customLong("page-token"), help: "The token that ended the page before.") var pageToken: String?
+
+        func run() throws {
+            let page = try filters.desk().bookings(try filters.query(limit: limit, after: pageToken.map { try BookingCursor(token: $0) }))
+            write(filters.format == .csv ? BookingsCSV.document(page.bookings) : BookingJSON.bookings(page) + [10])
+            if let next = page.next { FileHandleOutput.standardError("next page: --page-token \(next.token)\n") }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print every matching booking in slot order, page by page.")
+        @OptionGroup var filters: Filters
+
+        func run() throws {
+            let desk = try filters.desk()
+            var cursor: BookingCursor? = nil
+            var first = true
+            write(filters.format == .csv ? BookingsCSV.document([]) : Array(#"{"bookings":["#.utf8))
+            repeat {
+                let page = try desk.bookings(try filters.query(limit: BookingQuery.maximumLimit, after: cursor))
+                for booking in page.bookings {
+                    if filters.format == .csv {
+                        write(Array(BookingsCSV.document([booking]).drop { $0 != 10 }.dropFirst()))  // without its header row
+                    } else {
+                        write((first ? [] : [UInt8(ascii: ",")]) + BookingJSON.booking(booking, contact: true))
+                        first = false
+                    }
+                }
+                cursor = page.next
+            } while cursor != nil
+            if filters.format == .json { write(Array("]}\n".utf8)) }
+        }
+    }
+
+    struct Cancel: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Cancel a booking as the admin (also once its slot has begun) and print it; a cancelled one is printed as it is.")
+        @Option(help: "The store (default: as the server would choose).") var backend: BookingCtl.Backend?
+        @Argument(help: "The booking's id.") var bookingID: String
+
+        func run() throws {
+            let (configuration, store) = try BookingCtl.store(backend)
+            let desk = BookingDesk(store: store, now: Timestamp.now, reader: try BookingCtl.reader(backend, configuration))
+            write(BookingJSON.booking(try desk.cancel(id: bookingID, by: .admin), contact: true) + [10])
+        }
+    }
+
+    /// Writes bytes to standard output as they are.
+    static func write(_ bytes: [UInt8]) { FileHandleOutput.standardOutput(bytes) }
+}
+
+/// Bytes to the standard streams, unbuffered by Swift's `print`.
+enum FileHandleOutput {
+    static func standardOutput(_ bytes: [UInt8]) { send(bytes, to: 1) }
+    static func standardError(_ text: String) { send(Array(text.utf8), to: 2) }
+
+    private static func send(_ bytes: [UInt8], to descriptor: Int32) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { return }
+            offset += written
         }
     }
 }

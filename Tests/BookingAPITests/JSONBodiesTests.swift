@@ -1,3 +1,4 @@
+import BookingFormats
 import DocumentStore
 import JSON
 import Testing
@@ -39,7 +40,7 @@ import Testing
             id: "b1", serviceID: "cut/ä", slot: try Slot(parsing: "2031-05-01T09:00:00Z"), userName: "Zoë \"Z\" \\ \u{7}",
             timestamp: Timestamp(microseconds: 1_800_000_000_123_456))
         #expect(
-            JSONBodies.booking(booking)
+            BookingJSON.booking(booking)
                 == JSON.object([
                     "booking_id": .string(booking.id), "service_id": .string(booking.serviceID), "slot": .string(booking.slot.description),
                     "user_name": .string(booking.userName), "timestamp": .string(booking.timestamp.rfc3339), "status": .string("confirmed"),
@@ -59,10 +60,10 @@ import Testing
         let contact: [String: JSON] = [
             "email": .string("ann@example.com"), "phone": .string("+49 (30) 123-45"), "notes": .string("Line 1\n\"two\""),
         ]
-        #expect(JSONBodies.booking(booking) == JSON.object(fields).serialized(), "no contact details unless asked")
-        #expect(JSONBodies.booking(booking, contact: true) == JSON.object(fields.merging(contact) { $1 }).serialized())
+        #expect(BookingJSON.booking(booking) == JSON.object(fields).serialized(), "no contact details unless asked")
+        #expect(BookingJSON.booking(booking, contact: true) == JSON.object(fields.merging(contact) { $1 }).serialized())
         #expect(
-            JSONBodies.booking(booking, contact: true, manageToken: "t")
+            BookingJSON.booking(booking, contact: true, manageToken: "t")
                 == JSON.object(fields.merging(contact) { $1 }.merging(["manage_token": .string("t")]) { $1 }).serialized())
     }
 }

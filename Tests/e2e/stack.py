@@ -125,6 +125,12 @@ def check_store(service_id):
     return list(confirmed.values())
 
 
+def bookingctl(*args):
+    """Runs the operator CLI (the build deploy/test made) on the store under test; its result."""
+    bin_dir = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run([os.path.join(bin_dir, "bookingctl"), *args], capture_output=True, timeout=120)
+
+
 def deploy(*functions, **environment):
     """Runs deploy/lib.sh steps (e.g. stop_postgres) with the test run's settings, and with
     `environment` added (start_app passes it on to the server: EXTERNAL_WRITERS=1, say)."""

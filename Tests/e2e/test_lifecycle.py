@@ -11,7 +11,9 @@ from datetime import datetime, timedelta, timezone
 
 import requests
 
-from stack import ADMIN, assert_error, call, check_store, create_service, future_slots, store_documents
+import json
+
+from stack import ADMIN, BACKEND, assert_error, bookingctl, call, check_store, create_service, future_slots, store_documents
 
 
 def make_booking(service_id, slot, **extra):
@@ -240,3 +242,29 @@ def test_services_restricted_to_a_window_bypass_the_published_catalog():
     listed = call("GET", "/services", params={"from": slots[2]}).json()["services"]
     assert next(s for s in listed if s["service_id"] == sid)["available_slots"] == slots[2:]
     assert_error(call("GET", "/services", params={"to": "soon"}), 400, "invalid_request")
+
+
+def test_bookingctl_lists_exports_and_cancels_bookings():
+    service = create_service(future_slots(3))
+    sid, slots = service["service_id"], service["available_slots"]
+    made = [make_booking(sid, slot, notes="@cmd") for slot in reversed(slots)]
+    listed = bookingctl("bookings", "list", "--backend", BACKEND, "--service-id", sid, "--limit", "2")
+    assert listed.returncode == 0, listed.stderr
+    page = json.loads(listed.stdout)
+    assert [b["slot"] for b in page["bookings"]] == slots[:2] and b"--page-token" in listed.stderr
+    rest = json.loads(bookingctl("bookings", "list", "--backend", BACKEND, "--service-id", sid, "--page-token", page["next_page_token"]).stdout)
+    assert [b["slot"] for b in rest["bookings"]] == slots[2:]
+
+    cancelled = bookingctl("bookings", "cancel", "--backend", BACKEND, made[0]["booking_id"])
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert json.loads(cancelled.stdout)["status"] == "cancelled"
+    assert call("GET", f"/bookings/{made[0]['booking_id']}").json()["status"] == "cancelled"
+    check_store(sid)
+
+    exported = bookingctl("bookings", "export", "--backend", BACKEND, "--service-id", sid, "--format", "csv", "--status", "confirmed")
+    rows = list(csv.DictReader(io.StringIO(exported.stdout.decode())))
+    assert [row["slot"] for row in rows] == slots[:2] and rows[0]["notes"] == "'@cmd"
+    everything = json.loads(bookingctl("bookings", "export", "--backend", BACKEND, "--service-id", sid).stdout)
+    assert [b["status"] for b in everything["bookings"]] == ["confirmed", "confirmed", "cancelled"]
+    refused = bookingctl("bookings", "list", "--backend", BACKEND, "--status", "maybe")
+    assert refused.returncode != 0 and b"confirmed or cancelled" in refused.stderr

@@ -5,12 +5,12 @@ import DocumentStore
 /// they hold a comma, a quote or a line break. A cell that a spreadsheet would take for a
 /// formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`,
 /// as OWASP advises against CSV injection: names and notes come from customers.
-enum BookingsCSV {
-    static let columns = [
+public enum BookingsCSV {
+    public static let columns = [
         "booking_id", "service_id", "slot", "status", "user_name", "email", "phone", "notes", "timestamp", "cancelled_at",
     ]
 
-    static func document(_ bookings: [Booking]) -> [UInt8] {
+    public static func document(_ bookings: [Booking]) -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(128 + bookings.count * 200)
         row(columns, to: &output)
@@ -33,7 +33,7 @@ enum BookingsCSV {
         output.append(contentsOf: [13, 10])
     }
 
-    static func field(_ cell: String, to output: inout [UInt8]) {
+    public static func field(_ cell: String, to output: inout [UInt8]) {
         var bytes = Array(cell.utf8)
         if let first = bytes.first, "=+-@\t\r".utf8.contains(first) { bytes.insert(UInt8(ascii: "'"), at: 0) }
         guard bytes.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 10 || $0 == 13 }) else {
