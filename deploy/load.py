@@ -182,7 +182,7 @@ def publish_ceiling(what):
 
 
 ROWS = []
-GROUPS = ["small", "history", "book", "contend", "large"]
+GROUPS = ["small", "history", "book", "contend", "change", "large"]
 ROUNDS = 1  # --rounds: how many times each measurement runs
 
 
@@ -224,6 +224,8 @@ def main():
         book(seconds, 20 if args.smoke else 200)
     if "contend" in groups:
         contend(seconds)
+    if "change" in groups:
+        change(seconds, 10 if args.smoke else 200)
     if "large" in groups:
         large(seconds, (20, 50) if args.smoke else (200, 500))
     table()
@@ -338,6 +340,61 @@ def contend(seconds):
         assert created == claims == bookings == 10, (created, claims, bookings)
         print(f"# contention: {created} x 201 + {conflicts} x 409 = {contended['requests']} requests; "
               f"the store holds exactly {claims} claims and {bookings} bookings for the 10 slots", flush=True)
+
+
+def store_bookings(prefix, services, per_service):
+    """Stores `per_service` confirmed bookings in each of `services` services of 2 x per_service
+    slots, as the booking path stores them: booking k of service s at slot 2k, with its claim
+    (written in the same commit, so with the same update time) and the hash of its manage token
+    `load-{s}-{k}`; the odd slots stay free. Inserted by SQL: booking them through the API
+    would take longer than the runs."""
+    seed(prefix, services, 2 * per_service)
+    slot_text = """to_char(timestamp '2031-01-01' + 2 * k * interval '1 minute', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
+    booking = f"'{prefix}-' || s || '-' || k"
+    written = "timestamptz '2026-01-01 00:00:00+00'"
+    def text(value):
+        return f"jsonb_build_object('stringValue', {value})"
+    sql(f"""INSERT INTO documents (collection, id, fields, create_time, update_time)
+            SELECT 'slot_claims', '{prefix}-' || s || '@' || {slot_text},
+                   jsonb_build_object('service_id', {text(f"'{prefix}-' || s")}, 'slot', {text(slot_text)}, 'booking_id', {text(booking)}),
+                   {written}, {written}
+            FROM generate_series(0, {services - 1}) s, generate_series(0, {per_service - 1}) k""")
+    sql(f"""INSERT INTO documents (collection, id, fields, create_time, update_time)
+            SELECT 'bookings', {booking},
+                   jsonb_build_object('booking_id', {text(booking)}, 'service_id', {text(f"'{prefix}-' || s")},
+                                      'slot', {text(slot_text)}, 'user_name', {text("'load'")}, 'status', {text("'confirmed'")},
+                                      'manage_token_sha256', {text("encode(sha256(convert_to('load-' || s || '-' || k, 'UTF8')), 'hex')")},
+                                      'timestamp', jsonb_build_object('timestampValue', '2026-01-01T00:00:00Z')),
+                   {written}, {written}
+            FROM generate_series(0, {services - 1}) s, generate_series(0, {per_service - 1}) k""")
+    sql("VACUUM ANALYZE documents")
+    restart_app()
+
+
+def change(seconds, services):
+    """DELETE /bookings/{id} and POST /bookings/{id}/reschedule of distinct bookings with their
+    manage tokens, each run on a fresh store of 250 bookings per service; afterwards the store
+    holds one claim per confirmed booking, none for a cancelled one."""
+    per_service = 250
+    for action, name in (("cancel", "DELETE /bookings/{id} c32"), ("reschedule", "POST /bookings/{id}/reschedule c32")):
+        for _ in range(ROUNDS):
+            reset_store()
+            store_bookings("change", services, per_service)
+            env = {"LOAD_ACTION": action, "LOAD_SERVICES": str(services), "LOAD_BOOKINGS": str(per_service), "LOAD_PREFIX": "change",
+                   "LOAD_FIRST_SLOT": str(FIRST_SLOT), "LOAD_THREADS": "2"}
+            changed = wrk("/", 32, seconds, "change.lua", env)
+            row(name, changed, unit="chg/s")
+            assert set(changed["statuses"]) == {"200"}, changed["statuses"]
+            confirmed = int(sql("SELECT count(*) FROM documents WHERE collection = 'bookings' AND fields->'status'->>'stringValue' = 'confirmed'"))
+            claims = int(sql("SELECT count(*) FROM documents WHERE collection = 'slot_claims'"))
+            odd = int(sql("SELECT count(*) FROM documents WHERE collection = 'slot_claims' AND substr(id, length(id) - 4, 1)::int % 2 = 1"))
+            assert claims == confirmed, (claims, confirmed)
+            if action == "cancel":
+                assert confirmed <= services * per_service - min(changed["requests"], services * per_service) + 32, (confirmed, changed["requests"])
+            else:
+                assert odd >= min(changed["requests"], services * per_service) - 32, (odd, changed["requests"])
+            print(f"# {action}: {changed['requests']:,} answers (all 200); the store holds {confirmed:,} confirmed bookings and "
+                  f"{claims:,} claims ({odd:,} of them moved to odd slots)", flush=True)
 
 
 def large(seconds, size):
