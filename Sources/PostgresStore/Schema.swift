@@ -89,7 +89,6 @@ enum Schema {
             now_time timestamptz;
             at_path text;
             current_update timestamptz;
-            found_row boolean;
         BEGIN
             FOR c IN SELECT value FROM jsonb_array_elements(commits) WITH ORDINALITY ORDER BY ordinality LOOP
                 BEGIN
@@ -114,14 +113,40 @@ enum Schema {
                             CONTINUE;
                         END IF;
 
-                        SELECT update_time INTO current_update FROM documents
-                         WHERE collection = w.collection AND id = w.id FOR UPDATE;
-                        found_row := FOUND;
-                        IF w."exists" IS TRUE AND NOT found_row THEN
-                            RAISE EXCEPTION 'no document: %', at_path USING ERRCODE = 'DS404', DETAIL = at_path;
+                        -- A write under an update-time precondition (cancelling or moving a booking) is
+                        -- one UPDATE or DELETE of the row with that time: no row means the precondition
+                        -- failed (a concurrent change is seen, as its new version no longer matches).
+                        -- A locking read before it, as for the writes below, cost another index scan
+                        -- and a row lock's WAL record per write.
+                        IF w.update_time IS NOT NULL THEN
+                            IF w.op = 'set' THEN
+                                UPDATE documents SET fields = w.fields, update_time = now_time
+                                 WHERE collection = w.collection AND id = w.id
+                                   AND \#(microseconds("update_time")) = w.update_time;
+                            ELSE
+                                DELETE FROM documents
+                                 WHERE collection = w.collection AND id = w.id
+                                   AND \#(microseconds("update_time")) = w.update_time;
+                            END IF;
+                            IF NOT FOUND THEN
+                                RAISE EXCEPTION 'update time does not match: %', at_path USING ERRCODE = 'DS412', DETAIL = at_path;
+                            END IF;
+                            IF w.aliased THEN
+                                DELETE FROM document_aliases WHERE collection = w.collection AND id = w.id;
+                                IF w.op = 'set' AND w.aliases IS NOT NULL THEN
+                                    INSERT INTO document_aliases SELECT w.collection, a->>'field', a->>'value', w.id
+                                      FROM jsonb_array_elements(w.aliases) a ON CONFLICT DO NOTHING;
+                                END IF;
+                            END IF;
+                            CONTINUE;
                         END IF;
-                        IF w.update_time IS NOT NULL AND (NOT found_row OR \#(microseconds("current_update")) <> w.update_time) THEN
-                            RAISE EXCEPTION 'update time does not match: %', at_path USING ERRCODE = 'DS412', DETAIL = at_path;
+
+                        IF w."exists" IS TRUE THEN
+                            SELECT update_time INTO current_update FROM documents
+                             WHERE collection = w.collection AND id = w.id FOR UPDATE;
+                            IF NOT FOUND THEN
+                                RAISE EXCEPTION 'no document: %', at_path USING ERRCODE = 'DS404', DETAIL = at_path;
+                            END IF;
                         END IF;
 
                         IF w.aliased THEN

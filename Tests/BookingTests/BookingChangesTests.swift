@@ -81,6 +81,18 @@ import Testing
         #expect(try claims() == ["\(serviceID)@\(slots[0])"] && again.booking.slot == made.booking.slot, "the slot can be booked again")
     }
 
+    @Test func aCancelReadsTheBookingOnlyAndCommitsOnce() throws {
+        let made = try book(0)
+        let counting = CountingStore(store)
+        let desk = BookingDesk(store: counting, now: { clock.now() })
+        _ = try desk.cancel(id: made.booking.id, by: .manageToken(made.manageToken))
+        #expect((counting.count("get"), counting.count("commit")) == (1, 1), "the claim deleted under the booking's update time, unread")
+        let moved = try book(1)
+        _ = try desk.reschedule(id: moved.booking.id, to: slots[2], by: .admin)
+        // The booking and the service's definition (which the server's cached directory keeps).
+        #expect((counting.count("get"), counting.count("commit")) == (3, 2))
+    }
+
     @Test func onlyTheTokenOrTheAdminCancels() throws {
         let made = try book(0)
         let other = try book(1)

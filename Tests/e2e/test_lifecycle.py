@@ -268,3 +268,26 @@ def test_bookingctl_lists_exports_and_cancels_bookings():
     assert [b["status"] for b in everything["bookings"]] == ["confirmed", "confirmed", "cancelled"]
     refused = bookingctl("bookings", "list", "--backend", BACKEND, "--status", "maybe")
     assert refused.returncode != 0 and b"confirmed or cancelled" in refused.stderr
+
+
+def test_a_slot_freed_elsewhere_shows_free_here_within_the_read_cache_lifetime():
+    """A cancellation this host's workers did not make (bookingctl, as another host would) leaves
+    no change recorded here: the cached claims learn of it from the release written with it."""
+    service = create_service(future_slots(2))
+    sid, slots = service["service_id"], service["available_slots"]
+    booking = make_booking(sid, slots[0])
+
+    def catalog_free():
+        listed = call("GET", "/services").json()["services"]
+        return next(s for s in listed if s["service_id"] == sid)["available_slots"]
+
+    for _ in range(5):
+        assert catalog_free() == [slots[1]]
+        time.sleep(0.2)
+    assert bookingctl("bookings", "cancel", "--backend", BACKEND, booking["booking_id"]).returncode == 0
+    cancelled = time.monotonic()
+    while catalog_free() != slots:
+        assert time.monotonic() - cancelled < 1 + 1.5, "the freed slot still shows booked after READ_CACHE_SECONDS (1 s)"
+        time.sleep(0.05)
+    assert call("POST", "/book", json={"service_id": sid, "slot": slots[0], "user_name": "Next"}).status_code == 201
+    check_store(sid)
