@@ -1,5 +1,6 @@
-"""bookingctl prune-claims deletes the slot claims of slots that began more than --keep-hours ago,
-on either store, and leaves every other claim and every booking alone."""
+"""bookingctl prune (also prune-claims) deletes the slot claims and releases of slots that began
+more than --keep-hours ago, and the idempotency keys that expired, on either store, and leaves
+every other claim, release, key and booking alone."""
 
 import datetime
 import json
@@ -54,6 +55,26 @@ def test_pruning_on_firestore_deletes_only_long_past_claims():
     assert out.startswith("deleted 1 slot claims of slots that began before "), out
     kept = sorted(doc["name"].rsplit("/", 1)[1] for doc in list_all(project, "slot_claims"))
     assert kept == sorted([written["recent"][0], written["future"][0]])
+
+
+def test_prune_also_deletes_old_releases_and_expired_idempotency_keys():
+    project = f"prune-{uuid.uuid4().hex[:8]}"
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    base = f"projects/{project}/databases/(default)/documents"
+    releases = {name: f"cut@{slot}" for name, slot in (("old", "2020-01-01T09:00:00Z"), ("future", spelled(now + datetime.timedelta(days=3))))}
+    keys = {"expired": spelled(now - datetime.timedelta(minutes=1)), "live": spelled(now + datetime.timedelta(hours=23))}
+    writes = [{"update": {"name": f"{base}/slot_releases/{release}", "fields": {"service_id": {"stringValue": "cut"}}}}
+              for release in releases.values()]
+    writes += [{"update": {"name": f"{base}/idempotency_keys/{name}", "fields": {"state": {"stringValue": "done"},
+                                                                              "expires_at": {"timestampValue": expires}}}}
+               for name, expires in keys.items()]
+    response = requests.post(f"{documents_url(project)}:commit", json={"writes": writes}, timeout=10)
+    assert response.status_code == 200, response.text
+
+    out = bookingctl("prune", "--backend", "firestore", GOOGLE_CLOUD_PROJECT=project)
+    assert "deleted 1 idempotency keys that expired before" in out, out
+    assert [doc["name"].rsplit("/", 1)[1] for doc in list_all(project, "slot_releases")] == [releases["future"]]
+    assert [doc["name"].rsplit("/", 1)[1] for doc in list_all(project, "idempotency_keys")] == ["live"]
 
 
 def test_keeping_less_than_an_hour_is_refused():
