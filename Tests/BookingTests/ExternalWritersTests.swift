@@ -47,4 +47,17 @@ import Testing
         _ = try DataAudit(store: store, reader: DocumentReader()).backfillClaims(now: now)
         #expect(try desk(externalWriters: false).service(id: "legacy").availableSlots.map(\.description) == ["2031-03-04T12:00:00Z"])
     }
+
+    @Test func aCancelledBookingNoLongerHoldsItsSlotAndAMoveChecksTheOtherApplicationsBookings() throws {
+        let desk = desk(externalWriters: true)
+        let made = try desk.book(BookingRequest(serviceID: "legacy", slot: "2031-03-04T12:00:00Z", userName: "New"))
+        #expect(throws: BookingError.slotTaken, "the other application's booking holds 11:00 without a claim") {
+            try desk.reschedule(id: made.booking.id, to: "2031-03-04T11:00:00Z", by: .manageToken(made.manageToken))
+        }
+        #expect(try desk.cancel(id: "old", by: .admin).status == .cancelled)
+        #expect(try desk.service(id: "legacy").availableSlots.map(\.description) == ["2031-03-04T11:00:00Z"], "cancelled: free")
+        let moved = try desk.reschedule(id: made.booking.id, to: "2031-03-04T11:00:00Z", by: .manageToken(made.manageToken))
+        #expect(moved.slot.description == "2031-03-04T11:00:00Z")
+        #expect(try desk.service(id: "legacy").availableSlots.map(\.description) == ["2031-03-04T12:00:00Z"])
+    }
 }
