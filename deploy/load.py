@@ -273,6 +273,19 @@ def history(seconds, bookings):
     publish_ceiling(f"small catalog with {claims:,} booked future slots in {services} more services")
     against_ceiling("GET /services history c32", "nginx static ceiling (history) c32", 32, seconds)
     against_ceiling("GET /services history c128", "nginx static ceiling (history) c128", 128, seconds)
+    listing_times(f"{bookings:,} bookings", ["/bookings?limit=100", "/bookings?limit=1000", "/bookings?service_id=booked-7&limit=100"])
+
+
+def listing_times(what, paths):
+    """How long the admin's listing takes (one client; it reads the matching bookings for each page)."""
+    for path in paths:
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            status, body = api("GET", path)
+            assert status == 200, body
+            times.append((time.perf_counter() - started) * 1000)
+        print(f"# GET {path} ({what}): {sorted(times)[2]:.0f} ms (median of 5; {min(times):.0f}-{max(times):.0f})", flush=True)
 
 
 def against_ceiling(name, ceiling_name, connections, seconds, headers=()):

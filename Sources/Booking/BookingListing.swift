@@ -76,6 +76,11 @@ public struct BookingCursor: Equatable, Sendable {
 public struct BookingPage: Equatable, Sendable {
     public let bookings: [Booking]
     public let next: BookingCursor?
+
+    public init(bookings: [Booking], next: BookingCursor?) {
+        self.bookings = bookings
+        self.next = next
+    }
 }
 
 extension BookingDesk {
@@ -87,12 +92,18 @@ extension BookingDesk {
         guard (1...BookingQuery.maximumLimit).contains(query.limit) else {
             throw .invalidField("limit", "must be from 1 to \(BookingQuery.maximumLimit)")
         }
+        let matching = try allBookings(query)
+        let page = Array(matching.prefix(query.limit))
+        let next = matching.count > query.limit ? page.last.map { BookingCursor(slot: $0.slot, bookingID: $0.id) } : nil
+        return BookingPage(bookings: page, next: next)
+    }
+
+    /// Every booking that matches `query` (its limit aside), in the listing's order, from one
+    /// read of the store: what an export takes, where paging would read the bookings once a page.
+    public func allBookings(_ query: BookingQuery) throws(BookingError) -> [Booking] {
         if let serviceID = query.serviceID { _ = try Validation.id(serviceID, field: "service_id") }
         let documents = try storeCall { () throws(StoreError) in
-            if let serviceID = query.serviceID {
-                return try store.query(collection: Collections.bookings, where: FieldFilter("service_id", equals: serviceID), select: nil)
-            }
-            return try store.listAll(collection: Collections.bookings)
+            try store.query(collection: Collections.bookings, where: query.serviceID.map { FieldFilter("service_id", equals: $0) }, select: nil)
         }
         var matching: [Booking] = []
         for document in documents {
@@ -103,8 +114,6 @@ extension BookingDesk {
             matching.append(booking)
         }
         matching.sort { $0.slot != $1.slot ? $0.slot < $1.slot : $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }
-        let page = Array(matching.prefix(query.limit))
-        let next = matching.count > query.limit ? page.last.map { BookingCursor(slot: $0.slot, bookingID: $0.id) } : nil
-        return BookingPage(bookings: page, next: next)
+        return matching
     }
 }

@@ -223,27 +223,16 @@ struct Bookings: ParsableCommand {
     }
 
     struct Export: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print every matching booking in slot order, page by page.")
+        static let configuration = CommandConfiguration(abstract: "Print every matching booking in slot order (one read of the store).")
         @OptionGroup var filters: Filters
 
         func run() throws {
-            let desk = try filters.desk()
-            var cursor: BookingCursor? = nil
-            var first = true
-            write(filters.format == .csv ? BookingsCSV.document([]) : Array(#"{"bookings":["#.utf8))
-            repeat {
-                let page = try desk.bookings(try filters.query(limit: BookingQuery.maximumLimit, after: cursor))
-                for booking in page.bookings {
-                    if filters.format == .csv {
-                        write(Array(BookingsCSV.document([booking]).drop { $0 != 10 }.dropFirst()))  // without its header row
-                    } else {
-                        write((first ? [] : [UInt8(ascii: ",")]) + BookingJSON.booking(booking, contact: true))
-                        first = false
-                    }
-                }
-                cursor = page.next
-            } while cursor != nil
-            if filters.format == .json { write(Array("]}\n".utf8)) }
+            let bookings = try filters.desk().allBookings(try filters.query(limit: BookingQuery.maximumLimit, after: nil))
+            if filters.format == .csv {
+                write(BookingsCSV.document(bookings))
+            } else {
+                write(BookingJSON.bookings(BookingPage(bookings: bookings, next: nil)) + [10])
+            }
         }
     }
 
