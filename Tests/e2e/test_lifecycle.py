@@ -13,7 +13,7 @@ import requests
 
 import json
 
-from stack import ADMIN, BACKEND, assert_error, bookingctl, call, check_store, create_service, future_slots, store_documents
+from stack import ADMIN, BACKEND, assert_error, bookingctl, call, check_store, create_service, future_slots, instant, store_documents
 
 
 def make_booking(service_id, slot, **extra):
@@ -230,6 +230,18 @@ def test_the_admin_lists_and_exports_bookings_in_slot_order():
     rows = list(csv.DictReader(io.StringIO(exported.content.decode())))
     assert [row["slot"] for row in rows] == [slots[0], slots[1], slots[3], slots[4]]
     assert rows[0]["notes"] == "'=1+1" and rows[1]["notes"] == 'a, "b"' and rows[3]["status"] == "cancelled"
+    # Every service's bookings in the window, page by page: ours among them, the whole in slot order.
+    listed, token = [], None
+    while True:
+        page = call("GET", "/bookings", params={"from": slots[0], "to": slots[4], "limit": 1000, **({"page_token": token} if token else {})},
+                    headers=ADMIN).json()
+        listed += page["bookings"]
+        token = page["next_page_token"]
+        if token is None:
+            break
+    assert [b["slot"] for b in listed if b["service_id"] == sid] == [slots[0], slots[1], slots[3]]
+    keys = [(instant(b["slot"]), b["booking_id"].encode()) for b in listed]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
     assert_error(call("GET", "/bookings", params={"limit": 5000}, headers=ADMIN), 422, "invalid_field")
     assert_error(call("GET", "/bookings", params={"page_token": "garbage!"}, headers=ADMIN), 422, "invalid_field")
 
