@@ -49,6 +49,11 @@ def sql(query):
     return subprocess.run(["psql", os.environ["DATABASE_URL"], "-tAc", query], check=True, capture_output=True, text=True).stdout.strip()
 
 
+def text(value):
+    """SQL for a string field as the store keeps it: Firestore's typed value."""
+    return f"jsonb_build_object('stringValue', {value})"
+
+
 def deploy(*steps):
     subprocess.run(["bash", "-c", f"source '{ROOT}/deploy/lib.sh'; prepare_user; BIN_DIR=$(cd '{ROOT}' && swift build -c {os.environ.get('BUILD_CONFIGURATION', 'release')} --show-bin-path); " + "; ".join(steps)],
                    check=True, capture_output=True)
@@ -250,10 +255,7 @@ def history(seconds, bookings):
     seed("small", 10, 20)
     services = bookings // 500
     seed("booked", services, 500)
-    # Fields as the store keeps them: Firestore's typed values.
     slot_text = """to_char(timestamp '2031-01-01' + i * interval '1 minute', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
-    def text(value):
-        return f"jsonb_build_object('stringValue', {value})"
     sql(f"""INSERT INTO documents (collection, id, fields, create_time, update_time)
             SELECT 'slot_claims', 'booked-' || s || '@' || {slot_text},
                    jsonb_build_object('service_id', {text("'booked-' || s")}, 'slot', {text(slot_text)},
@@ -365,8 +367,6 @@ def store_bookings(prefix, services, per_service):
     slot_text = """to_char(timestamp '2031-01-01' + 2 * k * interval '1 minute', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
     booking = f"'{prefix}-' || s || '-' || k"
     written = "timestamptz '2026-01-01 00:00:00+00'"
-    def text(value):
-        return f"jsonb_build_object('stringValue', {value})"
     sql(f"""INSERT INTO documents (collection, id, fields, create_time, update_time)
             SELECT 'slot_claims', '{prefix}-' || s || '@' || {slot_text},
                    jsonb_build_object('service_id', {text(f"'{prefix}-' || s")}, 'slot', {text(slot_text)}, 'booking_id', {text(booking)}),

@@ -26,7 +26,7 @@ extension BookingDesk {
     public func cancel(id: String, by authority: BookingAuthority, recording record: ChangeRecord<Booking>? = nil) throws(BookingError)
         -> Booking
     {
-        try changing(id: id, by: authority) { stored, careful throws(BookingError) in
+        try changing(id: id, by: authority, recording: record) { stored, careful throws(BookingError) in
             let booking = stored.booking
             guard booking.status == .confirmed else { return .done(booking) }
             let time = Timestamp(microseconds: now().microseconds)
@@ -35,12 +35,8 @@ extension BookingDesk {
             var fields = stored.document.fields  // fields other applications added stay
             fields["status"] = .string(BookingStatus.cancelled.rawValue)
             fields["cancelled_at"] = .timestamp(time)
-            let writes =
-                [Write.set(stored.document.path, fields, .updateTime(stored.document.updateTime))]
-                + (try releasing(stored, carefully: careful, at: time)) + (record?.writes(cancelled) ?? [])
-            return .commit(writes, cancelled, claimsItsSlot: false)
-        } committed: {
-            record?.committed = true
+            let writes = [Write.set(stored.document.path, fields, .updateTime(stored.document.updateTime))]
+            return .commit(writes + (try releasing(stored, carefully: careful, at: time)), cancelled, claimsItsSlot: false)
         }
     }
 
@@ -52,7 +48,7 @@ extension BookingDesk {
         throws(BookingError) -> Booking
     {
         let slot = try Slot(parsing: slotText)
-        return try changing(id: id, by: authority) { stored, careful throws(BookingError) in
+        return try changing(id: id, by: authority, recording: record) { stored, careful throws(BookingError) in
             let booking = stored.booking
             guard booking.status == .confirmed else { throw .bookingCancelled }
             let time = Timestamp(microseconds: now().microseconds)
@@ -66,14 +62,11 @@ extension BookingDesk {
             var fields = stored.document.fields
             fields["slot"] = .string(service.spelling(of: slot))
             fields["status"] = .string(BookingStatus.confirmed.rawValue)
-            let writes =
-                [
-                    Self.claim(Collections.claimPath(serviceID: booking.serviceID, slot: slot), of: moved),
-                    .set(stored.document.path, fields, .updateTime(stored.document.updateTime)),
-                ] + (try releasing(stored, carefully: careful, at: time)) + (record?.writes(moved) ?? [])
-            return .commit(writes, moved, claimsItsSlot: true)
-        } committed: {
-            record?.committed = true
+            let writes = [
+                Self.claim(Collections.claimPath(serviceID: booking.serviceID, slot: slot), of: moved),
+                .set(stored.document.path, fields, .updateTime(stored.document.updateTime)),
+            ]
+            return .commit(writes + (try releasing(stored, carefully: careful, at: time)), moved, claimsItsSlot: true)
         }
     }
 
@@ -81,19 +74,20 @@ extension BookingDesk {
     enum Change {
         /// Nothing to write: the answer is this booking.
         case done(Booking)
-        /// Commit these writes; the answer is this booking. With `booking.slot` newly claimed,
+        /// Commit these writes (and the record's); the answer is this booking. With `booking.slot` newly claimed,
         /// the commit also checks that no other application booked it without a claim.
         case commit([Write], Booking, claimsItsSlot: Bool)
     }
 
-    /// Reads the booking, checks `authority`, and commits what `decide` makes of it; when the
+    /// Reads the booking, checks `authority`, and commits what `decide` makes of it (with the
+    /// writes of `record`, made from the changed booking); when the
     /// commit's preconditions fail (the booking or its claim changed meanwhile, or a retried
     /// commit had succeeded), reads again and decides again, the claim then read too
     /// (`careful`). A taken target slot (a claim that exists) is `slotTaken`, unless it is the
     /// booking's own (a retried commit that had succeeded), which the next read shows.
     private func changing(
-        id: String, by authority: BookingAuthority, decide: (StoredBooking, _ careful: Bool) throws(BookingError) -> Change,
-        committed: () -> Void
+        id: String, by authority: BookingAuthority, recording record: ChangeRecord<Booking>?,
+        decide: (StoredBooking, _ careful: Bool) throws(BookingError) -> Change
     ) throws(BookingError) -> Booking {
         for attempt in 0..<Self.changeAttempts {
             let stored = try storedBooking(id: id)
@@ -101,7 +95,8 @@ extension BookingDesk {
             switch try decide(stored, attempt > 0) {
             case .done(let booking):
                 return booking
-            case .commit(let writes, let booking, let claimsItsSlot):
+            case .commit(let changes, let booking, let claimsItsSlot):
+                let writes = changes + (record?.writes(booking) ?? [])
                 let bookedElsewhere: Bool
                 do {
                     if claimsItsSlot {
@@ -120,7 +115,7 @@ extension BookingDesk {
                     throw Self.translate(error)
                 }
                 if bookedElsewhere { throw .slotTaken }
-                committed()
+                record?.committed = true
                 return booking
             }
         }

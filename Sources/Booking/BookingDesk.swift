@@ -181,11 +181,7 @@ public final class BookingDesk {
     /// that id, or else the one whose `booking_id` field holds it (documents another application
     /// added with generated ids).
     public func booking(id: String) throws(BookingError) -> Booking {
-        let stored = try storedBooking(id: id)
-        let booking = stored.booking
-        return Booking(
-            id: booking.id, serviceID: booking.serviceID, slot: booking.slot, userName: booking.userName, timestamp: booking.timestamp,
-            status: booking.status, cancelledAt: booking.cancelledAt)
+        try storedBooking(id: id).booking.withoutContact
     }
 
     /// One booking by id with its contact details, for the holder of its manage token or the
@@ -241,22 +237,18 @@ public final class BookingDesk {
     /// every catalog rebuild reads the claim of every booking ever made. `cutoff` should lie well
     /// before now: a booking accepted just before its slot began may still be committing.
     public func pruneClaims(ofSlotsBefore cutoff: Timestamp) throws(BookingError) -> Int {
-        var claims = 0
-        for collection in [Collections.slotClaims, Collections.slotReleases] {
-            let ids = try storeCall { () throws(StoreError) in try store.ids(collection: collection, in: nil) }
-            let ended = ids.filter { id in Collections.slot(ofClaimID: id).map { $0.instant < cutoff } ?? false }
-            try delete(ended.map { DocumentPath(collection, $0) })
-            if collection == Collections.slotClaims { claims = ended.count }
-        }
+        let claims = try deleteEnded(in: Collections.slotClaims, before: cutoff)
+        _ = try deleteEnded(in: Collections.slotReleases, before: cutoff)
         return claims
     }
 
-    /// Deletes the documents at `paths`, in commits of at most `maximumWritesPerCommit` writes.
-    func delete(_ paths: [DocumentPath]) throws(BookingError) {
-        for start in stride(from: 0, to: paths.count, by: maximumWritesPerCommit) {
-            let writes = paths[start..<min(start + maximumWritesPerCommit, paths.count)].map { Write.delete($0, .none) }
-            _ = try storeCall { () throws(StoreError) in try store.commit(writes) }
-        }
+    /// Deletes the documents of `collection` whose ids name a slot (as claims' ids do) that
+    /// began before `cutoff`, and returns how many.
+    private func deleteEnded(in collection: String, before cutoff: Timestamp) throws(BookingError) -> Int {
+        let ids = try storeCall { () throws(StoreError) in try store.ids(collection: collection, in: nil) }
+        let ended = ids.filter { id in Collections.slot(ofClaimID: id).map { $0.instant < cutoff } ?? false }
+        try storeCall { () throws(StoreError) in try store.commit(inChunks: ended.map { .delete(DocumentPath(collection, $0), .none) }) }
+        return ended.count
     }
 
     /// Succeeds when the store answers.

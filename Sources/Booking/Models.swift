@@ -64,17 +64,20 @@ public struct Booking: Equatable, Sendable {
     }
 
     /// The same booking at another slot.
-    func moved(to slot: Slot) -> Booking {
-        Booking(
-            id: id, serviceID: serviceID, slot: slot, userName: userName, timestamp: timestamp, status: status,
-            cancelledAt: cancelledAt, contact: contact)
-    }
+    func moved(to slot: Slot) -> Booking { changed(slot: slot) }
 
     /// The same booking, cancelled at `time`.
-    func cancelled(at time: Timestamp) -> Booking {
+    func cancelled(at time: Timestamp) -> Booking { changed(status: .cancelled, cancelledAt: time) }
+
+    /// The same booking as anyone may see it: without its contact details.
+    var withoutContact: Booking { changed(contact: Contact()) }
+
+    private func changed(
+        slot: Slot? = nil, status: BookingStatus? = nil, cancelledAt: Timestamp? = nil, contact: Contact? = nil
+    ) -> Booking {
         Booking(
-            id: id, serviceID: serviceID, slot: slot, userName: userName, timestamp: timestamp, status: .cancelled,
-            cancelledAt: time, contact: contact)
+            id: id, serviceID: serviceID, slot: slot ?? self.slot, userName: userName, timestamp: timestamp, status: status ?? self.status,
+            cancelledAt: cancelledAt ?? self.cancelledAt, contact: contact ?? self.contact)
     }
 }
 

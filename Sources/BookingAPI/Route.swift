@@ -21,9 +21,7 @@ public enum Route: Equatable, Sendable {
                 self = .service(id: id)
             } else if let id = Self.segment(of: path, after: "/bookings/") {
                 self = .booking(id: id)
-            } else if path.utf8.last == UInt8(ascii: "e"), path.hasSuffix("/reschedule"),
-                let id = Self.segment(of: String(path.dropLast("/reschedule".count)), after: "/bookings/")
-            {
+            } else if let id = Self.segment(of: path, after: "/bookings/", before: "/reschedule") {
                 self = .reschedule(bookingID: id)
             } else {
                 return nil
@@ -31,10 +29,11 @@ public enum Route: Equatable, Sendable {
         }
     }
 
-    /// What follows `prefix` in `path`, when that is one non-empty segment (no `/`), byte for byte.
-    private static func segment(of path: String, after prefix: String) -> String? {
-        guard path.utf8.starts(with: prefix.utf8) else { return nil }
-        let rest = path.utf8.dropFirst(prefix.utf8.count)
+    /// What lies between `prefix` and `suffix` in `path`, when that is one non-empty segment (no
+    /// `/`), byte for byte.
+    private static func segment(of path: String, after prefix: String, before suffix: String = "") -> String? {
+        guard path.utf8.starts(with: prefix.utf8), path.utf8.reversed().starts(with: suffix.utf8.reversed()) else { return nil }
+        let rest = path.utf8.dropFirst(prefix.utf8.count).dropLast(suffix.utf8.count)
         guard !rest.isEmpty, !rest.contains(UInt8(ascii: "/")) else { return nil }
         return String(Substring(rest))
     }

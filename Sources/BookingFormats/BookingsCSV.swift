@@ -33,7 +33,7 @@ public enum BookingsCSV {
         output.append(contentsOf: [13, 10])
     }
 
-    public static func field(_ cell: String, to output: inout [UInt8]) {
+    static func field(_ cell: String, to output: inout [UInt8]) {
         var bytes = Array(cell.utf8)
         if let first = bytes.first, "=+-@\t\r".utf8.contains(first) { bytes.insert(UInt8(ascii: "'"), at: 0) }
         guard bytes.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 10 || $0 == 13 }) else {

@@ -66,5 +66,15 @@ extension DocumentStore {
     }
 }
 
+extension DocumentStore {
+    /// Applies `writes` in commits of at most `maximumWritesPerCommit`, in order: for work of
+    /// many independent writes (pruning), which need not be atomic as a whole.
+    public func commit(inChunks writes: [Write]) throws(StoreError) {
+        for start in stride(from: 0, to: writes.count, by: maximumWritesPerCommit) {
+            try commit(Array(writes[start..<min(start + maximumWritesPerCommit, writes.count)]))
+        }
+    }
+}
+
 /// Makes store instances, one per worker thread; safe to share between threads.
 public typealias DocumentStoreFactory = @Sendable () -> any DocumentStore

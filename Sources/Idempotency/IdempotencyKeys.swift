@@ -171,10 +171,7 @@ public final class IdempotencyKeys {
             let expired = try store.listAll(collection: Self.collection).filter { document in
                 Self.time(document["expires_at"]).map { $0 < time } ?? false
             }
-            for start in stride(from: 0, to: expired.count, by: maximumWritesPerCommit) {
-                try store.commit(
-                    expired[start..<min(start + maximumWritesPerCommit, expired.count)].map { .delete($0.path, .updateTime($0.updateTime)) })
-            }
+            try store.commit(inChunks: expired.map { .delete($0.path, .updateTime($0.updateTime)) })
             return expired.count
         } catch {
             throw Self.translate(error)

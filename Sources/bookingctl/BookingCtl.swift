@@ -218,7 +218,7 @@ struct Bookings: ParsableCommand {
         func run() throws {
             let page = try filters.desk().bookings(try filters.query(limit: limit, after: pageToken.map { try BookingCursor(token: $0) }))
             write(filters.format == .csv ? BookingsCSV.document(page.bookings) : BookingJSON.bookings(page) + [10])
-            if let next = page.next { FileHandleOutput.standardError("next page: --page-token \(next.token)\n") }
+            if let next = page.next { Bookings.note("next page: --page-token \(next.token)\n") }
         }
     }
 
@@ -249,24 +249,11 @@ struct Bookings: ParsableCommand {
         }
     }
 
-    /// Writes bytes to standard output as they are.
-    static func write(_ bytes: [UInt8]) { FileHandleOutput.standardOutput(bytes) }
-}
+    /// Writes a JSON or CSV document (UTF-8 bytes) to standard output.
+    static func write(_ bytes: [UInt8]) { print(String(decoding: bytes, as: UTF8.self), terminator: "") }
 
-/// Bytes to the standard streams, unbuffered by Swift's `print`.
-enum FileHandleOutput {
-    static func standardOutput(_ bytes: [UInt8]) { send(bytes, to: 1) }
-    static func standardError(_ text: String) { send(Array(text.utf8), to: 2) }
-
-    private static func send(_ bytes: [UInt8], to descriptor: Int32) {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { return }
-            offset += written
-        }
-    }
+    /// Writes a short text to standard error, apart from the document on standard output.
+    static func note(_ text: String) { _ = Array(text.utf8).withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) } }
 }
 
 extension DataProblem {

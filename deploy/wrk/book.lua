@@ -8,16 +8,9 @@ local services = tonumber(os.getenv("LOAD_SERVICES"))
 local slots_per_service = tonumber(os.getenv("LOAD_SLOTS"))
 local prefix = os.getenv("LOAD_PREFIX")
 local first_slot = tonumber(os.getenv("LOAD_FIRST_SLOT"))  -- epoch seconds of slot 0
-local thread_count = tonumber(os.getenv("LOAD_THREADS"))
-
-function init_requests(args)
-  next_index = id
-end
 
 function request()
-  local index = next_index
-  next_index = next_index + thread_count
-  if index >= services * slots_per_service then index = index % (services * slots_per_service) end  -- exhausted: 409s
+  local index = next_distinct_index(services * slots_per_service)  -- exhausted: 409s
   local service = math.floor(index / slots_per_service)
   local slot = os.date("!%Y-%m-%dT%H:%M:%SZ", first_slot + (index % slots_per_service) * 60)
   local body = string.format('{"service_id":"%s-%d","slot":"%s","user_name":"load %d"}', prefix, service, slot, index)

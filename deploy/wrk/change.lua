@@ -11,15 +11,9 @@ local services = tonumber(os.getenv("LOAD_SERVICES"))
 local per_service = tonumber(os.getenv("LOAD_BOOKINGS"))
 local prefix = os.getenv("LOAD_PREFIX")
 local first_slot = tonumber(os.getenv("LOAD_FIRST_SLOT"))  -- epoch seconds of slot 0
-local thread_count = tonumber(os.getenv("LOAD_THREADS"))
-
-function init_requests(args)
-  next_index = id
-end
 
 function request()
-  local index = next_index % (services * per_service)  -- exhausted: the same answers again
-  next_index = next_index + thread_count
+  local index = next_distinct_index(services * per_service)  -- exhausted: the same answers again
   local service, booking = math.floor(index / per_service), index % per_service
   local headers = {["Authorization"] = string.format("Bearer load-%d-%d", service, booking)}
   local path = string.format("/bookings/%s-%d-%d", prefix, service, booking)

@@ -8,6 +8,15 @@
 -- Other runs report wrk's own count of responses outside 2xx and 3xx.
 local threads = {}
 
+-- The next of this thread's share of `total` distinct items: thread t of T takes t, t+T, t+2T, ...
+-- (set LOAD_THREADS to T), so no two requests name the same item; when all are taken, it wraps.
+function next_distinct_index(total)
+  next_index = next_index or id
+  local index = next_index % total
+  next_index = next_index + tonumber(os.getenv("LOAD_THREADS"))
+  return index
+end
+
 function setup(thread)
   thread:set("id", #threads)
   table.insert(threads, thread)
