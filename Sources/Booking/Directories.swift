@@ -66,11 +66,11 @@ public struct CatalogSource {
     /// (releases have their claim's id), with the store's time when it began to look; nil when
     /// the store cannot tell without reading every claim.
     ///
-    /// A claim and the release of its slot never exist together (each commit that writes one
-    /// deletes the other or finds it absent), but the two are read one after the other: the
-    /// releases first, so that a slot claimed again meanwhile is among the claims, and the
-    /// claims are applied after the releases. A release written after its collection was read
-    /// is found by the next look, from before `asOf`.
+    /// A slot booked again after a release has both its release and its new claim (a booking
+    /// does not delete the release). The releases are read first and applied first, so a claim
+    /// written since wins, and a slot claimed again while the releases were read is among the
+    /// claims. A release written after its collection was read is found by the next look, from
+    /// before `asOf`.
     public func slotsWritten(since: Timestamp) throws(BookingError) -> WrittenSlots? {
         try storeCall { () throws(StoreError) in
             guard let released = try store.written(collection: Collections.slotReleases, since: since),
