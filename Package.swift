@@ -57,7 +57,7 @@ let package = Package(
         .target(
             name: "BookingApplication",
             dependencies: [
-                "Booking", "BookingAPI", "DocumentStore", "FastCGI", "Idempotency", "ReadModel", "StoreConfiguration",
+                "Booking", "BookingAPI", "DocumentStore", "FastCGI", "Idempotency", "ReadModel", "StoreConfiguration", "TimeZones",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(

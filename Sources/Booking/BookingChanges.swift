@@ -54,10 +54,8 @@ extension BookingDesk {
             let time = Timestamp(microseconds: now().microseconds)
             if case .manageToken = authority, booking.slot.instant <= time { throw .bookingInPast }
             guard slot != booking.slot else { return .done(booking) }
-            guard let service = try directory.service(id: booking.serviceID, from: source), service.slots.contains(slot) else {
-                throw .slotNotOffered
-            }
-            guard slot.instant > time else { throw .slotInPast }
+            guard let service = try directory.service(id: booking.serviceID, from: source) else { throw .slotNotOffered }
+            if let refusal = service.refusal(of: slot, at: time) { throw refusal }
             let moved = booking.moved(to: slot)
             var fields = stored.document.fields
             fields["slot"] = .string(service.spelling(of: slot))

@@ -45,9 +45,10 @@ public final class BookingDesk {
 
     public var backendName: String { store.backendName }
 
-    /// Every service with its free slots (not begun, not booked) within `range`, in service-id order.
+    /// Every listed (not hidden) service with its free slots (bookable now, not booked) within
+    /// `range`, in service-id order.
     public func services(within range: TimeRange = TimeRange()) throws(BookingError) -> [ServiceAvailability] {
-        let services = try directory.allServices(from: source)
+        let services = try directory.allServices(from: source).filter { !$0.settings.hidden }
         let claimed = try addingExternalBookings(to: claims.allClaimedSlots(from: source), of: nil)
         let currentTime = now()  // one instant for the whole catalog
         return services.map { service in
@@ -76,12 +77,13 @@ public final class BookingDesk {
     {
         let id = try request.id.map { id throws(BookingError) in try Validation.id(id, field: "service_id") } ?? Self.autoID()
         let name = try Validation.name(request.name, field: "service_name")
+        let (settings, zone) = try Validation.serviceSettings(request.settings, zones: reader.zones)
         guard request.slots.count <= Validation.maximumSlotsPerService else {
             throw .invalidField("available_slots", "must hold at most \(Validation.maximumSlotsPerService) slots")
         }
         var slots = Set<Slot>()
         for text in request.slots { slots.insert(try Slot(parsing: text)) }
-        let service = Service(id: id, name: name, slots: Array(slots))
+        let service = Service(id: id, name: name, slots: Array(slots), settings: settings, zone: zone)
         let created = availability(of: service, claimed: [], at: now())
         do {
             try store.commit([.create(DocumentPath(Collections.services, id), service.fields)] + (record?.writes(created) ?? []))
@@ -105,9 +107,8 @@ public final class BookingDesk {
         let contact = try Validation.contact(request.contact)
         let slot = try Slot(parsing: request.slot)
         guard let service = try directory.service(id: serviceID, from: source) else { throw .serviceNotFound }
-        guard service.slots.contains(slot) else { throw .slotNotOffered }
         let time = Timestamp(microseconds: now().microseconds)  // the precision both stores keep
-        guard slot.instant > time else { throw .slotInPast }
+        if let refusal = service.refusal(of: slot, at: time) { throw refusal }
 
         let booking = Booking(id: Self.autoID(), serviceID: serviceID, slot: slot, userName: userName, timestamp: time, contact: contact)
         let token = ManageToken.generate()
@@ -261,11 +262,12 @@ public final class BookingDesk {
     /// The store's uncached reads of services and claims, for the directories.
     var source: CatalogSource { CatalogSource(store: store, reader: reader) }
 
-    /// The service's slots that have not begun at `currentTime`, but `claimed` (both in time
-    /// order): one merged pass, no hashing. A slot that begins while a cached body lists it is
-    /// refused as `slotInPast` when booked, and gone from the body at its next rebuild.
+    /// The service's slots that may be booked at `currentTime`, but `claimed` (both in time
+    /// order): one merged pass, no hashing. A slot that begins (or comes within the minimum
+    /// notice) while a cached body lists it is refused when booked, and gone from the body at
+    /// its next rebuild.
     private func availability(of service: Service, claimed: [Slot], at currentTime: Timestamp) -> ServiceAvailability {
-        let upcoming = service.slots[(service.slots.firstIndex { $0.instant > currentTime } ?? service.slots.endIndex)...]
+        let upcoming = service.bookableSlots(at: currentTime)
         guard !claimed.isEmpty else { return ServiceAvailability(service: service, availableSlots: Array(upcoming)) }
         var free: [Slot] = []
         free.reserveCapacity(upcoming.count)

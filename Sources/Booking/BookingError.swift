@@ -6,6 +6,10 @@ public enum BookingError: Error, Equatable, Sendable {
     case invalidSlot(String)
     case slotNotOffered
     case slotInPast
+    /// The slot begins sooner than the service's minimum notice.
+    case slotTooSoon
+    /// The slot begins further ahead than the service's maximum advance.
+    case slotTooFarAhead
     case slotTaken
     case serviceNotFound
     case serviceExists
@@ -29,6 +33,8 @@ public enum BookingError: Error, Equatable, Sendable {
         case .invalidSlot: "invalid_slot"
         case .slotNotOffered: "slot_not_offered"
         case .slotInPast: "slot_in_past"
+        case .slotTooSoon: "slot_too_soon"
+        case .slotTooFarAhead: "slot_too_far_ahead"
         case .slotTaken: "slot_taken"
         case .serviceNotFound: "service_not_found"
         case .serviceExists: "service_exists"
@@ -48,6 +54,8 @@ public enum BookingError: Error, Equatable, Sendable {
         case .invalidSlot(let problem): problem
         case .slotNotOffered: "the service does not offer this slot"
         case .slotInPast: "the slot has already begun"
+        case .slotTooSoon: "the slot begins sooner than the service's minimum notice"
+        case .slotTooFarAhead: "the slot begins further ahead than the service takes bookings"
         case .slotTaken: "the slot is already booked"
         case .serviceNotFound: "no service with this id"
         case .serviceExists: "a service with this id already exists"

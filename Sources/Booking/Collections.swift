@@ -3,7 +3,10 @@ import DocumentStore
 /// The documents the booking service keeps, with the field names of the original
 /// Python/Firestore application so data is interchangeable with it.
 ///
-/// - `services/{service_id}`: `service_id`, `service_name`, `available_slots` (every offered slot).
+/// - `services/{service_id}`: `service_id`, `service_name`, `available_slots` (the slots offered
+///   explicitly), and beside them, when set, `time_zone`, `duration_minutes`, `description`,
+///   `hidden`, `min_notice_minutes`, `max_advance_days` and `schedule` (`weekly`: weekday name
+///   to `HH:MM-HH:MM` strings; `slot_minutes`, `horizon_days`, `closed_dates`).
 /// - `bookings/{booking_id}`: `booking_id`, `service_id`, `slot`, `user_name`, `timestamp`, and
 ///   beside them `status` (`confirmed` or `cancelled`; none reads as confirmed), `cancelled_at`,
 ///   `email`, `phone`, `notes` (when given) and `manage_token_sha256`.
@@ -92,7 +95,36 @@ extension Service {
             "service_id": .string(id),
             "service_name": .string(name),
             "available_slots": .array(slots.map { .string(spelling(of: $0)) }),
-        ]
+        ].merging(settings.fields) { first, _ in first }
+    }
+}
+
+extension ServiceSettings {
+    /// The settings' fields, beside the original application's: only those set and not their
+    /// default, so a service that uses none keeps that application's document shape. A day's
+    /// opening hours are stored as `09:00-12:00` strings: Firestore arrays cannot hold arrays.
+    var fields: [String: Value] {
+        var fields: [String: Value] = [:]
+        if timeZone != "UTC" { fields["time_zone"] = .string(timeZone) }
+        if let durationMinutes { fields["duration_minutes"] = .integer(Int64(durationMinutes)) }
+        if let description { fields["description"] = .string(description) }
+        if hidden { fields["hidden"] = .boolean(true) }
+        if let minNoticeMinutes { fields["min_notice_minutes"] = .integer(Int64(minNoticeMinutes)) }
+        if let maxAdvanceDays { fields["max_advance_days"] = .integer(Int64(maxAdvanceDays)) }
+        if let schedule {
+            var weekly: [String: Value] = [:]
+            for (day, ranges) in zip(WeeklySchedule.weekdayNames, schedule.hours) where !ranges.isEmpty {
+                weekly[day] = .array(
+                    ranges.map { .string("\(OpeningHours.spelling(ofMinute: $0.start))-\(OpeningHours.spelling(ofMinute: $0.end))") })
+            }
+            var map: [String: Value] = [
+                "weekly": .map(weekly), "slot_minutes": .integer(Int64(schedule.slotMinutes)),
+                "horizon_days": .integer(Int64(schedule.horizonDays)),
+            ]
+            if !schedule.closedDates.isEmpty { map["closed_dates"] = .array(schedule.closedDates.map { .string($0.description) }) }
+            fields["schedule"] = .map(map)
+        }
+        return fields
     }
 }
 

@@ -1,26 +1,135 @@
 import DocumentStore
+import Synchronization
 
-/// Something customers book: a name and the slots it offers.
+/// Something customers book: a name, how it is offered, and its slots: those listed explicitly
+/// and those its weekly schedule generates.
 public struct Service: Equatable, Sendable {
     public let id: String
     public let name: String
-    /// Every slot the service offers, in time order, booked or not.
+    /// The slots offered explicitly (`available_slots`), in time order, booked or not.
     public let slots: [Slot]
     /// The spellings its document stores slots in, where they are not the canonical one (the
     /// original application's `2031-03-04T11:00:00+00:00`): a booking stores its slot as the
     /// service offers it, so that applications comparing spellings find it. Usually empty.
     public let spellings: [Slot: String]
+    public let settings: ServiceSettings
+    /// The zone `settings.timeZone` names.
+    public let zone: any LocalTimeZone
+    /// The explicit and generated slots of the current day's horizon, for a service with a schedule.
+    private let offered: OfferedSlots?
 
     /// `slots` are put in time order if they are not (the free slots are found by merging).
-    public init(id: String, name: String, slots: [Slot], spellings: [Slot: String] = [:]) {
+    /// `zone` must be the one `settings.timeZone` names.
+    public init(
+        id: String, name: String, slots: [Slot], spellings: [Slot: String] = [:], settings: ServiceSettings = ServiceSettings(),
+        zone: any LocalTimeZone = UTCZone()
+    ) {
         self.id = id
         self.name = name
         self.slots = zip(slots, slots.dropFirst()).allSatisfy { $0 <= $1 } ? slots : slots.sorted()
         self.spellings = spellings
+        self.settings = settings
+        self.zone = zone
+        offered = settings.schedule.map { _ in OfferedSlots() }
     }
 
     /// The slot as the service's document spells it.
     public func spelling(of slot: Slot) -> String { spellings[slot] ?? slot.description }
+
+    /// Every slot the service offers on the day clocks in its zone show at `now`, booked or not,
+    /// in time order: the explicit ones and those the schedule generates for the days from
+    /// today to its horizon. Generated once a day per process, not per request.
+    func offeredSlots(at now: Timestamp) -> [Slot] {
+        guard let schedule = settings.schedule, let offered else { return slots }
+        let today = CivilDate.day(of: now, in: zone)
+        return offered.slots(on: today) {
+            let generated = schedule.slots(from: today, length: settings.slotLength, in: zone)
+            return slots.isEmpty ? generated : Array(Set(generated).union(slots)).sorted()
+        }
+    }
+
+    /// The offered slots that may be booked at `now`, in time order: not begun, and beginning
+    /// no sooner than the minimum notice and no later than the maximum advance allow.
+    func bookableSlots(at now: Timestamp) -> ArraySlice<Slot> {
+        let offered = offeredSlots(at: now)
+        let window = bookingWindow(at: now)
+        let first = offered.partitioningIndex { $0.instant > now && $0.instant >= window.earliest }
+        let end = window.latest.map { latest in offered.partitioningIndex { $0.instant > latest } } ?? offered.endIndex
+        return first < end ? offered[first..<end] : []
+    }
+
+    /// Why `slot` cannot be booked at `now`, or nil when it can (booked or not).
+    func refusal(of slot: Slot, at now: Timestamp) -> BookingError? {
+        let offered = offeredSlots(at: now)
+        let index = offered.partitioningIndex { $0 >= slot }
+        guard index < offered.endIndex, offered[index] == slot else { return .slotNotOffered }
+        guard slot.instant > now else { return .slotInPast }
+        let window = bookingWindow(at: now)
+        if slot.instant < window.earliest { return .slotTooSoon }
+        if let latest = window.latest, slot.instant > latest { return .slotTooFarAhead }
+        return nil
+    }
+
+    /// The earliest and latest (nil: any) beginning a slot booked at `now` may have.
+    private func bookingWindow(at now: Timestamp) -> (earliest: Timestamp, latest: Timestamp?) {
+        let notice = Int64(settings.minNoticeMinutes ?? 0) * 60
+        return (
+            Timestamp(seconds: now.seconds + notice, nanos: now.nanos),
+            settings.maxAdvanceDays.map { Timestamp(seconds: now.seconds + Int64($0) * 86400, nanos: now.nanos) }
+        )
+    }
+
+    public static func == (lhs: Service, rhs: Service) -> Bool {
+        lhs.id == rhs.id && lhs.name == rhs.name && lhs.slots == rhs.slots && lhs.spellings == rhs.spellings && lhs.settings == rhs.settings
+    }
+}
+
+/// How a service is offered beside its name and slots. Every field is optional in documents
+/// and requests; the defaults make a service without them (the original application's) what
+/// it always was: UTC, one seat, listed, bookable until it begins.
+public struct ServiceSettings: Equatable, Sendable {
+    /// The IANA zone its schedule's hours and dates are in.
+    public var timeZone = "UTC"
+    /// How long an appointment lasts: the end of each slot; nil: not said.
+    public var durationMinutes: Int?
+    public var description: String?
+    /// Not listed by `GET /services`, still shown and bookable by id.
+    public var hidden = false
+    /// A slot beginning sooner than this after now is neither listed nor bookable.
+    public var minNoticeMinutes: Int?
+    /// A slot beginning later than this after now is neither listed nor bookable.
+    public var maxAdvanceDays: Int?
+    public var schedule: WeeklySchedule?
+
+    public init() {}
+
+    /// The minutes a generated slot needs before its range closes: the duration, else the step.
+    var slotLength: Int { durationMinutes ?? schedule?.slotMinutes ?? WeeklySchedule.defaultSlotMinutes }
+}
+
+/// The offered slots of one day's horizon, generated on the first request of the day and kept.
+private final class OfferedSlots: Sendable {
+    private let cache = Mutex<(day: Int, slots: [Slot])?>(nil)
+
+    func slots(on day: Int, generate: () -> [Slot]) -> [Slot] {
+        if let cached = cache.withLock({ $0 }), cached.day == day { return cached.slots }
+        let slots = generate()
+        cache.withLock { $0 = (day, slots) }
+        return slots
+    }
+}
+
+extension Array {
+    /// The index of the first element for which `isAfter` holds, in an array where it holds
+    /// for a suffix (a binary search).
+    func partitioningIndex(where isAfter: (Element) -> Bool) -> Int {
+        var low = startIndex, high = endIndex
+        while low < high {
+            let middle = (low + high) / 2
+            if isAfter(self[middle]) { high = middle } else { low = middle + 1 }
+        }
+        return low
+    }
 }
 
 /// A service with the slots that are still free.
@@ -135,10 +244,41 @@ public struct NewService: Sendable {
     public let id: String?
     public let name: String
     public let slots: [String]
+    public let settings: ServiceSettingsInput
 
-    public init(id: String?, name: String, slots: [String]) {
+    public init(id: String?, name: String, slots: [String], settings: ServiceSettingsInput = ServiceSettingsInput()) {
         self.id = id
         self.name = name
         self.slots = slots
+        self.settings = settings
+    }
+}
+
+/// A service's settings as received (not yet validated); nil fields take their defaults.
+public struct ServiceSettingsInput: Sendable {
+    public var timeZone: String?
+    public var durationMinutes: Int64?
+    public var description: String?
+    public var hidden: Bool?
+    public var minNoticeMinutes: Int64?
+    public var maxAdvanceDays: Int64?
+    public var schedule: ScheduleInput?
+
+    public init() {}
+}
+
+/// A weekly schedule as received: `weekly` maps weekday names (`mon` ... `sun`) to ranges of
+/// two `HH:MM` times.
+public struct ScheduleInput: Sendable {
+    public var weekly: [String: [[String]]]
+    public var slotMinutes: Int64?
+    public var horizonDays: Int64?
+    public var closedDates: [String]
+
+    public init(weekly: [String: [[String]]], slotMinutes: Int64? = nil, horizonDays: Int64? = nil, closedDates: [String] = []) {
+        self.weekly = weekly
+        self.slotMinutes = slotMinutes
+        self.horizonDays = horizonDays
+        self.closedDates = closedDates
     }
 }

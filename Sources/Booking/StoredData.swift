@@ -1,17 +1,5 @@
 import DocumentStore
 
-/// A time zone's rules, for reading the local date-times that other applications stored as
-/// slots (`2031-03-04T12:00:00`, no offset). The booking rules only ask which instant a wall
-/// clock shows; the zone database lives behind this, outside the rules.
-public protocol LocalTimeZone: Sendable {
-    /// The IANA name, e.g. `Europe/Berlin`.
-    var identifier: String { get }
-    /// The instant at which clocks in the zone show this date and time: of a time that occurs
-    /// twice (clocks going back), the first; of one that is skipped (clocks going forward), the
-    /// instant as many seconds after the gap's start as the time lies after it.
-    func instant(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) -> Timestamp?
-}
-
 /// Something in the store that the service cannot serve as it is, reported so that an operator
 /// can mend it, never hidden and never a failure of the request that met it.
 public enum DataProblem: Equatable, Hashable, Sendable {
@@ -66,10 +54,13 @@ public struct DocumentReader: Sendable {
     /// The zone of slots stored without an offset; nil: such slots are reported, not served.
     public let legacyZone: (any LocalTimeZone)?
     public let problems: (any DataProblemReporter)?
+    /// The zones services may name (`time_zone`).
+    public let zones: any TimeZoneLookup
 
-    public init(legacyZone: (any LocalTimeZone)? = nil, problems: (any DataProblemReporter)? = nil) {
+    public init(legacyZone: (any LocalTimeZone)? = nil, problems: (any DataProblemReporter)? = nil, zones: any TimeZoneLookup = UTCOnlyZones()) {
         self.legacyZone = legacyZone
         self.problems = problems
+        self.zones = zones
     }
 
     /// The service a document holds: its `service_id` field (else its document id), its name,
@@ -99,7 +90,75 @@ public struct DocumentReader: Sendable {
             report(.unreadableDocument(document.path, reason: "available_slots is not an array"))
             return nil
         }
-        return Service(id: id, name: name, slots: Array(Set(slots)), spellings: spellings)
+        let settings: ServiceSettings, zone: any LocalTimeZone
+        do {
+            (settings, zone) = try Validation.serviceSettings(try Self.settingsInput(from: document), zones: zones)
+        } catch {
+            report(.unreadableDocument(document.path, reason: error.message))
+            return nil
+        }
+        return Service(id: id, name: name, slots: Array(Set(slots)), spellings: spellings, settings: settings, zone: zone)
+    }
+
+    /// A service document's settings as stored (see `ServiceSettings.fields`), for the same
+    /// validation as a request's; a field of another type is an `invalidField`.
+    static func settingsInput(from document: Document) throws(BookingError) -> ServiceSettingsInput {
+        func string(_ value: Value?, _ field: String) throws(BookingError) -> String? {
+            switch value {
+            case nil, .null?: return nil
+            case .string(let text)?: return text
+            default: throw .invalidField(field, "must be a string")
+            }
+        }
+        func integer(_ value: Value?, _ field: String) throws(BookingError) -> Int64? {
+            switch value {
+            case nil, .null?: return nil
+            case .integer(let number)?: return number
+            default: throw .invalidField(field, "must be an integer")
+            }
+        }
+        func strings(_ value: Value?, _ field: String) throws(BookingError) -> [String] {
+            switch value {
+            case nil, .null?: return []
+            case .array(let values)?:
+                var texts: [String] = []
+                for value in values {
+                    guard let text = value.stringValue else { throw .invalidField(field, "must be an array of strings") }
+                    texts.append(text)
+                }
+                return texts
+            default: throw .invalidField(field, "must be an array of strings")
+            }
+        }
+        var input = ServiceSettingsInput()
+        input.timeZone = try string(document["time_zone"], "time_zone")
+        input.durationMinutes = try integer(document["duration_minutes"], "duration_minutes")
+        input.description = try string(document["description"], "description")
+        switch document["hidden"] {
+        case nil, .null?: break
+        case .boolean(let hidden)?: input.hidden = hidden
+        default: throw .invalidField("hidden", "must be a boolean")
+        }
+        input.minNoticeMinutes = try integer(document["min_notice_minutes"], "min_notice_minutes")
+        input.maxAdvanceDays = try integer(document["max_advance_days"], "max_advance_days")
+        switch document["schedule"] {
+        case nil, .null?: break
+        case .map(let schedule)?:
+            guard case .map(let weekly)? = schedule["weekly"] else { throw .invalidField("schedule.weekly", "must be a map") }
+            var days: [String: [[String]]] = [:]
+            for (day, value) in weekly {
+                // "09:00-12:00" as the pair a request gives; a malformed one fails validation.
+                days[day] = try strings(value, "schedule.weekly.\(day)").map {
+                    $0.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
+                }
+            }
+            input.schedule = ScheduleInput(
+                weekly: days, slotMinutes: try integer(schedule["slot_minutes"], "schedule.slot_minutes"),
+                horizonDays: try integer(schedule["horizon_days"], "schedule.horizon_days"),
+                closedDates: try strings(schedule["closed_dates"], "schedule.closed_dates"))
+        default: throw .invalidField("schedule", "must be a map")
+        }
+        return input
     }
 
     /// The booking a document holds, with its slot as an instant; nil (reported) when it has

@@ -87,13 +87,19 @@ extension Validation {
     /// Notes: at most 1,000 characters (code points); line breaks and tabs allowed, other control
     /// characters not.
     static func notes(_ notes: String) throws(BookingError) -> String {
-        guard notes.unicodeScalars.count <= maximumNotesLength else {
-            throw .invalidField("notes", "must be at most \(maximumNotesLength) characters")
+        try text(notes, field: "notes", maximumLength: maximumNotesLength)
+    }
+
+    /// Free text (notes, descriptions): at most `maximumLength` code points; line breaks and
+    /// tabs allowed, other control characters not.
+    static func text(_ text: String, field: String, maximumLength: Int) throws(BookingError) -> String {
+        guard text.unicodeScalars.count <= maximumLength else {
+            throw .invalidField(field, "must be at most \(maximumLength) characters")
         }
-        guard !notes.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && !"\n\r\t".unicodeScalars.contains($0) }) else {
-            throw .invalidField("notes", "must not contain control characters other than line breaks and tabs")
+        guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && !"\n\r\t".unicodeScalars.contains($0) }) else {
+            throw .invalidField(field, "must not contain control characters other than line breaks and tabs")
         }
-        return notes
+        return text
     }
 }
 

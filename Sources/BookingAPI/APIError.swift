@@ -74,7 +74,7 @@ public struct APIError: Error, Equatable, Sendable {
         let status: Int
         var headers: [String: String] = [:]
         switch error {
-        case .invalidField, .invalidSlot, .slotNotOffered, .slotInPast: status = 422
+        case .invalidField, .invalidSlot, .slotNotOffered, .slotInPast, .slotTooSoon, .slotTooFarAhead: status = 422
         case .slotTaken, .serviceExists, .bookingInPast, .bookingCancelled, .bookingChanged: status = 409
         case .serviceNotFound, .bookingNotFound: status = 404
         case .forbidden: status = 403

@@ -24,17 +24,60 @@ enum JSONBodies {
     static func newService(from body: [UInt8]) throws(APIError) -> NewService {
         let object = try object(from: body)
         let id = try optionalString(object, "service_id")
-        guard case .array(let elements)? = object["available_slots"] else {
-            throw .invalidRequest("available_slots must be an array of date-time strings")
+        let slots = try optionalStrings(object, "available_slots", "available_slots must be an array of date-time strings") ?? []
+        return NewService(id: id, name: try string(object, "service_name"), slots: slots, settings: try settings(object))
+    }
+
+    /// A service's settings from its JSON object (fields absent or null take their defaults).
+    private static func settings(_ object: [String: JSON]) throws(APIError) -> ServiceSettingsInput {
+        var settings = ServiceSettingsInput()
+        settings.timeZone = try optionalString(object, "time_zone")
+        settings.durationMinutes = try optionalInteger(object, "duration_minutes")
+        settings.description = try optionalString(object, "description")
+        switch object["hidden"] {
+        case nil, .null?: break
+        case .bool(let hidden)?: settings.hidden = hidden
+        default: throw .invalidRequest("hidden must be true or false")
         }
-        var slots: [String] = []
-        for element in elements {
-            guard case .string(let slot) = element else {
-                throw .invalidRequest("available_slots must be an array of date-time strings")
+        settings.minNoticeMinutes = try optionalInteger(object, "min_notice_minutes")
+        settings.maxAdvanceDays = try optionalInteger(object, "max_advance_days")
+        switch object["schedule"] {
+        case nil, .null?: break
+        case .object(let schedule)?: settings.schedule = try self.schedule(schedule)
+        default: throw .invalidRequest("schedule must be an object")
+        }
+        return settings
+    }
+
+    private static func schedule(_ object: [String: JSON]) throws(APIError) -> ScheduleInput {
+        let known: Set = ["weekly", "slot_minutes", "horizon_days", "closed_dates"]
+        if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
+            throw .invalidRequest(
+                "schedule has an unknown field \"\(unknown.prefix(32))\": it takes weekly, slot_minutes, horizon_days and closed_dates")
+        }
+        guard case .object(let weekly)? = object["weekly"] else {
+            throw .invalidRequest("schedule.weekly must be an object of weekdays (mon ... sun) to time ranges")
+        }
+        let rangesProblem = APIError.invalidRequest("schedule.weekly's days must be arrays of [\"HH:MM\", \"HH:MM\"] ranges")
+        var days: [String: [[String]]] = [:]
+        for (day, value) in weekly {
+            guard case .array(let ranges) = value else { throw rangesProblem }
+            var parsed: [[String]] = []
+            for range in ranges {
+                guard case .array(let ends) = range else { throw rangesProblem }
+                var times: [String] = []
+                for end in ends {
+                    guard case .string(let time) = end else { throw rangesProblem }
+                    times.append(time)
+                }
+                parsed.append(times)
             }
-            slots.append(slot)
+            days[day] = parsed
         }
-        return NewService(id: id, name: try string(object, "service_name"), slots: slots)
+        return ScheduleInput(
+            weekly: days, slotMinutes: try optionalInteger(object, "slot_minutes", in: "schedule."),
+            horizonDays: try optionalInteger(object, "horizon_days", in: "schedule."),
+            closedDates: try optionalStrings(object, "closed_dates", "schedule.closed_dates must be an array of dates such as 2031-12-25") ?? [])
     }
 
     private static func object(from body: [UInt8]) throws(APIError) -> [String: JSON] {
@@ -59,6 +102,30 @@ enum JSONBodies {
         case nil, .null?: return nil
         case .string(let value)?: return value
         default: throw .invalidRequest("\(field) must be a string")
+        }
+    }
+
+    /// A field that may be absent or null (nil), else must be an integer.
+    private static func optionalInteger(_ object: [String: JSON], _ field: String, in parent: String = "") throws(APIError) -> Int64? {
+        switch object[field] {
+        case nil, .null?: return nil
+        case .integer(let value)?: return value
+        default: throw .invalidRequest("\(parent)\(field) must be an integer")
+        }
+    }
+
+    /// A field that may be absent or null (nil), else must be an array of strings.
+    private static func optionalStrings(_ object: [String: JSON], _ field: String, _ problem: String) throws(APIError) -> [String]? {
+        switch object[field] {
+        case nil, .null?: return nil
+        case .array(let elements)?:
+            var strings: [String] = []
+            for element in elements {
+                guard case .string(let text) = element else { throw .invalidRequest(problem) }
+                strings.append(text)
+            }
+            return strings
+        default: throw .invalidRequest(problem)
         }
     }
 
@@ -93,23 +160,73 @@ enum JSONBodies {
         JSON.object(["error": .object(["code": .string(error.code), "message": .string(error.message)])]).serialized()
     }
 
-    /// About the size `write` makes: the fixed text, the id and name, 23 bytes per slot.
+    /// About the size `write` makes: the fixed text, the id and name, the settings, 23 bytes per
+    /// slot in `available_slots` and 70 in `slots`.
     private static func estimatedBytes(_ availability: ServiceAvailability) -> Int {
-        64 + availability.service.id.utf8.count + availability.service.name.utf8.count + 23 * availability.availableSlots.count
+        let service = availability.service
+        return 256 + service.id.utf8.count + service.name.utf8.count + (service.settings.description?.utf8.count ?? 0)
+            + (service.settings.schedule == nil ? 0 : 600) + 93 * availability.availableSlots.count
     }
 
+    /// A service's object: its id, name and settings, its free slots as `available_slots` (the
+    /// original application's list of strings) and as `slots` (with their ends and seats),
+    /// keys in order as the serializer writes them.
     private static func write(_ availability: ServiceAvailability, to output: inout [UInt8], dates: inout RFC3339Dates) {
-        output.append(contentsOf: #"{"available_slots":"#.utf8)
-        JSON.writeArray(availability.availableSlots, to: &output) { slot, output in
-            // A slot's canonical spelling (2026-12-01T09:30:00Z) has nothing to escape.
-            output.append(UInt8(ascii: "\""))
-            slot.appendSpelling(to: &output, dates: &dates)
-            output.append(UInt8(ascii: "\""))
+        let service = availability.service
+        let settings = settingsMembers(service.settings)
+        output.append(UInt8(ascii: "{"))
+        for (index, key) in (Array(settings.keys) + ["available_slots", "service_id", "service_name", "slots"]).sorted().enumerated() {
+            if index > 0 { output.append(UInt8(ascii: ",")) }
+            JSON.writeString(key, to: &output)
+            output.append(UInt8(ascii: ":"))
+            switch key {
+            case "available_slots":
+                JSON.writeArray(availability.availableSlots, to: &output) { slot, output in
+                    // A slot's canonical spelling (2026-12-01T09:30:00Z) has nothing to escape.
+                    output.append(UInt8(ascii: "\""))
+                    slot.appendSpelling(to: &output, dates: &dates)
+                    output.append(UInt8(ascii: "\""))
+                }
+            case "service_id": JSON.writeString(service.id, to: &output)
+            case "service_name": JSON.writeString(service.name, to: &output)
+            case "slots":
+                let duration = service.settings.durationMinutes.map { Int64($0) * 60 }
+                JSON.writeArray(availability.availableSlots, to: &output) { slot, output in
+                    output.append(UInt8(ascii: "{"))
+                    if let duration {
+                        output.append(contentsOf: #""end":""#.utf8)
+                        Slot(Timestamp(seconds: slot.instant.seconds + duration)).appendSpelling(to: &output, dates: &dates)
+                        output.append(contentsOf: #"","#.utf8)
+                    }
+                    output.append(contentsOf: #""seats_left":1,"start":""#.utf8)
+                    slot.appendSpelling(to: &output, dates: &dates)
+                    output.append(contentsOf: #""}"#.utf8)
+                }
+            default: settings[key]?.write(to: &output)
+            }
         }
-        output.append(contentsOf: #","service_id":"#.utf8)
-        JSON.writeString(availability.service.id, to: &output)
-        output.append(contentsOf: #","service_name":"#.utf8)
-        JSON.writeString(availability.service.name, to: &output)
         output.append(UInt8(ascii: "}"))
+    }
+
+    /// The settings' members of a service's object, as a request gives them: every setting,
+    /// those not set shown as their defaults or left out when they have none.
+    static func settingsMembers(_ settings: ServiceSettings) -> [String: JSON] {
+        var members: [String: JSON] = ["time_zone": .string(settings.timeZone), "hidden": .bool(settings.hidden)]
+        if let duration = settings.durationMinutes { members["duration_minutes"] = .integer(Int64(duration)) }
+        if let description = settings.description { members["description"] = .string(description) }
+        if let notice = settings.minNoticeMinutes { members["min_notice_minutes"] = .integer(Int64(notice)) }
+        if let advance = settings.maxAdvanceDays { members["max_advance_days"] = .integer(Int64(advance)) }
+        if let schedule = settings.schedule {
+            var weekly: [String: JSON] = [:]
+            for (day, ranges) in zip(WeeklySchedule.weekdayNames, schedule.hours) where !ranges.isEmpty {
+                weekly[day] = .array(
+                    ranges.map { .array([.string(OpeningHours.spelling(ofMinute: $0.start)), .string(OpeningHours.spelling(ofMinute: $0.end))]) })
+            }
+            members["schedule"] = .object([
+                "weekly": .object(weekly), "slot_minutes": .integer(Int64(schedule.slotMinutes)),
+                "horizon_days": .integer(Int64(schedule.horizonDays)), "closed_dates": .array(schedule.closedDates.map { .string($0.description) }),
+            ])
+        }
+        return members
     }
 }

@@ -6,6 +6,7 @@ import Idempotency
 import Logging
 import ReadModel
 import StoreConfiguration
+import TimeZones
 
 #if canImport(Glibc)
     import Glibc
@@ -52,7 +53,8 @@ public final class Application: Sendable {
     ///   - readClock: the read model's clocks.
     ///   - afterLargeBuild: called after building a large body (see `ReadModel`).
     public init(
-        settings: Settings, makeStore: @escaping @Sendable () -> any DocumentStore, documentReader: DocumentReader = DocumentReader(),
+        settings: Settings, makeStore: @escaping @Sendable () -> any DocumentStore,
+        documentReader: DocumentReader = DocumentReader(zones: ZoneDatabase()),
         now: @escaping @Sendable () -> Timestamp = Timestamp.now, pause: @escaping @Sendable (Double) -> Void = Application.sleep,
         readClock: ReadClock = .system, logger: Logger,
         afterLargeBuild: @escaping @Sendable () -> Void = {}
@@ -80,7 +82,7 @@ public final class Application: Sendable {
                 maximumBodyBytes: configuration.fastCGI.maximumBodyBytes,
                 externalWriters: configuration.data.externalWriters),
             makeStore: configuration.store.makeFactory(fieldIndexes: BookingDesk.fieldIndexes),
-            documentReader: DocumentReader(legacyZone: configuration.data.legacySlotTimeZone, problems: problems),
+            documentReader: configuration.data.documentReader(problems: problems),
             logger: logger, afterLargeBuild: ProcessMemory.releaseFreed)
     }
 

@@ -31,4 +31,9 @@ public struct DataSettings: Sendable {
             legacySlotTimeZone = zone
         }
     }
+
+    /// How documents are read with these settings: services' zones from the system's database.
+    public func documentReader(problems: (any DataProblemReporter)?) -> DocumentReader {
+        DocumentReader(legacyZone: legacySlotTimeZone, problems: problems, zones: ZoneDatabase())
+    }
 }

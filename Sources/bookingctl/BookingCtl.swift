@@ -44,8 +44,7 @@ struct BookingCtl: ParsableCommand {
     /// How the store's documents are read, as the server reads them, reporting to `problems`.
     static func reader(_ backend: Backend?, _ configuration: StoreConfiguration, problems: (any DataProblemReporter)? = nil) throws -> DocumentReader
     {
-        let settings = try DataSettings(environment: environment(backend), store: configuration)
-        return DocumentReader(legacyZone: settings.legacySlotTimeZone, problems: problems)
+        try DataSettings(environment: environment(backend), store: configuration).documentReader(problems: problems)
     }
 
     struct Migrate: ParsableCommand {

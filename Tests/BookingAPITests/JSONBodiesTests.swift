@@ -14,14 +14,59 @@ import Testing
             service: Service(id: "cut", name: "Zoë's \"cut\" \\ \u{1}", slots: []),
             availableSlots: [try! Slot(parsing: "2031-05-01T09:00:00Z"), try! Slot(parsing: "2031-05-01T10:30:00+01:00")]),
         ServiceAvailability(service: Service(id: "room/2", name: "Room", slots: []), availableSlots: []),
+        ServiceAvailability(
+            service: Service(id: "class", name: "Class", slots: [], settings: Self.everySetting),
+            availableSlots: [try! Slot(parsing: "2031-05-01T09:00:00Z"), try! Slot(parsing: "2031-05-01T23:30:00Z")]),
     ]
 
+    static let everySetting: ServiceSettings = {
+        var settings = ServiceSettings()
+        settings.timeZone = "Europe/Berlin"
+        settings.durationMinutes = 45
+        settings.description = "Bring \"shoes\"\nand water"
+        settings.hidden = true
+        settings.minNoticeMinutes = 60
+        settings.maxAdvanceDays = 30
+        settings.schedule = WeeklySchedule(
+            hours: [
+                [OpeningHours(start: 540, end: 720), OpeningHours(start: 780, end: 1440)], [], [], [], [], [], [OpeningHours(start: 0, end: 30)],
+            ],
+            slotMinutes: 15, horizonDays: 14, closedDates: [CivilDate(parsing: "2031-12-25")!])
+        return settings
+    }()
+
+    /// The object the serializer writes, written out by hand.
     func tree(_ availability: ServiceAvailability) -> JSON {
-        .object([
-            "service_id": .string(availability.service.id),
-            "service_name": .string(availability.service.name),
+        let service = availability.service
+        var members: [String: JSON] = [
+            "service_id": .string(service.id),
+            "service_name": .string(service.name),
             "available_slots": .array(availability.availableSlots.map { .string($0.description) }),
-        ])
+            "time_zone": .string(service.settings.timeZone),
+            "hidden": .bool(service.settings.hidden),
+            "slots": .array(
+                availability.availableSlots.map { slot in
+                    var members: [String: JSON] = ["start": .string(slot.description), "seats_left": .integer(1)]
+                    if service.settings.durationMinutes == 45 {
+                        members["end"] = .string(Slot(Timestamp(seconds: slot.instant.seconds + 2700)).description)
+                    }
+                    return .object(members)
+                }),
+        ]
+        if service.settings == Self.everySetting {
+            members["duration_minutes"] = .integer(45)
+            members["description"] = .string("Bring \"shoes\"\nand water")
+            members["min_notice_minutes"] = .integer(60)
+            members["max_advance_days"] = .integer(30)
+            members["schedule"] = .object([
+                "weekly": .object([
+                    "mon": .array([.array([.string("09:00"), .string("12:00")]), .array([.string("13:00"), .string("24:00")])]),
+                    "sun": .array([.array([.string("00:00"), .string("00:30")])]),
+                ]),
+                "slot_minutes": .integer(15), "horizon_days": .integer(14), "closed_dates": .array([.string("2031-12-25")]),
+            ])
+        }
+        return .object(members)
     }
 
     @Test func theCatalogIsWhatTheSerializerWrites() {

@@ -93,6 +93,10 @@ def test_responses_match_their_schemas():
     check("/services/{service_id}", "GET", call("GET", "/services/missing"))
     created = call("POST", "/services", headers=ADMIN, json={"service_name": "Spec", "available_slots": future_slots(1)})
     check("/services", "POST", created)
+    example = SPEC["paths"]["/services"]["post"]["requestBody"]["content"]["application/json"]["examples"]["schedule"]["value"]
+    scheduled = call("POST", "/services", headers=ADMIN, json={**example, "service_id": f"spec-{sid}", "max_advance_days": 1})
+    check("/services", "POST", scheduled)
+    check("/services/{service_id}", "GET", call("GET", f"/services/spec-{sid}"))
     for body in [{"service_name": "x", "available_slots": ["never"]}, {"service_name": 1}]:
         check("/services", "POST", call("POST", "/services", headers=ADMIN, json=body))
     check("/services", "POST", call("POST", "/services", json={}))
