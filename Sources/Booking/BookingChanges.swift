@@ -36,7 +36,7 @@ extension BookingDesk {
             fields["status"] = .string(BookingStatus.cancelled.rawValue)
             fields["cancelled_at"] = .timestamp(time)
             let writes = [Write.set(stored.document.path, fields, .updateTime(stored.document.updateTime))]
-            return .commit(writes + (try releasing(stored, carefully: careful, at: time)), cancelled, claimsItsSlot: false)
+            return .commit(writes + (try releasing(stored, carefully: careful, at: time)), cancelled, claimsSeatOf: nil)
         }
     }
 
@@ -56,15 +56,19 @@ extension BookingDesk {
             guard slot != booking.slot else { return .done(booking) }
             guard let service = try directory.service(id: booking.serviceID, from: source) else { throw .slotNotOffered }
             if let refusal = service.refusal(of: slot, at: time) { throw refusal }
-            let moved = booking.moved(to: slot)
+            let seats = service.settings.seats
+            let taken: Set<Int> = seats == 1 ? [] : try takenSeats(of: booking.serviceID, slot: slot)
+            guard let seat = (1...seats).first(where: { !taken.contains($0) }) else { throw .slotTaken }
+            let moved = booking.moved(to: slot, seat: seat)
             var fields = stored.document.fields
             fields["slot"] = .string(service.spelling(of: slot))
             fields["status"] = .string(BookingStatus.confirmed.rawValue)
+            fields["seat"] = seat == 1 ? nil : .integer(Int64(seat))
             let writes = [
-                Self.claim(Collections.claimPath(serviceID: booking.serviceID, slot: slot), of: moved),
+                Self.claim(Collections.claimPath(serviceID: booking.serviceID, slot: slot, seat: seat), of: moved),
                 .set(stored.document.path, fields, .updateTime(stored.document.updateTime)),
             ]
-            return .commit(writes + (try releasing(stored, carefully: careful, at: time)), moved, claimsItsSlot: true)
+            return .commit(writes + (try releasing(stored, carefully: careful, at: time)), moved, claimsSeatOf: seats)
         }
     }
 
@@ -72,9 +76,10 @@ extension BookingDesk {
     enum Change {
         /// Nothing to write: the answer is this booking.
         case done(Booking)
-        /// Commit these writes (and the record's); the answer is this booking. With `booking.slot` newly claimed,
-        /// the commit also checks that no other application booked it without a claim.
-        case commit([Write], Booking, claimsItsSlot: Bool)
+        /// Commit these writes (and the record's); the answer is this booking. With a seat of
+        /// `booking.slot` newly claimed (of a slot with that many seats), the commit also checks
+        /// that other applications' bookings without claims do not fill it.
+        case commit([Write], Booking, claimsSeatOf: Int?)
     }
 
     /// Reads the booking, checks `authority`, and commits what `decide` makes of it (with the
@@ -82,7 +87,8 @@ extension BookingDesk {
     /// commit's preconditions fail (the booking or its claim changed meanwhile, or a retried
     /// commit had succeeded), reads again and decides again, the claim then read too
     /// (`careful`). A taken target slot (a claim that exists) is `slotTaken`, unless it is the
-    /// booking's own (a retried commit that had succeeded), which the next read shows.
+    /// booking's own (a retried commit that had succeeded), which the next read shows, or a seat
+    /// of a slot with more, taken meanwhile: then the next decision picks another.
     private func changing(
         id: String, by authority: BookingAuthority, recording record: ChangeRecord<Booking>?,
         decide: (StoredBooking, _ careful: Bool) throws(BookingError) -> Change
@@ -93,12 +99,12 @@ extension BookingDesk {
             switch try decide(stored, attempt > 0) {
             case .done(let booking):
                 return booking
-            case .commit(let changes, let booking, let claimsItsSlot):
+            case .commit(let changes, let booking, let seats):
                 let writes = changes + (record?.writes(booking) ?? [])
                 let bookedElsewhere: Bool
                 do {
-                    if claimsItsSlot {
-                        bookedElsewhere = try commit(writes, unlessAnotherApplicationBooked: booking.slot, of: booking.serviceID)
+                    if let seats {
+                        bookedElsewhere = try commit(writes, unlessAnotherApplicationBooked: booking.slot, of: booking.serviceID, seats: seats)
                     } else {
                         try store.commit(writes)
                         bookedElsewhere = false
@@ -107,7 +113,7 @@ extension BookingDesk {
                     continue
                 } catch .alreadyExists(let path) {
                     let claim = try storeCall { () throws(StoreError) in try store.get(path) }
-                    guard claim?["booking_id"]?.stringValue == stored.booking.id else { throw .slotTaken }
+                    guard claim?["booking_id"]?.stringValue == stored.booking.id || (seats ?? 1) > 1 else { throw .slotTaken }
                     continue
                 } catch {
                     throw Self.translate(error)
@@ -131,7 +137,7 @@ extension BookingDesk {
     /// names this booking, under its own update time.
     func releasing(_ stored: StoredBooking, carefully careful: Bool, at time: Timestamp) throws(BookingError) -> [Write] {
         let booking = stored.booking
-        let claim = Collections.claimPath(serviceID: booking.serviceID, slot: booking.slot)
+        let claim = Collections.claimPath(serviceID: booking.serviceID, slot: booking.slot, seat: booking.seat)
         let claimTime: Timestamp
         if careful {
             let document = try storeCall { () throws(StoreError) in try store.get(claim) }
@@ -143,7 +149,7 @@ extension BookingDesk {
         return [
             .delete(claim, .updateTime(claimTime)),
             .set(
-                Collections.releasePath(serviceID: booking.serviceID, slot: booking.slot),
+                Collections.releasePath(serviceID: booking.serviceID, slot: booking.slot, seat: booking.seat),
                 ["service_id": .string(booking.serviceID), "slot": .string(booking.slot.description), "released_at": .timestamp(time)], .none),
         ]
     }

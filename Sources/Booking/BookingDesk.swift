@@ -49,7 +49,7 @@ public final class BookingDesk {
     /// `range`, in service-id order.
     public func services(within range: TimeRange = TimeRange()) throws(BookingError) -> [ServiceAvailability] {
         let services = try directory.allServices(from: source).filter { !$0.settings.hidden }
-        let claimed = try addingExternalBookings(to: claims.allClaimedSlots(from: source), of: nil)
+        let claimed = try addingExternalBookings(to: claims.allClaimedSeats(from: source), of: nil)
         let currentTime = now()  // one instant for the whole catalog
         return services.map { service in
             availability(of: service, claimed: claimed[ExactString(service.id)] ?? [], at: currentTime).within(range)
@@ -64,7 +64,7 @@ public final class BookingDesk {
             try store.ids(collection: Collections.slotClaims, in: Collections.claimIDs(of: id))
         }
         // The range also holds the claims of services whose ids start with `{id}@`.
-        let claimed = try addingExternalBookings(to: Collections.claimedSlots(claimIDs: claimIDs), of: id)
+        let claimed = try addingExternalBookings(to: Collections.claimedSeats(claimIDs: claimIDs), of: id)
         return availability(of: service, claimed: claimed[ExactString(id)] ?? [], at: now()).within(range)
     }
 
@@ -97,8 +97,9 @@ public final class BookingDesk {
     }
 
     /// Books `request.slot` of `request.serviceID` for `request.userName`, or fails with
-    /// `slotTaken` if anyone, in any process on any host, holds it already. The booking comes
-    /// with its manage token, which is stored only as a hash.
+    /// `slotTaken` if anyone, in any process on any host, holds it already (every seat of it,
+    /// for a service with more than one). The booking comes with its manage token, which is
+    /// stored only as a hash.
     ///
     /// - Parameter record: writes to commit with the booking, made from it (nil: none).
     public func book(_ request: BookingRequest, recording record: ChangeRecord<NewBooking>? = nil) throws(BookingError) -> NewBooking {
@@ -110,31 +111,52 @@ public final class BookingDesk {
         let time = Timestamp(microseconds: now().microseconds)  // the precision both stores keep
         if let refusal = service.refusal(of: slot, at: time) { throw refusal }
 
-        let booking = Booking(id: Self.autoID(), serviceID: serviceID, slot: slot, userName: userName, timestamp: time, contact: contact)
+        let unseated = Booking(id: Self.autoID(), serviceID: serviceID, slot: slot, userName: userName, timestamp: time, contact: contact)
         let token = ManageToken.generate()
-        let made = NewBooking(booking: booking, manageToken: token)
-        let claim = Collections.claimPath(serviceID: serviceID, slot: slot)
-        // The claim first: a slot already taken fails the commit before anything else is written.
-        let writes: [Write] =
-            [
-                Self.claim(claim, of: booking),
-                .create(
-                    DocumentPath(Collections.bookings, booking.id),
-                    booking.fields(slotSpelling: service.spelling(of: slot), manageTokenHash: ManageToken.hash(token))),
-            ] + (record?.writes(made) ?? [])
-        let bookedElsewhere: Bool
-        do {
-            bookedElsewhere = try commit(writes, unlessAnotherApplicationBooked: slot, of: serviceID)
-        } catch .alreadyExists {
-            // Stores retry commits that got no answer, so the claim may be our own first attempt's.
-            guard try isClaimed(claim, by: booking.id) else { throw .slotTaken }
-            bookedElsewhere = false
-        } catch {
-            throw Self.translate(error)
+        let seats = service.settings.seats
+        // One seat: its claim is tried without a read. More: the claims of the slot are read and
+        // the lowest free seat is tried; a seat taken meanwhile is added and the next tried.
+        var taken: Set<Int> = seats == 1 ? [] : try takenSeats(of: serviceID, slot: slot)
+        while true {
+            guard let seat = (1...seats).first(where: { !taken.contains($0) }) else { throw .slotTaken }
+            let booking = unseated.seated(seat)
+            let made = NewBooking(booking: booking, manageToken: token)
+            let claim = Collections.claimPath(serviceID: serviceID, slot: slot, seat: seat)
+            // The claim first: a seat already taken fails the commit before anything else is written.
+            let writes: [Write] =
+                [
+                    Self.claim(claim, of: booking),
+                    .create(
+                        DocumentPath(Collections.bookings, booking.id),
+                        booking.fields(slotSpelling: service.spelling(of: slot), manageTokenHash: ManageToken.hash(token))),
+                ] + (record?.writes(made) ?? [])
+            let bookedElsewhere: Bool
+            do {
+                bookedElsewhere = try commit(writes, unlessAnotherApplicationBooked: slot, of: serviceID, seats: seats)
+            } catch .alreadyExists {
+                // Stores retry commits that got no answer, so the claim may be our own first attempt's.
+                guard try isClaimed(claim, by: booking.id) else {
+                    guard seats > 1 else { throw .slotTaken }
+                    taken = try takenSeats(of: serviceID, slot: slot).union([seat])
+                    continue
+                }
+                bookedElsewhere = false
+            } catch {
+                throw Self.translate(error)
+            }
+            if bookedElsewhere { throw .slotTaken }
+            record?.committed = true
+            return made
         }
-        if bookedElsewhere { throw .slotTaken }
-        record?.committed = true
-        return made
+    }
+
+    /// The seats of a slot whose claims exist.
+    func takenSeats(of serviceID: String, slot: Slot) throws(BookingError) -> Set<Int> {
+        let ids = try storeCall { () throws(StoreError) in
+            try store.ids(collection: Collections.slotClaims, in: Collections.seatClaimIDs(of: serviceID, slot: slot))
+        }
+        let claims = Collections.claimedSeats(claimIDs: ids)[ExactString(serviceID)] ?? []
+        return Set(claims.filter { $0.slot == slot }.map(\.seat))
     }
 
     /// The write that claims `booking`'s slot (`path`) for it, unless anything holds it.
@@ -142,40 +164,44 @@ public final class BookingDesk {
         .create(path, ["service_id": .string(booking.serviceID), "slot": .string(booking.slot.description), "booking_id": .string(booking.id)])
     }
 
-    /// Commits a booking's writes; returns true, having written nothing, when a booking that
-    /// another application made without a claim holds the slot (only with external writers).
+    /// Commits a booking's writes; returns true, having written nothing, when bookings that
+    /// another application made without claims fill the slot's `seats` (only with external writers).
     ///
     /// With external writers the check and the writes are one transaction, which reads every
     /// booking of the service as another application's transaction would query them: one that
     /// lands meanwhile changes this result, and Firestore then aborts one of the two.
-    func commit(_ writes: [Write], unlessAnotherApplicationBooked slot: Slot, of serviceID: String) throws(StoreError) -> Bool {
+    func commit(_ writes: [Write], unlessAnotherApplicationBooked slot: Slot, of serviceID: String, seats: Int) throws(StoreError) -> Bool {
         guard let transactional = externalWriters else {
             try store.commit(writes)
             return false
         }
         return try transactional.transaction { reads throws(StoreError) in
             let bookings = try reads.query(collection: Collections.bookings, where: FieldFilter("service_id", equals: serviceID))
-            let taken = bookings.contains { reader.bookedSlot(from: $0)?.slot == slot }
+            let taken = bookings.count { reader.bookedSlot(from: $0)?.slot == slot } >= seats
             return (taken ? [] : writes, taken)
         }
     }
 
     /// `claimed` with the slots of every booking document (of one service, or of all) added,
     /// in time order, when other applications book without claims; else `claimed` as it is.
-    /// Reads only the two fields, but every booking: Firestore bills a read per document.
-    private func addingExternalBookings(to claimed: [ExactString: [Slot]], of serviceID: String?) throws(BookingError) -> [ExactString: [Slot]] {
+    /// The k bookings of a slot count as its seats 1 to k, so with the claims (this service's
+    /// bookings have both) the larger of the two counts holds the slot's seats. Reads only the
+    /// two fields, but every booking: Firestore bills a read per document.
+    private func addingExternalBookings(to claimed: [ExactString: [SeatClaim]], of serviceID: String?) throws(BookingError)
+        -> [ExactString: [SeatClaim]]
+    {
         guard externalWriters != nil else { return claimed }
         let documents = try storeCall { () throws(StoreError) in
             try store.query(
                 collection: Collections.bookings, where: serviceID.map { FieldFilter("service_id", equals: $0) },
                 select: DocumentReader.bookedSlotFields)
         }
-        var booked: [ExactString: [Slot]] = [:]
+        var booked: [ExactString: [Slot: Int]] = [:]
         for document in documents {
-            if let (serviceID, slot) = reader.bookedSlot(from: document) { booked[ExactString(serviceID), default: []].append(slot) }
+            if let (serviceID, slot) = reader.bookedSlot(from: document) { booked[ExactString(serviceID), default: [:]][slot, default: 0] += 1 }
         }
-        // `availability` merges sorted lists and passes over repeated slots.
-        return claimed.merging(booked.mapValues { $0.sorted() }) { ($0 + $1).sorted() }
+        let seats = booked.mapValues { counts in counts.flatMap { slot, count in (1...count).map { SeatClaim(slot: slot, seat: $0) } } }
+        return claimed.merging(seats) { Array(Set($0).union($1)).sorted() }.mapValues { $0.sorted() }
     }
 
     /// One booking by id, as anyone may see it (without its contact details): the document of
@@ -266,18 +292,29 @@ public final class BookingDesk {
     /// order): one merged pass, no hashing. A slot that begins (or comes within the minimum
     /// notice) while a cached body lists it is refused when booked, and gone from the body at
     /// its next rebuild.
-    private func availability(of service: Service, claimed: [Slot], at currentTime: Timestamp) -> ServiceAvailability {
+    private func availability(of service: Service, claimed: [SeatClaim], at currentTime: Timestamp) -> ServiceAvailability {
         let upcoming = service.bookableSlots(at: currentTime)
-        guard !claimed.isEmpty else { return ServiceAvailability(service: service, availableSlots: Array(upcoming)) }
+        let seats = service.settings.seats
+        guard !claimed.isEmpty else {
+            return ServiceAvailability(
+                service: service, availableSlots: Array(upcoming), seatsLeft: seats == 1 ? [] : Array(repeating: seats, count: upcoming.count))
+        }
         var free: [Slot] = []
+        var seatsLeft: [Int] = []
         free.reserveCapacity(upcoming.count)
         var next = claimed.startIndex
         for slot in upcoming {
-            while next < claimed.endIndex && claimed[next] < slot { next += 1 }
-            if next < claimed.endIndex && claimed[next] == slot { continue }
+            while next < claimed.endIndex && claimed[next].slot < slot { next += 1 }
+            var taken = 0
+            while next < claimed.endIndex && claimed[next].slot == slot {
+                taken += 1
+                next += 1
+            }
+            guard taken < seats else { continue }
             free.append(slot)
+            if seats > 1 { seatsLeft.append(seats - taken) }
         }
-        return ServiceAvailability(service: service, availableSlots: free)
+        return ServiceAvailability(service: service, availableSlots: free, seatsLeft: seatsLeft)
     }
 
     private func isClaimed(_ claim: DocumentPath, by bookingID: String) throws(BookingError) -> Bool {

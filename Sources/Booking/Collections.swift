@@ -13,8 +13,10 @@ import DocumentStore
 /// - `slot_claims/{service_id}@{slot}`: `service_id`, `slot`, `booking_id`. Created with the
 ///   booking in one commit under a must-not-exist precondition: the store's atomic create of
 ///   this one document is what makes a double booking impossible, across processes and hosts.
-///   Deleted in the commit that cancels or moves the booking.
-/// - `slot_releases/{service_id}@{slot}`: `service_id`, `slot`, `released_at`. Written in the
+///   Deleted in the commit that cancels or moves the booking. A slot with more than one seat
+///   has one such claim per seat taken: the first seat's as above, seat n's
+///   `{service_id}@{slot}#{n}`, and the booking holding it records `seat: n`.
+/// - `slot_releases/{claim id}`: `service_id`, `slot`, `released_at`. Written in the
 ///   commit that deletes a claim, so that caches that follow what was written (deletions leave
 ///   nothing to find) learn that the slot is free again. A later claim of the slot outranks it.
 enum Collections {
@@ -23,23 +25,35 @@ enum Collections {
     static let slotClaims = "slot_claims"
     static let slotReleases = "slot_releases"
 
-    static func claimPath(serviceID: String, slot: Slot) -> DocumentPath {
-        DocumentPath(slotClaims, "\(serviceID)@\(slot)")
+    /// The claim of seat `seat` of a slot: `{service_id}@{slot}` for the first seat (the one
+    /// claim of a slot of a service with one seat per slot), `{service_id}@{slot}#{seat}` for the others.
+    static func claimPath(serviceID: String, slot: Slot, seat: Int = 1) -> DocumentPath {
+        DocumentPath(slotClaims, claimID(serviceID: serviceID, slot: slot, seat: seat))
     }
 
-    /// The release written when the claim at `claimPath(serviceID:slot:)` is deleted.
-    static func releasePath(serviceID: String, slot: Slot) -> DocumentPath {
-        DocumentPath(slotReleases, "\(serviceID)@\(slot)")
+    /// The release written when the claim at `claimPath(serviceID:slot:seat:)` is deleted.
+    static func releasePath(serviceID: String, slot: Slot, seat: Int = 1) -> DocumentPath {
+        DocumentPath(slotReleases, claimID(serviceID: serviceID, slot: slot, seat: seat))
+    }
+
+    private static func claimID(serviceID: String, slot: Slot, seat: Int) -> String {
+        seat == 1 ? "\(serviceID)@\(slot)" : "\(serviceID)@\(slot)#\(seat)"
     }
 
     /// The ids of every claim of `serviceID`: those from `{serviceID}@` up to `{serviceID}A` (the
     /// byte after `@`). Claims of a service whose id starts with `{serviceID}@` lie there too;
-    /// `claimedSlots` tells them apart.
+    /// `claimedSeats` tells them apart.
     static func claimIDs(of serviceID: String) -> DocumentIDRange {
         DocumentIDRange(from: "\(serviceID)@", before: "\(serviceID)A")
     }
 
-    /// The claimed slots of each service in time order, from claim ids (what `claimPath` made;
+    /// The ids of the claims of every seat of one slot: `{serviceID}@{slot}`, then the ids it
+    /// begins followed by a byte before `$` (the one after `#`), which `split` checks.
+    static func seatClaimIDs(of serviceID: String, slot: Slot) -> DocumentIDRange {
+        DocumentIDRange(from: "\(serviceID)@\(slot)", before: "\(serviceID)@\(slot)$")
+    }
+
+    /// The claimed seats of each service in time order, from claim ids (what `claimPath` made;
     /// other ids are skipped), keyed by service id byte for byte: two services may have
     /// canonically equivalent ids. A service id may hold `@`; a slot's spelling never does, so
     /// an id splits at its last `@`.
@@ -50,43 +64,68 @@ enum Collections {
     /// time order: canonical spellings sort as their instants): each run is gathered with one
     /// comparison of its service id's bytes per claim and stored once. Any order gives the
     /// same result.
-    static func claimedSlots(claimIDs: [String]) -> [ExactString: [Slot]] {
-        var claimed: [ExactString: [Slot]] = [:]
+    static func claimedSeats(claimIDs: [String]) -> [ExactString: [SeatClaim]] {
+        var claimed: [ExactString: [SeatClaim]] = [:]
         var runServiceID: [UInt8] = []
-        var runSlots: [Slot] = []
+        var runClaims: [SeatClaim] = []
         func endRun() {
-            guard !runSlots.isEmpty else { return }
-            claimed[ExactString(String(decoding: runServiceID, as: UTF8.self)), default: []].append(contentsOf: runSlots)
-            runSlots.removeAll(keepingCapacity: true)
+            guard !runClaims.isEmpty else { return }
+            claimed[ExactString(String(decoding: runServiceID, as: UTF8.self)), default: []].append(contentsOf: runClaims)
+            runClaims.removeAll(keepingCapacity: true)
         }
         for id in claimIDs {
             var id = id
             id.withUTF8 { bytes in
-                guard let (serviceID, slot) = split(claimID: bytes) else { return }
-                if runSlots.isEmpty || !runServiceID.withUnsafeBufferPointer({ sameBytes($0, serviceID) }) {
+                guard let (serviceID, claim) = split(claimID: bytes) else { return }
+                if runClaims.isEmpty || !runServiceID.withUnsafeBufferPointer({ sameBytes($0, serviceID) }) {
                     endRun()
                     runServiceID = Array(serviceID)
                 }
-                runSlots.append(slot)
+                runClaims.append(claim)
             }
         }
         endRun()
-        return claimed.mapValues { $0.sorted() }  // linear for slots already in order
+        return claimed.mapValues { $0.sorted() }  // linear for claims already in order
     }
 
     /// The slot a claim's id names; nil for other ids.
     static func slot(ofClaimID id: String) -> Slot? {
         var id = id
-        return id.withUTF8 { split(claimID: $0)?.slot }
+        return id.withUTF8 { split(claimID: $0)?.claim.slot }
     }
 
-    /// A claim id's service id (its bytes) and slot, split at the id's last `@`; nil for other ids.
-    static func split(claimID bytes: UnsafeBufferPointer<UInt8>) -> (serviceID: UnsafeBufferPointer<UInt8>, slot: Slot)? {
-        guard let at = bytes.lastIndex(of: UInt8(ascii: "@")),
-            let slot = Slot(spelling: UnsafeBufferPointer(rebasing: bytes[(at + 1)...]))
-        else { return nil }
-        return (UnsafeBufferPointer(rebasing: bytes[..<at]), slot)
+    /// A claim id's service id (its bytes) and seat, split at the id's last `@` and the `#`
+    /// after it; nil for other ids.
+    static func split(claimID bytes: UnsafeBufferPointer<UInt8>) -> (serviceID: UnsafeBufferPointer<UInt8>, claim: SeatClaim)? {
+        guard let at = bytes.lastIndex(of: UInt8(ascii: "@")) else { return nil }
+        var slotEnd = bytes.endIndex
+        var seat = 1
+        if let hash = bytes[(at + 1)...].firstIndex(of: UInt8(ascii: "#")) {
+            let digits = bytes[(hash + 1)...]
+            // Seats 2 to 1,000, written without leading zeros: one spelling per claim.
+            guard (1...4).contains(digits.count), digits.first != UInt8(ascii: "0"), digits.allSatisfy({ (48...57).contains($0) }) else {
+                return nil
+            }
+            seat = digits.reduce(0) { $0 * 10 + Int($1 - 48) }
+            guard seat >= 2 else { return nil }
+            slotEnd = hash
+        }
+        guard let slot = Slot(spelling: UnsafeBufferPointer(rebasing: bytes[(at + 1)..<slotEnd])) else { return nil }
+        return (UnsafeBufferPointer(rebasing: bytes[..<at]), SeatClaim(slot: slot, seat: seat))
     }
+}
+
+/// One claimed seat of a slot: what a claim document's id names. Ordered by slot, then seat.
+public struct SeatClaim: Hashable, Comparable, Sendable {
+    public let slot: Slot
+    public let seat: Int
+
+    public init(slot: Slot, seat: Int = 1) {
+        self.slot = slot
+        self.seat = seat
+    }
+
+    public static func < (lhs: SeatClaim, rhs: SeatClaim) -> Bool { (lhs.slot, lhs.seat) < (rhs.slot, rhs.seat) }
 }
 
 extension Service {
@@ -109,6 +148,7 @@ extension ServiceSettings {
         if let durationMinutes { fields["duration_minutes"] = .integer(Int64(durationMinutes)) }
         if let description { fields["description"] = .string(description) }
         if hidden { fields["hidden"] = .boolean(true) }
+        if seats != 1 { fields["seats"] = .integer(Int64(seats)) }
         if let minNoticeMinutes { fields["min_notice_minutes"] = .integer(Int64(minNoticeMinutes)) }
         if let maxAdvanceDays { fields["max_advance_days"] = .integer(Int64(maxAdvanceDays)) }
         if let schedule {
@@ -145,6 +185,7 @@ extension Booking {
         if let phone = contact.phone { fields["phone"] = .string(phone) }
         if let notes = contact.notes { fields["notes"] = .string(notes) }
         if let manageTokenHash { fields["manage_token_sha256"] = .string(manageTokenHash) }
+        if seat != 1 { fields["seat"] = .integer(Int64(seat)) }
         return fields
     }
 }

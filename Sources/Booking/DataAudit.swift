@@ -30,7 +30,8 @@ public struct DataAudit {
     /// no claim: they cannot be booked, and `prune-claims` removes such claims. It reads every
     /// booking and every claim id once.
     public func backfillClaims(now: Timestamp) throws(BookingError) -> Backfill {
-        let (bookings, slots) = try bookedSlots()
+        let services = try storeCall { () throws(StoreError) in try store.listAll(collection: Collections.services) }
+        let (bookings, slots) = try bookedSlots(seats: seats(of: services))
         let claimed = Set(try storeCall { () throws(StoreError) in try store.ids(collection: Collections.slotClaims, in: nil) })
         var missing: [Write] = []
         for (key, holders) in slots where key.slot.instant > now {
@@ -85,14 +86,16 @@ public struct DataAudit {
         let services = try storeCall { () throws(StoreError) in try store.listAll(collection: Collections.services) }
         check.services = services.count
         reportDuplicates(services.filter { reader.service(from: $0) != nil }, in: Collections.services, id: reader.serviceID(of:))
-        let (bookings, slots) = try bookedSlots()
+        let (bookings, slots) = try bookedSlots(seats: seats(of: services))
         check.bookings = bookings
         let claimIDs = try storeCall { () throws(StoreError) in try store.ids(collection: Collections.slotClaims, in: nil) }
         check.claims = claimIDs.count
         let claimed = Set(claimIDs)
-        for (key, holders) in slots.sorted(by: { ($0.key.serviceID, $0.key.slot) < ($1.key.serviceID, $1.key.slot) }) {
-            guard key.slot.instant > now, !claimed.contains(Collections.claimPath(serviceID: key.serviceID, slot: key.slot).id) else { continue }
-            reader.problems?.report(.bookingWithoutClaim(DocumentPath(Collections.bookings, holders[0].id), serviceID: key.serviceID, slot: key.slot))
+        for (key, holders) in slots.sorted(by: { ($0.key.serviceID, $0.key.slot) < ($1.key.serviceID, $1.key.slot) }) where key.slot.instant > now {
+            for holder in holders where !claimed.contains(Collections.claimPath(serviceID: key.serviceID, slot: key.slot, seat: holder.seat).id) {
+                reader.problems?.report(.bookingWithoutClaim(DocumentPath(Collections.bookings, holder.id), serviceID: key.serviceID, slot: key.slot))
+                break
+            }
         }
         return check
     }
@@ -108,9 +111,16 @@ public struct DataAudit {
         }
     }
 
+    /// The seats of each slot of each readable service (services not found have one).
+    private func seats(of services: [Document]) -> [ExactString: Int] {
+        var seats: [ExactString: Int] = [:]
+        for document in services { if let service = reader.service(from: document) { seats[ExactString(service.id)] = service.settings.seats } }
+        return seats
+    }
+
     /// Every readable confirmed booking, grouped by the slot it holds (earliest booking first), after
-    /// reporting each slot held by more than one; and how many booking documents there are.
-    private func bookedSlots() throws(BookingError) -> (documents: Int, slots: [SlotKey: [Booking]]) {
+    /// reporting each slot held by more bookings than its seats; and how many booking documents there are.
+    private func bookedSlots(seats: [ExactString: Int]) throws(BookingError) -> (documents: Int, slots: [SlotKey: [Booking]]) {
         let documents = try storeCall { () throws(StoreError) in try store.listAll(collection: Collections.bookings) }
         reportDuplicates(documents, in: Collections.bookings, id: reader.bookingID(of:))
         var slots: [SlotKey: [Booking]] = [:]
@@ -121,7 +131,8 @@ public struct DataAudit {
         for (key, holders) in slots where holders.count > 1 {
             slots[key] = holders.sorted { ($0.timestamp, $0.id) < ($1.timestamp, $1.id) }
         }
-        for (key, holders) in slots.sorted(by: { ($0.key.serviceID, $0.key.slot) < ($1.key.serviceID, $1.key.slot) }) where holders.count > 1 {
+        for (key, holders) in slots.sorted(by: { ($0.key.serviceID, $0.key.slot) < ($1.key.serviceID, $1.key.slot) })
+        where holders.count > seats[ExactString(key.serviceID), default: 1] {
             reader.problems?.report(.doubleBooking(serviceID: key.serviceID, slot: key.slot, bookingIDs: holders.map(\.id)))
         }
         return (documents.count, slots)

@@ -13,15 +13,15 @@ public protocol ServiceDirectory: Sendable {
     func allServices(from source: CatalogSource) throws(BookingError) -> [Service]
 }
 
-/// Where the catalog finds which slots are claimed (booked).
+/// Where the catalog finds which seats of which slots are claimed (booked).
 ///
 /// Claims pile up with bookings: reading every one for each catalog build made a read's cost
 /// grow with the bookings ever made. `StoreClaimDirectory` reads them all every time; the read
 /// model's cached directory keeps them and reads only what was written since it last looked.
 public protocol ClaimDirectory: Sendable {
-    /// The claimed slots of every service, in time order per service, keyed by service id byte
+    /// The claimed seats of every service, in time order per service, keyed by service id byte
     /// for byte. It may also hold slots that have begun, and services that no longer exist.
-    func allClaimedSlots(from source: CatalogSource) throws(BookingError) -> [ExactString: [Slot]]
+    func allClaimedSeats(from source: CatalogSource) throws(BookingError) -> [ExactString: [SeatClaim]]
 }
 
 /// The store's uncached reads of services and claims: what the directories answer from.
@@ -80,19 +80,19 @@ public struct CatalogSource {
         }
     }
 
-    /// The service and slot a claim id names; nil for an id that is not a claim's.
-    public static func claim(id: String) -> (serviceID: ExactString, slot: Slot)? {
+    /// The service and seat a claim id names; nil for an id that is not a claim's.
+    public static func claim(id: String) -> (serviceID: ExactString, claim: SeatClaim)? {
         var id = id
         return id.withUTF8 { bytes in
-            Collections.split(claimID: bytes).map { (ExactString(String(decoding: $0.serviceID, as: UTF8.self)), $0.slot) }
+            Collections.split(claimID: bytes).map { (ExactString(String(decoding: $0.serviceID, as: UTF8.self)), $0.claim) }
         }
     }
 
-    /// The claimed slots of every service, from every claim id (claims are read by id alone: a
-    /// claim's id names its service and slot).
-    public func allClaimedSlots() throws(BookingError) -> [ExactString: [Slot]] {
+    /// The claimed seats of every service, from every claim id (claims are read by id alone: a
+    /// claim's id names its service, slot and seat).
+    public func allClaimedSeats() throws(BookingError) -> [ExactString: [SeatClaim]] {
         let ids = try storeCall { () throws(StoreError) in try store.ids(collection: Collections.slotClaims, in: nil) }
-        return Collections.claimedSlots(claimIDs: ids)
+        return Collections.claimedSeats(claimIDs: ids)
     }
 }
 
@@ -123,7 +123,7 @@ public struct StoreServiceDirectory: ServiceDirectory {
 public struct StoreClaimDirectory: ClaimDirectory {
     public init() {}
 
-    public func allClaimedSlots(from source: CatalogSource) throws(BookingError) -> [ExactString: [Slot]] {
-        try source.allClaimedSlots()
+    public func allClaimedSeats(from source: CatalogSource) throws(BookingError) -> [ExactString: [SeatClaim]] {
+        try source.allClaimedSeats()
     }
 }

@@ -95,6 +95,8 @@ public struct ServiceSettings: Equatable, Sendable {
     public var description: String?
     /// Not listed by `GET /services`, still shown and bookable by id.
     public var hidden = false
+    /// How many bookings each slot takes (a class's places).
+    public var seats = 1
     /// A slot beginning sooner than this after now is neither listed nor bookable.
     public var minNoticeMinutes: Int?
     /// A slot beginning later than this after now is neither listed nor bookable.
@@ -135,12 +137,28 @@ extension Array {
 /// A service with the slots that are still free.
 public struct ServiceAvailability: Equatable, Sendable {
     public let service: Service
-    /// The offered slots that have not begun and are not booked, in time order.
+    /// The slots that may be booked now and have a seat left, in time order.
     public let availableSlots: [Slot]
+    /// The seats left of each of `availableSlots`; empty when the service has one seat per slot
+    /// (then every listed slot has one).
+    let seatsLeft: [Int]
+
+    init(service: Service, availableSlots: [Slot], seatsLeft: [Int] = []) {
+        precondition(seatsLeft.isEmpty || seatsLeft.count == availableSlots.count)
+        self.service = service
+        self.availableSlots = availableSlots
+        self.seatsLeft = seatsLeft
+    }
+
+    /// The seats left of `availableSlots[index]`.
+    public func seatsLeft(at index: Int) -> Int { seatsLeft.isEmpty ? 1 : seatsLeft[index] }
 
     /// The same, with only the free slots within `range`.
     func within(_ range: TimeRange) -> ServiceAvailability {
-        range.from == nil && range.to == nil ? self : ServiceAvailability(service: service, availableSlots: availableSlots.filter(range.contains))
+        guard range.from != nil || range.to != nil else { return self }
+        let kept = availableSlots.indices.filter { range.contains(availableSlots[$0]) }
+        return ServiceAvailability(
+            service: service, availableSlots: kept.map { availableSlots[$0] }, seatsLeft: seatsLeft.isEmpty ? [] : kept.map { seatsLeft[$0] })
     }
 }
 
@@ -157,10 +175,12 @@ public struct Booking: Equatable, Sendable {
     public let cancelledAt: Timestamp?
     /// How to reach the customer: shown only to the holder of the manage token and the admin.
     public let contact: Contact
+    /// Which of the slot's seats it holds (its claim): 1 unless the service has more seats.
+    public let seat: Int
 
     public init(
         id: String, serviceID: String, slot: Slot, userName: String, timestamp: Timestamp, status: BookingStatus = .confirmed,
-        cancelledAt: Timestamp? = nil, contact: Contact = Contact()
+        cancelledAt: Timestamp? = nil, contact: Contact = Contact(), seat: Int = 1
     ) {
         self.id = id
         self.serviceID = serviceID
@@ -170,10 +190,14 @@ public struct Booking: Equatable, Sendable {
         self.status = status
         self.cancelledAt = cancelledAt
         self.contact = contact
+        self.seat = seat
     }
 
-    /// The same booking at another slot.
-    func moved(to slot: Slot) -> Booking { changed(slot: slot) }
+    /// The same booking at another slot and seat.
+    func moved(to slot: Slot, seat: Int) -> Booking { changed(slot: slot, seat: seat) }
+
+    /// The same booking holding another seat of its slot.
+    func seated(_ seat: Int) -> Booking { changed(seat: seat) }
 
     /// The same booking, cancelled at `time`.
     func cancelled(at time: Timestamp) -> Booking { changed(status: .cancelled, cancelledAt: time) }
@@ -182,11 +206,11 @@ public struct Booking: Equatable, Sendable {
     var withoutContact: Booking { changed(contact: Contact()) }
 
     private func changed(
-        slot: Slot? = nil, status: BookingStatus? = nil, cancelledAt: Timestamp? = nil, contact: Contact? = nil
+        slot: Slot? = nil, status: BookingStatus? = nil, cancelledAt: Timestamp? = nil, contact: Contact? = nil, seat: Int? = nil
     ) -> Booking {
         Booking(
             id: id, serviceID: serviceID, slot: slot ?? self.slot, userName: userName, timestamp: timestamp, status: status ?? self.status,
-            cancelledAt: cancelledAt ?? self.cancelledAt, contact: contact ?? self.contact)
+            cancelledAt: cancelledAt ?? self.cancelledAt, contact: contact ?? self.contact, seat: seat ?? self.seat)
     }
 }
 
@@ -260,6 +284,7 @@ public struct ServiceSettingsInput: Sendable {
     public var durationMinutes: Int64?
     public var description: String?
     public var hidden: Bool?
+    public var seats: Int64?
     public var minNoticeMinutes: Int64?
     public var maxAdvanceDays: Int64?
     public var schedule: ScheduleInput?

@@ -2,6 +2,7 @@
 /// what is stored is always what a request could have made.
 extension Validation {
     static let maximumDescriptionLength = 2000
+    static let seats: ClosedRange<Int64> = 1...1000
     static let durationMinutes: ClosedRange<Int64> = 1...1440
     static let minNoticeMinutes: ClosedRange<Int64> = 0...525_600
     static let maximumAdvanceDays: ClosedRange<Int64> = 1...3660
@@ -29,6 +30,7 @@ extension Validation {
             try Self.text(text, field: "description", maximumLength: maximumDescriptionLength)
         }
         settings.hidden = input.hidden ?? false
+        settings.seats = try number(input.seats ?? 1, in: seats, field: "seats")
         settings.minNoticeMinutes = try input.minNoticeMinutes.map { value throws(BookingError) in
             try number(value, in: minNoticeMinutes, field: "min_notice_minutes")
         }

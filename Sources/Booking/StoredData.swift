@@ -139,6 +139,7 @@ public struct DocumentReader: Sendable {
         case .boolean(let hidden)?: input.hidden = hidden
         default: throw .invalidField("hidden", "must be a boolean")
         }
+        input.seats = try integer(document["seats"], "seats")
         input.minNoticeMinutes = try integer(document["min_notice_minutes"], "min_notice_minutes")
         input.maxAdvanceDays = try integer(document["max_advance_days"], "max_advance_days")
         switch document["schedule"] {
@@ -178,12 +179,15 @@ public struct DocumentReader: Sendable {
         default: timestamp = document.createTime
         }
         let cancelled = Self.isCancelled(document)
+        var seat = 1
+        if case .integer(let number)? = document["seat"], (2...Int64(Validation.seats.upperBound)).contains(number) { seat = Int(number) }
         var cancelledAt: Timestamp? = nil
         if cancelled, case .timestamp(let time)? = document["cancelled_at"] { cancelledAt = time }
         return Booking(
             id: bookingID(of: document), serviceID: serviceID, slot: slot, userName: userName, timestamp: timestamp,
             status: cancelled ? .cancelled : .confirmed, cancelledAt: cancelledAt,
-            contact: Contact(email: document["email"]?.stringValue, phone: document["phone"]?.stringValue, notes: document["notes"]?.stringValue))
+            contact: Contact(email: document["email"]?.stringValue, phone: document["phone"]?.stringValue, notes: document["notes"]?.stringValue),
+            seat: seat)
     }
 
     /// The fields `bookedSlot(from:)` reads: what to select when only booked slots are wanted.

@@ -39,6 +39,7 @@ enum JSONBodies {
         case .bool(let hidden)?: settings.hidden = hidden
         default: throw .invalidRequest("hidden must be true or false")
         }
+        settings.seats = try optionalInteger(object, "seats")
         settings.minNoticeMinutes = try optionalInteger(object, "min_notice_minutes")
         settings.maxAdvanceDays = try optionalInteger(object, "max_advance_days")
         switch object["schedule"] {
@@ -191,6 +192,7 @@ enum JSONBodies {
             case "service_name": JSON.writeString(service.name, to: &output)
             case "slots":
                 let duration = service.settings.durationMinutes.map { Int64($0) * 60 }
+                var index = 0
                 JSON.writeArray(availability.availableSlots, to: &output) { slot, output in
                     output.append(UInt8(ascii: "{"))
                     if let duration {
@@ -198,9 +200,13 @@ enum JSONBodies {
                         Slot(Timestamp(seconds: slot.instant.seconds + duration)).appendSpelling(to: &output, dates: &dates)
                         output.append(contentsOf: #"","#.utf8)
                     }
-                    output.append(contentsOf: #""seats_left":1,"start":""#.utf8)
+                    output.append(contentsOf: #""seats_left":"#.utf8)
+                    let left = availability.seatsLeft(at: index)  // most often 1: no string made for a digit
+                    if left < 10 { output.append(UInt8(48 + left)) } else { output.append(contentsOf: String(left).utf8) }
+                    output.append(contentsOf: #","start":""#.utf8)
                     slot.appendSpelling(to: &output, dates: &dates)
                     output.append(contentsOf: #""}"#.utf8)
+                    index += 1
                 }
             default: settings[key]?.write(to: &output)
             }
@@ -211,7 +217,9 @@ enum JSONBodies {
     /// The settings' members of a service's object, as a request gives them: every setting,
     /// those not set shown as their defaults or left out when they have none.
     static func settingsMembers(_ settings: ServiceSettings) -> [String: JSON] {
-        var members: [String: JSON] = ["time_zone": .string(settings.timeZone), "hidden": .bool(settings.hidden)]
+        var members: [String: JSON] = [
+            "time_zone": .string(settings.timeZone), "hidden": .bool(settings.hidden), "seats": .integer(Int64(settings.seats)),
+        ]
         if let duration = settings.durationMinutes { members["duration_minutes"] = .integer(Int64(duration)) }
         if let description = settings.description { members["description"] = .string(description) }
         if let notice = settings.minNoticeMinutes { members["min_notice_minutes"] = .integer(Int64(notice)) }

@@ -21,7 +21,7 @@ import Synchronization
 /// otherwise.
 public final class CachedClaimDirectory: ClaimDirectory {
     private struct State {
-        var claimed: [ExactString: [Slot]] = [:]
+        var claimed: [ExactString: [SeatClaim]] = [:]
         /// Where the next look at recent writes begins (the store's clock); nil: read them all.
         var nextSince: Timestamp?
         var fullReadAt = -Double.infinity
@@ -48,7 +48,7 @@ public final class CachedClaimDirectory: ClaimDirectory {
         self.lifetime = lifetime
     }
 
-    public func allClaimedSlots(from source: CatalogSource) throws(BookingError) -> [ExactString: [Slot]] {
+    public func allClaimedSeats(from source: CatalogSource) throws(BookingError) -> [ExactString: [SeatClaim]] {
         try state.withLock { state throws(BookingError) in
             let version = counters.availabilityVersion
             let now = clock.monotonic()
@@ -70,21 +70,21 @@ public final class CachedClaimDirectory: ClaimDirectory {
     /// looked, from which the next look at recent writes begins.
     private static func readAll(from source: CatalogSource, into state: inout State, at now: Double) throws(BookingError) {
         let asOf = try source.slotsWritten(since: farFuture)?.asOf
-        state.claimed = try source.allClaimedSlots()
+        state.claimed = try source.allClaimedSeats()
         state.nextSince = asOf.map(lookingBack(from:))
         state.fullReadAt = now
     }
 
-    /// Takes out the slots released lately, then adds those claimed lately (some of which it
-    /// holds already; a slot released and claimed again ends claimed).
+    /// Takes out the seats released lately, then adds those claimed lately (some of which it
+    /// holds already; a seat released and claimed again ends claimed).
     private static func add(_ written: WrittenSlots, into state: inout State) {
         for release in written.released {
-            guard let (serviceID, slot) = CatalogSource.claim(id: release.id) else { continue }
-            state.claimed[serviceID]?.removeSorted(slot)
+            guard let (serviceID, claim) = CatalogSource.claim(id: release.id) else { continue }
+            state.claimed[serviceID]?.removeSorted(claim)
         }
-        for claim in written.claimed {
-            guard let (serviceID, slot) = CatalogSource.claim(id: claim.id) else { continue }
-            state.claimed[serviceID, default: []].insertSorted(slot)
+        for written in written.claimed {
+            guard let (serviceID, claim) = CatalogSource.claim(id: written.id) else { continue }
+            state.claimed[serviceID, default: []].insertSorted(claim)
         }
         state.nextSince = lookingBack(from: written.asOf)
     }
@@ -94,25 +94,25 @@ public final class CachedClaimDirectory: ClaimDirectory {
     }
 }
 
-extension Array where Element == Slot {
-    /// Removes `slot` from the ordered array, if it holds it.
-    mutating func removeSorted(_ slot: Slot) {
-        let index = firstIndex(notBefore: slot)
-        if index < endIndex && self[index] == slot { remove(at: index) }
+extension Array where Element == SeatClaim {
+    /// Removes `claim` from the ordered array, if it holds it.
+    mutating func removeSorted(_ claim: SeatClaim) {
+        let index = firstIndex(notBefore: claim)
+        if index < endIndex && self[index] == claim { remove(at: index) }
     }
 
-    /// Inserts `slot` where it keeps the array in order, unless it holds it already.
-    mutating func insertSorted(_ slot: Slot) {
-        let index = firstIndex(notBefore: slot)
-        if index == endIndex || self[index] != slot { insert(slot, at: index) }
+    /// Inserts `claim` where it keeps the array in order, unless it holds it already.
+    mutating func insertSorted(_ claim: SeatClaim) {
+        let index = firstIndex(notBefore: claim)
+        if index == endIndex || self[index] != claim { insert(claim, at: index) }
     }
 
-    /// The index of the first slot not before `slot` in the ordered array (binary search).
-    private func firstIndex(notBefore slot: Slot) -> Int {
+    /// The index of the first claim not before `claim` in the ordered array (binary search).
+    private func firstIndex(notBefore claim: SeatClaim) -> Int {
         var low = startIndex, high = endIndex
         while low < high {
             let middle = (low + high) / 2
-            if self[middle] < slot { low = middle + 1 } else { high = middle }
+            if self[middle] < claim { low = middle + 1 } else { high = middle }
         }
         return low
     }

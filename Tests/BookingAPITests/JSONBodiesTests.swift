@@ -16,7 +16,7 @@ import Testing
         ServiceAvailability(service: Service(id: "room/2", name: "Room", slots: []), availableSlots: []),
         ServiceAvailability(
             service: Service(id: "class", name: "Class", slots: [], settings: Self.everySetting),
-            availableSlots: [try! Slot(parsing: "2031-05-01T09:00:00Z"), try! Slot(parsing: "2031-05-01T23:30:00Z")]),
+            availableSlots: [try! Slot(parsing: "2031-05-01T09:00:00Z"), try! Slot(parsing: "2031-05-01T23:30:00Z")], seatsLeft: [12, 3]),
     ]
 
     static let everySetting: ServiceSettings = {
@@ -25,6 +25,7 @@ import Testing
         settings.durationMinutes = 45
         settings.description = "Bring \"shoes\"\nand water"
         settings.hidden = true
+        settings.seats = 12
         settings.minNoticeMinutes = 60
         settings.maxAdvanceDays = 30
         settings.schedule = WeeklySchedule(
@@ -44,9 +45,12 @@ import Testing
             "available_slots": .array(availability.availableSlots.map { .string($0.description) }),
             "time_zone": .string(service.settings.timeZone),
             "hidden": .bool(service.settings.hidden),
+            "seats": .integer(Int64(service.settings.seats)),
             "slots": .array(
-                availability.availableSlots.map { slot in
-                    var members: [String: JSON] = ["start": .string(slot.description), "seats_left": .integer(1)]
+                availability.availableSlots.indices.map { index in
+                    let slot = availability.availableSlots[index]
+                    let left = service.settings.seats == 12 ? [12, 3][index] : 1
+                    var members: [String: JSON] = ["start": .string(slot.description), "seats_left": .integer(Int64(left))]
                     if service.settings.durationMinutes == 45 {
                         members["end"] = .string(Slot(Timestamp(seconds: slot.instant.seconds + 2700)).description)
                     }

@@ -121,12 +121,32 @@ import Testing
         let slot = try Slot(parsing: "2031-05-01T10:30:00+01:00")
         for serviceID in ["cut", "room@2", "a@b@c", "Zoë", ""] {
             let id = Collections.claimPath(serviceID: serviceID, slot: slot).id
-            #expect(Collections.claimedSlots(claimIDs: [id]) == [ExactString(serviceID): [slot]])
+            #expect(Collections.claimedSeats(claimIDs: [id]) == [ExactString(serviceID): [SeatClaim(slot: slot)]])
+            let seat = Collections.claimPath(serviceID: serviceID, slot: slot, seat: 12).id
+            #expect(seat == "\(serviceID)@2031-05-01T09:30:00Z#12")
+            #expect(Collections.claimedSeats(claimIDs: [seat]) == [ExactString(serviceID): [SeatClaim(slot: slot, seat: 12)]])
         }
-        #expect(Collections.claimedSlots(claimIDs: ["no-at-sign", "cut@not-a-time", "cut@2031-05-01T09:30:00.5Z", "cut@"]).isEmpty)
         #expect(
-            Collections.claimedSlots(claimIDs: ["cut@2031-05-01T10:30:00+01:00"]) == [ExactString("cut"): [slot]],
+            Collections.claimedSeats(claimIDs: [
+                "no-at-sign", "cut@not-a-time", "cut@2031-05-01T09:30:00.5Z", "cut@", "cut@2031-05-01T09:30:00Z#",
+                "cut@2031-05-01T09:30:00Z#1", "cut@2031-05-01T09:30:00Z#02", "cut@2031-05-01T09:30:00Z#x", "cut@2031-05-01T09:30:00Z#12345",
+            ]).isEmpty)
+        #expect(
+            Collections.claimedSeats(claimIDs: ["cut@2031-05-01T10:30:00+01:00"]) == [ExactString("cut"): [SeatClaim(slot: slot)]],
             "a spelling that is not canonical still names its slot")
+    }
+
+    @Test func theClaimsOfEverySeatOfASlotLieInItsRangeAndNoOthers() throws {
+        let slot = try Slot(parsing: "2031-05-01T09:30:00Z")
+        let range = Collections.seatClaimIDs(of: "cut", slot: slot)
+        let inside = [1, 2, 9, 10, 1000].map { Collections.claimPath(serviceID: "cut", slot: slot, seat: $0).id }
+        let outside = ["cut@2031-05-01T09:30:01Z", "cut@2031-05-01T09:00:00Z#2", "cut@2031-05-01T09:30:00Z@x@2031-05-01T09:30:00Z", "cut"]
+        func holds(_ id: String) -> Bool {
+            !Array(id.utf8).lexicographicallyPrecedes(Array(range.lowerBound.utf8))
+                && Array(id.utf8).lexicographicallyPrecedes(Array(range.upperBound.utf8))
+        }
+        for id in inside { #expect(holds(id), "\(id)") }
+        for id in outside { #expect(!holds(id), "\(id)") }
     }
 
     @Test func claimedSlotsAreGatheredPerServiceInTimeOrderWhateverTheOrderOfTheIDs() throws {
@@ -138,7 +158,7 @@ import Testing
             ExactString("room"): [slots[5]], ExactString("caf\u{e9}"): [slots[1]], ExactString("cafe\u{301}"): [slots[2]],
         ]
         for order in [ids, ids.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }, ids.reversed()] {
-            #expect(Collections.claimedSlots(claimIDs: order) == expected)
+            #expect(Collections.claimedSeats(claimIDs: order) == expected.mapValues { $0.map { SeatClaim(slot: $0) } })
         }
     }
 }

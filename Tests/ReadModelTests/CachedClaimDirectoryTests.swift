@@ -42,7 +42,7 @@ import Testing
 
     /// The claimed slots per service, as text.
     func claimed() throws -> [String: [String]] {
-        Dictionary(uniqueKeysWithValues: try directory.allClaimedSlots(from: source).map { ($0.key.string, $0.value.map(\.description)) })
+        Dictionary(uniqueKeysWithValues: try directory.allClaimedSeats(from: source).map { ($0.key.string, $0.value.map(\.slot.description)) })
     }
 
     @Test func afterOneFullReadOnlyRecentWritesAreRead() throws {
@@ -103,33 +103,58 @@ import Testing
         #expect(reads() == (1, 2))
     }
 
+    @Test func aReleasedSeatFreesThatSeatOnlyAndASeatSeenTwiceCountsOnce() throws {
+        try claim("a", "2031-01-01T10:00:00Z")
+        try claim("a", "2031-01-01T10:00:00Z#2")
+        try claim("a", "2031-01-01T10:00:00Z#3")
+        _ = try claimed()
+        storeClock.advance(by: 0.001)
+        try store.commit([
+            .delete(DocumentPath("slot_claims", "a@2031-01-01T10:00:00Z#2"), .none),
+            .set(DocumentPath("slot_releases", "a@2031-01-01T10:00:00Z#2"), ["service_id": .string("a")], .none),
+        ])
+        model.recordChange(.availability)
+        #expect(try directory.allClaimedSeats(from: source)[ExactString("a")]?.map(\.seat) == [1, 3])
+        // The next look begins a second back: the claims seen before are seen again, and held once.
+        clock.advance(by: 0.1)
+        try claim("a", "2031-01-01T10:00:00Z#2")
+        model.recordChange(.availability)
+        #expect(try directory.allClaimedSeats(from: source)[ExactString("a")]?.map(\.seat) == [1, 2, 3])
+        #expect(reads() == (1, 2))
+    }
+
     @Test func removingKeepsTheOrderAndIgnoresSlotsNotHeld() throws {
-        var slots = try ["08", "09", "10"].map { try Slot(parsing: "2031-01-01T\($0):00:00Z") }
-        slots.removeSorted(try Slot(parsing: "2031-01-01T09:00:00Z"))
-        slots.removeSorted(try Slot(parsing: "2031-01-01T11:00:00Z"))
-        #expect(slots.map(\.description) == ["2031-01-01T08:00:00Z", "2031-01-01T10:00:00Z"])
+        var claims = try ["08", "09", "10"].map { SeatClaim(slot: try Slot(parsing: "2031-01-01T\($0):00:00Z")) }
+        claims.insertSorted(SeatClaim(slot: try Slot(parsing: "2031-01-01T09:00:00Z"), seat: 2))
+        claims.removeSorted(SeatClaim(slot: try Slot(parsing: "2031-01-01T09:00:00Z")))
+        claims.removeSorted(SeatClaim(slot: try Slot(parsing: "2031-01-01T11:00:00Z")))
+        claims.removeSorted(SeatClaim(slot: try Slot(parsing: "2031-01-01T10:00:00Z"), seat: 3))
+        #expect(claims.map { "\($0.slot)#\($0.seat)" } == ["2031-01-01T08:00:00Z#1", "2031-01-01T09:00:00Z#2", "2031-01-01T10:00:00Z#1"])
     }
 
     @Test func aStoreThatCannotSayWhatWasWrittenIsReadInFullAfterAChangeAndOncePerLifetime() throws {
         let firestoreLike = CountingStore(store, tellsWritten: false)
         let source = CatalogSource(store: firestoreLike, reader: DocumentReader())
         try claim("a", "2031-01-01T10:00:00Z")
-        #expect(try directory.allClaimedSlots(from: source).count == 1 && firestoreLike.count("ids") == 1)
+        #expect(try directory.allClaimedSeats(from: source).count == 1 && firestoreLike.count("ids") == 1)
         try claim("b", "2031-01-01T10:00:00Z")
         clock.advance(by: 0.6)
-        #expect(try directory.allClaimedSlots(from: source).count == 1 && firestoreLike.count("ids") == 1, "within the lifetime")
+        #expect(try directory.allClaimedSeats(from: source).count == 1 && firestoreLike.count("ids") == 1, "within the lifetime")
         model.recordChange(.availability)
-        #expect(try directory.allClaimedSlots(from: source).count == 2 && firestoreLike.count("ids") == 2, "a change here")
+        #expect(try directory.allClaimedSeats(from: source).count == 2 && firestoreLike.count("ids") == 2, "a change here")
         try claim("c", "2031-01-01T10:00:00Z")
         clock.advance(by: 1)
-        #expect(try directory.allClaimedSlots(from: source).count == 3 && firestoreLike.count("ids") == 3, "the lifetime on")
+        #expect(try directory.allClaimedSeats(from: source).count == 3 && firestoreLike.count("ids") == 3, "the lifetime on")
     }
 
     @Test func insertingKeepsEachServicesSlotsInOrderOnce() throws {
-        var slots = try ["10", "08", "12"].map { try Slot(parsing: "2031-01-01T\($0):00:00Z") }.sorted()
-        slots.insertSorted(try Slot(parsing: "2031-01-01T09:00:00Z"))
-        slots.insertSorted(try Slot(parsing: "2031-01-01T12:00:00Z"))
-        slots.insertSorted(try Slot(parsing: "2031-01-01T13:00:00Z"))
-        #expect(slots.map(\.description) == ["08", "09", "10", "12", "13"].map { "2031-01-01T\($0):00:00Z" })
+        var claims = try ["10", "08", "12"].map { SeatClaim(slot: try Slot(parsing: "2031-01-01T\($0):00:00Z")) }.sorted()
+        claims.insertSorted(SeatClaim(slot: try Slot(parsing: "2031-01-01T09:00:00Z")))
+        claims.insertSorted(SeatClaim(slot: try Slot(parsing: "2031-01-01T12:00:00Z")))
+        claims.insertSorted(SeatClaim(slot: try Slot(parsing: "2031-01-01T13:00:00Z")))
+        claims.insertSorted(SeatClaim(slot: try Slot(parsing: "2031-01-01T12:00:00Z"), seat: 3))
+        claims.insertSorted(SeatClaim(slot: try Slot(parsing: "2031-01-01T12:00:00Z"), seat: 2))
+        #expect(
+            claims.map { "\($0.slot.description.dropFirst(11).prefix(2))#\($0.seat)" } == ["08#1", "09#1", "10#1", "12#1", "12#2", "12#3", "13#1"])
     }
 }

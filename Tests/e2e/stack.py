@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import threading
 from collections import Counter
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -108,10 +109,10 @@ def instant(text):
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def check_store(service_id):
+def check_store(service_id, seats=1):
     """The invariant of the service's data in the store: one confirmed booking per claim and no
-    claim without one, each confirmed booking of a future slot holding the claim of its slot
-    (so no slot has two). Returns the confirmed bookings."""
+    claim without one, each confirmed booking of a future slot holding the claim of its seat of
+    its slot (so no slot has more bookings than seats). Returns the confirmed bookings."""
     claims = store_documents("slot_claims", service_id)
     bookings = store_documents("bookings", service_id)
     confirmed = {b["booking_id"]: b for b in bookings if b.get("status", "confirmed") == "confirmed"}
@@ -119,10 +120,34 @@ def check_store(service_id):
         holder = confirmed.get(claim["booking_id"])
         assert holder is not None, f"a claim without a confirmed booking: {claim}"
         assert instant(holder["slot"]) == instant(claim["slot"]), (claim, holder)
+        seat = int(holder.get("seat", 1))
+        assert claim["id"].endswith(f"#{seat}" if seat > 1 else "Z"), (claim, holder)
     held = Counter(instant(b["slot"]) for b in confirmed.values())
-    assert all(count == 1 for count in held.values()), f"a slot held twice: {held}"
+    assert all(count <= seats for count in held.values()), f"a slot held more than {seats} times: {held}"
     assert len(claims) == len(confirmed), (claims, confirmed)
     return list(confirmed.values())
+
+
+def at_once(*actions):
+    """Runs each action on its own thread and connection, released together; their results in order."""
+    barrier = threading.Barrier(len(actions))
+    results = [None] * len(actions)
+
+    def run(index, action):
+        with requests.Session() as session:
+            barrier.wait()
+            try:
+                results[index] = action(session)
+            except requests.RequestException as error:
+                results[index] = error
+
+    threads = [threading.Thread(target=run, args=(i, action)) for i, action in enumerate(actions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(90)
+    assert not any(thread.is_alive() for thread in threads), "a client hung"
+    return results
 
 
 def bookingctl(*args):

@@ -47,7 +47,8 @@ def test_services_list_free_slots_in_time_order():
     assert created["available_slots"] == slots
     listed = call("GET", "/services").json()["services"]
     mine = [s for s in listed if s["service_id"] == created["service_id"]]
-    assert mine == [{"service_id": created["service_id"], "service_name": "Listed", "available_slots": slots}]
+    assert mine == [{"service_id": created["service_id"], "service_name": "Listed", "available_slots": slots, "time_zone": "UTC",
+                     "hidden": False, "seats": 1, "slots": [{"start": slot, "seats_left": 1} for slot in slots]}]
     assert call("GET", f"/services/{created['service_id']}").json() == mine[0]
 
 

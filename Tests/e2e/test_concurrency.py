@@ -2,36 +2,19 @@
 
 import socket
 import ssl
-import threading
 from collections import Counter
 from urllib.parse import urlparse
 
-import requests
-
-from stack import BASE, CA, call, count_documents, create_service, future_slots
+from stack import BASE, CA, at_once, call, count_documents, create_service, future_slots
 
 
 def race(requests_to_send):
     """Sends every (service_id, slot, user) at once, each on its own connection; returns the responses."""
-    barrier = threading.Barrier(len(requests_to_send))
-    responses = [None] * len(requests_to_send)
-
-    def client(index, service_id, slot, user):
-        with requests.Session() as session:
-            barrier.wait()
-            try:
-                responses[index] = call("POST", "/book", session=session, timeout=60,
-                                        json={"service_id": service_id, "slot": slot, "user_name": user})
-            except requests.RequestException as error:
-                responses[index] = error
-
-    threads = [threading.Thread(target=client, args=(i, *request)) for i, request in enumerate(requests_to_send)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(90)
-    assert not any(thread.is_alive() for thread in threads), "a client hung"
-    return responses
+    return at_once(*[
+        (lambda session, service_id=service_id, slot=slot, user=user:
+         call("POST", "/book", session=session, timeout=60, json={"service_id": service_id, "slot": slot, "user_name": user}))
+        for service_id, slot, user in requests_to_send
+    ])
 
 
 def test_200_clients_racing_for_one_slot_make_exactly_one_booking():

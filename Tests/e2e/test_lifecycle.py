@@ -3,17 +3,16 @@ keys, contact details, the listing; races between them, with the store checked a
 
 import csv
 import io
-import threading
 import time
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-import requests
 
 import json
 
-from stack import ADMIN, BACKEND, assert_error, bookingctl, call, check_store, create_service, future_slots, instant, store_documents
+from stack import (ADMIN, BACKEND, assert_error, at_once, bookingctl, call, check_store, create_service, future_slots, instant,
+                   store_documents)
 
 
 def make_booking(service_id, slot, **extra):
@@ -28,28 +27,6 @@ def bearer(token):
 
 def free(service_id):
     return call("GET", f"/services/{service_id}").json()["available_slots"]
-
-
-def at_once(*actions):
-    """Runs each action on its own thread and connection, released together; their results in order."""
-    barrier = threading.Barrier(len(actions))
-    results = [None] * len(actions)
-
-    def run(index, action):
-        with requests.Session() as session:
-            barrier.wait()
-            try:
-                results[index] = action(session)
-            except requests.RequestException as error:
-                results[index] = error
-
-    threads = [threading.Thread(target=run, args=(i, action)) for i, action in enumerate(actions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(90)
-    assert not any(thread.is_alive() for thread in threads), "a client hung"
-    return results
 
 
 def test_a_booking_takes_contact_details_and_a_manage_token_shown_only_to_its_holder():

@@ -3,12 +3,13 @@ across the nights clocks change (checked against Python's zoneinfo), the booking
 hidden services."""
 
 import uuid
+from collections import Counter
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from stack import ADMIN, assert_error, book, call, check_store, instant
+from stack import ADMIN, assert_error, at_once, book, call, check_store, instant
 
 EVERY_DAY = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -158,3 +159,43 @@ def test_a_hidden_service_is_not_listed_but_is_shown_and_bookable_by_id():
     shown = call("GET", f"/services/{service_id}").json()
     assert shown["hidden"] is True and shown["available_slots"] == [slot]
     assert book(service_id, slot).status_code == 201
+
+
+def test_sixty_clients_racing_for_a_slot_with_three_seats_get_exactly_three_bookings():
+    service_id = new_id("seats")
+    slot = "2031-05-06T18:00:00Z"
+    created = create({"service_id": service_id, "service_name": "Spin class", "seats": 3, "available_slots": [slot]})
+    assert created["seats"] == 3 and created["slots"] == [{"start": slot, "seats_left": 3}]
+    answers = at_once(*[
+        (lambda session, n=n: call("POST", "/book", session=session, json={"service_id": service_id, "slot": slot, "user_name": f"Rider {n}"}))
+        for n in range(60)
+    ])
+    statuses = Counter(answer.status_code for answer in answers)
+    assert statuses == {201: 3, 409: 57}, statuses
+    assert all(answer.json()["error"]["code"] == "slot_taken" for answer in answers if answer.status_code == 409)
+    held = check_store(service_id, seats=3)
+    assert sorted(int(b.get("seat", 1)) for b in held) == [1, 2, 3]
+    assert call("GET", f"/services/{service_id}").json()["available_slots"] == []
+
+    # A cancellation frees its seat, listed at once and taken again.
+    made = [answer.json() for answer in answers if answer.status_code == 201]
+    cancelled = call("DELETE", f"/bookings/{made[1]['booking_id']}", headers={"Authorization": f"Bearer {made[1]['manage_token']}"})
+    assert cancelled.status_code == 200, cancelled.text
+    assert call("GET", f"/services/{service_id}").json()["slots"] == [{"start": slot, "seats_left": 1}]
+    assert book(service_id, slot, "Waiting list").status_code == 201
+    assert_error(book(service_id, slot, "Late"), 409, "slot_taken")
+    assert len(check_store(service_id, seats=3)) == 3
+
+
+def test_a_booking_moves_into_a_free_seat_and_frees_its_own():
+    service_id = new_id("seats-move")
+    slots = ["2031-05-06T18:00:00Z", "2031-05-06T19:00:00Z"]
+    create({"service_id": service_id, "service_name": "Yoga", "seats": 2, "available_slots": slots})
+    first, second = book(service_id, slots[0]).json(), book(service_id, slots[0], "Bob").json()
+    assert book(service_id, slots[1], "Cy").status_code == 201
+    admin_move = call("POST", f"/bookings/{second['booking_id']}/reschedule", headers=ADMIN, json={"slot": slots[1]})
+    assert admin_move.status_code == 200 and admin_move.json()["slot"] == slots[1]
+    assert_error(call("POST", f"/bookings/{first['booking_id']}/reschedule", headers=ADMIN, json={"slot": slots[1]}), 409, "slot_taken")
+    listed = call("GET", f"/services/{service_id}").json()
+    assert listed["slots"] == [{"start": slots[0], "seats_left": 1}]
+    assert len(check_store(service_id, seats=2)) == 3
