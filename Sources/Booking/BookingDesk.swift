@@ -60,12 +60,17 @@ public final class BookingDesk {
     public func service(id: String, within range: TimeRange = TimeRange()) throws(BookingError) -> ServiceAvailability {
         guard (try? Validation.id(id, field: "service_id")) != nil else { throw .serviceNotFound }
         guard let service = try directory.service(id: id, from: source) else { throw .serviceNotFound }
+        return try currentAvailability(of: service).within(range)
+    }
+
+    /// What `service` has free now, from its claims as the store holds them.
+    func currentAvailability(of service: Service) throws(BookingError) -> ServiceAvailability {
         let claimIDs = try storeCall { () throws(StoreError) in
-            try store.ids(collection: Collections.slotClaims, in: Collections.claimIDs(of: id))
+            try store.ids(collection: Collections.slotClaims, in: Collections.claimIDs(of: service.id))
         }
         // The range also holds the claims of services whose ids start with `{id}@`.
-        let claimed = try addingExternalBookings(to: Collections.claimedSeats(claimIDs: claimIDs), of: id)
-        return availability(of: service, claimed: claimed[ExactString(id)] ?? [], at: now()).within(range)
+        let claimed = try addingExternalBookings(to: Collections.claimedSeats(claimIDs: claimIDs), of: service.id)
+        return availability(of: service, claimed: claimed[ExactString(service.id)] ?? [], at: now())
     }
 
     /// Creates a service with its slots (normalised, de-duplicated, in time order; all of them
@@ -78,12 +83,7 @@ public final class BookingDesk {
         let id = try request.id.map { id throws(BookingError) in try Validation.id(id, field: "service_id") } ?? Self.autoID()
         let name = try Validation.name(request.name, field: "service_name")
         let (settings, zone) = try Validation.serviceSettings(request.settings, zones: reader.zones)
-        guard request.slots.count <= Validation.maximumSlotsPerService else {
-            throw .invalidField("available_slots", "must hold at most \(Validation.maximumSlotsPerService) slots")
-        }
-        var slots = Set<Slot>()
-        for text in request.slots { slots.insert(try Slot(parsing: text)) }
-        let service = Service(id: id, name: name, slots: Array(slots), settings: settings, zone: zone)
+        let service = Service(id: id, name: name, slots: try Validation.slots(request.slots), settings: settings, zone: zone)
         let created = availability(of: service, claimed: [], at: now())
         do {
             try store.commit([.create(DocumentPath(Collections.services, id), service.fields)] + (record?.writes(created) ?? []))

@@ -22,6 +22,10 @@ public enum BookingError: Error, Equatable, Sendable {
     case bookingCancelled
     /// The booking kept changing while this change was tried; nothing was written.
     case bookingChanged
+    /// A change of a service would leave these confirmed bookings without their slot or seat.
+    case slotHasBookings([Booking])
+    /// The service changed while this change was made from it; nothing was written.
+    case serviceChanged
     /// The store could not be reached; nothing is known to have changed.
     case storeUnavailable
     /// The store failed in a way the client cannot fix.
@@ -43,6 +47,10 @@ public enum BookingError: Error, Equatable, Sendable {
         case .bookingInPast: "booking_in_past"
         case .bookingCancelled: "booking_cancelled"
         case .bookingChanged: "booking_changed"
+        case .slotHasBookings: "slot_has_bookings"
+        case .serviceChanged: "service_changed"
+        case .slotHasBookings: "slot_has_bookings"
+        case .serviceChanged: "service_changed"
         case .storeUnavailable: "store_unavailable"
         case .storeFailure: "internal_error"
         }
@@ -64,6 +72,10 @@ public enum BookingError: Error, Equatable, Sendable {
         case .bookingInPast: "the booking's slot has begun; only the business can change it now"
         case .bookingCancelled: "the booking is cancelled"
         case .bookingChanged: "the booking changed while this was tried; try again"
+        case .slotHasBookings(let bookings):
+            "\(bookings.count) confirmed booking\(bookings.count == 1 ? "" : "s") would lose \(bookings.count == 1 ? "its" : "their") slot or seat; "
+                + "they are listed in error.bookings; repeat with ?cancel_bookings=true to cancel them"
+        case .serviceChanged: "the service changed while this change was made; read it and try again"
         case .storeUnavailable: "the booking store is unavailable; try again shortly"
         case .storeFailure: "the booking store failed"
         }

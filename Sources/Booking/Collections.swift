@@ -138,7 +138,18 @@ extension Service {
     }
 }
 
+extension Service {
+    /// The fields of a service's document that its definition writes (the settings' only when
+    /// set): what an edit replaces, keeping any others.
+    static let fieldNames = ["service_id", "service_name", "available_slots"] + ServiceSettings.fieldNames
+
+    /// Set when the service was retired: such a document is no service to list or book.
+    static let retiredField = "retired_at"
+}
+
 extension ServiceSettings {
+    static let fieldNames = ["time_zone", "duration_minutes", "description", "hidden", "seats", "min_notice_minutes", "max_advance_days", "schedule"]
+
     /// The settings' fields, beside the original application's: only those set and not their
     /// default, so a service that uses none keeps that application's document shape. A day's
     /// opening hours are stored as `09:00-12:00` strings: Firestore arrays cannot hold arrays.

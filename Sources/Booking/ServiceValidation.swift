@@ -13,6 +13,16 @@ extension Validation {
     /// Generated slots a schedule may offer over its horizon (explicit ones are counted apart).
     static let maximumGeneratedSlots = 20_000
 
+    /// A service's explicit slots: at most 5,000, normalised and de-duplicated.
+    static func slots(_ texts: [String]) throws(BookingError) -> [Slot] {
+        guard texts.count <= maximumSlotsPerService else {
+            throw .invalidField("available_slots", "must hold at most \(maximumSlotsPerService) slots")
+        }
+        var slots = Set<Slot>()
+        for text in texts { slots.insert(try Slot(parsing: text)) }
+        return Array(slots)
+    }
+
     /// The settings with their defaults, and the zone they name.
     static func serviceSettings(_ input: ServiceSettingsInput, zones: any TimeZoneLookup) throws(BookingError) -> (
         ServiceSettings, any LocalTimeZone

@@ -64,8 +64,10 @@ public struct DocumentReader: Sendable {
     }
 
     /// The service a document holds: its `service_id` field (else its document id), its name,
-    /// and every slot that names an instant, each with the spelling it is stored in.
+    /// and every slot that names an instant, each with the spelling it is stored in; nil for a
+    /// retired service (`retired_at`), which is no longer listed or booked.
     public func service(from document: Document) -> Service? {
+        guard document[Service.retiredField] == nil else { return nil }  // retired: no service, and no problem
         guard let name = document["service_name"]?.stringValue else {
             report(.unreadableDocument(document.path, reason: "service_name is missing or not a string"))
             return nil

@@ -2,19 +2,28 @@ import Booking
 import Idempotency
 
 /// Every error the API returns: a stable code, a message for people, and the HTTP status.
-/// All error bodies have one shape: `{"error": {"code": "...", "message": "..."}}`.
+/// All error bodies have one shape: `{"error": {"code": "...", "message": "..."}}`, and
+/// `slot_has_bookings` adds the bookings it is about (`"bookings": [{"booking_id", "slot"}]`).
 public struct APIError: Error, Equatable, Sendable {
     public let status: Int
     public let code: String
     public let message: String
     /// Extra headers the status calls for (`Allow`, `WWW-Authenticate`, `Retry-After`).
     public let headers: [String: String]
+    /// The bookings the error is about (`slot_has_bookings`), as booking id and slot.
+    public let bookings: [(id: String, slot: String)]
 
-    public init(status: Int, code: String, message: String, headers: [String: String] = [:]) {
+    public init(status: Int, code: String, message: String, headers: [String: String] = [:], bookings: [(id: String, slot: String)] = []) {
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers
+        self.bookings = bookings
+    }
+
+    public static func == (lhs: APIError, rhs: APIError) -> Bool {
+        (lhs.status, lhs.code, lhs.message, lhs.headers) == (rhs.status, rhs.code, rhs.message, rhs.headers)
+            && lhs.bookings.map(\.id) == rhs.bookings.map(\.id) && lhs.bookings.map(\.slot) == rhs.bookings.map(\.slot)
     }
 
     static func notFound() -> APIError {
@@ -75,7 +84,7 @@ public struct APIError: Error, Equatable, Sendable {
         var headers: [String: String] = [:]
         switch error {
         case .invalidField, .invalidSlot, .slotNotOffered, .slotInPast, .slotTooSoon, .slotTooFarAhead: status = 422
-        case .slotTaken, .serviceExists, .bookingInPast, .bookingCancelled, .bookingChanged: status = 409
+        case .slotTaken, .serviceExists, .bookingInPast, .bookingCancelled, .bookingChanged, .slotHasBookings, .serviceChanged: status = 409
         case .serviceNotFound, .bookingNotFound: status = 404
         case .forbidden: status = 403
         case .storeUnavailable:
@@ -83,6 +92,8 @@ public struct APIError: Error, Equatable, Sendable {
             headers["Retry-After"] = "1"
         case .storeFailure: status = 500
         }
-        self.init(status: status, code: error.code, message: error.message, headers: headers)
+        var bookings: [(id: String, slot: String)] = []
+        if case .slotHasBookings(let held) = error { bookings = held.map { ($0.id, $0.slot.description) } }
+        self.init(status: status, code: error.code, message: error.message, headers: headers, bookings: bookings)
     }
 }

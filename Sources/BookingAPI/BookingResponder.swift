@@ -73,6 +73,25 @@ public final class BookingResponder: Responder {
             return try availability(request, key: "/services") { () throws(APIError) in
                 JSONBodies.services(try booking { () throws(BookingError) in try desk.services() })
             }
+        case (.service(let id), "PATCH"):
+            try authorize(request)
+            let patch = try jsonBody(request, mergePatch: true)
+            let cancelling = try Self.cancellingBookings(request)
+            let change = try changingService(id: id) { stored throws(APIError) in
+                let replacement = try JSONBodies.patchedService(stored.service, patch: patch)
+                return try booking { () throws(BookingError) in
+                    try desk.updateService(stored, to: replacement, cancellingHeldBookings: cancelling)
+                }
+            }
+            guard let availability = change.availability else { throw .notFound() }
+            return Self.json(200, JSONBodies.service(availability))
+        case (.service(let id), "DELETE"):
+            try authorize(request)
+            let cancelling = try Self.cancellingBookings(request)
+            let change = try changingService(id: id) { stored throws(APIError) in
+                try booking { () throws(BookingError) in try desk.retireService(stored, cancellingHeldBookings: cancelling) }
+            }
+            return Self.json(200, JSONBodies.retired(serviceID: id, change))
         case (.service(let id), _):
             let query = try QueryParameters(request.query)
             if let range = try Self.slotRange(query) {
@@ -138,6 +157,33 @@ public final class BookingResponder: Responder {
                 headers: [("Content-Type", "text/csv; charset=utf-8; header=present"), ("Cache-Control", "no-store")]
                     + (page.next.map { [("Next-Page-Token", $0.token)] } ?? []),
                 body: BookingsCSV.document(page.bookings))
+        }
+    }
+
+    /// Makes a change of the service `id` from its stored definition, again from a fresh read
+    /// when the service changed meanwhile (up to five times), and records it in the read model.
+    private func changingService(id: String, change: (StoredService) throws(APIError) -> ServiceChange) throws(APIError) -> ServiceChange {
+        for attempt in 1...5 {
+            let stored = try booking { () throws(BookingError) in try desk.storedService(id: id) }
+            do {
+                let made = try change(stored)
+                reads.recordChange(.services)
+                if !made.cancelled.isEmpty { reads.recordChange(.availability) }
+                return made
+            } catch  where error.code == BookingError.serviceChanged.code && attempt < 5 {
+                continue
+            }
+        }
+        throw APIError(BookingError.serviceChanged)
+    }
+
+    /// Whether a change of a service may cancel the bookings it would leave without their slot
+    /// or seat (`cancel_bookings=true`); `false` or absent: such a change is refused.
+    private static func cancellingBookings(_ request: Request) throws(APIError) -> Bool {
+        switch try QueryParameters(request.query)["cancel_bookings"] {
+        case nil, "false": return false
+        case "true": return true
+        default: throw .invalidRequest("cancel_bookings must be true or false")
         }
     }
 
@@ -239,12 +285,14 @@ public final class BookingResponder: Responder {
 
     private static let preconditions = ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"]
 
-    /// The body of a request that must carry JSON: 413 when too large, 415 when not JSON.
-    private func jsonBody(_ request: Request) throws(APIError) -> [UInt8] {
+    /// The body of a request that must carry JSON (or, for `mergePatch`, a JSON merge patch):
+    /// 413 when too large, 415 when not JSON.
+    private func jsonBody(_ request: Request, mergePatch: Bool = false) throws(APIError) -> [UInt8] {
         switch request.body {
         case .tooLarge: throw .payloadTooLarge(limit: maximumBodyBytes)
         case .bytes(let bytes):
-            guard let type = request.contentType, Self.isJSON(type) else { throw .unsupportedMediaType() }
+            guard let type = request.contentType, Self.isJSON(type) || (mergePatch && Self.mediaType(type) == "application/merge-patch+json")
+            else { throw .unsupportedMediaType() }
             return bytes
         }
     }
@@ -252,8 +300,12 @@ public final class BookingResponder: Responder {
     /// `application/json`, with or without parameters such as `charset=utf-8`.
     static func isJSON(_ contentType: String) -> Bool {
         if contentType == "application/json" || contentType.hasPrefix("application/json;") { return true }
-        let mediaType = contentType.prefix { $0 != ";" }.filter { $0 != " " && $0 != "\t" }.lowercased()
-        return mediaType == "application/json"
+        return mediaType(contentType) == "application/json"
+    }
+
+    /// A Content-Type's media type, without parameters or white space, in lower case.
+    private static func mediaType(_ contentType: String) -> String {
+        contentType.prefix { $0 != ";" }.filter { $0 != " " && $0 != "\t" }.lowercased()
     }
 
     /// The bearer token of `Authorization`, if the header has that form.

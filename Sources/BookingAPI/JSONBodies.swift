@@ -22,10 +22,38 @@ enum JSONBodies {
     }
 
     static func newService(from body: [UInt8]) throws(APIError) -> NewService {
-        let object = try object(from: body)
+        try newService(from: try object(from: body))
+    }
+
+    private static func newService(from object: [String: JSON]) throws(APIError) -> NewService {
         let id = try optionalString(object, "service_id")
         let slots = try optionalStrings(object, "available_slots", "available_slots must be an array of date-time strings") ?? []
         return NewService(id: id, name: try string(object, "service_name"), slots: slots, settings: try settings(object))
+    }
+
+    /// The service `stored` changed by a JSON merge patch (RFC 7396) of its definition: the
+    /// object `definition(of:)` gives, with the patch's members set, replaced or (null) removed.
+    static func patchedService(_ stored: Service, patch body: [UInt8]) throws(APIError) -> NewService {
+        let json: JSON
+        do {
+            json = try JSONParser.parse(body)
+        } catch {
+            throw .invalidJSON(error.description)
+        }
+        guard case .object = json else { throw .invalidRequest("a merge patch of a service must be a JSON object") }
+        guard case .object(let patched) = JSON.object(definition(of: stored)).mergePatched(with: json) else {
+            throw .invalidRequest("a merge patch of a service must be a JSON object")
+        }
+        return try newService(from: patched)
+    }
+
+    /// A service's definition as a request gives it: id, name, every explicit slot (begun or
+    /// not) and the settings. What a merge patch applies to.
+    static func definition(of service: Service) -> [String: JSON] {
+        settingsMembers(service.settings).merging([
+            "service_id": .string(service.id), "service_name": .string(service.name),
+            "available_slots": .array(service.slots.map { .string($0.description) }),
+        ]) { _, new in new }
     }
 
     /// A service's settings from its JSON object (fields absent or null take their defaults).
@@ -153,12 +181,24 @@ enum JSONBodies {
         return output
     }
 
+    /// The answer to retiring a service: its id, when, and the bookings cancelled with it.
+    static func retired(serviceID: String, _ change: ServiceChange) -> [UInt8] {
+        JSON.object([
+            "service_id": .string(serviceID), "retired_at": .string(change.retiredAt?.rfc3339 ?? ""),
+            "cancelled_bookings": .array(change.cancelled.map { .string($0.id) }),
+        ]).serialized()
+    }
+
     static func health(backend: String, healthy: Bool) -> [UInt8] {
         JSON.object(["status": .string(healthy ? "ok" : "unavailable"), "backend": .string(backend)]).serialized()
     }
 
     static func error(_ error: APIError) -> [UInt8] {
-        JSON.object(["error": .object(["code": .string(error.code), "message": .string(error.message)])]).serialized()
+        var members: [String: JSON] = ["code": .string(error.code), "message": .string(error.message)]
+        if !error.bookings.isEmpty {
+            members["bookings"] = .array(error.bookings.map { .object(["booking_id": .string($0.id), "slot": .string($0.slot)]) })
+        }
+        return JSON.object(["error": .object(members)]).serialized()
     }
 
     /// About the size `write` makes: the fixed text, the id and name, the settings, 23 bytes per

@@ -41,7 +41,8 @@ public enum Route: Equatable, Sendable {
     /// The methods the endpoint answers; HEAD goes wherever GET does.
     public var allowedMethods: [String] {
         switch self {
-        case .health, .service, .bookings: ["GET", "HEAD"]
+        case .health, .bookings: ["GET", "HEAD"]
+        case .service: ["GET", "HEAD", "PATCH", "DELETE"]
         case .services: ["GET", "HEAD", "POST"]
         case .booking: ["GET", "HEAD", "DELETE"]
         case .book, .reschedule: ["POST"]

@@ -34,3 +34,20 @@ public enum JSON: Equatable, Sendable {
         return nil
     }
 }
+
+extension JSON {
+    /// This value with a JSON merge patch (RFC 7396) applied: an object patch sets, replaces or
+    /// (with null) removes members, recursively; any other patch replaces the value.
+    public func mergePatched(with patch: JSON) -> JSON {
+        guard case .object(let changes) = patch else { return patch }
+        var members = objectValue ?? [:]
+        for (name, change) in changes {
+            if change == .null {
+                members[name] = nil
+            } else {
+                members[name] = (members[name] ?? .null).mergePatched(with: change)
+            }
+        }
+        return .object(members)
+    }
+}

@@ -7,18 +7,14 @@ import Testing
 /// Slots with more than one seat: one claim per seat taken, never more bookings than seats,
 /// and a cancelled or moved booking's seat free again.
 @Suite struct SeatsTests {
-    let clock = ManualClock()
+    let clock: ManualClock
     let store: MemoryStore
     let desk: BookingDesk
     let slots = ["2031-03-01T09:00:00Z", "2031-03-01T10:00:00Z"]
 
     init() throws {
-        let clock = clock
-        store = MemoryDatabase(clock: { clock.now() }).makeStore()
-        desk = BookingDesk(store: store, now: { clock.now() })
-        var settings = ServiceSettingsInput()
-        settings.seats = 3
-        _ = try desk.createService(NewService(id: "class", name: "Class", slots: slots, settings: settings))
+        let service = try SeatedService(id: "class", seats: 3, slots: slots)
+        (clock, store, desk) = (service.clock, service.store, service.desk)
     }
 
     func book(_ slot: String, _ name: String = "Ann") throws -> NewBooking {

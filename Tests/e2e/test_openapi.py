@@ -146,3 +146,21 @@ def test_lifecycle_responses_match_their_schemas():
     check(move, "POST", call("POST", f"/bookings/{booking}/reschedule", json={"slot": slots[2]}, headers=owner))
     check("/services/{service_id}", "GET", call("GET", f"/services/{sid}", params={"from": slots[1]}))
     check("/services", "GET", call("GET", "/services", params={"to": "never"}))
+
+
+def test_service_changes_match_their_schemas():
+    service = create_service(future_slots(2))
+    sid, slots = service["service_id"], service["available_slots"]
+    merge = {**ADMIN, "Content-Type": "application/merge-patch+json"}
+    check("/services/{service_id}", "PATCH", call("PATCH", f"/services/{sid}", headers=merge, data='{"seats": 2, "description": "x"}'))
+    check("/services/{service_id}", "PATCH", call("PATCH", f"/services/{sid}", headers=merge, data='{"seats": 0}'))
+    check("/services/{service_id}", "PATCH", call("PATCH", f"/services/{sid}", headers=merge, data='{'))
+    check("/services/{service_id}", "PATCH", call("PATCH", "/services/missing", headers=merge, data="{}"))
+    check("/services/{service_id}", "PATCH", call("PATCH", f"/services/{sid}", data="{}", headers={"Content-Type": "application/json"}))
+    assert call("POST", "/book", json={"service_id": sid, "slot": slots[0], "user_name": "Spec"}).status_code == 201
+    held = call("PATCH", f"/services/{sid}", headers=merge, data='{"available_slots": []}')
+    assert held.status_code == 409
+    check("/services/{service_id}", "PATCH", held)
+    check("/services/{service_id}", "DELETE", call("DELETE", f"/services/{sid}", headers=ADMIN))
+    check("/services/{service_id}", "DELETE", call("DELETE", f"/services/{sid}?cancel_bookings=true", headers=ADMIN))
+    check("/services/{service_id}", "DELETE", call("DELETE", f"/services/{sid}", headers=ADMIN))

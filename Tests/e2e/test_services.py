@@ -2,6 +2,7 @@
 across the nights clocks change (checked against Python's zoneinfo), the booking window and
 hidden services."""
 
+import json
 import uuid
 from collections import Counter
 from datetime import date, datetime, time, timedelta, timezone
@@ -199,3 +200,91 @@ def test_a_booking_moves_into_a_free_seat_and_frees_its_own():
     listed = call("GET", f"/services/{service_id}").json()
     assert listed["slots"] == [{"start": slots[0], "seats_left": 1}]
     assert len(check_store(service_id, seats=2)) == 3
+
+
+def patch(service_id, body, query="", headers=None):
+    return call("PATCH", f"/services/{service_id}{query}", headers={**ADMIN, "Content-Type": "application/merge-patch+json", **(headers or {})},
+                data=json.dumps(body))
+
+
+def test_a_merge_patch_edits_a_service_and_null_restores_a_default():
+    service_id = new_id("edit")
+    slots = ["2031-05-06T09:00:00Z", "2031-05-06T10:00:00Z"]
+    create({"service_id": service_id, "service_name": "Cut", "description": "Short", "hidden": True, "available_slots": slots})
+    edited = patch(service_id, {"service_name": "Cut and wash", "description": None, "hidden": None, "seats": 2, "duration_minutes": 45,
+                                "available_slots": slots + ["2031-05-06T11:00:00Z"], "time_zone": "Europe/Berlin",
+                                "schedule": {"weekly": {"sat": [["10:00", "12:00"]]}, "slot_minutes": 60, "horizon_days": 7}})
+    assert edited.status_code == 200, edited.text
+    body = edited.json()
+    assert body["service_name"] == "Cut and wash" and "description" not in body and body["hidden"] is False
+    assert body["seats"] == 2 and body["duration_minutes"] == 45 and body["time_zone"] == "Europe/Berlin"
+    assert body["schedule"]["weekly"] == {"sat": [["10:00", "12:00"]]}
+    assert slots[0] in body["available_slots"] and "2031-05-06T11:00:00Z" in body["available_slots"]
+    assert call("GET", f"/services/{service_id}").json() == body
+    assert service_id in [s["service_id"] for s in call("GET", "/services").json()["services"]], "no longer hidden: listed"
+    # Plain application/json is a merge patch too; a schedule member removed by null.
+    assert call("PATCH", f"/services/{service_id}", headers=ADMIN, json={"schedule": None}).json().get("schedule") is None
+
+    for bad, status, code in [
+        ({"service_id": "another"}, 422, "invalid_field"),
+        ({"seats": 0}, 422, "invalid_field"),
+        ({"service_name": None}, 400, "invalid_request"),
+        ({"time_zone": "Nowhere/Else"}, 422, "invalid_field"),
+    ]:
+        assert_error(patch(service_id, bad), status, code)
+    assert_error(call("PATCH", f"/services/{service_id}", headers={**ADMIN, "Content-Type": "text/plain"}, data="{}"), 415, "unsupported_media_type")
+    assert_error(call("PATCH", f"/services/{service_id}", headers={**ADMIN, "Content-Type": "application/merge-patch+json"}, data="[1]"),
+                 400, "invalid_request")
+    assert_error(call("PATCH", f"/services/{service_id}", json={"seats": 3}), 401, "unauthorized")
+    assert_error(patch("no-such-service", {"seats": 3}), 404, "service_not_found")
+    assert_error(patch(service_id, {"seats": 3}, query="?cancel_bookings=maybe"), 400, "invalid_request")
+    assert call("GET", f"/services/{service_id}").json()["seats"] == 2, "refused patches changed nothing"
+
+
+def test_removing_booked_slots_or_seats_is_refused_with_the_bookings_unless_they_are_cancelled():
+    service_id = new_id("held")
+    slots = ["2031-05-06T09:00:00Z", "2031-05-06T10:00:00Z", "2031-05-06T11:00:00Z"]
+    create({"service_id": service_id, "service_name": "Class", "seats": 3, "available_slots": slots})
+    first = book(service_id, slots[0]).json()
+    second, third = book(service_id, slots[1], "Bob").json(), book(service_id, slots[1], "Cy").json()
+
+    refused = patch(service_id, {"available_slots": slots[1:]})
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "slot_has_bookings"
+    assert refused.json()["error"]["bookings"] == [{"booking_id": first["booking_id"], "slot": slots[0]}]
+    fewer_seats = patch(service_id, {"seats": 1})
+    assert fewer_seats.status_code == 409
+    assert fewer_seats.json()["error"]["bookings"] == [{"booking_id": third["booking_id"], "slot": slots[1]}], "the latest made goes"
+    assert call("GET", f"/services/{service_id}").json()["seats"] == 3
+
+    # Removing a free slot and lowering seats to what is held are fine.
+    assert patch(service_id, {"available_slots": slots[:2], "seats": 2}).status_code == 200
+    moved = patch(service_id, {"available_slots": slots[1:2], "seats": 1}, query="?cancel_bookings=true")
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["available_slots"] == []
+    statuses = {b: call("GET", f"/bookings/{b}").json()["status"] for b in (first["booking_id"], second["booking_id"], third["booking_id"])}
+    assert statuses == {first["booking_id"]: "cancelled", second["booking_id"]: "confirmed", third["booking_id"]: "cancelled"}
+    assert len(check_store(service_id)) == 1
+
+
+def test_a_retired_service_is_gone_from_listing_and_booking_and_its_bookings_stay():
+    service_id = new_id("retire")
+    slots = ["2031-05-06T09:00:00Z", "2031-05-06T10:00:00Z"]
+    create({"service_id": service_id, "service_name": "Old", "available_slots": slots})
+    made = book(service_id, slots[0]).json()
+    refused = call("DELETE", f"/services/{service_id}", headers=ADMIN)
+    assert refused.status_code == 409 and refused.json()["error"]["bookings"][0]["booking_id"] == made["booking_id"]
+    assert call("GET", f"/services/{service_id}").status_code == 200
+    assert_error(call("DELETE", f"/services/{service_id}"), 401, "unauthorized")
+
+    retired = call("DELETE", f"/services/{service_id}?cancel_bookings=true", headers=ADMIN)
+    assert retired.status_code == 200, retired.text
+    assert retired.json()["cancelled_bookings"] == [made["booking_id"]] and retired.json()["retired_at"]
+    assert_error(call("GET", f"/services/{service_id}"), 404, "service_not_found")
+    assert service_id not in [s["service_id"] for s in call("GET", "/services").json()["services"]]
+    assert_error(book(service_id, slots[1]), 404, "service_not_found")
+    assert call("GET", f"/bookings/{made['booking_id']}").json()["status"] == "cancelled"
+    assert [b["booking_id"] for b in call("GET", f"/bookings?service_id={service_id}", headers=ADMIN).json()["bookings"]] == [made["booking_id"]]
+    assert_error(call("DELETE", f"/services/{service_id}", headers=ADMIN), 404, "service_not_found")
+    assert_error(call("POST", "/services", headers=ADMIN, json={"service_id": service_id, "service_name": "Again", "available_slots": slots}),
+                 409, "service_exists")
+    assert check_store(service_id) == []
