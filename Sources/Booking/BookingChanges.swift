@@ -58,7 +58,7 @@ extension BookingDesk {
             if let refusal = service.refusal(of: slot, at: time) { throw refusal }
             let seats = service.settings.seats
             let taken: Set<Int> = seats == 1 ? [] : try takenSeats(of: booking.serviceID, slot: slot)
-            guard let seat = (1...seats).first(where: { !taken.contains($0) }) else { throw .slotTaken }
+            guard let seat = Self.freeSeat(of: seats, taken: taken) else { throw .slotTaken }
             let moved = booking.moved(to: slot, seat: seat)
             var fields = stored.document.fields
             fields["slot"] = .string(service.spelling(of: slot))

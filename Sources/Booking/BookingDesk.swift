@@ -118,7 +118,7 @@ public final class BookingDesk {
         // the lowest free seat is tried; a seat taken meanwhile is added and the next tried.
         var taken: Set<Int> = seats == 1 ? [] : try takenSeats(of: serviceID, slot: slot)
         while true {
-            guard let seat = (1...seats).first(where: { !taken.contains($0) }) else { throw .slotTaken }
+            guard let seat = Self.freeSeat(of: seats, taken: taken) else { throw .slotTaken }
             let booking = unseated.seated(seat)
             let made = NewBooking(booking: booking, manageToken: token)
             let claim = Collections.claimPath(serviceID: serviceID, slot: slot, seat: seat)
@@ -148,6 +148,14 @@ public final class BookingDesk {
             record?.committed = true
             return made
         }
+    }
+
+    /// The lowest seat to try of a slot with `seats` seats whose `taken` seats have claims; nil
+    /// when as many claims as seats exist. (Claims may name seats beyond `seats` after the
+    /// service's seats were lowered: they count, so a slot never holds more than its seats.)
+    static func freeSeat(of seats: Int, taken: Set<Int>) -> Int? {
+        guard taken.count < seats else { return nil }
+        return (1...seats).first { !taken.contains($0) }
     }
 
     /// The seats of a slot whose claims exist.

@@ -48,6 +48,18 @@ import Testing
         #expect(change.availability?.availableSlots.map(\.description) == [slots[0], slots[2]])
     }
 
+    @Test func seatsLoweredBelowAClaimedSeatsNumberStillBoundTheBookings() throws {
+        _ = try edit(seats: 3)
+        let bookings = try (1...3).map { try book(slots[0], "Guest \($0)") }
+        _ = try desk.cancel(id: bookings[1].id, by: .admin)  // seats 1 and 3 stay taken
+        _ = try edit(seats: 2)
+        #expect(try desk.service(id: "svc").availableSlots.map(\.description) == [slots[1], slots[2]])
+        #expect(throws: BookingError.slotTaken) { try book(slots[0], "Fourth") }
+        _ = try desk.cancel(id: bookings[2].id, by: .admin)
+        #expect(try book(slots[0], "Fifth").seat == 2)
+        #expect(throws: BookingError.slotTaken) { try book(slots[0], "Sixth") }
+    }
+
     @Test func bookingsOfSlotsThatBeganDoNotHoldAnEditBack() throws {
         let ann = try book(slots[0])
         clock.advance(by: Double(try Slot(parsing: slots[0]).instant.seconds) - clock.wallSeconds + 60)
