@@ -45,10 +45,10 @@ public final class BookingDesk {
 
     public var backendName: String { store.backendName }
 
-    /// Every listed (not hidden) service with its free slots (bookable now, not booked) within
-    /// `range`, in service-id order.
-    public func services(within range: TimeRange = TimeRange()) throws(BookingError) -> [ServiceAvailability] {
-        let services = try directory.allServices(from: source).filter { !$0.settings.hidden }
+    /// Every listed service (hidden ones too when `includingHidden`) with its free slots
+    /// (bookable now, not booked) within `range`, in service-id order.
+    public func services(within range: TimeRange = TimeRange(), includingHidden: Bool = false) throws(BookingError) -> [ServiceAvailability] {
+        let services = try directory.allServices(from: source).filter { includingHidden || !$0.settings.hidden }
         let claimed = try addingExternalBookings(to: claims.allClaimedSeats(from: source), of: nil)
         let currentTime = now()  // one instant for the whole catalog
         return services.map { service in

@@ -278,6 +278,31 @@ public struct NewService: Sendable {
     }
 }
 
+extension NewService {
+    /// The definition of `service` as a request would give it: what an edit starts from.
+    public init(_ service: Service) {
+        var settings = ServiceSettingsInput()
+        let current = service.settings
+        settings.timeZone = current.timeZone
+        settings.durationMinutes = current.durationMinutes.map(Int64.init)
+        settings.description = current.description
+        settings.hidden = current.hidden
+        settings.seats = Int64(current.seats)
+        settings.minNoticeMinutes = current.minNoticeMinutes.map(Int64.init)
+        settings.maxAdvanceDays = current.maxAdvanceDays.map(Int64.init)
+        settings.schedule = current.schedule.map { schedule in
+            var weekly: [String: [[String]]] = [:]
+            for (day, ranges) in zip(WeeklySchedule.weekdayNames, schedule.hours) where !ranges.isEmpty {
+                weekly[day] = ranges.map { [OpeningHours.spelling(ofMinute: $0.start), OpeningHours.spelling(ofMinute: $0.end)] }
+            }
+            return ScheduleInput(
+                weekly: weekly, slotMinutes: Int64(schedule.slotMinutes), horizonDays: Int64(schedule.horizonDays),
+                closedDates: schedule.closedDates.map(\.description))
+        }
+        self.init(id: service.id, name: service.name, slots: service.slots.map(\.description), settings: settings)
+    }
+}
+
 /// A service's settings as received (not yet validated); nil fields take their defaults.
 public struct ServiceSettingsInput: Sendable {
     public var timeZone: String?

@@ -61,17 +61,17 @@ public final class BookingResponder: Responder {
             return try idempotent(request) { record throws(APIError) in
                 try booking { () throws(BookingError) in try desk.createService(newService, recording: record) }
             } respond: { service in
-                Self.json(201, JSONBodies.service(service), headers: [("Location", "/services/\(service.service.id)")])
+                Self.json(201, ServiceJSON.service(service), headers: [("Location", "/services/\(service.service.id)")])
             } changed: {
                 reads.recordChange(.services)
             }
         case (.services, _):
             let query = try QueryParameters(request.query)
             if let range = try Self.slotRange(query) {
-                return Self.json(200, JSONBodies.services(try booking { () throws(BookingError) in try desk.services(within: range) }))
+                return Self.json(200, ServiceJSON.services(try booking { () throws(BookingError) in try desk.services(within: range) }))
             }
             return try availability(request, key: "/services") { () throws(APIError) in
-                JSONBodies.services(try booking { () throws(BookingError) in try desk.services() })
+                ServiceJSON.services(try booking { () throws(BookingError) in try desk.services() })
             }
         case (.service(let id), "PATCH"):
             try authorize(request)
@@ -84,7 +84,7 @@ public final class BookingResponder: Responder {
                 }
             }
             guard let availability = change.availability else { throw .notFound() }
-            return Self.json(200, JSONBodies.service(availability))
+            return Self.json(200, ServiceJSON.service(availability))
         case (.service(let id), "DELETE"):
             try authorize(request)
             let cancelling = try Self.cancellingBookings(request)
@@ -95,10 +95,10 @@ public final class BookingResponder: Responder {
         case (.service(let id), _):
             let query = try QueryParameters(request.query)
             if let range = try Self.slotRange(query) {
-                return Self.json(200, JSONBodies.service(try booking { () throws(BookingError) in try desk.service(id: id, within: range) }))
+                return Self.json(200, ServiceJSON.service(try booking { () throws(BookingError) in try desk.service(id: id, within: range) }))
             }
             return try availability(request, key: "/services/\(id)") { () throws(APIError) in
-                JSONBodies.service(try booking { () throws(BookingError) in try desk.service(id: id) })
+                ServiceJSON.service(try booking { () throws(BookingError) in try desk.service(id: id) })
             }
         case (.book, _):
             let bookingRequest = try JSONBodies.bookingRequest(from: jsonBody(request))

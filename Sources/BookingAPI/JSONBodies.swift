@@ -1,8 +1,10 @@
 import Booking
+import BookingFormats
 import DocumentStore
 import JSON
 
-/// The API's one JSON boundary: request bodies in, response bodies out. Nothing else in
+/// The API's JSON boundary: request bodies in, response bodies out (those of services and
+/// bookings written by BookingFormats, which bookingctl shares). Nothing else in
 /// the service touches JSON text, so the hot paths use the small strict codec only.
 enum JSONBodies {
     // MARK: Requests
@@ -41,19 +43,10 @@ enum JSONBodies {
             throw .invalidJSON(error.description)
         }
         guard case .object = json else { throw .invalidRequest("a merge patch of a service must be a JSON object") }
-        guard case .object(let patched) = JSON.object(definition(of: stored)).mergePatched(with: json) else {
+        guard case .object(let patched) = JSON.object(ServiceJSON.definition(of: stored)).mergePatched(with: json) else {
             throw .invalidRequest("a merge patch of a service must be a JSON object")
         }
         return try newService(from: patched)
-    }
-
-    /// A service's definition as a request gives it: id, name, every explicit slot (begun or
-    /// not) and the settings. What a merge patch applies to.
-    static func definition(of service: Service) -> [String: JSON] {
-        settingsMembers(service.settings).merging([
-            "service_id": .string(service.id), "service_name": .string(service.name),
-            "available_slots": .array(service.slots.map { .string($0.description) }),
-        ]) { _, new in new }
     }
 
     /// A service's settings from its JSON object (fields absent or null take their defaults).
@@ -160,27 +153,6 @@ enum JSONBodies {
 
     // MARK: Responses
 
-    /// Written straight to bytes, as the serializer would write the same objects (keys sorted):
-    /// a large catalog is rebuilt after bookings, and a tree of 100,000 strings cost more than
-    /// the catalog itself.
-    static func services(_ services: [ServiceAvailability]) -> [UInt8] {
-        var output: [UInt8] = []
-        output.reserveCapacity(services.reduce(16) { $0 + estimatedBytes($1) })
-        output.append(contentsOf: #"{"services":"#.utf8)
-        var dates = RFC3339Dates()
-        JSON.writeArray(services, to: &output) { write($0, to: &$1, dates: &dates) }
-        output.append(UInt8(ascii: "}"))
-        return output
-    }
-
-    static func service(_ service: ServiceAvailability) -> [UInt8] {
-        var output: [UInt8] = []
-        output.reserveCapacity(estimatedBytes(service))
-        var dates = RFC3339Dates()
-        write(service, to: &output, dates: &dates)
-        return output
-    }
-
     /// The answer to retiring a service: its id, when, and the bookings cancelled with it.
     static func retired(serviceID: String, _ change: ServiceChange) -> [UInt8] {
         JSON.object([
@@ -201,80 +173,4 @@ enum JSONBodies {
         return JSON.object(["error": .object(members)]).serialized()
     }
 
-    /// About the size `write` makes: the fixed text, the id and name, the settings, 23 bytes per
-    /// slot in `available_slots` and 70 in `slots`.
-    private static func estimatedBytes(_ availability: ServiceAvailability) -> Int {
-        let service = availability.service
-        return 256 + service.id.utf8.count + service.name.utf8.count + (service.settings.description?.utf8.count ?? 0)
-            + (service.settings.schedule == nil ? 0 : 600) + 93 * availability.availableSlots.count
-    }
-
-    /// A service's object: its id, name and settings, its free slots as `available_slots` (the
-    /// original application's list of strings) and as `slots` (with their ends and seats),
-    /// keys in order as the serializer writes them.
-    private static func write(_ availability: ServiceAvailability, to output: inout [UInt8], dates: inout RFC3339Dates) {
-        let service = availability.service
-        let settings = settingsMembers(service.settings)
-        output.append(UInt8(ascii: "{"))
-        for (index, key) in (Array(settings.keys) + ["available_slots", "service_id", "service_name", "slots"]).sorted().enumerated() {
-            if index > 0 { output.append(UInt8(ascii: ",")) }
-            JSON.writeString(key, to: &output)
-            output.append(UInt8(ascii: ":"))
-            switch key {
-            case "available_slots":
-                JSON.writeArray(availability.availableSlots, to: &output) { slot, output in
-                    // A slot's canonical spelling (2026-12-01T09:30:00Z) has nothing to escape.
-                    output.append(UInt8(ascii: "\""))
-                    slot.appendSpelling(to: &output, dates: &dates)
-                    output.append(UInt8(ascii: "\""))
-                }
-            case "service_id": JSON.writeString(service.id, to: &output)
-            case "service_name": JSON.writeString(service.name, to: &output)
-            case "slots":
-                let duration = service.settings.durationMinutes.map { Int64($0) * 60 }
-                var index = 0
-                JSON.writeArray(availability.availableSlots, to: &output) { slot, output in
-                    output.append(UInt8(ascii: "{"))
-                    if let duration {
-                        output.append(contentsOf: #""end":""#.utf8)
-                        Slot(Timestamp(seconds: slot.instant.seconds + duration)).appendSpelling(to: &output, dates: &dates)
-                        output.append(contentsOf: #"","#.utf8)
-                    }
-                    output.append(contentsOf: #""seats_left":"#.utf8)
-                    let left = availability.seatsLeft(at: index)  // most often 1: no string made for a digit
-                    if left < 10 { output.append(UInt8(48 + left)) } else { output.append(contentsOf: String(left).utf8) }
-                    output.append(contentsOf: #","start":""#.utf8)
-                    slot.appendSpelling(to: &output, dates: &dates)
-                    output.append(contentsOf: #""}"#.utf8)
-                    index += 1
-                }
-            default: settings[key]?.write(to: &output)
-            }
-        }
-        output.append(UInt8(ascii: "}"))
-    }
-
-    /// The settings' members of a service's object, as a request gives them: every setting,
-    /// those not set shown as their defaults or left out when they have none.
-    static func settingsMembers(_ settings: ServiceSettings) -> [String: JSON] {
-        var members: [String: JSON] = [
-            "time_zone": .string(settings.timeZone), "hidden": .bool(settings.hidden), "seats": .integer(Int64(settings.seats)),
-        ]
-        if let duration = settings.durationMinutes { members["duration_minutes"] = .integer(Int64(duration)) }
-        if let description = settings.description { members["description"] = .string(description) }
-        if let notice = settings.minNoticeMinutes { members["min_notice_minutes"] = .integer(Int64(notice)) }
-        if let advance = settings.maxAdvanceDays { members["max_advance_days"] = .integer(Int64(advance)) }
-        if let schedule = settings.schedule {
-            var weekly: [String: JSON] = [:]
-            for (day, ranges) in zip(WeeklySchedule.weekdayNames, schedule.hours) where !ranges.isEmpty {
-                weekly[day] = .array(
-                    ranges.map { .array([.string(OpeningHours.spelling(ofMinute: $0.start)), .string(OpeningHours.spelling(ofMinute: $0.end))]) })
-            }
-            members["schedule"] = .object([
-                "weekly": .object(weekly), "slot_minutes": .integer(Int64(schedule.slotMinutes)),
-                "horizon_days": .integer(Int64(schedule.horizonDays)), "closed_dates": .array(schedule.closedDates.map { .string($0.description) }),
-            ])
-        }
-        return members
-    }
 }

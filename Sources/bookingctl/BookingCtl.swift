@@ -18,7 +18,7 @@ struct BookingCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bookingctl",
         abstract: "Operate the booking service's store.",
-        subcommands: [Migrate.self, Seed.self, Copy.self, Bookings.self, Prune.self, Check.self])
+        subcommands: [Migrate.self, Seed.self, Copy.self, Services.self, Bookings.self, Prune.self, Check.self])
 
     enum Backend: String, ExpressibleByArgument, CaseIterable {
         case postgres, firestore
@@ -39,6 +39,12 @@ struct BookingCtl: ParsableCommand {
     /// Problems printed as lines, once each, and kept for a summary.
     static func printedProblems() -> ProblemsReportedOnce {
         ProblemsReportedOnce { print("  \($0.failsCheck ? "error" : "warning"): \($0.description)") }
+    }
+
+    /// The booking rules on the store of `backend`, reading documents as the server does.
+    static func desk(_ backend: Backend?) throws -> BookingDesk {
+        let (configuration, store) = try BookingCtl.store(backend)
+        return BookingDesk(store: store, now: Timestamp.now, reader: try reader(backend, configuration))
     }
 
     /// How the store's documents are read, as the server reads them, reporting to `problems`.
@@ -201,10 +207,7 @@ struct Bookings: ParsableCommand {
                 after: cursor)
         }
 
-        func desk() throws -> BookingDesk {
-            let (configuration, store) = try BookingCtl.store(backend)
-            return BookingDesk(store: store, now: Timestamp.now, reader: try BookingCtl.reader(backend, configuration))
-        }
+        func desk() throws -> BookingDesk { try BookingCtl.desk(backend) }
     }
 
     struct List: ParsableCommand {
@@ -242,9 +245,7 @@ struct Bookings: ParsableCommand {
         @Argument(help: "The booking's id.") var bookingID: String
 
         func run() throws {
-            let (configuration, store) = try BookingCtl.store(backend)
-            let desk = BookingDesk(store: store, now: Timestamp.now, reader: try BookingCtl.reader(backend, configuration))
-            write(BookingJSON.booking(try desk.cancel(id: bookingID, by: .admin), contact: true) + [10])
+            write(BookingJSON.booking(try BookingCtl.desk(backend).cancel(id: bookingID, by: .admin), contact: true) + [10])
         }
     }
 
@@ -253,6 +254,102 @@ struct Bookings: ParsableCommand {
 
     /// Writes a short text to standard error, apart from the document on standard output.
     static func note(_ text: String) { _ = Array(text.utf8).withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) } }
+}
+
+struct Services: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List, show, hide or retire services.", subcommands: [List.self, Show.self, Hide.self, Retire.self])
+
+    /// The store option every subcommand takes.
+    struct Store: ParsableArguments {
+        @Option(help: "The store (default: as the server would choose).") var backend: BookingCtl.Backend?
+
+        func desk() throws -> BookingDesk { try BookingCtl.desk(backend) }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print every service, hidden ones too: id, free slots, seats, zone, whether hidden, name (tab-separated).")
+        @OptionGroup var store: Store
+        @Flag(help: "Print the services as GET /services would, hidden ones too, in JSON.") var json = false
+
+        func run() throws {
+            let services = try store.desk().services(includingHidden: true)
+            if json {
+                Bookings.write(ServiceJSON.services(services) + [10])
+                return
+            }
+            print(["id", "free", "seats", "time_zone", "hidden", "name"].joined(separator: "\t"))
+            for availability in services {
+                let service = availability.service
+                print(
+                    [
+                        service.id, String(availability.availableSlots.count), String(service.settings.seats), service.settings.timeZone,
+                        service.settings.hidden ? "hidden" : "listed", service.name,
+                    ].joined(separator: "\t"))
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print one service as GET /services/{id} shows it.")
+        @OptionGroup var store: Store
+        @Argument(help: "The service's id.") var serviceID: String
+
+        func run() throws {
+            Bookings.write(ServiceJSON.service(try store.desk().service(id: serviceID)) + [10])
+        }
+    }
+
+    struct Hide: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Hide a service from GET /services and the page (still bookable by id), or list it again with --unhide.")
+        @OptionGroup var store: Store
+        @Flag(help: "List the service again.") var unhide = false
+        @Argument(help: "The service's id.") var serviceID: String
+
+        func run() throws {
+            let desk = try store.desk()
+            let stored = try desk.storedService(id: serviceID)
+            var definition = NewService(stored.service)
+            var settings = definition.settings
+            settings.hidden = !unhide
+            definition = NewService(id: definition.id, name: definition.name, slots: definition.slots, settings: settings)
+            _ = try desk.updateService(stored, to: definition, cancellingHeldBookings: false)
+            print("\(serviceID): \(unhide ? "listed" : "hidden")")
+        }
+    }
+
+    struct Retire: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Retire a service: no longer listed or bookable; its bookings stay. Refused while it has future confirmed bookings, unless --cancel-bookings."
+        )
+        @OptionGroup var store: Store
+        @Flag(name: .customLong("cancel-bookings"), help: "Cancel its confirmed bookings of slots that have not begun.") var cancelBookings = false
+        @Argument(help: "The service's id.") var serviceID: String
+
+        func run() throws {
+            let desk = try store.desk()
+            let change: ServiceChange
+            do {
+                change = try desk.retireService(try desk.storedService(id: serviceID), cancellingHeldBookings: cancelBookings)
+            } catch {
+                guard let bookings = Self.heldBookings(in: error) else { throw error }
+                Bookings.note("\(serviceID) has \(bookings.count) confirmed future bookings; nothing changed (--cancel-bookings cancels them):\n")
+                for booking in bookings { Bookings.note("  \(booking.id) \(booking.slot)\n") }
+                throw ExitCode(1)
+            }
+            print("\(serviceID): retired at \(change.retiredAt?.rfc3339 ?? ""); \(change.cancelled.count) bookings cancelled")
+            for booking in change.cancelled { print("  cancelled \(booking.id) (\(booking.slot))") }
+        }
+
+        /// The bookings a `slotHasBookings` refusal lists; nil for any other error.
+        static func heldBookings(in error: any Error) -> [Booking]? {
+            guard let error = error as? BookingError, case .slotHasBookings(let bookings) = error else { return nil }
+            return bookings
+        }
+    }
 }
 
 extension DataProblem {

@@ -74,13 +74,13 @@ import Testing
     }
 
     @Test func theCatalogIsWhatTheSerializerWrites() {
-        #expect(JSONBodies.services(availabilities) == JSON.object(["services": .array(availabilities.map(tree))]).serialized())
-        #expect(JSONBodies.services([]) == Array(#"{"services":[]}"#.utf8))
+        #expect(ServiceJSON.services(availabilities) == JSON.object(["services": .array(availabilities.map(tree))]).serialized())
+        #expect(ServiceJSON.services([]) == Array(#"{"services":[]}"#.utf8))
     }
 
     @Test func oneServiceIsWhatTheSerializerWrites() {
         for availability in availabilities {
-            #expect(JSONBodies.service(availability) == tree(availability).serialized())
+            #expect(ServiceJSON.service(availability) == tree(availability).serialized())
         }
     }
 

@@ -6,11 +6,12 @@ import json
 import uuid
 from collections import Counter
 from datetime import date, datetime, time, timedelta, timezone
+from time import monotonic, sleep
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from stack import ADMIN, assert_error, at_once, book, call, check_store, instant
+from stack import ADMIN, BACKEND, assert_error, at_once, book, bookingctl, call, check_store, instant
 
 EVERY_DAY = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -288,3 +289,44 @@ def test_a_retired_service_is_gone_from_listing_and_booking_and_its_bookings_sta
     assert_error(call("POST", "/services", headers=ADMIN, json={"service_id": service_id, "service_name": "Again", "available_slots": slots}),
                  409, "service_exists")
     assert check_store(service_id) == []
+
+
+def test_bookingctl_lists_shows_hides_and_retires_services_and_the_site_follows_within_the_cache_bound():
+    service_id = new_id("ctl")
+    slots = ["2031-05-06T09:00:00Z", "2031-05-06T10:00:00Z"]
+    create({"service_id": service_id, "service_name": "Front desk", "seats": 4, "time_zone": "Europe/Berlin", "available_slots": slots})
+    made = book(service_id, slots[0]).json()
+
+    listed = bookingctl("services", "list", "--backend", BACKEND)
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split("\t") for line in listed.stdout.decode().splitlines()]
+    assert rows[0] == ["id", "free", "seats", "time_zone", "hidden", "name"]
+    assert [service_id, "2", "4", "Europe/Berlin", "listed", "Front desk"] in rows
+    shown = json.loads(bookingctl("services", "show", "--backend", BACKEND, service_id).stdout)
+    assert shown["slots"] == [{"start": slots[0], "seats_left": 3}, {"start": slots[1], "seats_left": 4}]
+
+    def listed_on_the_site():
+        return service_id in [s["service_id"] for s in call("GET", "/services").json()["services"]]
+
+    def within_the_cache_bound(condition):
+        start = monotonic()
+        while not condition():
+            assert monotonic() - start < 1 + 1.5, "not seen after READ_CACHE_SECONDS (1 s)"
+            sleep(0.05)
+
+    assert bookingctl("services", "hide", "--backend", BACKEND, service_id).returncode == 0
+    within_the_cache_bound(lambda: not listed_on_the_site())
+    assert json.loads(bookingctl("services", "list", "--backend", BACKEND, "--json").stdout)["services"][0]["service_id"] is not None
+    assert book(service_id, slots[1], "By link").status_code == 201, "hidden, still bookable by id"
+    assert bookingctl("services", "hide", "--backend", BACKEND, "--unhide", service_id).returncode == 0
+    within_the_cache_bound(listed_on_the_site)
+
+    refused = bookingctl("services", "retire", "--backend", BACKEND, service_id)
+    assert refused.returncode == 1 and made["booking_id"] in refused.stderr.decode()
+    assert call("GET", f"/services/{service_id}").status_code == 200
+    retired = bookingctl("services", "retire", "--backend", BACKEND, "--cancel-bookings", service_id)
+    assert retired.returncode == 0 and "2 bookings cancelled" in retired.stdout.decode(), retired.stdout
+    within_the_cache_bound(lambda: call("GET", f"/services/{service_id}").status_code == 404)
+    assert not listed_on_the_site()
+    assert_error(book(service_id, slots[1], "Late"), 404, "service_not_found")
+    assert check_store(service_id, seats=4) == []
