@@ -68,7 +68,8 @@ public final class BookingResponder: Responder {
         case (.services, _):
             let query = try QueryParameters(request.query)
             if let range = try Self.slotRange(query) {
-                return Self.json(200, ServiceJSON.services(try booking { () throws(BookingError) in try desk.services(within: range) }))
+                let body = ServiceJSON.services(try booking { () throws(BookingError) in try desk.services(within: range) })
+                return Self.availability(request, body, gzip: false, entityTag: ReadModel.entityTag(of: body))
             }
             return try availability(request, key: "/services") { () throws(APIError) in
                 ServiceJSON.services(try booking { () throws(BookingError) in try desk.services() })
@@ -95,7 +96,8 @@ public final class BookingResponder: Responder {
         case (.service(let id), _):
             let query = try QueryParameters(request.query)
             if let range = try Self.slotRange(query) {
-                return Self.json(200, ServiceJSON.service(try booking { () throws(BookingError) in try desk.service(id: id, within: range) }))
+                let body = ServiceJSON.service(try booking { () throws(BookingError) in try desk.service(id: id, within: range) })
+                return Self.availability(request, body, gzip: false, entityTag: ReadModel.entityTag(of: body))
             }
             return try availability(request, key: "/services/\(id)") { () throws(APIError) in
                 ServiceJSON.service(try booking { () throws(BookingError) in try desk.service(id: id) })
@@ -268,20 +270,32 @@ public final class BookingResponder: Responder {
     }
 
     /// An availability body from the read model, in gzip for clients that accept it. A large
-    /// body that has a file goes as the file's name, for nginx to send (it adds `Vary`), unless
-    /// the request has preconditions: nginx evaluates those for files, never for FastCGI
-    /// responses, so such requests get the body through FastCGI and the same answer as always.
+    /// body that has a file goes as the file's name, for nginx to send (it adds `Vary` and the
+    /// file's `ETag`), unless the request has preconditions: nginx evaluates those for files,
+    /// never for FastCGI responses, so such requests get the body (or 304) through FastCGI.
     private func availability(_ request: Request, key: String, build: () throws(APIError) -> [UInt8]) throws(APIError) -> Response {
         let accepted = Accepted(
             gzip: AcceptEncoding.acceptsGzip(request.headers["accept-encoding"]),
             file: !Self.preconditions.contains { request.headers[$0] != nil })
         switch try reads.body(for: key, accepting: accepted, build: build) {
         case .file(let uri):
-            return Self.json(200, [], headers: [("X-Accel-Redirect", uri)])
-        case .inline(let bytes, let gzip):
-            return Self.json(200, bytes, headers: [("Vary", "Accept-Encoding")] + (gzip ? [("Content-Encoding", "gzip")] : []))
+            return Self.json(200, [], headers: [("X-Accel-Redirect", uri)], cacheControl: Self.revalidate)
+        case .inline(let bytes, let gzip, let entityTag):
+            return Self.availability(request, bytes, gzip: gzip, entityTag: entityTag)
         }
     }
+
+    /// An availability body with its `ETag`, or 304 when `If-None-Match` names it (or is `*`).
+    /// Stored by caches only to be revalidated (`no-cache`): what is free changes at any time.
+    private static func availability(_ request: Request, _ body: [UInt8], gzip: Bool, entityTag: String) -> Response {
+        let headers = [("ETag", entityTag), ("Vary", "Accept-Encoding")]
+        if let tags = request.headers["if-none-match"], EntityTagList(tags).matches(entityTag) {
+            return Response(status: 304, headers: [("Cache-Control", revalidate)] + headers, body: [])
+        }
+        return json(200, body, headers: headers + (gzip ? [("Content-Encoding", "gzip")] : []), cacheControl: revalidate)
+    }
+
+    private static let revalidate = "no-cache"
 
     private static let preconditions = ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"]
 
@@ -340,9 +354,9 @@ public final class BookingResponder: Responder {
         }
     }
 
-    static func json(_ status: Int, _ body: [UInt8], headers: [(String, String)] = []) -> Response {
+    static func json(_ status: Int, _ body: [UInt8], headers: [(String, String)] = [], cacheControl: String = "no-store") -> Response {
         Response(
-            status: status, headers: [("Content-Type", "application/json; charset=utf-8"), ("Cache-Control", "no-store")] + headers,
+            status: status, headers: [("Content-Type", "application/json; charset=utf-8"), ("Cache-Control", cacheControl)] + headers,
             body: body)
     }
 }

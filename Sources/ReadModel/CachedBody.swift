@@ -12,6 +12,8 @@ import Synchronization
 /// last entry holding it goes.
 final class CachedBody: Sendable {
     let bytes: [UInt8]
+    /// The modification time its files get and its tags name (see `EntityTag`).
+    let contentTime: Int64
     /// Read without a lock once made (every read of a gzip client asks for it), made under one.
     private let gzipped = AtomicLazyReference<Made>()
     private let makingGzip = Mutex<Void>(())
@@ -25,6 +27,7 @@ final class CachedBody: Sendable {
 
     init(_ bytes: [UInt8], files: LargeBodyFiles?) {
         self.bytes = bytes
+        contentTime = EntityTag.contentTime(of: bytes)
         self.files = bytes.count >= ResponseCache.largeBodyBytes ? files : nil
     }
 
@@ -40,10 +43,10 @@ final class CachedBody: Sendable {
     }
 
     func encoded(gzip: Bool) -> EncodedBody {
-        guard gzip else { return EncodedBody(bytes, gzip: false, file: writtenFile()) }
+        guard gzip else { return EncodedBody(bytes, gzip: false, contentTime: contentTime, file: writtenFile()) }
         if let made = gzipped.load() { return made.body }
         return makingGzip.withLock { _ in
-            gzipped.load()?.body ?? gzipped.storeIfNil(Made(EncodedBody(bytes, gzip: true))).body
+            gzipped.load()?.body ?? gzipped.storeIfNil(Made(EncodedBody(bytes, gzip: true, contentTime: contentTime))).body
         }
     }
 
@@ -63,7 +66,7 @@ final class CachedBody: Sendable {
                 state = .readOnce
                 return nil
             case .readOnce:
-                let written = files.write(bytes)
+                let written = files.write(bytes, modified: contentTime)
                 state = written.map { .written($0) } ?? .failed
                 return written
             case .written(let written):

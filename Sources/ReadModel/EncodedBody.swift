@@ -8,17 +8,20 @@ struct EncodedBody {
     let isGzip: Bool
     /// The same bytes as a file that nginx sends itself, for large bodies not in gzip.
     let file: LargeBodyFiles.File?
+    /// Its validator (see `EntityTag`).
+    let entityTag: String
 
     /// Smaller bodies go as they are (nginx's own `gzip_min_length`).
     static let minimumGzipBytes = 1024
 
     /// `body`, compressed when `gzip` and it is large enough (as it is if zlib fails); `file`
-    /// holds the body as it is.
-    init(_ body: [UInt8], gzip: Bool, file: LargeBodyFiles.File? = nil) {
+    /// holds the body as it is. `contentTime` is the body's (see `EntityTag`).
+    init(_ body: [UInt8], gzip: Bool, contentTime: Int64, file: LargeBodyFiles.File? = nil) {
         if gzip, body.count >= Self.minimumGzipBytes, let compressed = Gzip.compress(body) {
             (bytes, isGzip, self.file) = (compressed, true, nil)
         } else {
             (bytes, isGzip, self.file) = (body, false, file)
         }
+        entityTag = EntityTag.value(contentTime: contentTime, size: bytes.count)
     }
 }

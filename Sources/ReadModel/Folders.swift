@@ -33,9 +33,10 @@ func fileNames(in directory: String, setting: String) throws(FolderError) -> [St
 
 private let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
 
-/// Writes `bytes` to a new file at `path`, readable by nginx (which may run as another user);
+/// Writes `bytes` to a new file at `path`, readable by nginx (which may run as another user) and
+/// modified at `modified` (seconds since 1970: nginx tags files by it, see `EntityTag`);
 /// false, with a warning logged and nothing left behind, when that fails or the file exists.
-func writeNewFile(_ path: String, _ bytes: [UInt8], logger: Logger) -> Bool {
+func writeNewFile(_ path: String, _ bytes: [UInt8], modified: Int64, logger: Logger) -> Bool {
     let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
     guard descriptor >= 0 else {
         logger.warning("cannot write a file for nginx", metadata: ["path": "\(path)", "error": "\(SystemError.last())"])
@@ -53,6 +54,10 @@ func writeNewFile(_ path: String, _ bytes: [UInt8], logger: Logger) -> Bool {
                 failure = error ?? SystemError(number: EIO)  // nothing written: no progress to wait for
             }
         }
+    }
+    if failure == nil {
+        var times = [timespec(tv_sec: time_t(modified), tv_nsec: 0), timespec(tv_sec: time_t(modified), tv_nsec: 0)]
+        if futimens(descriptor, &times) != 0 { failure = .last() }
     }
     if close(descriptor) != 0 && failure == nil { failure = .last() }
     if let failure {

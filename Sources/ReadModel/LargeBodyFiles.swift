@@ -61,9 +61,10 @@ final class LargeBodyFiles: Sendable {
         }
     }
 
-    /// Writes `body` to a new file, readable by nginx. Nil when it cannot be written (the body
-    /// is then sent through FastCGI as usual).
-    func write(_ body: [UInt8]) -> File? {
+    /// Writes `body` to a new file, readable by nginx, modified at `modified` (seconds since
+    /// 1970: see `EntityTag`). Nil when it cannot be written (the body is then sent through
+    /// FastCGI as usual).
+    func write(_ body: [UInt8], modified: Int64) -> File? {
         let number = state.withLock { state in
             state.written += 1
             return state.written
@@ -71,7 +72,7 @@ final class LargeBodyFiles: Sendable {
         removeExpired()
         let name = "\(Self.namePrefix)\(getpid())-\(number).json"
         let path = directory + "/" + name
-        guard writeNewFile(path, body, logger: logger) else { return nil }
+        guard writeNewFile(path, body, modified: modified, logger: logger) else { return nil }
         // A worker that died (and was replaced) could not remove its files: its successors do.
         try? removeFiles { kill($0, 0) != 0 && SystemError.last().number == ESRCH }
         return File(path: path, uri: Self.uriPrefix + name)

@@ -69,7 +69,7 @@ final class PublishedBodies: Sendable {
     /// body is often replaced before a second read; publishing it, gzip included, would be wasted.)
     /// Nothing is published once the second has passed or a change was counted since `version`.
     /// Failures are logged: nginx then asks the workers, as without publication.
-    func offer(_ path: String, version: UInt64, builtIn second: Int, forms: () -> (body: [UInt8], gzip: [UInt8]?)) {
+    func offer(_ path: String, version: UInt64, builtIn second: Int, forms: () -> (body: [UInt8], gzip: [UInt8]?, contentTime: Int64)) {
         guard let stem = Self.stems[path], second == clock.second else { return }
         let secondRead = handed.withLock { handed in
             if let last = handed[path], last.second == second && last.version == version { return !last.tried }
@@ -79,18 +79,19 @@ final class PublishedBodies: Sendable {
         guard secondRead else { return }
         publishing.withLockIfAvailable { _ in
             handed.withLock { $0[path] = (second, version, true) }
-            let (body, gzip) = forms()
-            publish(stem, body: body, gzip: gzip, version: version, builtIn: second)
+            let (body, gzip, contentTime) = forms()
+            publish(stem, body: body, gzip: gzip, contentTime: contentTime, version: version, builtIn: second)
         }
     }
 
-    /// Publishes `stem`'s files for `second` if no change was counted since `version`.
-    private func publish(_ stem: String, body: [UInt8], gzip: [UInt8]?, version: UInt64, builtIn second: Int) {
+    /// Publishes `stem`'s files for `second` if no change was counted since `version`, both
+    /// forms modified at the body's `contentTime` (nginx's ETag for them: see `EntityTag`).
+    private func publish(_ stem: String, body: [UInt8], gzip: [UInt8]?, contentTime: Int64, version: UInt64, builtIn second: Int) {
         let name = "\(stem)-\(second).json"
         let scratch = "\(Self.writingPrefix)\(getpid())-\(stem)"
         var files: [(scratch: String, name: String, bytes: [UInt8])] = [(scratch + ".json", name, body)]
         if let gzip { files.insert((scratch + ".json.gz", name + ".gz", gzip), at: 0) }  // in place before its plain form
-        guard files.allSatisfy({ writeNewFile(directory + "/" + $0.scratch, $0.bytes, logger: logger) }) else {
+        guard files.allSatisfy({ writeNewFile(directory + "/" + $0.scratch, $0.bytes, modified: contentTime, logger: logger) }) else {
             for file in files { unlink(directory + "/" + file.scratch) }
             return
         }

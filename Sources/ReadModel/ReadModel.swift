@@ -99,6 +99,12 @@ public final class ReadModel: Sendable {
         published?.withdraw()
     }
 
+    /// The `ETag` of a body built for one request only (see `EntityTag`), as the bodies the
+    /// read model keeps carry theirs.
+    public static func entityTag(of body: [UInt8]) -> String {
+        EntityTag.value(contentTime: EntityTag.contentTime(of: body), size: body.count)
+    }
+
     /// A reader for one worker thread.
     public func makeReader() -> Reader {
         Reader(model: self)
@@ -125,7 +131,7 @@ public final class ReadModel: Sendable {
             model.cache.offer(key, entry)
             let encoded = entry.body.encoded(gzip: accepted.gzip)
             if accepted.file, let file = encoded.file { return .file(uri: file.uri) }
-            return .inline(encoded.bytes, gzip: encoded.isGzip)
+            return .inline(encoded.bytes, gzip: encoded.isGzip, entityTag: encoded.entityTag)
         }
 
         /// As `ReadModel.recordChange(_:)`.
@@ -151,8 +157,8 @@ public struct Accepted: Sendable {
 
 /// A body as the worker hands it over.
 public enum Delivery: Equatable, Sendable {
-    /// In the response, gzip-compressed or not.
-    case inline([UInt8], gzip: Bool)
+    /// In the response, gzip-compressed or not, with its `ETag` (see `EntityTag`).
+    case inline([UInt8], gzip: Bool, entityTag: String)
     /// As a file nginx sends itself (`X-Accel-Redirect` to `uri`).
     case file(uri: String)
 }

@@ -77,7 +77,7 @@ final class ResponseCache: Sendable {
     func offer(_ key: ExactString, _ entry: Entry) {
         published?.offer(key.string, version: entry.stamp.version, builtIn: entry.stamp.second) {
             let gzip = entry.body.encoded(gzip: true)
-            return (entry.body.bytes, gzip.isGzip ? gzip.bytes : nil)
+            return (entry.body.bytes, gzip.isGzip ? gzip.bytes : nil, entry.body.contentTime)
         }
     }
 

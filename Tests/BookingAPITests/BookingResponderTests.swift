@@ -155,13 +155,25 @@ import Testing
         let plain = read([:])
         let uri = try #require(plain.header("X-Accel-Redirect"))
         #expect(plain.status == 200 && plain.body.isEmpty && uri.hasPrefix("/_large/booking-body-"))
-        #expect(plain.header("Content-Type") == "application/json; charset=utf-8" && plain.header("Cache-Control") == "no-store")
+        #expect(plain.header("Content-Type") == "application/json; charset=utf-8" && plain.header("Cache-Control") == "no-cache")
         let body = { (uri: String) in contentsOfFile(directory + "/" + uri.dropFirst("/_large/".count)) ?? [] }
         #expect(body(uri).count >= 256 * 1024 && Gzip.compress(body(uri)) == gzipped.body)
-        for precondition in ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"] {
-            let answered = read([precondition: "*"])  // nginx would evaluate it for the file; the workers' answer ignores it
+        // The tag nginx gives the file (its modification time and size) is the workers' tag of the body.
+        var status = stat()
+        #expect(stat(directory + "/" + uri.dropFirst("/_large/".count), &status) == 0)
+        let nginxTag = "\"\(String(status.st_mtim.tv_sec, radix: 16))-\(String(status.st_size, radix: 16))\""
+        for precondition in ["if-match", "if-modified-since", "if-unmodified-since"] {
+            let answered = read([precondition: "*"])  // nginx would evaluate it for the file; the workers send the body
             #expect(answered.header("X-Accel-Redirect") == nil && answered.body == body(uri), "\(precondition)")
+            #expect(answered.header("ETag") == nginxTag)
         }
+        for tags in ["*", nginxTag, "W/\(nginxTag)", "\"other\", \(nginxTag)"] {
+            let answered = read(["if-none-match": tags])
+            #expect(answered.status == 304 && answered.body.isEmpty && answered.header("ETag") == nginxTag, "\(tags)")
+        }
+        #expect(read(["if-none-match": "\"other\""]).status == 200)
+        #expect(read(["if-none-match": gzipped.header("ETag") ?? "none", "accept-encoding": "gzip"]).status == 304)
+        #expect(gzipped.header("ETag") != nginxTag, "each form has its own tag")
 
         let booked = app.send("POST", "/book", json: #"{"service_id": "\#(ids[0])", "slot": "\#(slots[0])", "user_name": "Ann"}"#)
         #expect(booked.status == 201)

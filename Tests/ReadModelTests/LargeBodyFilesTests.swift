@@ -32,7 +32,7 @@ import Testing
     func name(_ file: LargeBodyFiles.File) -> String { String(file.path.split(separator: "/").last!) }
 
     @Test func aFileHoldsTheBodyReadableByAllAtAnInternalURI() throws {
-        let file = try #require(try files().write(large))
+        let file = try #require(try files().write(large, modified: 1_000_000_000))
         #expect(contents(file) == large)
         #expect(file.path == directory + "/" + name(file) && file.uri == "/_large/" + name(file))
         var status = stat()
@@ -41,18 +41,18 @@ import Testing
 
     @Test func aRetiredFileStaysForTheRetentionThenGoes() throws {
         let files = try files(retention: 0.3)
-        let first = try #require(files.write(large))
+        let first = try #require(files.write(large, modified: 1_000_000_000))
         files.retire(first)
         #expect(contents(first) == large, "a response may have named it a moment ago")
         clock.advance(by: 0.3)
-        let second = try #require(files.write(large))
+        let second = try #require(files.write(large, modified: 1_000_000_000))
         #expect(contents(first) == nil)
         #expect(names() == [name(second)])
     }
 
     @Test func preparingEmptiesTheFolderOfTheServersFilesOnly() throws {
         let files = try files()
-        _ = try #require(files.write(large))
+        _ = try #require(files.write(large, modified: 1_000_000_000))
         close(open(directory + "/notes.json", O_WRONLY | O_CREAT, 0o644))
         try files.prepare()
         #expect(names() == ["notes.json"])
@@ -66,7 +66,7 @@ import Testing
         let files = try files()
         let orphan = directory + "/booking-body-\(child)-1.json"
         close(open(orphan, O_WRONLY | O_CREAT, 0o644))
-        let alive = try #require(files.write(large))
+        let alive = try #require(files.write(large, modified: 1_000_000_000))
         #expect(access(orphan, F_OK) != 0)
         #expect(names() == [name(alive)], "this process's own file stays")
     }
@@ -75,7 +75,7 @@ import Testing
         let blocked = LargeBodyFiles(directory: "/proc/large-bodies", clock: clock.readClock, logger: Logger(label: "test"))
         #expect(throws: FolderError.self) { try blocked.prepare() }
         let unwritable = LargeBodyFiles(directory: "/proc", clock: clock.readClock, logger: Logger(label: "test"))
-        #expect(unwritable.write(large) == nil, "the body then goes through FastCGI")
+        #expect(unwritable.write(large, modified: 1_000_000_000) == nil, "the body then goes through FastCGI")
     }
 
     func cache(files: LargeBodyFiles) -> ResponseCache {

@@ -35,7 +35,7 @@ import Testing
         times: Int = 2
     ) {
         for _ in 0..<times {
-            published.offer(path, version: version ?? counters.availabilityVersion, builtIn: second) { (body, compressed) }
+            published.offer(path, version: version ?? counters.availabilityVersion, builtIn: second) { (body, compressed, 1_000_000_000) }
         }
     }
 
@@ -53,7 +53,7 @@ import Testing
 
     @Test func aBodyWithoutAGzipFormIsPublishedWithoutOne() throws {
         let published = try published()
-        for _ in 0..<2 { published.offer("/services", version: counters.availabilityVersion, builtIn: 1_000) { (body, nil) } }
+        for _ in 0..<2 { published.offer("/services", version: counters.availabilityVersion, builtIn: 1_000) { (body, nil, 1_000_000_000) } }
         #expect(names() == ["services-1000.json"])
     }
 
@@ -80,7 +80,7 @@ import Testing
         for _ in 0..<4 {
             published.offer("/services", version: counters.availabilityVersion, builtIn: 1_000) {
                 attempts += 1
-                return (body, compressed)
+                return (body, compressed, 1_000_000_000)
             }
         }
         #expect(attempts == 1, "the second read tries; the later ones find it tried")
@@ -101,7 +101,8 @@ import Testing
         let reader = model.makeReader()
         func read(_ text: String) -> [UInt8] {
             guard
-                case .inline(let bytes, _) = reader.body(for: "/services", accepting: Accepted(gzip: false, file: true), build: { Array(text.utf8) })
+                case .inline(let bytes, _, _) = reader.body(
+                    for: "/services", accepting: Accepted(gzip: false, file: true), build: { Array(text.utf8) })
             else { return [] }
             return bytes
         }

@@ -26,7 +26,7 @@ import Testing
     }
 
     func bytes(_ delivery: Delivery) -> [UInt8] {
-        guard case .inline(let bytes, _) = delivery else { return Array("a file".utf8) }
+        guard case .inline(let bytes, _, _) = delivery else { return Array("a file".utf8) }
         return bytes
     }
 
@@ -135,17 +135,23 @@ import Testing
         let first = String(repeating: "first ", count: 300), second = String(repeating: "second ", count: 300)
         #expect(
             reader.body(for: "/services", accepting: Accepted(gzip: false, file: true)) { Array(first.utf8) }
-                == .inline(Array(first.utf8), gzip: false))
+                == .inline(Array(first.utf8), gzip: false, entityTag: ReadModel.entityTag(of: Array(first.utf8))))
         #expect(
             reader.body(for: "/services", accepting: Accepted(gzip: true, file: true)) { Array("not built: fresh".utf8) }
-                == .inline(Gzip.compress(Array(first.utf8))!, gzip: true))
+                == .inline(
+                    Gzip.compress(Array(first.utf8))!, gzip: true,
+                    entityTag: EntityTag.value(
+                        contentTime: EntityTag.contentTime(of: Array(first.utf8)), size: Gzip.compress(Array(first.utf8))!.count)))
         reader.recordChange(.availability)
         #expect(
             reader.body(for: "/services", accepting: Accepted(gzip: true, file: true)) { Array(second.utf8) }
-                == .inline(Gzip.compress(Array(second.utf8))!, gzip: true))
+                == .inline(
+                    Gzip.compress(Array(second.utf8))!, gzip: true,
+                    entityTag: EntityTag.value(
+                        contentTime: EntityTag.contentTime(of: Array(second.utf8)), size: Gzip.compress(Array(second.utf8))!.count)))
         #expect(
             reader.body(for: "/services/x", accepting: Accepted(gzip: true, file: true)) { Array("[]".utf8) }
-                == .inline(Array("[]".utf8), gzip: false), "too small to gain")
+                == .inline(Array("[]".utf8), gzip: false, entityTag: ReadModel.entityTag(of: Array("[]".utf8))), "too small to gain")
     }
 
     @Test func aFailedBuildIsThrownAndCachesNothing() throws {

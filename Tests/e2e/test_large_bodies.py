@@ -53,14 +53,19 @@ def test_a_large_catalog_is_sent_from_a_file_with_the_headers_fastcgi_would_send
     headers = {name: compressed.headers.get(name) for name in SAME_HEADERS}
     for again in [plain] + [call("GET", "/services", headers=IDENTITY) for _ in range(6)]:  # from files, mostly
         assert again.content == plain.content and {name: again.headers.get(name) for name in SAME_HEADERS} == headers
-        assert not {"ETag", "Last-Modified", "Accept-Ranges", "Content-Encoding", "X-Accel-Redirect"} & set(again.headers)
+        assert again.headers["ETag"] == plain.headers["ETag"] != compressed.headers["ETag"], "one tag per form, from file or worker"
+        assert not {"Last-Modified", "Accept-Ranges", "Content-Encoding", "X-Accel-Redirect"} & set(again.headers)
 
-    # No ranges (a part of one version never joins another's), and preconditions answered as
-    # through FastCGI, which nginx never evaluates them for (for a file it would: 304, 412).
-    for headers in ({"Range": "bytes=0-9"}, {"If-None-Match": "*"}, {"If-Match": '"x"'},
+    # No ranges (a part of one version never joins another's), and preconditions answered by the
+    # workers, which nginx never evaluates them for (for a file it would: 412 for If-Match): the
+    # body, or 304 for a tag If-None-Match names.
+    for headers in ({"Range": "bytes=0-9"}, {"If-None-Match": '"x"'}, {"If-Match": '"x"'},
                     {"If-Modified-Since": "Sat, 01 Jan 2050 00:00:00 GMT"}, {"If-Unmodified-Since": "Sat, 01 Jan 2000 00:00:00 GMT"}):
         again = call("GET", "/services", headers={**IDENTITY, **headers})
         assert again.status_code == 200 and again.content == plain.content, headers
+    for tags in ("*", plain.headers["ETag"]):
+        again = call("GET", "/services", headers={**IDENTITY, "If-None-Match": tags})
+        assert again.status_code == 304 and again.content == b"" and again.headers["ETag"] == plain.headers["ETag"]
     head = call("HEAD", "/services", headers=IDENTITY)
     assert head.status_code == 200 and head.headers["Content-Length"] == plain.headers["Content-Length"] and not head.content
 

@@ -22,6 +22,10 @@ def check(template, method, response):
     assert status in documented, f"{method} {template} answered undocumented {status}"
     escaped = template.replace("~", "~0").replace("/", "~1")
     pointer = documented[status].get("$ref") or f"#/paths/{escaped}/{method.lower()}/responses/{status}"
+    if status == "304":
+        assert response.content == b"" and "content" not in resolve(documented[status]), f"{method} {template} 304"
+        assert all(name in response.headers for name in resolve(documented[status])["headers"]), f"{method} {template} 304 headers"
+        return
     media = response.headers["Content-Type"].split(";")[0]
     content = (resolve(documented[status]) if "$ref" in documented[status] else documented[status])["content"]
     assert media in content, f"{method} {template} {status}: undocumented {media}"
@@ -91,6 +95,9 @@ def test_responses_match_their_schemas():
         check("/services", "GET", catalog)
         check("/services/{service_id}", "GET", call("GET", f"/services/{sid}", headers={"Accept-Encoding": encoding}))
     check("/services/{service_id}", "GET", call("GET", "/services/missing"))
+    tag = call("GET", f"/services/{sid}").headers["ETag"]
+    check("/services/{service_id}", "GET", call("GET", f"/services/{sid}", headers={"If-None-Match": tag}))
+    check("/services", "GET", call("GET", "/services", headers={"If-None-Match": "*"}))
     created = call("POST", "/services", headers=ADMIN, json={"service_name": "Spec", "available_slots": future_slots(1)})
     check("/services", "POST", created)
     example = SPEC["paths"]["/services"]["post"]["requestBody"]["content"]["application/json"]["examples"]["schedule"]["value"]
