@@ -2,6 +2,7 @@
 
 import os
 import uuid
+from zoneinfo import ZoneInfo
 
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -9,7 +10,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
 
-from stack import BASE, call, create_service, deploy, restart_app
+from stack import ADMIN, BASE, call, create_service, deploy, instant, restart_app
 
 SCREENSHOTS = os.path.join(os.environ.get("RUN_DIR", "."), "screenshots")
 # New York in January is UTC-5: 04:30Z on the 16th is 11:30 PM on the 15th there.
@@ -29,43 +30,109 @@ def wait(driver, condition, seconds=10):
     return WebDriverWait(driver, seconds).until(condition)
 
 
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def local_day(slot):
+    """The visitor's (New York's) date of a slot, as the page keys its day buttons."""
+    return instant(slot).astimezone(NEW_YORK).date().isoformat()
+
+
 def section(driver, service):
+    """The service's card in the list of services."""
     return wait(driver, ready.presence_of_element_located((By.CSS_SELECTOR, f'section[data-service-id="{service["service_id"]}"]')))
 
 
-def slot_button(driver, service, slot):
-    return section(driver, service).find_element(By.CSS_SELECTOR, f'button[data-slot="{slot}"]')
+def open_service(driver, service):
+    """Opens the service's days and times through its deep link, /?service={id}."""
+    driver.get(f"{BASE}/?service={service['service_id']}")
+    wait(driver, lambda d: d.find_element(By.ID, "service-title").text == service["service_name"])
+    return driver.find_element(By.ID, "service-view")
 
 
-def free_slots(driver, service):
-    return [b.get_attribute("data-slot") for b in section(driver, service).find_elements(By.CSS_SELECTOR, "button.slot")]
+def slot_button(driver, slot):
+    """In the open service: chooses the slot's day, and gives the slot's time button."""
+    wait(driver, ready.element_to_be_clickable((By.CSS_SELECTOR, f'#days button[data-day="{local_day(slot)}"]'))).click()
+    return wait(driver, ready.element_to_be_clickable((By.CSS_SELECTOR, f'#times button[data-slot="{slot}"]')))
 
 
-def book_in(driver, service, slot, name):
-    slot_button(driver, service, slot).click()
+def free_slots(driver):
+    """Every time the open service offers, day by day."""
+    wait(driver, ready.visibility_of_element_located((By.ID, "service-view")))
+    slots = []
+    for day in [b.get_attribute("data-day") for b in driver.find_elements(By.CSS_SELECTOR, "#days button.day")]:
+        driver.find_element(By.CSS_SELECTOR, f'#days button[data-day="{day}"]').click()
+        slots += [b.get_attribute("data-slot") for b in driver.find_elements(By.CSS_SELECTOR, "#times button.slot")]
+    return slots
+
+
+def book_in(driver, slot, name):
+    slot_button(driver, slot).click()
     field = driver.find_element(By.ID, "user-name")
     field.clear()
     field.send_keys(name)
     driver.find_element(By.ID, "book-button").click()
 
 
-def test_slots_are_grouped_by_day_in_the_visitors_time_zone_and_past_ones_hidden(browser):
+def test_a_customer_picks_a_service_then_a_day_then_a_time_in_the_visitors_time_zone(browser):
     service = new_service("Haircut")
+    hidden = create_service(SLOTS, name="Staff only")
+    assert call("PATCH", f"/services/{hidden['service_id']}", headers=ADMIN, json={"hidden": True}).status_code == 200
     browser.get(BASE + "/")
     card = section(browser, service)
     assert "Eastern Standard Time (America/New_York)" in browser.find_element(By.ID, "time-zone").text
-    days = [h.text for h in card.find_elements(By.TAG_NAME, "h3")]
-    assert days == ["Wednesday, January 15, 2031", "Thursday, January 16, 2031"]
-    first_day = card.find_elements(By.CSS_SELECTOR, "ul.slots")[0]
-    assert [b.text for b in first_day.find_elements(By.TAG_NAME, "button")] == ["09:00 AM", "10:30 AM", "11:30 PM"]
-    assert free_slots(browser, service) == SLOTS  # the 2020 slot is not offered to anyone
+    assert "Next free: Wednesday, January 15, 2031" in card.text
+    assert not browser.find_elements(By.CSS_SELECTOR, f'section[data-service-id="{hidden["service_id"]}"]'), "hidden services are not listed"
     screenshot(browser, "desktop-services")
+    card.find_element(By.CSS_SELECTOR, "button.open-service").click()
+    view = wait(browser, ready.visibility_of_element_located((By.ID, "service-view")))
+    assert browser.current_url == f"{BASE}/?service={service['service_id']}"
+    assert not browser.find_element(By.ID, "services").is_displayed()
+    days = browser.find_elements(By.CSS_SELECTOR, "#days button.day")
+    assert [(b.text, b.get_attribute("aria-pressed")) for b in days] == [("Wed, Jan 15", "true"), ("Thu, Jan 16", "false")]
+    assert browser.switch_to.active_element == days[0]
+    # 04:30Z on the 16th is 11:30 PM on the 15th in New York; the 2020 slot is offered to no one.
+    assert [b.text for b in view.find_elements(By.CSS_SELECTOR, "#times button.slot")] == ["09:00 AM", "10:30 AM", "11:30 PM"]
+    assert free_slots(browser) == SLOTS
+    screenshot(browser, "desktop-service")
+    browser.back()
+    wait(browser, ready.visibility_of_element_located((By.ID, "services")))
+    assert not browser.find_element(By.ID, "service-view").is_displayed()
+
+
+def test_a_service_shows_its_description_duration_places_and_the_business_zone_when_it_differs(phone):
+    service = create_service(SLOTS, name="Spin class")
+    patched = call("PATCH", f"/services/{service['service_id']}", headers=ADMIN,
+                   json={"description": "Indoor cycling.\nBring water.", "duration_minutes": 45, "seats": 3, "time_zone": "Europe/Berlin"})
+    assert patched.status_code == 200, patched.text
+    assert call("POST", "/book", json={"service_id": service["service_id"], "slot": SLOTS[0], "user_name": "Early"}).status_code == 201
+    view = open_service(phone, service)
+    assert view.find_element(By.ID, "service-description").text == "Indoor cycling.\nBring water."
+    assert view.find_element(By.ID, "service-facts").text == "45 min · 3 places per time · the business is in Europe/Berlin time"
+    times = [b.text for b in view.find_elements(By.CSS_SELECTOR, "#times button.slot")]
+    assert times == ["09:00 AM · 2 places left", "10:30 AM · 3 places left", "11:30 PM · 3 places left"]
+    screenshot(phone, "phone-service")
+
+
+def test_a_deep_link_opens_a_hidden_service_and_an_unknown_one_says_so(browser):
+    hidden = create_service(SLOTS, name="By invitation")
+    call("PATCH", f"/services/{hidden['service_id']}", headers=ADMIN, json={"hidden": True})
+    assert free_slots_of(browser, hidden) == SLOTS
+    browser.get(f"{BASE}/?service=no-such-service")
+    status = wait(browser, lambda d: d.find_element(By.ID, "status").text.startswith("There is no such service") and d.find_element(By.ID, "status"))
+    assert status.is_displayed() and not browser.find_element(By.ID, "service-view").is_displayed()
+    wait(browser, ready.visibility_of_element_located((By.CSS_SELECTOR, "#services section.service")))  # the list instead
+
+
+def free_slots_of(driver, service):
+    open_service(driver, service)
+    return free_slots(driver)
 
 
 def test_a_customer_books_sees_the_confirmation_and_the_slot_is_gone_after_a_reload(browser):
     service = new_service("Massage")
-    browser.get(BASE + "/")
-    book_in(browser, service, SLOTS[1], "Ann Smith")
+    open_service(browser, service)
+    book_in(browser, SLOTS[1], "Ann Smith")
     confirmation = wait(browser, ready.visibility_of_element_located((By.ID, "confirmation")))
     booking_id = confirmation.get_attribute("data-booking-id")
     assert booking_id and booking_id in confirmation.text
@@ -74,9 +141,9 @@ def test_a_customer_books_sees_the_confirmation_and_the_slot_is_gone_after_a_rel
     screenshot(browser, "desktop-confirmation")
     booking = call("GET", f"/bookings/{booking_id}").json()
     assert (booking["slot"], booking["user_name"]) == (SLOTS[1], "Ann Smith")
+    assert SLOTS[1] not in free_slots(browser), "gone at once"
     browser.refresh()
-    assert SLOTS[1] not in free_slots(browser, service)
-    assert len(free_slots(browser, service)) == 3
+    assert free_slots(browser) == [SLOTS[0], SLOTS[2], SLOTS[3]]
 
 
 def manage_link(driver):
@@ -87,8 +154,8 @@ def manage_link(driver):
 
 def test_the_confirmation_gives_a_manage_link_that_moves_and_cancels_the_booking(browser):
     service = new_service("Manage")
-    browser.get(BASE + "/")
-    slot_button(browser, service, SLOTS[0]).click()
+    open_service(browser, service)
+    slot_button(browser, SLOTS[0]).click()
     browser.find_element(By.ID, "user-name").send_keys("Ann Manage")
     browser.find_element(By.ID, "email").send_keys("ann@example.com")
     browser.find_element(By.ID, "book-button").click()
@@ -150,19 +217,18 @@ def test_a_move_to_a_time_taken_meanwhile_keeps_the_booking(browser):
 
 def test_a_slot_taken_meanwhile_gets_a_clear_message_and_keeps_what_was_typed(browser, phone):
     service = new_service("Room")
-    phone.get(BASE + "/")
-    section(phone, service)
-    browser.get(BASE + "/")
-    book_in(browser, service, SLOTS[0], "First customer")
+    open_service(phone, service)
+    open_service(browser, service)
+    book_in(browser, SLOTS[0], "First customer")
     wait(browser, ready.visibility_of_element_located((By.ID, "confirmation")))
 
-    book_in(phone, service, SLOTS[0], "Second customer")  # the phone still shows the slot as free
+    book_in(phone, SLOTS[0], "Second customer")  # the phone still shows the slot as free
     error = wait(phone, ready.visibility_of_element_located((By.ID, "form-error")))
     assert "just booked" in error.text
     assert phone.find_element(By.ID, "user-name").get_attribute("value") == "Second customer"
-    wait(phone, lambda driver: SLOTS[0] not in free_slots(driver, service))
+    wait(phone, lambda driver: not driver.find_elements(By.CSS_SELECTOR, f'#times button[data-slot="{SLOTS[0]}"]'))
     screenshot(phone, "phone-slot-taken")
-    book_in(phone, service, SLOTS[3], "Second customer")
+    book_in(phone, SLOTS[3], "Second customer")
     wait(phone, ready.visibility_of_element_located((By.ID, "confirmation")))
     screenshot(phone, "phone-confirmation")
 
@@ -172,26 +238,38 @@ def test_the_whole_booking_works_with_the_keyboard_alone(browser):
     # services other tests made.
     service = new_service("Keyboard", service_id=f"0-keyboard-{uuid.uuid4().hex[:8]}")
     browser.get(BASE + "/")
-    target = slot_button(browser, service, SLOTS[2])
-    for _ in range(300):
-        if browser.switch_to.active_element == target:
-            break
-        ActionChains(browser).send_keys(Keys.TAB).perform()
-    assert browser.switch_to.active_element == target, "the slot button is reachable with Tab"
-    target.send_keys(Keys.ENTER)
+
+    def tab_to(target):
+        for _ in range(300):
+            if browser.switch_to.active_element == target:
+                return
+            ActionChains(browser).send_keys(Keys.TAB).perform()
+        raise AssertionError(f"{target.text} is not reachable with Tab")
+
+    opener = section(browser, service).find_element(By.CSS_SELECTOR, "button.open-service")
+    tab_to(opener)
+    opener.send_keys(Keys.ENTER)
+    day = wait(browser, ready.visibility_of_element_located((By.CSS_SELECTOR, f'#days button[data-day="{local_day(SLOTS[3])}"]')))
+    assert browser.switch_to.active_element.get_attribute("aria-pressed") == "true", "the first day, chosen, has the focus"
+    tab_to(day)
+    day.send_keys(Keys.ENTER)
+    assert browser.switch_to.active_element.get_attribute("data-slot") == SLOTS[3], "its first time has the focus"
+    browser.switch_to.active_element.send_keys(Keys.ENTER)
     assert browser.switch_to.active_element.get_attribute("id") == "user-name"
     browser.switch_to.active_element.send_keys("   ", Keys.ENTER)
     assert wait(browser, ready.visibility_of_element_located((By.ID, "form-error"))).text == "Please enter your name."
     browser.switch_to.active_element.send_keys("Kim", Keys.ENTER)
     wait(browser, ready.visibility_of_element_located((By.ID, "confirmation")))
-    assert call("GET", f"/services/{service['service_id']}").json()["available_slots"] == [SLOTS[0], SLOTS[1], SLOTS[3]]
+    assert call("GET", f"/services/{service['service_id']}").json()["available_slots"] == SLOTS[:3]
 
 
 def test_the_page_says_so_when_the_service_is_down_and_nothing_is_lost(phone):
     service = new_service("Outage")
     phone.get(BASE + "/")
+    section(phone, service)
     screenshot(phone, "phone-services")
-    slot_button(phone, service, SLOTS[3]).click()
+    open_service(phone, service)
+    slot_button(phone, SLOTS[3]).click()
     phone.find_element(By.ID, "user-name").send_keys("Patient customer")
     deploy("stop_app")
     try:

@@ -1,5 +1,6 @@
-// The booking page: lists each service's free slots by day in the visitor's time zone, books one,
-// and says clearly what happened; with a manage link (#manage/{booking id}/{token}) it shows that
+// The booking page: a customer picks a service, then a day, then a time (in the visitor's time
+// zone), then gives a name and email, and is told clearly what happened; /?service={id} opens one
+// service (hidden ones too). With a manage link (#manage/{booking id}/{token}) it shows that
 // booking and lets its holder move or cancel it. Plain JavaScript, no framework, same-origin API
 // only. The manage token travels in the URL's fragment, which browsers never send to a server.
 
@@ -8,6 +9,14 @@ const elements = {
   zone: $("#time-zone"),
   status: $("#status"),
   services: $("#services"),
+  serviceView: $("#service-view"),
+  allServices: $("#all-services"),
+  serviceTitle: $("#service-title"),
+  serviceDescription: $("#service-description"),
+  serviceFacts: $("#service-facts"),
+  days: $("#days"),
+  times: $("#times"),
+  noTimes: $("#no-times"),
   form: $("#booking-form"),
   chosen: $("#chosen-slot"),
   name: $("#user-name"),
@@ -34,10 +43,14 @@ const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
 const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long", year: "numeric" });
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
+const shortDayFormat = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short" });
+/** The visitor's calendar date of an instant, as YYYY-MM-DD: what the day buttons are keyed by. */
+const dateKey = (slot) => new Intl.DateTimeFormat("en-CA", { year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date(slot));
 const zoneName = new Intl.DateTimeFormat(undefined, { timeZoneName: "long" })
   .formatToParts(new Date()).find((part) => part.type === "timeZoneName")?.value ?? zone;
 
 let choice = null; // { service, slot, key }: the slot chosen, and the idempotency key of its booking
+let current = null; // { service, day }: the service open, and the day chosen (a dateKey)
 let managed = null; // { id, token, booking, service }: the booking the manage link names
 
 function showStatus(text, kind = "info") {
@@ -77,17 +90,19 @@ function unavailableMessage(what = "Nothing was booked") {
   return `The booking service is unavailable right now. ${what}; please try again in a moment.`;
 }
 
+/** The slots (as `slots` lists them: start, end, seats_left) that have not begun. */
 function upcoming(slots) {
   const now = Date.now();
-  return slots.filter((slot) => Date.parse(slot) > now);
+  return slots.filter((slot) => Date.parse(slot.start ?? slot) > now);
 }
 
+/** Loads the listed services; shows the list, or re-renders the service open. */
 async function loadServices() {
   try {
     const { services } = await api("/services");
-    elements.services.replaceChildren(...services.map((service) => renderService(service, upcoming(service.available_slots))));
+    elements.services.replaceChildren(...services.map(renderCard));
     if (!services.length) showStatus("No services are offered yet.");
-    else if (elements.status.dataset.kind !== "error") showStatus("Choose a time to book.");
+    else if (elements.status.dataset.kind !== "error") showStatus(current ? "" : "Choose a service.");
     return true;
   } catch {
     showStatus(unavailableMessage(), "error");
@@ -95,7 +110,19 @@ async function loadServices() {
   }
 }
 
-function renderService(service, slots) {
+/** "45 minutes · 3 places per time · hours in Europe/Berlin": what a customer should know first. */
+function facts(service) {
+  const parts = [];
+  if (service.duration_minutes) {
+    const hours = Math.floor(service.duration_minutes / 60), minutes = service.duration_minutes % 60;
+    parts.push([hours && `${hours} h`, minutes && `${minutes} min`].filter(Boolean).join(" "));
+  }
+  if (service.seats > 1) parts.push(`${service.seats} places per time`);
+  if (service.time_zone && service.time_zone !== zone && service.time_zone !== "UTC") parts.push(`the business is in ${service.time_zone} time`);
+  return parts.join(" · ");
+}
+
+function renderCard(service) {
   const section = document.createElement("section");
   section.className = "service";
   section.dataset.serviceId = service.service_id;
@@ -103,12 +130,101 @@ function renderService(service, slots) {
   heading.id = `service-${service.service_id}`;
   heading.textContent = service.service_name;
   section.setAttribute("aria-labelledby", heading.id);
-  section.append(heading, ...renderSlots(service, slots, (slot) => choose(service, slot), (slot) => isChosen(service, slot)));
+  const nodes = [heading];
+  if (service.description) {
+    const description = document.createElement("p");
+    description.className = "description";
+    description.textContent = service.description;
+    nodes.push(description);
+  }
+  const free = upcoming(service.slots);
+  const line = document.createElement("p");
+  line.className = "facts";
+  const summary = [facts(service), free.length ? `next free: ${fullFormat.format(new Date(free[0].start))}` : "no free times at the moment"]
+    .filter(Boolean).join(" · ");
+  line.textContent = summary.charAt(0).toUpperCase() + summary.slice(1);
+  nodes.push(line);
+  if (free.length) {
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = "open-service primary";
+    open.textContent = "Choose a time";
+    open.setAttribute("aria-label", `Choose a time for ${service.service_name}`);
+    open.addEventListener("click", () => openService(service, { push: true }));
+    nodes.push(open);
+  }
+  section.append(...nodes);
   return section;
 }
 
-/** The slots grouped by day, each a button that calls `onChoose`; or a line saying there are none. */
-function renderSlots(service, slots, onChoose, isPressed = () => false) {
+/** Shows one service's days and times; `push` adds /?service={id} to the history. */
+function openService(service, { push = false, focus = true } = {}) {
+  current = { service, day: current?.service.service_id === service.service_id ? current.day : null };
+  if (push) history.pushState(null, "", `/?service=${encodeURIComponent(service.service_id)}`);
+  elements.services.hidden = true;
+  elements.serviceView.hidden = false;
+  showStatus("");
+  elements.status.hidden = true;
+  elements.serviceTitle.textContent = service.service_name;
+  elements.serviceDescription.textContent = service.description ?? "";
+  elements.serviceDescription.hidden = !service.description;
+  elements.serviceFacts.textContent = facts(service);
+  renderDays();
+  if (focus) (elements.days.querySelector("button[aria-pressed=true]") ?? elements.serviceTitle).focus();
+}
+
+/** The days with free times, as buttons; the chosen one (or the first) pressed, its times below. */
+function renderDays() {
+  const free = upcoming(current.service.slots);
+  const days = [...new Set(free.map((slot) => dateKey(slot.start)))];
+  if (!days.includes(current.day)) current.day = days[0] ?? null;
+  elements.days.replaceChildren(...days.map((day) => {
+    const first = free.find((slot) => dateKey(slot.start) === day);
+    const button = choiceButton(shortDayFormat.format(new Date(first.start)), dayFormat.format(new Date(first.start)), day === current.day);
+    button.className = "day";
+    button.dataset.day = day;
+    button.addEventListener("click", () => {
+      current.day = day;
+      renderDays();
+      elements.times.querySelector("button")?.focus();
+    });
+    return item(button);
+  }));
+  renderTimes(free.filter((slot) => dateKey(slot.start) === current.day));
+}
+
+function renderTimes(slots) {
+  const service = current.service;
+  elements.noTimes.hidden = slots.length > 0;
+  elements.times.replaceChildren(...slots.map((slot) => {
+    const left = service.seats > 1 ? ` · ${slot.seats_left} ${slot.seats_left === 1 ? "place" : "places"} left` : "";
+    const button = choiceButton(
+      `${timeFormat.format(new Date(slot.start))}${left}`, `${service.service_name}, ${fullFormat.format(new Date(slot.start))}${left}`,
+      isChosen(service, slot.start));
+    button.className = "slot";
+    button.dataset.slot = slot.start;
+    button.addEventListener("click", () => choose(service, slot.start));
+    return item(button);
+  }));
+}
+
+function choiceButton(text, label, pressed) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = text;
+  button.setAttribute("aria-label", label);
+  button.setAttribute("aria-pressed", String(pressed));
+  return button;
+}
+
+function item(child) {
+  const li = document.createElement("li");
+  li.append(child);
+  return li;
+}
+
+/** The slots grouped by day, each a button that calls `onChoose`; or a line saying there are none (moving a booking). */
+function renderSlots(service, slots, onChoose) {
   if (!slots.length) {
     const none = document.createElement("p");
     none.className = "empty";
@@ -128,17 +244,11 @@ function renderSlots(service, slots, onChoose, isPressed = () => false) {
     const list = document.createElement("ul");
     list.className = "slots";
     for (const slot of daySlots) {
-      const item = document.createElement("li");
-      const button = document.createElement("button");
-      button.type = "button";
+      const button = choiceButton(timeFormat.format(new Date(slot)), `${service.service_name}, ${fullFormat.format(new Date(slot))}`, false);
       button.className = "slot";
       button.dataset.slot = slot;
-      button.textContent = timeFormat.format(new Date(slot));
-      button.setAttribute("aria-label", `${service.service_name}, ${fullFormat.format(new Date(slot))}`);
-      button.setAttribute("aria-pressed", String(isPressed(slot)));
       button.addEventListener("click", () => onChoose(slot));
-      item.append(button);
-      list.append(item);
+      list.append(item(button));
     }
     nodes.push(dayHeading, list);
   }
@@ -151,9 +261,8 @@ function isChosen(service, slot) {
 
 function choose(service, slot) {
   choice = { service, slot, key: newKey() };
-  elements.services.querySelectorAll("button.slot").forEach((button) => {
-    const selected = button.dataset.slot === slot && button.closest(".service").dataset.serviceId === service.service_id;
-    button.setAttribute("aria-pressed", String(selected));
+  elements.times.querySelectorAll("button.slot").forEach((button) => {
+    button.setAttribute("aria-pressed", String(button.dataset.slot === slot));
   });
   elements.chosen.textContent = `${service.service_name}, ${fullFormat.format(new Date(slot))}`;
   elements.confirmation.hidden = true;
@@ -162,6 +271,16 @@ function choose(service, slot) {
   showError(elements.formError, "");
   elements.form.scrollIntoView({ block: "start" });
   elements.name.focus({ preventScroll: true });
+}
+
+/** Reads the open service again (after a booking, or a time taken meanwhile) and shows it. */
+async function refreshService() {
+  if (!current) return loadServices();
+  try {
+    openService(await api(`/services/${encodeURIComponent(current.service.service_id)}`), { focus: false });
+  } catch {
+    showStatus(unavailableMessage(), "error");
+  }
 }
 
 function manageURL(id, token) {
@@ -201,13 +320,13 @@ elements.form.addEventListener("submit", async (event) => {
     elements.confirmation.hidden = false;
     elements.confirmation.querySelector("h2").focus();
     choice = null;
-    await loadServices();
+    await refreshService();
   } catch (error) {
     if (error.status === 409 && error.code === "slot_taken") {
       showError(elements.formError, "Sorry, someone has just booked that time. Please choose another one; your name is kept.");
       choice = null;
       elements.chosen.textContent = "No time chosen";
-      await loadServices();
+      await refreshService();
     } else if (error.status === 400 || error.status === 422) {
       showError(elements.formError, `Please check your booking: ${error.message}`);
       elements.name.focus();
@@ -222,12 +341,19 @@ elements.form.addEventListener("submit", async (event) => {
 elements.cancel.addEventListener("click", () => {
   choice = null;
   elements.form.hidden = true;
-  document.querySelectorAll("button.slot[aria-pressed=true]").forEach((button) => button.setAttribute("aria-pressed", "false"));
+  elements.times.querySelectorAll("button.slot[aria-pressed=true]").forEach((button) => button.setAttribute("aria-pressed", "false"));
+  elements.times.querySelector("button.slot")?.focus();
 });
 
 elements.again.addEventListener("click", () => {
   elements.confirmation.hidden = true;
-  elements.services.querySelector("button.slot")?.focus();
+  (elements.times.querySelector("button.slot") ?? elements.allServices).focus();
+});
+
+elements.allServices.addEventListener("click", () => {
+  history.pushState(null, "", "/");
+  route();
+  elements.services.querySelector("button.open-service")?.focus();
 });
 
 // Managing one booking, from its link.
@@ -272,6 +398,7 @@ async function openManage(target) {
   elements.form.hidden = true;
   elements.confirmation.hidden = true;
   elements.services.hidden = true;
+  elements.serviceView.hidden = true;
   elements.status.hidden = true;
   elements.manage.hidden = false;
   showError(elements.manageError, "");
@@ -348,19 +475,38 @@ async function moveTo(slot) {
   }
 }
 
-function route() {
+/** Shows what the URL names: a booking to manage, one service (/?service={id}), or every service. */
+async function route() {
   const target = manageTarget();
   if (target) {
     openManage(target);
     return;
   }
   managed = null;
+  choice = null;
   elements.manage.hidden = true;
-  elements.services.hidden = false;
+  elements.form.hidden = true;
+  elements.confirmation.hidden = true;
   elements.status.hidden = false;
-  loadServices();
+  const serviceID = new URLSearchParams(location.search).get("service");
+  if (serviceID) {
+    try {
+      openService(await api(`/services/${encodeURIComponent(serviceID)}`));
+      return;
+    } catch (error) {
+      current = null;
+      if (error.status === 404) showStatus("There is no such service (any more). Please choose one of these.", "error");
+      else showStatus(unavailableMessage(), "error");
+    }
+  } else {
+    current = null;
+  }
+  elements.serviceView.hidden = true;
+  elements.services.hidden = false;
+  await loadServices();
 }
 
 window.addEventListener("hashchange", route);
+window.addEventListener("popstate", route);
 elements.zone.textContent = `Times are shown in your time zone: ${zoneName} (${zone}).`;
 route();
