@@ -39,8 +39,9 @@ def test_documents_the_original_app_wrote_are_served():
             "timestamp": Value(timestamp_value=booked)})),
     ]))
     service = call("GET", f"/services/{service_id}").json()
-    assert service == {"service_id": service_id, "service_name": "Legacy haircut",
-                       "available_slots": ["2031-09-01T08:00:00Z", "2031-09-01T09:00:00Z"]}
+    free = ["2031-09-01T08:00:00Z", "2031-09-01T09:00:00Z"]
+    assert service == {"service_id": service_id, "service_name": "Legacy haircut", "available_slots": free,
+                       "slots": [{"start": slot, "seats_left": 1} for slot in free], "time_zone": "UTC", "hidden": False, "seats": 1}
     booking = call("GET", f"/bookings/{service_id}-b1").json()
     assert booking["timestamp"] == "2026-01-02T03:04:05Z" and booking["user_name"] == "Old customer"
     assert call("POST", "/book", json={"service_id": service_id, "slot": "2031-09-01T09:00:00Z", "user_name": "New"}).status_code == 201
