@@ -72,7 +72,7 @@ public final class BookingResponder: Responder {
                 return Self.availability(request, body, gzip: false, entityTag: ReadModel.entityTag(of: body))
             }
             return try availability(request, key: "/services") { () throws(APIError) in
-                ServiceJSON.services(try booking { () throws(BookingError) in try desk.services() })
+                ServiceJSON.services(try booking { () throws(BookingError) in try desk.services() }, fragment: reads.catalogFragment)
             }
         case (.service(let id), "PATCH"):
             try authorize(request)

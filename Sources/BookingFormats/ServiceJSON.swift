@@ -4,19 +4,30 @@ import JSON
 
 /// Services as JSON: the API's bodies and `bookingctl services`.
 public enum ServiceJSON {
-    /// Written straight to bytes, as the serializer would write the same objects (keys sorted):
-    /// a large catalog is rebuilt after bookings, and a tree of 100,000 strings cost more than
-    /// the catalog itself.
-    public static func services(_ services: [ServiceAvailability]) -> [UInt8] {
+    /// The catalog: `{"services": [...]}`, each service's object as `service(_:)` writes it.
+    ///
+    /// Bodies are written straight to bytes, as the serializer would write the same objects
+    /// (keys sorted): a large catalog is rebuilt after bookings, and a tree of 100,000 strings
+    /// cost more than the catalog itself.
+    ///
+    /// - Parameter fragment: gives a service's object, from the availability and a function that
+    ///   writes it: a caller may keep objects and give them again for an equal availability.
+    public static func services(
+        _ services: [ServiceAvailability], fragment: (ServiceAvailability, () -> [UInt8]) -> [UInt8] = { $1() }
+    ) -> [UInt8] {
+        let objects = services.map { availability in fragment(availability) { service(availability) } }
         var output: [UInt8] = []
-        output.reserveCapacity(services.reduce(16) { $0 + estimatedBytes($1) })
-        output.append(contentsOf: #"{"services":"#.utf8)
-        var dates = RFC3339Dates()
-        JSON.writeArray(services, to: &output) { write($0, to: &$1, dates: &dates) }
-        output.append(UInt8(ascii: "}"))
+        output.reserveCapacity(objects.reduce(16) { $0 + $1.count + 1 })
+        output.append(contentsOf: #"{"services":["#.utf8)
+        for (index, object) in objects.enumerated() {
+            if index > 0 { output.append(UInt8(ascii: ",")) }
+            output.append(contentsOf: object)
+        }
+        output.append(contentsOf: "]}".utf8)
         return output
     }
 
+    /// One service's object: id, name, settings, and its free slots as `available_slots` and `slots`.
     public static func service(_ service: ServiceAvailability) -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(estimatedBytes(service))

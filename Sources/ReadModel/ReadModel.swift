@@ -51,6 +51,8 @@ public final class ReadModel: Sendable {
     public let serviceDirectory: CachedServiceDirectory
     /// The claimed slots, for the booking rules' catalog.
     public let claimDirectory: CachedClaimDirectory
+    /// Each service's part of the catalog body, as last written.
+    private let catalogFragments = CatalogFragments()
     /// Whether the change counters are shared with the host's other processes (their file could
     /// be mapped), or count this process's changes only.
     public let sharesChangesAcrossProcesses: Bool
@@ -137,6 +139,12 @@ public final class ReadModel: Sendable {
         /// As `ReadModel.recordChange(_:)`.
         public func recordChange(_ change: Change) {
             model.recordChange(change)
+        }
+
+        /// A service's part of the catalog body: what `write` made for an equal availability
+        /// before, or what it makes now (see `CatalogFragments`).
+        public func catalogFragment(of availability: ServiceAvailability, write: () -> [UInt8]) -> [UInt8] {
+            model.catalogFragments.bytes(of: availability, write: write)
         }
     }
 }
