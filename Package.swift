@@ -22,6 +22,8 @@ let package = Package(
 
         .target(name: "SystemError"),  // errno in words, captured right after its call
         .target(name: "JSON"),
+        // The server's log lines: one JSON object per line.
+        .target(name: "JSONLog", dependencies: ["JSON", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Gzip", dependencies: ["CZlib"]),
         .target(
             name: "FastCGI",
@@ -63,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "BookingServer",
             dependencies: [
-                "BookingApplication", "Booking", "DocumentStore", "FastCGI", "ReadModel", "StoreConfiguration",
+                "BookingApplication", "Booking", "DocumentStore", "FastCGI", "JSONLog", "ReadModel", "StoreConfiguration",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
@@ -82,6 +84,7 @@ let package = Package(
             ], path: "Tests/TestSupport"),
 
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "JSONLogTests", dependencies: ["JSONLog", "JSON", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "DocumentStoreTests", dependencies: ["DocumentStore", "DocumentStoreConformance"]),
         .testTarget(name: "GzipTests", dependencies: ["Gzip", "CZlib"]),
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "CFastCGI", .product(name: "Logging", package: "swift-log")]),

@@ -38,7 +38,10 @@ public final class BookingResponder: Responder {
             if error.status >= 500 {
                 logger.log(
                     level: error.status == 503 ? .warning : .error, "request failed",
-                    metadata: ["path": "\(request.path)", "code": "\(error.code)", "message": "\(error.message)"])
+                    metadata: [
+                        "request_id": "\(Self.requestID(request))", "method": "\(request.method)", "path": "\(request.path)",
+                        "status": "\(error.status)", "code": "\(error.code)", "reason": "\(error.message)",
+                    ])
             }
             return Self.json(error.status, JSONBodies.error(error), headers: error.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
         }
@@ -62,8 +65,9 @@ public final class BookingResponder: Responder {
                 try booking { () throws(BookingError) in try desk.createService(newService, recording: record) }
             } respond: { service in
                 Self.json(201, ServiceJSON.service(service), headers: [("Location", "/services/\(service.service.id)")])
-            } changed: {
+            } changed: { service in
                 reads.recordChange(.services)
+                log("service created", request, ["service_id": service.service.id])
             }
         case (.services, _):
             let query = try QueryParameters(request.query)
@@ -78,7 +82,7 @@ public final class BookingResponder: Responder {
             try authorize(request)
             let patch = try jsonBody(request, mergePatch: true)
             let cancelling = try Self.cancellingBookings(request)
-            let change = try changingService(id: id) { stored throws(APIError) in
+            let change = try changingService(id: id, request: request, event: "service changed") { stored throws(APIError) in
                 let replacement = try JSONBodies.patchedService(stored.service, patch: patch)
                 return try booking { () throws(BookingError) in
                     try desk.updateService(stored, to: replacement, cancellingHeldBookings: cancelling)
@@ -89,7 +93,7 @@ public final class BookingResponder: Responder {
         case (.service(let id), "DELETE"):
             try authorize(request)
             let cancelling = try Self.cancellingBookings(request)
-            let change = try changingService(id: id) { stored throws(APIError) in
+            let change = try changingService(id: id, request: request, event: "service retired") { stored throws(APIError) in
                 try booking { () throws(BookingError) in try desk.retireService(stored, cancellingHeldBookings: cancelling) }
             }
             return Self.json(200, JSONBodies.retired(serviceID: id, change))
@@ -110,8 +114,10 @@ public final class BookingResponder: Responder {
                 Self.json(
                     201, BookingJSON.booking(made.booking, contact: true, manageToken: made.manageToken),
                     headers: [("Location", "/bookings/\(made.booking.id)")])
-            } changed: {
+            } changed: { made in
                 reads.recordChange(.availability)
+                log(
+                    "booking created", request, ["booking_id": made.booking.id, "service_id": made.booking.serviceID, "slot": "\(made.booking.slot)"])
             }
         case (.booking(let id), "DELETE"):
             let authority = try bookingAuthority(request)
@@ -119,8 +125,9 @@ public final class BookingResponder: Responder {
                 try booking { () throws(BookingError) in try desk.cancel(id: id, by: authority, recording: record) }
             } respond: { cancelled in
                 Self.json(200, BookingJSON.booking(cancelled, contact: true))
-            } changed: {
+            } changed: { cancelled in
                 reads.recordChange(.availability)
+                log("booking cancelled", request, ["booking_id": cancelled.id, "service_id": cancelled.serviceID, "slot": "\(cancelled.slot)"])
             }
         case (.booking(let id), _):
             guard request.headers["authorization"] != nil else {
@@ -136,8 +143,9 @@ public final class BookingResponder: Responder {
                 try booking { () throws(BookingError) in try desk.reschedule(id: id, to: slot, by: authority, recording: record) }
             } respond: { moved in
                 Self.json(200, BookingJSON.booking(moved, contact: true))
-            } changed: {
+            } changed: { moved in
                 reads.recordChange(.availability)
+                log("booking rescheduled", request, ["booking_id": moved.id, "service_id": moved.serviceID, "slot": "\(moved.slot)"])
             }
         case (.bookings, _):
             try authorize(request)
@@ -164,13 +172,19 @@ public final class BookingResponder: Responder {
 
     /// Makes a change of the service `id` from its stored definition, again from a fresh read
     /// when the service changed meanwhile (up to five times), and records it in the read model.
-    private func changingService(id: String, change: (StoredService) throws(APIError) -> ServiceChange) throws(APIError) -> ServiceChange {
+    private func changingService(
+        id: String, request: Request, event: String, change: (StoredService) throws(APIError) -> ServiceChange
+    ) throws(APIError) -> ServiceChange {
         for attempt in 1...5 {
             let stored = try booking { () throws(BookingError) in try desk.storedService(id: id) }
             do {
                 let made = try change(stored)
                 reads.recordChange(.services)
                 if !made.cancelled.isEmpty { reads.recordChange(.availability) }
+                log(event, request, ["service_id": id, "cancelled_bookings": "\(made.cancelled.count)"])
+                for booking in made.cancelled {
+                    log("booking cancelled", request, ["booking_id": booking.id, "service_id": booking.serviceID, "slot": "\(booking.slot)"])
+                }
                 return made
             } catch  where error.code == BookingError.serviceChanged.code && attempt < 5 {
                 continue
@@ -211,11 +225,12 @@ public final class BookingResponder: Responder {
     /// `changed` runs after a change that this request committed, before its answer is sent.
     private func idempotent<Result>(
         _ request: Request, change: (ChangeRecord<Result>?) throws(APIError) -> Result, respond: @escaping (Result) -> Response,
-        changed: () -> Void
+        changed: (Result) -> Void
     ) throws(APIError) -> Response {
         guard let key = request.headers["idempotency-key"] else {
-            let response = respond(try change(nil))
-            changed()
+            let result = try change(nil)
+            let response = respond(result)
+            changed(result)
             return response
         }
         guard IdempotencyKeys.isValid(key) else { throw .invalidIdempotencyKey() }
@@ -236,7 +251,7 @@ public final class BookingResponder: Responder {
         do {
             let result = try change(record)
             let answer = response ?? respond(result)
-            changed()
+            changed(result)
             if !record.committed { try? keys.complete(claim, with: Self.kept(answer)) }
             return answer
         } catch {
@@ -247,6 +262,17 @@ public final class BookingResponder: Responder {
             }
             throw error
         }
+    }
+
+    /// Logs a change this request made: what happened and the ids it concerns, with the request's
+    /// id (never names, contact details or tokens).
+    private func log(_ event: String, _ request: Request, _ ids: [String: String]) {
+        logger.info("\(event)", metadata: ids.mapValues { .string($0) }.merging(["request_id": .string(Self.requestID(request))]) { $1 })
+    }
+
+    /// The id nginx gave the request (`X-Request-ID`, passed to the workers); `-` without one.
+    static func requestID(_ request: Request) -> String {
+        request.headers["x-request-id"].map { String($0.prefix(128)) } ?? "-"
     }
 
     /// What identifies a request for its idempotency key: method, path, caller and body.

@@ -1,4 +1,5 @@
 import FastCGI
+import Logging
 import ReadModel
 import StoreConfiguration
 
@@ -29,7 +30,7 @@ public struct ServerConfiguration: Sendable {
     public var largeBodyDirectory: String?
     public var publishDirectory: String?
     public var adminToken: String?
-    public var logLevel: String
+    public var logLevel: Logger.Level
     public var data: DataSettings
 
     public init(environment: [String: String]) throws(ConfigurationError) {
@@ -60,7 +61,12 @@ public struct ServerConfiguration: Sendable {
             throw ConfigurationError("PUBLISH_DIR needs READ_CACHE_SECONDS of at least 1 (nginx serves a published body for up to a second)")
         }
         adminToken = environment["ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
-        logLevel = environment["LOG_LEVEL"] ?? "info"
+        let level = environment["LOG_LEVEL"].flatMap { $0.isEmpty ? nil : $0 } ?? "info"
+        guard let logLevel = Logger.Level(rawValue: level) else {
+            throw ConfigurationError(
+                "LOG_LEVEL must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not \(level.prefix(32))")
+        }
+        self.logLevel = logLevel
         do {
             data = try DataSettings(environment: environment, store: store)
         } catch {

@@ -2,6 +2,7 @@ import Booking
 import BookingApplication
 import DocumentStore
 import FastCGI
+import JSONLog
 import Logging
 import ReadModel
 import StoreConfiguration
@@ -23,12 +24,7 @@ enum BookingServer {
             _ = write(2, message, message.count)
             exit(2)
         }
-        let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: configuration.logLevel) }
         let logger = Logger(label: "booking-server")
         let application = Application(configuration: configuration, logger: logger)
         if !FastCGIServer.isWorkerProcess {

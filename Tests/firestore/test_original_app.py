@@ -5,6 +5,7 @@ stand-in in Tests/legacy), into a Firestore project of this module's own; the bo
 then restarted on that project with EXTERNAL_WRITERS=1 and LEGACY_SLOT_TIME_ZONE=Europe/Berlin,
 as a user moving from the original application would run it, and put back afterwards."""
 
+import json
 import os
 import subprocess
 import sys
@@ -60,9 +61,10 @@ def db():
 
 
 def server_log(since):
+    """The messages of the server's log lines (one JSON object each) since `since`, one a line."""
     with open(LOG) as log:
         log.seek(since)
-        return log.read()
+        return "\n".join(json.loads(line)["message"] for line in log.read().splitlines() if line.startswith("{"))
 
 
 def free_slots(service_id):
