@@ -7,23 +7,32 @@ import StoreConfiguration
     import Glibc
 #endif
 
-/// Everything the server reads from its environment, read once and checked at start-up.
-///
-/// | variable | meaning | default |
-/// |---|---|---|
-/// | `FCGI_SOCKET` | unix socket path to listen on; unset: the socket on fd 0 (spawn-fcgi, systemd) | fd 0 |
-/// | `FCGI_SOCKET_MODE` | octal permission bits of that socket | `0660` |
-/// | `WORKERS` | worker processes | the number of cores, at least 2 |
-/// | `THREADS` | worker threads per process | 8 |
-/// | `MAX_BODY_BYTES` | largest request body accepted | 65536 |
-/// | `READ_CACHE_SECONDS` | how long cached reads are served at most: the bound for changes made on other hosts | 1 |
-/// | `LARGE_BODY_DIR` | folder for large read bodies that nginx sends itself (`X-Accel-Redirect`); unset: all through FastCGI | none |
-/// | `PUBLISH_DIR` | folder where the catalog is published each second for nginx to serve itself (needs `READ_CACHE_SECONDS` ≥ 1); unset: not published | none |
-/// | store settings | see `StoreConfiguration` (`STORE_BACKEND`, `DATABASE_URL`, `FIRESTORE_EMULATOR_HOST`, ...) | PostgreSQL |
-/// | `ADMIN_TOKEN` | bearer token for `POST /services`; unset: that endpoint refuses everyone | none |
-/// | `LOG_LEVEL` | trace, debug, info, notice, warning, error or critical | info |
-/// | data settings | see `DataSettings` (`EXTERNAL_WRITERS`, `LEGACY_SLOT_TIME_ZONE`) | none |
+/// Everything the server reads from its environment, read once and checked at start-up
+/// (`settings` lists every variable, for `--help`).
 public struct ServerConfiguration: Sendable {
+    /// Every variable the server reads: its own, then the store's and the data's.
+    public static let settings =
+        [
+            Setting("FCGI_SOCKET", "the unix socket to create and listen on", default: "the listening socket on fd 0 (spawn-fcgi, systemd)"),
+            Setting("FCGI_SOCKET_MODE", "octal permission bits of that socket", default: "0660"),
+            Setting("WORKERS", "worker processes (1-256)", default: "the number of cores, at least 2"),
+            Setting("THREADS", "worker threads per process (1-1024)", default: "8"),
+            Setting("MAX_BODY_BYTES", "the largest request body accepted", default: "65536"),
+            Setting(
+                "READ_CACHE_SECONDS", "how long cached reads are served at most: the bound for changes made on other hosts (0.1-3600)",
+                default: "1"),
+            Setting(
+                "LARGE_BODY_DIR", "a folder for large read bodies that nginx sends itself (X-Accel-Redirect)", default: "none: all through FastCGI"),
+            Setting(
+                "PUBLISH_DIR",
+                "a folder where the catalog is published each second for nginx to serve itself (needs READ_CACHE_SECONDS of at least 1)",
+                default: "none: not published"),
+            Setting(
+                "ADMIN_TOKEN", "the bearer token of the business's requests (creating and changing services, listing bookings)",
+                default: "none: those requests are refused", requiredWhen: "for the business's requests"),
+            Setting("LOG_LEVEL", "trace, debug, info, notice, warning, error or critical", default: "info"),
+        ] + StoreConfiguration.settings + DataSettings.settings
+
     public var fastCGI: FastCGIConfiguration
     public var store: StoreConfiguration
     public var readCacheLifetime: Double

@@ -16,6 +16,7 @@ import StoreConfiguration
 @main
 enum BookingServer {
     static func main() {
+        handleArguments(Array(CommandLine.arguments.dropFirst()))
         let configuration: ServerConfiguration
         do {
             configuration = try ServerConfiguration(environment: StoreConfiguration.processEnvironment())
@@ -52,6 +53,46 @@ enum BookingServer {
         if !FastCGIServer.isWorkerProcess {  // empties the folders: the workers have stopped
             try? application.readModel.prepareFolders()
         }
+    }
+
+    /// `--help` and `--version` print and exit 0; any other argument exits 2: the server takes its
+    /// settings from the environment only (as systemd's EnvironmentFile and spawn-fcgi pass them).
+    private static func handleArguments(_ arguments: [String]) {
+        switch arguments {
+        case []: return
+        case ["--version"]:
+            print("booking-server \(Version.number)")
+            exit(0)
+        case ["--help"], ["-h"]:
+            print(help)
+            exit(0)
+        default:
+            let message = Array(
+                "booking-server: unknown argument \(arguments[0].prefix(64)); the settings are environment variables (see --help)\n".utf8)
+            _ = write(2, message, message.count)
+            exit(2)
+        }
+    }
+
+    /// Every setting, its default, and when it must be set.
+    static var help: String {
+        var lines = [
+            "booking-server \(Version.number): the booking API as a FastCGI application, behind nginx.",
+            "",
+            "Usage: booking-server [--help | --version]",
+            "",
+            "It listens on FCGI_SOCKET, or on the socket passed on fd 0 (spawn-fcgi, systemd StandardInput=socket),",
+            "and reads every setting from the environment. A setting that is wrong stops it with exit status 2 and",
+            "a message naming it. None is required to start; ADMIN_TOKEN is needed for the business's requests.",
+            "",
+            "Settings:",
+        ]
+        for setting in ServerConfiguration.settings {
+            lines.append("  \(setting.name)")
+            lines.append("      \(setting.meaning)")
+            lines.append("      default: \(setting.defaultValue)" + (setting.requiredWhen.map { "; required \($0)" } ?? ""))
+        }
+        return lines.joined(separator: "\n")
     }
 
     /// Creates and empties the folders of files for nginx, or stops with exit status 2.

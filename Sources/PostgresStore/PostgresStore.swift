@@ -326,6 +326,23 @@ public final class PostgresStore: DocumentStore {
     /// 3,846–3,910 requests/s with 64 connections on 10 slots).
     static let sessionOptions = "-c statement_timeout=10000 -c client_min_messages=warning -c enable_seqscan=off"
 
+    /// Why `text` is no connection string libpq takes as one, or nil when it is one (or empty:
+    /// libpq's `PG*` variables). A bare word would be taken as a database name, so only a
+    /// `postgresql://` URI or `key=value` settings are accepted, and libpq must parse them.
+    public static func connectionStringProblem(_ text: String) -> String? {
+        guard !text.isEmpty else { return nil }
+        guard text.hasPrefix("postgresql://") || text.hasPrefix("postgres://") || text.contains("=") else {
+            return "must be a postgresql:// URI or key=value settings such as host=/run/postgresql dbname=booking"
+        }
+        var error: UnsafeMutablePointer<CChar>? = nil
+        guard let options = PQconninfoParse(text, &error) else {
+            defer { if let error { PQfreemem(error) } }
+            return "cannot be read: " + (error.map { String(cString: $0).trimmingWhitespace } ?? "out of memory")
+        }
+        PQconninfoFree(options)
+        return nil
+    }
+
     private func openConnection() throws(StoreError) -> OpaquePointer {
         let keys = ["connect_timeout", "application_name", "options", "dbname"]
         let values = ["3", "booking", Self.sessionOptions, connectionString]

@@ -5,11 +5,18 @@ import TimeZones
 /// another application books in it without slot claims, and the zone of slots stored without
 /// an offset.
 ///
-/// | variable | meaning | default |
-/// |---|---|---|
-/// | `EXTERNAL_WRITERS` | `1`: another application (the original one) books in the same Firestore database without slot claims; bookings then run in read-write transactions, and listings read every booking | `0` |
-/// | `LEGACY_SLOT_TIME_ZONE` | IANA zone of slots stored without an offset (`2031-03-04T12:00:00`); unset: such slots are reported, not served | none |
 public struct DataSettings: Sendable {
+    public static let settings = [
+        Setting(
+            "EXTERNAL_WRITERS",
+            "1: another application (the original one) books in the same Firestore database without slot claims; bookings then run in read-write transactions, and listings read every booking",
+            default: "0"),
+        Setting(
+            "LEGACY_SLOT_TIME_ZONE",
+            "the IANA zone of slots stored without an offset (2031-03-04T12:00:00); unset: such slots are reported, not served",
+            default: "none"),
+    ]
+
     public var externalWriters: Bool
     public var legacySlotTimeZone: (any LocalTimeZone)?
 

@@ -6,21 +6,28 @@ import PostgresStore
     import Glibc
 #endif
 
-/// Which document store to use and how to reach it, read from the environment once.
-///
-/// | variable | meaning |
-/// |---|---|
-/// | `STORE_BACKEND` | `postgres` or `firestore`; unset: Firestore when `FIRESTORE_EMULATOR_HOST` or `GOOGLE_APPLICATION_CREDENTIALS` is set, else PostgreSQL |
-/// | `DATABASE_URL` | PostgreSQL: a libpq connection string; unset: libpq's `PG*` variables |
-/// | `FIRESTORE_EMULATOR_HOST` | Firestore emulator `host:port`: plain HTTP, `Bearer owner` |
-/// | `GOOGLE_APPLICATION_CREDENTIALS` | a service-account key file; without one (and no emulator), the metadata server's token |
-/// | `GOOGLE_CLOUD_PROJECT` (or `GCLOUD_PROJECT`) | project id; else the key file's `project_id`; with the emulator, `demo-booking` |
-/// | `FIRESTORE_DATABASE` | database id, default `(default)` |
-/// | `FIRESTORE_API_URL` | API endpoint, default https://firestore.googleapis.com |
-/// | `FIRESTORE_TIMEOUT_MS` | limit for one call, default 5000 |
+/// Which document store to use and how to reach it, read from the environment once
+/// (`settings` lists the variables).
 public enum StoreConfiguration: Sendable {
     case postgres(connectionString: String)
     case firestore(FirestoreConfiguration)
+
+    /// The variables the store is chosen and reached by.
+    public static let settings = [
+        Setting(
+            "STORE_BACKEND", "postgres or firestore",
+            default: "firestore when FIRESTORE_EMULATOR_HOST or GOOGLE_APPLICATION_CREDENTIALS is set, else postgres"),
+        Setting("DATABASE_URL", "PostgreSQL: a postgresql:// URI or key=value libpq settings", default: "libpq's PG* variables"),
+        Setting("FIRESTORE_EMULATOR_HOST", "a Firestore emulator's host:port (plain HTTP, no Google auth)", default: "none"),
+        Setting("GOOGLE_APPLICATION_CREDENTIALS", "a service-account key file", default: "the metadata server's token"),
+        Setting(
+            "GOOGLE_CLOUD_PROJECT", "the Firestore project id (or GCLOUD_PROJECT)",
+            default: "the key file's project_id; demo-booking with the emulator",
+            requiredWhen: "on Firestore without a key file or emulator"),
+        Setting("FIRESTORE_DATABASE", "the Firestore database id", default: "(default)"),
+        Setting("FIRESTORE_API_URL", "the Firestore API endpoint", default: "https://firestore.googleapis.com"),
+        Setting("FIRESTORE_TIMEOUT_MS", "the limit for one Firestore call, in milliseconds", default: "5000"),
+    ]
 
     public struct Invalid: Error, CustomStringConvertible {
         public let description: String
@@ -33,7 +40,9 @@ public enum StoreConfiguration: Sendable {
         let backend = environment["STORE_BACKEND"] ?? ((emulator ?? keyFile) != nil ? "firestore" : "postgres")
         switch backend {
         case "postgres":
-            self = .postgres(connectionString: environment["DATABASE_URL"] ?? "")
+            let connectionString = environment["DATABASE_URL"] ?? ""
+            if let problem = PostgresStore.connectionStringProblem(connectionString) { throw Invalid("DATABASE_URL \(problem)") }
+            self = .postgres(connectionString: connectionString)
         case "firestore":
             self = .firestore(try Self.firestore(environment, emulator: emulator, keyFile: keyFile))
         default:

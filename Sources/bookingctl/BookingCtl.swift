@@ -17,7 +17,7 @@ import StoreConfiguration
 struct BookingCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bookingctl",
-        abstract: "Operate the booking service's store.",
+        abstract: "Operate the booking service's store.", version: "bookingctl \(Version.number)",
         subcommands: [Migrate.self, Seed.self, Copy.self, Services.self, Bookings.self, Prune.self, Check.self])
 
     enum Backend: String, ExpressibleByArgument, CaseIterable {

@@ -1,6 +1,7 @@
 """How the workers are deployed: unix socket permissions, fd 0 from spawn-fcgi, configuration errors."""
 
 import os
+import re
 import stat
 import subprocess
 import tempfile
@@ -66,3 +67,25 @@ def test_a_bad_setting_stops_the_server_with_a_clear_message():
         assert result.returncode == 2 and "READ_CACHE_SECONDS must be a number of seconds" in result.stderr, (value, result.stderr)
     result = subprocess.run([binary()], env={**os.environ, "LARGE_BODY_DIR": "/proc/large-bodies"}, capture_output=True, text=True, timeout=20)
     assert result.returncode == 2 and "cannot create LARGE_BODY_DIR /proc/large-bodies" in result.stderr, result.stderr
+    for name, value in [("LOG_LEVEL", "loud"), ("DATABASE_URL", "garbage url"), ("DATABASE_URL", "postgresql://[::1")]:
+        result = subprocess.run([binary()], env={**os.environ, "STORE_BACKEND": "postgres", name: value}, capture_output=True, text=True,
+                                timeout=20)
+        assert result.returncode == 2 and result.stderr.startswith(f"booking-server: {name} "), (name, value, result.stderr)
+
+
+def test_help_names_every_setting_and_version_says_which_build_this_is():
+    result = subprocess.run([binary(), "--help"], capture_output=True, text=True, timeout=20, env={"PATH": os.environ["PATH"]})
+    assert result.returncode == 0 and result.stdout.startswith("booking-server ")
+    source = "".join(open(os.path.join(ROOT, "Sources", *path)).read() for path in [
+        ("BookingApplication", "ServerConfiguration.swift"), ("StoreConfiguration", "StoreConfiguration.swift"),
+        ("StoreConfiguration", "DataSettings.swift")])
+    read = set(re.findall(r'environment(?:\["|, ")([A-Z_]+)"', source)) - {"GCLOUD_PROJECT", "GCE_METADATA_HOST"}
+    listed = set(re.findall(r"^  ([A-Z_]+)$", result.stdout, re.MULTILINE))
+    assert read and read <= listed, f"settings the server reads but --help does not name: {read - listed}"
+    assert "default: info" in result.stdout
+    version = subprocess.run([binary(), "--version"], capture_output=True, text=True, timeout=20)
+    assert version.returncode == 0 and re.match(r"^booking-server \d+\.\d+\.\d+$", version.stdout.strip())
+    ctl = subprocess.run([os.path.join(os.path.dirname(binary()), "bookingctl"), "--version"], capture_output=True, text=True, timeout=20)
+    assert ctl.returncode == 0 and ctl.stdout.strip() == version.stdout.strip().replace("booking-server", "bookingctl")
+    wrong = subprocess.run([binary(), "--port", "9000"], capture_output=True, text=True, timeout=20)
+    assert wrong.returncode == 2 and "unknown argument --port" in wrong.stderr
