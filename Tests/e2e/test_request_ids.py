@@ -84,3 +84,8 @@ def test_every_line_the_workers_write_is_one_json_object():
     for line in lines:
         record = json.loads(line)
         assert {"time", "level", "message"} <= set(record), line
+
+
+def test_the_api_description_says_what_x_request_id_is():
+    from test_openapi import SPEC
+    assert "X-Request-ID" in SPEC["info"]["description"]
