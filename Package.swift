@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "SystemError"),  // errno in words, captured right after its call
         .target(name: "JSON"),
         // The server's log lines: one JSON object per line.
-        .target(name: "JSONLog", dependencies: ["JSON", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "JSONLog", dependencies: ["DocumentStore", "JSON", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Gzip", dependencies: ["CZlib"]),
         .target(
             name: "FastCGI",

@@ -163,11 +163,7 @@ extension ServiceSettings {
         if let minNoticeMinutes { fields["min_notice_minutes"] = .integer(Int64(minNoticeMinutes)) }
         if let maxAdvanceDays { fields["max_advance_days"] = .integer(Int64(maxAdvanceDays)) }
         if let schedule {
-            var weekly: [String: Value] = [:]
-            for (day, ranges) in zip(WeeklySchedule.weekdayNames, schedule.hours) where !ranges.isEmpty {
-                weekly[day] = .array(
-                    ranges.map { .string("\(OpeningHours.spelling(ofMinute: $0.start))-\(OpeningHours.spelling(ofMinute: $0.end))") })
-            }
+            let weekly = schedule.spelledHours.mapValues { ranges in Value.array(ranges.map { .string($0.joined(separator: "-")) }) }
             var map: [String: Value] = [
                 "weekly": .map(weekly), "slot_minutes": .integer(Int64(schedule.slotMinutes)),
                 "horizon_days": .integer(Int64(schedule.horizonDays)),

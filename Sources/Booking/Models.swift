@@ -291,12 +291,8 @@ extension NewService {
         settings.minNoticeMinutes = current.minNoticeMinutes.map(Int64.init)
         settings.maxAdvanceDays = current.maxAdvanceDays.map(Int64.init)
         settings.schedule = current.schedule.map { schedule in
-            var weekly: [String: [[String]]] = [:]
-            for (day, ranges) in zip(WeeklySchedule.weekdayNames, schedule.hours) where !ranges.isEmpty {
-                weekly[day] = ranges.map { [OpeningHours.spelling(ofMinute: $0.start), OpeningHours.spelling(ofMinute: $0.end)] }
-            }
-            return ScheduleInput(
-                weekly: weekly, slotMinutes: Int64(schedule.slotMinutes), horizonDays: Int64(schedule.horizonDays),
+            ScheduleInput(
+                weekly: schedule.spelledHours, slotMinutes: Int64(schedule.slotMinutes), horizonDays: Int64(schedule.horizonDays),
                 closedDates: schedule.closedDates.map(\.description))
         }
         self.init(id: service.id, name: service.name, slots: service.slots.map(\.description), settings: settings)

@@ -30,6 +30,16 @@ public struct WeeklySchedule: Equatable, Sendable {
         self.closedDates = closedDates
     }
 
+    /// The opening hours of each weekday that has any, as requests and responses spell them:
+    /// `["mon": [["09:00", "12:00"], ...]]`.
+    public var spelledHours: [String: [[String]]] {
+        var weekly: [String: [[String]]] = [:]
+        for (day, ranges) in zip(Self.weekdayNames, hours) where !ranges.isEmpty {
+            weekly[day] = ranges.map { [OpeningHours.spelling(ofMinute: $0.start), OpeningHours.spelling(ofMinute: $0.end)] }
+        }
+        return weekly
+    }
+
     /// How many slots a day of each weekday has for slots of `length` minutes.
     func slotsPerWeekday(length: Int) -> [Int] {
         hours.map { ranges in ranges.reduce(0) { $0 + ($1.minutes >= length ? ($1.minutes - length) / slotMinutes + 1 : 0) } }

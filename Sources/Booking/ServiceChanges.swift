@@ -64,8 +64,7 @@ extension BookingDesk {
     /// `cancellingHeldBookings`, which cancels them once the service is retired.
     public func retireService(_ stored: StoredService, cancellingHeldBookings: Bool) throws(BookingError) -> ServiceChange {
         let time = Timestamp(microseconds: now().microseconds)
-        let held = try allBookings(BookingQuery(serviceID: stored.service.id, slots: TimeRange(from: time), status: .confirmed))
-            .filter { $0.slot.instant > time }
+        let held = try heldBookings(of: stored.service.id, at: time)
         guard held.isEmpty || cancellingHeldBookings else { throw .slotHasBookings(held) }
         var fields = stored.document.fields
         fields[Service.retiredField] = .timestamp(time)
@@ -76,8 +75,7 @@ extension BookingDesk {
     /// The confirmed bookings of slots that have not begun at `time` that `service` (the new
     /// definition of their service) would leave without a slot or seat.
     private func unheldBookings(of serviceID: String, by service: Service, at time: Timestamp) throws(BookingError) -> [Booking] {
-        let bookings = try allBookings(BookingQuery(serviceID: serviceID, slots: TimeRange(from: time), status: .confirmed))
-            .filter { $0.slot.instant > time }
+        let bookings = try heldBookings(of: serviceID, at: time)
         let offered = Set(service.offeredSlots(at: time))
         var unheld = bookings.filter { !offered.contains($0.slot) }
         let kept = Dictionary(grouping: bookings.filter { offered.contains($0.slot) }, by: \.slot)
@@ -86,6 +84,11 @@ extension BookingDesk {
             unheld += holders.sorted { ($0.timestamp, $0.id) < ($1.timestamp, $1.id) }.dropFirst(service.settings.seats)
         }
         return unheld.sorted { $0.slot != $1.slot ? $0.slot < $1.slot : $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }
+    }
+
+    /// The service's confirmed bookings of slots that have not begun at `time`.
+    private func heldBookings(of serviceID: String, at time: Timestamp) throws(BookingError) -> [Booking] {
+        try allBookings(BookingQuery(serviceID: serviceID, slots: TimeRange(from: time), status: .confirmed)).filter { $0.slot.instant > time }
     }
 
     private func commitServiceDocument(_ stored: StoredService, _ fields: [String: Value]) throws(BookingError) {

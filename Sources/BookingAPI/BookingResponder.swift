@@ -127,7 +127,7 @@ public final class BookingResponder: Responder {
                 Self.json(200, BookingJSON.booking(cancelled, contact: true))
             } changed: { cancelled in
                 reads.recordChange(.availability)
-                log("booking cancelled", request, ["booking_id": cancelled.id, "service_id": cancelled.serviceID, "slot": "\(cancelled.slot)"])
+                log("booking cancelled", request, cancelled)
             }
         case (.booking(let id), _):
             guard request.headers["authorization"] != nil else {
@@ -145,7 +145,7 @@ public final class BookingResponder: Responder {
                 Self.json(200, BookingJSON.booking(moved, contact: true))
             } changed: { moved in
                 reads.recordChange(.availability)
-                log("booking rescheduled", request, ["booking_id": moved.id, "service_id": moved.serviceID, "slot": "\(moved.slot)"])
+                log("booking rescheduled", request, moved)
             }
         case (.bookings, _):
             try authorize(request)
@@ -182,9 +182,7 @@ public final class BookingResponder: Responder {
                 reads.recordChange(.services)
                 if !made.cancelled.isEmpty { reads.recordChange(.availability) }
                 log(event, request, ["service_id": id, "cancelled_bookings": "\(made.cancelled.count)"])
-                for booking in made.cancelled {
-                    log("booking cancelled", request, ["booking_id": booking.id, "service_id": booking.serviceID, "slot": "\(booking.slot)"])
-                }
+                for booking in made.cancelled { log("booking cancelled", request, booking) }
                 return made
             } catch  where error.code == BookingError.serviceChanged.code && attempt < 5 {
                 continue
@@ -268,6 +266,11 @@ public final class BookingResponder: Responder {
     /// id (never names, contact details or tokens).
     private func log(_ event: String, _ request: Request, _ ids: [String: String]) {
         logger.info("\(event)", metadata: ids.mapValues { .string($0) }.merging(["request_id": .string(Self.requestID(request))]) { $1 })
+    }
+
+    /// Logs a change of `booking`: its id, service and slot.
+    private func log(_ event: String, _ request: Request, _ booking: Booking) {
+        log(event, request, ["booking_id": booking.id, "service_id": booking.serviceID, "slot": "\(booking.slot)"])
     }
 
     /// The id nginx gave the request (`X-Request-ID`, passed to the workers); `-` without one.

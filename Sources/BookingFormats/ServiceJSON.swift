@@ -100,11 +100,7 @@ public enum ServiceJSON {
         if let notice = settings.minNoticeMinutes { members["min_notice_minutes"] = .integer(Int64(notice)) }
         if let advance = settings.maxAdvanceDays { members["max_advance_days"] = .integer(Int64(advance)) }
         if let schedule = settings.schedule {
-            var weekly: [String: JSON] = [:]
-            for (day, ranges) in zip(WeeklySchedule.weekdayNames, schedule.hours) where !ranges.isEmpty {
-                weekly[day] = .array(
-                    ranges.map { .array([.string(OpeningHours.spelling(ofMinute: $0.start)), .string(OpeningHours.spelling(ofMinute: $0.end))]) })
-            }
+            let weekly = schedule.spelledHours.mapValues { ranges in JSON.array(ranges.map { .array($0.map { .string($0) }) }) }
             members["schedule"] = .object([
                 "weekly": .object(weekly), "slot_minutes": .integer(Int64(schedule.slotMinutes)),
                 "horizon_days": .integer(Int64(schedule.horizonDays)), "closed_dates": .array(schedule.closedDates.map { .string($0.description) }),

@@ -1,3 +1,4 @@
+import DocumentStore
 import JSON
 import Logging
 
@@ -82,19 +83,11 @@ public struct JSONLogHandler: LogHandler {
         }
     }
 
-    /// RFC 3339 in UTC with milliseconds: `2026-12-02T20:31:05.123Z`.
+    /// RFC 3339 in UTC with milliseconds, always three digits: `2026-12-02T20:31:05.123Z`
+    /// (Timestamp's spelling of the whole second, then the milliseconds).
     static func timestamp(_ time: (seconds: Int64, milliseconds: Int)) -> String {
-        var seconds = time_t(time.seconds)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func padded(_ value: Int32, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
-        }
         let milliseconds = String(time.milliseconds)
-        return "\(padded(parts.tm_year + 1900, 4))-\(padded(parts.tm_mon + 1, 2))-\(padded(parts.tm_mday, 2))T"
-            + "\(padded(parts.tm_hour, 2)):\(padded(parts.tm_min, 2)):\(padded(parts.tm_sec, 2))."
-            + String(repeating: "0", count: 3 - milliseconds.count) + milliseconds + "Z"
+        return Timestamp(seconds: time.seconds).rfc3339.dropLast() + "." + String(repeating: "0", count: 3 - milliseconds.count) + milliseconds + "Z"
     }
 
     /// The system's wall clock.
