@@ -12,6 +12,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
     ],
     targets: [
         // C libraries from Debian: module maps only.
@@ -21,6 +23,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "SystemError"),  // errno in words, captured right after its call
+        .target(name: "PosixThread"),
         .target(name: "JSON"),
         // The server's log lines: one JSON object per line.
         .target(name: "JSONLog", dependencies: ["DocumentStore", "JSON", .product(name: "Logging", package: "swift-log")]),
@@ -28,7 +31,15 @@ let package = Package(
         .target(
             name: "FastCGI",
             dependencies: [
-                "CFastCGI", "SystemError", .product(name: "Logging", package: "swift-log"),
+                "CFastCGI", "PosixThread", "SystemError", .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]),
+        // Prometheus metrics of every worker process, summed and served on their own listener.
+        .target(
+            name: "MetricsExposition",
+            dependencies: [
+                "PosixThread", "SystemError", .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log"),
             ]),
         .target(name: "DocumentStore", dependencies: ["JSON"]),  // the protocol, and its in-memory twin
         .target(name: "PostgresStore", dependencies: ["DocumentStore", "JSON", "CPostgres", "SystemError"]),
@@ -47,26 +58,31 @@ let package = Package(
             name: "ReadModel",
             dependencies: [
                 "Booking", "DocumentStore", "Gzip", "SystemError", .product(name: "Atomics", package: "swift-atomics"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
             ]),
         // Idempotency keys: a repeated request answered with its first response, on any host.
         .target(
             name: "Idempotency", dependencies: ["DocumentStore", "TextEncodings", .product(name: "Crypto", package: "swift-crypto")]),
         // Bookings as JSON and CSV, for the API and bookingctl.
         .target(name: "BookingFormats", dependencies: ["Booking", "DocumentStore", "JSON"]),
-        .target(name: "BookingAPI", dependencies: ["Booking", "BookingFormats", "DocumentStore", "FastCGI", "Idempotency", "JSON", "ReadModel"]),
+        .target(
+            name: "BookingAPI",
+            dependencies: [
+                "Booking", "BookingFormats", "DocumentStore", "FastCGI", "Idempotency", "JSON", "ReadModel",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]),
         // The composition root, for the server and the tests.
         .target(
             name: "BookingApplication",
             dependencies: [
-                "Booking", "BookingAPI", "DocumentStore", "FastCGI", "Idempotency", "ReadModel", "StoreConfiguration", "TimeZones",
-                .product(name: "Logging", package: "swift-log"),
+                "Booking", "BookingAPI", "DocumentStore", "FastCGI", "Idempotency", "MetricsExposition", "ReadModel", "StoreConfiguration",
+                "TimeZones", .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
             ]),
         .executableTarget(
             name: "BookingServer",
             dependencies: [
-                "BookingApplication", "Booking", "DocumentStore", "FastCGI", "JSONLog", "ReadModel", "StoreConfiguration",
-                .product(name: "Logging", package: "swift-log"),
+                "BookingApplication", "Booking", "DocumentStore", "FastCGI", "JSONLog", "MetricsExposition", "ReadModel", "StoreConfiguration",
+                .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
             ]),
         .executableTarget(
             name: "bookingctl",
@@ -84,10 +100,11 @@ let package = Package(
             ], path: "Tests/TestSupport"),
 
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "MetricsExpositionTests", dependencies: ["MetricsExposition"]),
         .testTarget(name: "JSONLogTests", dependencies: ["JSONLog", "JSON", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "DocumentStoreTests", dependencies: ["DocumentStore", "DocumentStoreConformance"]),
         .testTarget(name: "GzipTests", dependencies: ["Gzip", "CZlib"]),
-        .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "CFastCGI", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "CFastCGI", "PosixThread", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "BookingTests",
             dependencies: [
@@ -96,13 +113,14 @@ let package = Package(
         .testTarget(
             name: "ReadModelTests",
             dependencies: [
-                "ReadModel", "Booking", "DocumentStore", "FastCGI", "Gzip", "TestSupport", .product(name: "Logging", package: "swift-log"),
+                "ReadModel", "Booking", "DocumentStore", "FastCGI", "Gzip", "PosixThread", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
             name: "BookingAPITests",
             dependencies: [
                 "BookingAPI", "BookingApplication", "Booking", "BookingFormats", "DocumentStore", "DocumentStoreConformance", "FastCGI", "Gzip",
-                "JSON", "ReadModel",
+                "JSON", "ReadModel", "StoreConfiguration",
                 "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -11,6 +11,7 @@ SERVER_NAME=${SERVER_NAME:-localhost}
 WORKERS=${WORKERS:-$(( $(nproc) > 2 ? $(nproc) : 2 ))}
 THREADS=${THREADS:-8}
 MAX_BODY_BYTES=${MAX_BODY_BYTES:-65536}
+METRICS_ADDRESS=${METRICS_ADDRESS:-127.0.0.1:9464}  # Prometheus scrapes here; loopback only
 SERVICE_USER=${SERVICE_USER:-booking}
 BUILD_CONFIGURATION=${BUILD_CONFIGURATION:-release}
 
@@ -160,7 +161,7 @@ start_app() {
     local token
     token=$(admin_token)
     (
-        export FCGI_SOCKET=$SOCKET FCGI_SOCKET_MODE=0660 WORKERS THREADS MAX_BODY_BYTES LARGE_BODY_DIR PUBLISH_DIR ADMIN_TOKEN=$token
+        export FCGI_SOCKET=$SOCKET FCGI_SOCKET_MODE=0660 WORKERS THREADS MAX_BODY_BYTES LARGE_BODY_DIR PUBLISH_DIR ADMIN_TOKEN=$token METRICS_ADDRESS
         export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}  # glibc: fewer per-thread arenas holding freed memory
         as_service_user true
         "${exec_as_service_user[@]}" "$BIN_DIR/booking-server" >>"$LOG_DIR/booking-server.log" 2>&1 </dev/null &

@@ -16,24 +16,39 @@ public final class BookingResponder: Responder {
     private let keys: IdempotencyKeys
     private let adminToken: [UInt8]?
     private let maximumBodyBytes: Int
+    private let version: String
+    private let metrics = RequestMetrics()
     private let logger: Logger
 
     /// - Parameters:
     ///   - reads: this responder's reader of the read model (one responder per thread).
     ///   - keys: the idempotency keys, on the desk's store connection.
     ///   - adminToken: the bearer token the business's endpoints require; nil refuses every caller.
-    public init(desk: BookingDesk, reads: ReadModel.Reader, keys: IdempotencyKeys, adminToken: String?, maximumBodyBytes: Int, logger: Logger) {
+    ///   - version: the server's, for `/healthz`.
+    public init(
+        desk: BookingDesk, reads: ReadModel.Reader, keys: IdempotencyKeys, adminToken: String?, maximumBodyBytes: Int, version: String,
+        logger: Logger
+    ) {
         self.desk = desk
         self.reads = reads
         self.keys = keys
         self.adminToken = adminToken.flatMap { $0.isEmpty ? nil : Array($0.utf8) }
         self.maximumBodyBytes = maximumBodyBytes
+        self.version = version
         self.logger = logger
     }
 
     public func respond(to request: Request) -> Response {
+        let started = ContinuousClock.now
+        let route = Route(path: request.path)
+        let response = answer(request, route)
+        metrics.record(route, response, took: started.duration(to: .now))
+        return response
+    }
+
+    private func answer(_ request: Request, _ route: Route?) -> Response {
         do {
-            return try handle(request)
+            return try handle(request, route)
         } catch {
             if error.status >= 500 {
                 logger.log(
@@ -47,17 +62,20 @@ public final class BookingResponder: Responder {
         }
     }
 
-    private func handle(_ request: Request) throws(APIError) -> Response {
-        guard let route = Route(path: request.path) else { throw .notFound() }
+    private func handle(_ request: Request, _ route: Route?) throws(APIError) -> Response {
+        guard let route else { throw .notFound() }
         guard route.allowedMethods.contains(request.method) else { throw .methodNotAllowed(route.allowedMethods) }
         switch (route, request.method) {
         case (.health, _):
-            do {
-                try desk.checkHealth()
-                return Self.json(200, JSONBodies.health(backend: desk.backendName, healthy: true))
-            } catch {
-                return Self.json(503, JSONBodies.health(backend: desk.backendName, healthy: false), headers: [("Retry-After", "1")])
-            }
+            let roundTrip = storeRoundTrip()
+            return Self.json(
+                roundTrip == nil ? 503 : 200,
+                JSONBodies.health(backend: desk.backendName, version: version, roundTripMilliseconds: roundTrip),
+                headers: roundTrip == nil ? [("Retry-After", "1")] : [])
+        case (.readiness, _):
+            if FastCGIServer.isDraining { return Self.json(503, JSONBodies.readiness("draining"), headers: [("Retry-After", "5")]) }
+            guard storeRoundTrip() != nil else { return Self.json(503, JSONBodies.readiness("unavailable"), headers: [("Retry-After", "1")]) }
+            return Self.json(200, JSONBodies.readiness("ready"))
         case (.services, "POST"):
             try authorize(request)
             let newService = try JSONBodies.newService(from: jsonBody(request))
@@ -168,6 +186,18 @@ public final class BookingResponder: Responder {
                     + (page.next.map { [("Next-Page-Token", $0.token)] } ?? []),
                 body: BookingsCSV.document(page.bookings))
         }
+    }
+
+    /// How long the store took to answer a ping, in milliseconds, or nil when it did not.
+    private func storeRoundTrip() -> Double? {
+        let started = ContinuousClock.now
+        do {
+            try desk.checkHealth()
+        } catch {
+            return nil
+        }
+        let (seconds, attoseconds) = started.duration(to: .now).components
+        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
     }
 
     /// Makes a change of the service `id` from its stored definition, again from a fresh read

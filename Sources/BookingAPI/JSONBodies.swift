@@ -161,8 +161,19 @@ enum JSONBodies {
         ]).serialized()
     }
 
-    static func health(backend: String, healthy: Bool) -> [UInt8] {
-        JSON.object(["status": .string(healthy ? "ok" : "unavailable"), "backend": .string(backend)]).serialized()
+    /// The health answer: the store's name, the server's version and, when the store answered,
+    /// how long its round trip took.
+    static func health(backend: String, version: String, roundTripMilliseconds: Double?) -> [UInt8] {
+        var members: [String: JSON] = [
+            "status": .string(roundTripMilliseconds == nil ? "unavailable" : "ok"), "backend": .string(backend), "version": .string(version),
+        ]
+        if let milliseconds = roundTripMilliseconds { members["store_rtt_ms"] = .double((milliseconds * 1000).rounded() / 1000) }
+        return JSON.object(members).serialized()
+    }
+
+    /// The readiness answer: `ready`, `draining` or `unavailable` (the store).
+    static func readiness(_ status: String) -> [UInt8] {
+        JSON.object(["status": .string(status)]).serialized()
     }
 
     static func error(_ error: APIError) -> [UInt8] {

@@ -1,6 +1,7 @@
 /// The API's endpoints, matched from a request path.
 public enum Route: Equatable, Sendable {
     case health
+    case readiness
     case services
     case service(id: String)
     case book
@@ -13,6 +14,7 @@ public enum Route: Equatable, Sendable {
     public init?(path: String) {
         switch path {
         case "/healthz": self = .health
+        case "/readyz": self = .readiness
         case "/services": self = .services
         case "/book": self = .book
         case "/bookings": self = .bookings
@@ -41,11 +43,25 @@ public enum Route: Equatable, Sendable {
     /// The methods the endpoint answers; HEAD goes wherever GET does.
     public var allowedMethods: [String] {
         switch self {
-        case .health, .bookings: ["GET", "HEAD"]
+        case .health, .readiness, .bookings: ["GET", "HEAD"]
         case .service: ["GET", "HEAD", "PATCH", "DELETE"]
         case .services: ["GET", "HEAD", "POST"]
         case .booking: ["GET", "HEAD", "DELETE"]
         case .book, .reschedule: ["POST"]
+        }
+    }
+
+    /// The endpoint's name in metrics: one per route, whatever the ids in its path.
+    public var name: String {
+        switch self {
+        case .health: "healthz"
+        case .readiness: "readyz"
+        case .services: "services"
+        case .service: "service"
+        case .book: "book"
+        case .bookings: "bookings"
+        case .booking: "booking"
+        case .reschedule: "reschedule"
         }
     }
 }

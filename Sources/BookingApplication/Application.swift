@@ -81,9 +81,14 @@ public final class Application: Sendable {
                 readModel: readModel, adminToken: configuration.adminToken,
                 maximumBodyBytes: configuration.fastCGI.maximumBodyBytes,
                 externalWriters: configuration.data.externalWriters),
-            makeStore: configuration.store.makeFactory(fieldIndexes: BookingDesk.fieldIndexes),
+            makeStore: Self.observed(configuration.store.makeFactory(fieldIndexes: BookingDesk.fieldIndexes)),
             documentReader: configuration.data.documentReader(problems: problems),
             logger: logger, afterLargeBuild: ProcessMemory.releaseFreed)
+    }
+
+    /// Store connections whose calls are counted and timed (`StoreMetrics`).
+    private static func observed(_ makeStore: @escaping @Sendable () -> any DocumentStore) -> @Sendable () -> any DocumentStore {
+        { ObservedStore(makeStore(), observer: StoreMetrics()) }
     }
 
     /// The booking rules on a store connection of their own, finding services and claims through
@@ -107,7 +112,7 @@ public final class Application: Sendable {
         let store = makeStore()
         return BookingResponder(
             desk: makeDesk(on: store), reads: readModel.makeReader(), keys: IdempotencyKeys(store: store, now: now, pause: pause),
-            adminToken: settings.adminToken, maximumBodyBytes: settings.maximumBodyBytes, logger: logger)
+            adminToken: settings.adminToken, maximumBodyBytes: settings.maximumBodyBytes, version: Version.number, logger: logger)
     }
 
     /// Sleeps the calling thread.

@@ -1,5 +1,6 @@
 import FastCGI
 import Logging
+import MetricsExposition
 import ReadModel
 import StoreConfiguration
 
@@ -31,6 +32,13 @@ public struct ServerConfiguration: Sendable {
                 "ADMIN_TOKEN", "the bearer token of the business's requests (creating and changing services, listing bookings)",
                 default: "none: those requests are refused", requiredWhen: "for the business's requests"),
             Setting("LOG_LEVEL", "trace, debug, info, notice, warning, error or critical", default: "info"),
+            Setting(
+                "METRICS_ADDRESS", "host:port where Prometheus metrics are served (GET /metrics), or off; keep it private",
+                default: "127.0.0.1:9464"),
+            Setting(
+                "DRAIN_SECONDS",
+                "after SIGTERM, how long to go on serving while GET /readyz answers 503, so a load balancer stops sending first (0-300)",
+                default: "0"),
         ] + StoreConfiguration.settings + DataSettings.settings
 
     public var fastCGI: FastCGIConfiguration
@@ -40,6 +48,8 @@ public struct ServerConfiguration: Sendable {
     public var publishDirectory: String?
     public var adminToken: String?
     public var logLevel: Logger.Level
+    /// Where metrics are served; nil: not at all.
+    public var metricsAddress: MetricsAddress?
     public var data: DataSettings
 
     public init(environment: [String: String]) throws(ConfigurationError) {
@@ -76,6 +86,13 @@ public struct ServerConfiguration: Sendable {
                 "LOG_LEVEL must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not \(level.prefix(32))")
         }
         self.logLevel = logLevel
+        let metrics = environment["METRICS_ADDRESS"].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1:9464"
+        do {
+            metricsAddress = metrics == "off" ? nil : try MetricsAddress(parsing: metrics)
+        } catch {
+            throw ConfigurationError(error.description)
+        }
+        fastCGI.drainSeconds = try Self.seconds(environment, "DRAIN_SECONDS", default: 0, in: 0...300)
         do {
             data = try DataSettings(environment: environment, store: store)
         } catch {

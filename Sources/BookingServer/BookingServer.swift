@@ -1,9 +1,11 @@
 import Booking
 import BookingApplication
+import CoreMetrics
 import DocumentStore
 import FastCGI
 import JSONLog
 import Logging
+import MetricsExposition
 import ReadModel
 import StoreConfiguration
 
@@ -27,9 +29,13 @@ enum BookingServer {
         }
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: configuration.logLevel) }
         let logger = Logger(label: "booking-server")
+        ProcessMetrics.bootstrap()
         let application = Application(configuration: configuration, logger: logger)
         if !FastCGIServer.isWorkerProcess {
             prepareFolders(of: application.readModel, logger: logger)
+        }
+        let metricsFolder = startMetrics(configuration, logger: logger)
+        if !FastCGIServer.isWorkerProcess {
             if !application.readModel.sharesChangesAcrossProcesses {
                 logger.warning("no file for change counters beside the socket: each process's read cache may lag others' writes by up to 1 s")
             }
@@ -50,8 +56,36 @@ enum BookingServer {
             logger.critical("cannot serve: \(error)")
             exit(1)
         }
-        if !FastCGIServer.isWorkerProcess {  // empties the folders: the workers have stopped
+        if FastCGIServer.isWorkerProcess {
+            metricsFolder?.writeNow()  // this worker's last counts
+        } else {  // empties the folders: the workers have stopped
             try? application.readModel.prepareFolders()
+            metricsFolder?.remove()
+        }
+    }
+
+    /// Serves the host's metrics on `METRICS_ADDRESS` (the supervising process, summing its
+    /// workers' files in a folder it creates) or writes this worker's into that folder. Exits 2
+    /// when the address cannot be listened on.
+    private static func startMetrics(_ configuration: ServerConfiguration, logger: Logger) -> MetricsFolder? {
+        if FastCGIServer.isWorkerProcess {
+            let folder = MetricsFolder.fromEnvironment()
+            folder?.startWriting(logger: logger)
+            return folder
+        }
+        guard let address = configuration.metricsAddress else { return nil }
+        Gauge(label: "booking_build_info", dimensions: [("version", Version.number)]).record(1)
+        do {
+            let folder = configuration.fastCGI.processes > 1 ? try MetricsFolder.create() : nil
+            let listener = try MetricsListener(address: address) {
+                Exposition.sum([ProcessMetrics.text()] + (folder?.workerTexts() ?? []))
+            }
+            listener.start()
+            logger.info("serving metrics", metadata: ["address": "\(address)", "path": "/metrics"])
+            return folder
+        } catch {
+            logger.critical("\(error)")
+            exit(2)
         }
     }
 

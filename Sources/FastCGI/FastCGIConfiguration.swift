@@ -21,6 +21,9 @@ public struct FastCGIConfiguration: Sendable {
     /// Larger request bodies are refused unread (`Request.Body.tooLarge`).
     public var maximumBodyBytes: Int
     public var backlog: Int32
+    /// After a stop signal, seconds to go on serving while `FastCGIServer.isDraining` is true
+    /// (a readiness check answers 503, so a load balancer stops sending), before stopping.
+    public var drainSeconds: Double = 0
 
     public init(
         listener: Listener, processes: Int = 2, threads: Int = 4,

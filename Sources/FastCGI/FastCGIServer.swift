@@ -1,5 +1,6 @@
 import CFastCGI
 import Logging
+import PosixThread
 import Synchronization
 import SystemError
 
@@ -27,6 +28,10 @@ public final class FastCGIServer: Sendable {
         self.logger = logger
         self.makeResponder = makeResponder
     }
+
+    /// Whether this process got its stop signal and is serving on for `drainSeconds` before it
+    /// stops: a readiness check answers 503 meanwhile.
+    public static var isDraining: Bool { drainingFlag.load(ordering: .relaxed) }
 
     /// Whether this process is a worker started by a supervising process (which prepares
     /// shared resources, such as the database schema, once for all of them).
@@ -90,11 +95,20 @@ public final class FastCGIServer: Sendable {
         let workers = try WorkerThreads(socket: socket, configuration: configuration, logger: logger, makeResponder: makeResponder)
         logger.info("serving FastCGI", metadata: ["pid": "\(getpid())", "threads": "\(configuration.threads)"])
         let signal = Signals.waitForStop()
+        if configuration.drainSeconds > 0 {
+            drainingFlag.store(true, ordering: .relaxed)
+            logger.info(
+                "draining: serving on while readiness answers 503", metadata: ["seconds": "\(configuration.drainSeconds)", "pid": "\(getpid())"])
+            Signals.waitForStop(atMost: configuration.drainSeconds)  // a second signal stops at once
+        }
         logger.info("stopping: finishing requests in flight", metadata: ["signal": "\(signal)", "pid": "\(getpid())"])
         workers.stop()
         logger.info("stopped", metadata: ["pid": "\(getpid())"])
     }
 }
+
+/// Set once this process drains (see `FastCGIServer.isDraining`).
+private let drainingFlag = Atomic(false)
 
 /// One process's worker threads, serving the connections of a listening socket.
 final class WorkerThreads {
@@ -115,7 +129,7 @@ final class WorkerThreads {
             let worker = Worker(
                 queue: queue, pool: pool, maximumBodyBytes: configuration.maximumBodyBytes,
                 makeResponder: makeResponder, logger: logger)
-            threads.append(Thread.start { worker.run() })
+            threads.append(PosixThread.start { worker.run() })
         }
     }
 

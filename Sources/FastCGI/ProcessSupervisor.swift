@@ -1,4 +1,5 @@
 import CFastCGI
+import CoreMetrics
 import Logging
 import SystemError
 
@@ -22,6 +23,7 @@ struct ProcessSupervisor {
     private let socket: Int32
     let processes: Int
     let logger: Logger
+    private let restarts = Counter(label: "fastcgi_worker_restarts_total")
 
     init(socket: Int32, processes: Int, logger: Logger) throws(FastCGIError) {
         self.socket = fcntl(socket, F_DUPFD_CLOEXEC, 3)
@@ -62,6 +64,7 @@ struct ProcessSupervisor {
                 children.remove(pid)
                 guard !stopping else { continue }
                 logger.error("worker process exited; starting another", metadata: ["pid": "\(pid)", "status": "\(status)"])
+                restarts.increment()
                 let now = time(nil)
                 recentRestarts = recentRestarts.filter { now - $0 < 10 } + [now]
                 if recentRestarts.count > processes * 3 { sleep(1) }  // crashing at start-up: do not spin

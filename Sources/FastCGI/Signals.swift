@@ -28,4 +28,20 @@ enum Signals {
         while sigwait(&set, &received) != 0 {}
         return received
     }
+
+    /// Blocks until SIGTERM or SIGINT arrives or `seconds` have passed.
+    static func waitForStop(atMost seconds: Double) {
+        var set = stopSet()
+        var deadline = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &deadline)
+        let end = Double(deadline.tv_sec) + Double(deadline.tv_nsec) / 1e9 + seconds
+        while true {
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            let left = end - (Double(now.tv_sec) + Double(now.tv_nsec) / 1e9)
+            guard left > 0 else { return }
+            var timeout = timespec(tv_sec: Int(left), tv_nsec: Int((left - left.rounded(.down)) * 1e9))
+            if sigtimedwait(&set, nil, &timeout) > 0 { return }
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import DocumentStore
 import Synchronization
 
@@ -26,6 +27,9 @@ final class ResponseCache: Sendable {
     private let afterLargeBuild: @Sendable () -> Void
     private let largeBodyFiles: LargeBodyFiles?
     private let published: PublishedBodies?
+    /// Reads served a cached body, and bodies built (swift-metrics; counted by every thread).
+    private let hits = Counter(label: "booking_read_cache_hits_total")
+    private let rebuilds = Counter(label: "booking_read_cache_rebuilds_total")
 
     /// Bodies of at least this size call `afterLargeBuild` once built, and go to clients that do
     /// not accept gzip as files (when there are `largeBodyFiles`).
@@ -69,9 +73,14 @@ final class ResponseCache: Sendable {
         let found = entries.withLock { $0[key] }
         switch decision(for: found, since: version) {
         case .serve:
+            hits.increment()
             return found!
         case .serveAndRebuild:
-            return try building.withLockIfAvailable { _ throws(Failure) in try buildUnlessFresh(key, since: version, build) } ?? found!
+            if let built = try building.withLockIfAvailable({ _ throws(Failure) in try buildUnlessFresh(key, since: version, build) }) {
+                return built
+            }
+            hits.increment()  // another thread is building it
+            return found!
         case .rebuild:
             return try building.withLock { _ throws(Failure) in try buildUnlessFresh(key, since: version, build) }
         }
@@ -95,9 +104,13 @@ final class ResponseCache: Sendable {
     ) throws(Failure) -> Entry {
         // Only the thread holding `building` replaces entries, so this one stays current here.
         let previous = entries.withLock { $0[key] }
-        if let previous, decision(for: previous, since: version) == .serve { return previous }
+        if let previous, decision(for: previous, since: version) == .serve {
+            hits.increment()
+            return previous
+        }
         let stamp = Freshness.Stamp(version: currentVersion, builtAt: clock.monotonic(), second: clock.second)
         let bytes = try build()
+        rebuilds.increment()
         // Mostly a rebuild by age finds the body unchanged: it keeps its gzip form and file.
         let unchanged = previous.flatMap { sameBytes($0.body.bytes, bytes) && !$0.body.lostItsFile ? $0.body : nil }
         let entry = Entry(body: unchanged ?? CachedBody(bytes, files: largeBodyFiles), stamp: stamp)

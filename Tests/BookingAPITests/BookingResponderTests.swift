@@ -5,6 +5,7 @@ import Gzip
 import JSON
 import Logging
 import ReadModel
+import StoreConfiguration
 import TestSupport
 import Testing
 
@@ -228,9 +229,25 @@ import Testing
         #expect(AcceptEncoding.acceptsGzip(header) == accepts)
     }
 
-    @Test func healthNamesTheBackend() throws {
+    @Test func healthNamesTheBackendAndTheVersionAndTimesTheStore() throws {
         let response = send("GET", "/healthz")
         #expect(response.status == 200)
-        #expect(try JSONParser.parse(response.body) == .object(["status": .string("ok"), "backend": .string("memory")]))
+        guard case .object(var members) = try JSONParser.parse(response.body) else {
+            Issue.record("not an object")
+            return
+        }
+        switch members.removeValue(forKey: "store_rtt_ms") {
+        case .double(let milliseconds)?: #expect(milliseconds >= 0 && milliseconds < 1000)
+        case .integer(let milliseconds)?: #expect(milliseconds == 0)  // under a microsecond: written as 0
+        default: Issue.record("no store_rtt_ms in \(String(decoding: response.body, as: UTF8.self))")
+        }
+        #expect(members == ["status": .string("ok"), "backend": .string("memory"), "version": .string(Version.number)])
+    }
+
+    @Test func readinessIsReadyWhileTheStoreAnswers() throws {
+        let response = send("GET", "/readyz")
+        #expect(response.status == 200)
+        #expect(try JSONParser.parse(response.body) == .object(["status": .string("ready")]))
+        #expect(send("POST", "/readyz").status == 405)
     }
 }

@@ -1,5 +1,6 @@
 import CFastCGI
 import Logging
+import PosixThread
 import Testing
 
 @testable import FastCGI
@@ -39,7 +40,7 @@ import Testing
         defer { close(readEnd) }
         let body = (0..<150_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         // A reader thread, so that the writer meets a full socket buffer and resumes partial writes.
-        let reader = Thread.start {
+        let reader = PosixThread.start {
             var received: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 4096)
             while true {

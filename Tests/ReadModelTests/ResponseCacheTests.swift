@@ -1,11 +1,11 @@
 import Dispatch
 import Gzip
 import Logging
+import PosixThread  // real threads, as the workers run (Dispatch's pool may queue a block)
 import Synchronization
 import TestSupport
 import Testing
 
-@testable import FastCGI  // its Thread: real threads, as the workers run (Dispatch's pool may queue a block)
 @testable import ReadModel
 
 #if canImport(Glibc)
@@ -36,7 +36,7 @@ import Testing
         clock.advance(by: 0.85)  // past the refresh age (0.8 s), within the lifetime
         let started = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var rebuilt = ""
-        let rebuilder = Thread.start {
+        let rebuilder = PosixThread.start {
             rebuilt = String(
                 decoding: bytes(
                     model.makeReader().body(for: "/services", accepting: Accepted(gzip: false, file: true)) {
@@ -49,7 +49,7 @@ import Testing
         // Another thread is rebuilding: this one is served the body it has, without waiting.
         let served = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var meanwhile = ""
-        let reader = Thread.start {
+        let reader = PosixThread.start {
             meanwhile = read(model.makeReader(), building: "not built while another thread builds")
             served.signal()
         }
@@ -79,7 +79,7 @@ import Testing
     @Test func readsThatWaitedForARebuildAreServedByOneBuiltAfterTheyBegan() throws {
         let model = model()
         let building = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
-        let builder = Thread.start {
+        let builder = PosixThread.start {
             _ = model.makeReader().body(for: "/services", accepting: Accepted(gzip: false, file: true)) {
                 building.signal()
                 release.wait()
@@ -92,7 +92,7 @@ import Testing
         let served = Mutex<[String]>([])
         let waiting = Mutex(0)
         let readers = (0..<4).map { _ in
-            Thread.start {
+            PosixThread.start {
                 let reader = model.makeReader()
                 waiting.withLock { $0 += 1 }
                 let body = reader.body(for: "/services", accepting: Accepted(gzip: false, file: true)) {

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import threading
+import time
 from collections import Counter
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -148,6 +149,41 @@ def at_once(*actions):
         thread.join(90)
     assert not any(thread.is_alive() for thread in threads), "a client hung"
     return results
+
+
+SUPERVISOR_PID = os.path.join(os.environ.get("RUN_DIR", ""), "booking-server.pid")
+
+
+def worker_pids():
+    """The worker processes of the stack's FastCGI server, as its supervisor started them."""
+    supervisor = open(SUPERVISOR_PID).read().strip()
+    with open(f"/proc/{supervisor}/task/{supervisor}/children") as children:
+        return sorted(int(pid) for pid in children.read().split())
+
+
+def wait_until(condition, seconds=20):
+    """Whether `condition()` came true within `seconds`, asked every 0.1 s."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def metrics(address=None):
+    """The server's Prometheus exposition on METRICS_ADDRESS, as {series: value}; series are
+    spelled as the text has them, e.g. 'booking_bookings_total{outcome="created"}'."""
+    address = address or os.environ.get("METRICS_ADDRESS", "127.0.0.1:19464")
+    response = requests.get(f"http://{address}/metrics", timeout=10)
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/plain; version=0.0.4"), response.text
+    values = {}
+    for line in response.text.splitlines():
+        if line and not line.startswith("#"):
+            series, _, value = line.rpartition(" ")
+            assert series not in values, f"{series} twice in one scrape"
+            values[series] = float(value)
+    return values
 
 
 def bookingctl(*args):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from stack import BACKEND, ROOT
+from stack import BACKEND, ROOT, metrics, wait_until
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="deployment is tested once, on PostgreSQL")
 
@@ -39,7 +39,8 @@ def test_the_socket_lets_only_the_service_user_and_its_group_connect():
 def test_workers_serve_a_socket_inherited_on_fd_0_as_spawn_fcgi_passes_it():
     with tempfile.TemporaryDirectory() as directory:
         socket_path = os.path.join(directory, "fcgi.sock")
-        env = {**os.environ, "WORKERS": "2", "THREADS": "2", "ADMIN_TOKEN": "x"}
+        env = {**os.environ, "WORKERS": "2", "THREADS": "2", "ADMIN_TOKEN": "x", "METRICS_ADDRESS": "127.0.0.1:19465",
+               "DRAIN_SECONDS": "3"}
         env.pop("FCGI_SOCKET", None)
         server = subprocess.Popen(["spawn-fcgi", "-n", "-s", socket_path, "--", binary()], env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -51,11 +52,22 @@ def test_workers_serve_a_socket_inherited_on_fd_0_as_spawn_fcgi_passes_it():
             assert statuses == [200] * 10
             status, body = fastcgi_request(socket_path, "POST", "/book", b"{}", "application/json")
             assert status == 400 and b"invalid_request" in body
+            # Each request went to one of the two worker processes; the scrape sums them.
+            served = 'booking_http_requests_total{route="healthz",status="200"}'
+            assert wait_until(lambda: metrics("127.0.0.1:19465").get(served) == 10, seconds=5), metrics("127.0.0.1:19465")
+            assert fastcgi_request(socket_path, "GET", "/readyz") == (200, b'{"status":"ready"}')
+
+            # Told to stop, it serves on for DRAIN_SECONDS with readiness 503, so a load balancer
+            # takes it out before it closes its socket.
+            server.terminate()
+            time.sleep(0.5)
+            assert fastcgi_request(socket_path, "GET", "/readyz") == (503, b'{"status":"draining"}')
+            assert fastcgi_request(socket_path, "GET", "/healthz")[0] == 200
         finally:
             server.terminate()
             output = server.communicate(timeout=20)[0].decode()
         assert server.returncode == 0, output
-        assert "all worker processes stopped" in output
+        assert "draining" in output and "all worker processes stopped" in output
 
 
 def test_a_bad_setting_stops_the_server_with_a_clear_message():
@@ -67,7 +79,8 @@ def test_a_bad_setting_stops_the_server_with_a_clear_message():
         assert result.returncode == 2 and "READ_CACHE_SECONDS must be a number of seconds" in result.stderr, (value, result.stderr)
     result = subprocess.run([binary()], env={**os.environ, "LARGE_BODY_DIR": "/proc/large-bodies"}, capture_output=True, text=True, timeout=20)
     assert result.returncode == 2 and "cannot create LARGE_BODY_DIR /proc/large-bodies" in result.stderr, result.stderr
-    for name, value in [("LOG_LEVEL", "loud"), ("DATABASE_URL", "garbage url"), ("DATABASE_URL", "postgresql://[::1")]:
+    for name, value in [("LOG_LEVEL", "loud"), ("DATABASE_URL", "garbage url"), ("DATABASE_URL", "postgresql://[::1"),
+                        ("METRICS_ADDRESS", "9464"), ("METRICS_ADDRESS", "localhost:http"), ("DRAIN_SECONDS", "-1")]:
         result = subprocess.run([binary()], env={**os.environ, "STORE_BACKEND": "postgres", name: value}, capture_output=True, text=True,
                                 timeout=20)
         assert result.returncode == 2 and result.stderr.startswith(f"booking-server: {name} "), (name, value, result.stderr)

@@ -118,6 +118,7 @@ def test_responses_match_their_schemas():
     check("/book", "POST", call("POST", "/book", data="x", headers={"Content-Type": "text/plain"}))
     check("/book", "POST", call("POST", "/book", data="x" * 70_000, headers={"Content-Type": "application/json"}))
     check("/healthz", "GET", call("GET", "/healthz"))
+    check("/readyz", "GET", call("GET", "/readyz"))
 
 
 def test_lifecycle_responses_match_their_schemas():

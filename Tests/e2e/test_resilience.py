@@ -12,27 +12,11 @@ import requests
 
 import pytest
 
-from stack import BACKEND, assert_error, call, create_service, deploy, future_slots, restart_app
+from stack import SUPERVISOR_PID, BACKEND, assert_error, call, create_service, deploy, future_slots, restart_app, wait_until, worker_pids
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="PostgreSQL restarts and process signals are tested once, on PostgreSQL")
 
 RUN_DIR = os.environ.get("RUN_DIR", "")
-SUPERVISOR_PID = os.path.join(RUN_DIR, "booking-server.pid")
-
-
-def worker_pids():
-    supervisor = open(SUPERVISOR_PID).read().strip()
-    with open(f"/proc/{supervisor}/task/{supervisor}/children") as children:
-        return sorted(int(pid) for pid in children.read().split())
-
-
-def wait_until(condition, seconds=20):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_a_database_restart_gives_503s_then_recovers_with_nothing_lost():

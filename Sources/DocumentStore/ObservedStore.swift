@@ -1,0 +1,88 @@
+/// A store call's name, for an observer.
+public enum StoreOperation: String, CaseIterable, Sendable {
+    case get, list, version, versions, written, ids, query, commit, ping
+}
+
+/// Told of every call an `ObservedStore` forwards, when it has returned: how a server counts and
+/// times its store calls without the stores knowing of metrics.
+public protocol StoreObserver: AnyObject {
+    /// `operation` took `duration` and failed with `failure`, or succeeded when it is nil.
+    func observe(_ operation: StoreOperation, took duration: Duration, failure: StoreError?)
+}
+
+/// A store that forwards every call to another and tells an observer of each.
+public final class ObservedStore: DocumentStore {
+    private let store: any DocumentStore
+    private let observer: any StoreObserver
+
+    public init(_ store: any DocumentStore, observer: any StoreObserver) {
+        self.store = store
+        self.observer = observer
+    }
+
+    private func observed<T>(_ operation: StoreOperation, _ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+        let started = ContinuousClock.now
+        do {
+            let result = try body()
+            observer.observe(operation, took: started.duration(to: .now), failure: nil)
+            return result
+        } catch {
+            observer.observe(operation, took: started.duration(to: .now), failure: error)
+            throw error
+        }
+    }
+
+    public var backendName: String { store.backendName }
+
+    public func get(_ path: DocumentPath) throws(StoreError) -> Document? {
+        try observed(.get) { () throws(StoreError) in try store.get(path) }
+    }
+
+    public func list(collection: String, pageSize: Int, pageToken: String?) throws(StoreError) -> DocumentPage {
+        try observed(.list) { () throws(StoreError) in try store.list(collection: collection, pageSize: pageSize, pageToken: pageToken) }
+    }
+
+    public func version(of path: DocumentPath) throws(StoreError) -> DocumentVersion? {
+        try observed(.version) { () throws(StoreError) in try store.version(of: path) }
+    }
+
+    public func versions(collection: String) throws(StoreError) -> [DocumentVersion] {
+        try observed(.versions) { () throws(StoreError) in try store.versions(collection: collection) }
+    }
+
+    public func written(collection: String, since: Timestamp) throws(StoreError) -> WrittenDocuments? {
+        try observed(.written) { () throws(StoreError) in try store.written(collection: collection, since: since) }
+    }
+
+    public func ids(collection: String, in range: DocumentIDRange?) throws(StoreError) -> [String] {
+        try observed(.ids) { () throws(StoreError) in try store.ids(collection: collection, in: range) }
+    }
+
+    public func query(collection: String, where filter: FieldFilter?, select: [String]?) throws(StoreError) -> [Document] {
+        try observed(.query) { () throws(StoreError) in try store.query(collection: collection, where: filter, select: select) }
+    }
+
+    @discardableResult
+    public func commit(_ writes: [Write]) throws(StoreError) -> Timestamp {
+        try observed(.commit) { () throws(StoreError) in try store.commit(writes) }
+    }
+
+    public func ping() throws(StoreError) {
+        try observed(.ping) { () throws(StoreError) in try store.ping() }
+    }
+}
+
+extension StoreError {
+    /// The error's kind in Firestore's status vocabulary, as a metric's label.
+    public var kind: String {
+        switch self {
+        case .alreadyExists: "already_exists"
+        case .notFound: "not_found"
+        case .failedPrecondition: "failed_precondition"
+        case .aborted: "aborted"
+        case .invalidArgument: "invalid_argument"
+        case .unavailable: "unavailable"
+        case .internalError: "internal"
+        }
+    }
+}
