@@ -74,7 +74,7 @@ public final class Application: Sendable {
         let problems = ProblemsReportedOnce { logger.warning("\($0.description)") }
         let readModel = ReadModel.Settings(
             lifetime: configuration.readCacheLifetime,
-            countersFile: FastCGIServer.socketPath(of: configuration.fastCGI.listener).map { $0 + ".changes" },
+            countersFile: Self.countersFile(for: configuration.fastCGI.listener),
             largeBodyDirectory: configuration.largeBodyDirectory, publishDirectory: configuration.publishDirectory)
         self.init(
             settings: Settings(
@@ -84,6 +84,19 @@ public final class Application: Sendable {
             makeStore: Self.observed(configuration.store.makeFactory(fieldIndexes: BookingDesk.fieldIndexes)),
             documentReader: configuration.data.documentReader(problems: problems),
             logger: logger, afterLargeBuild: ProcessMemory.releaseFreed)
+    }
+
+    /// The file of the host's change counters, which every process that serves the socket maps:
+    /// beside a unix socket in a folder this user may write (independent processes on one socket,
+    /// as `spawn-fcgi -F` starts them, share it too), else in the folder of the server's own
+    /// processes (TCP, or systemd's socket in a folder of root's).
+    private static func countersFile(for listener: FastCGIConfiguration.Listener) -> String? {
+        if let path = FastCGIServer.socketPath(of: listener), let slash = path.lastIndex(of: "/"),
+            access(slash == path.startIndex ? "/" : String(path[..<slash]), W_OK) == 0
+        {
+            return path + ".changes"
+        }
+        return (try? ProcessGroupFolder.path()).map { $0 + "/changes" }
     }
 
     /// Store connections whose calls are counted and timed (`StoreMetrics`).

@@ -14,8 +14,17 @@ public struct ServerConfiguration: Sendable {
     /// Every variable the server reads: its own, then the store's and the data's.
     public static let settings =
         [
-            Setting("FCGI_SOCKET", "the unix socket to create and listen on", default: "the listening socket on fd 0 (spawn-fcgi, systemd)"),
+            Setting(
+                "FCGI_SOCKET", "the unix socket to create and listen on",
+                default: "systemd's socket (LISTEN_FDS), else the listening socket on fd 0 (spawn-fcgi, systemd StandardInput=socket)"),
             Setting("FCGI_SOCKET_MODE", "octal permission bits of that socket", default: "0660"),
+            Setting(
+                "FCGI_ADDRESS",
+                "host:port to listen on with TCP instead, for nginx on other hosts: plain FastCGI, so on a private network only",
+                default: "none"),
+            Setting(
+                "FCGI_WEB_SERVER_ADDRS", "comma-separated IP addresses of the web servers: the only peers a TCP connection is taken from",
+                default: "any peer"),
             Setting("WORKERS", "worker processes (1-256)", default: "the number of cores, at least 2"),
             Setting("THREADS", "worker threads per process (1-1024)", default: "8"),
             Setting("MAX_BODY_BYTES", "the largest request body accepted", default: "65536"),
@@ -53,16 +62,7 @@ public struct ServerConfiguration: Sendable {
     public var data: DataSettings
 
     public init(environment: [String: String]) throws(ConfigurationError) {
-        let listener: FastCGIConfiguration.Listener
-        if let path = environment["FCGI_SOCKET"], !path.isEmpty {
-            let modeText = environment["FCGI_SOCKET_MODE"] ?? "0660"
-            guard let mode = UInt32(modeText, radix: 8), mode <= 0o777 else {
-                throw ConfigurationError("FCGI_SOCKET_MODE must be octal permission bits such as 0660, not \(modeText)")
-            }
-            listener = .unixSocket(path: path, mode: mode)
-        } else {
-            listener = .inherited
-        }
+        let listener = try Self.listener(environment)
         fastCGI = FastCGIConfiguration(
             listener: listener,
             processes: try Self.integer(environment, "WORKERS", default: max(2, sysconf(Int32(_SC_NPROCESSORS_ONLN))), in: 1...256),
@@ -93,10 +93,50 @@ public struct ServerConfiguration: Sendable {
             throw ConfigurationError(error.description)
         }
         fastCGI.drainSeconds = try Self.seconds(environment, "DRAIN_SECONDS", default: 0, in: 0...300)
+        if let peers = environment["FCGI_WEB_SERVER_ADDRS"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            let addresses = peers.split(separator: ",").map { String($0.filter { $0 != " " }) }
+            guard addresses.allSatisfy(FastCGIConfiguration.isIPAddress) else {
+                throw ConfigurationError("FCGI_WEB_SERVER_ADDRS must be IP addresses separated by commas, not \(peers.prefix(64))")
+            }
+            fastCGI.allowedPeers = addresses
+        }
         do {
             data = try DataSettings(environment: environment, store: store)
         } catch {
             throw ConfigurationError(error.description)
+        }
+    }
+
+    /// Where to listen: FCGI_SOCKET or FCGI_ADDRESS (not both), else the socket systemd passed
+    /// this process (LISTEN_FDS, on fd 3), else the one on fd 0.
+    private static func listener(_ environment: [String: String]) throws(ConfigurationError) -> FastCGIConfiguration.Listener {
+        let path = environment["FCGI_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
+        let address = environment["FCGI_ADDRESS"].flatMap { $0.isEmpty ? nil : $0 }
+        switch (path, address) {
+        case (.some, .some):
+            throw ConfigurationError("FCGI_SOCKET and FCGI_ADDRESS are both set; give one")
+        case (let path?, nil):
+            let modeText = environment["FCGI_SOCKET_MODE"] ?? "0660"
+            guard let mode = UInt32(modeText, radix: 8), mode <= 0o777 else {
+                throw ConfigurationError("FCGI_SOCKET_MODE must be octal permission bits such as 0660, not \(modeText)")
+            }
+            return .unixSocket(path: path, mode: mode)
+        case (nil, let address?):
+            guard let colon = address.lastIndex(of: ":"), let port = UInt16(address[address.index(after: colon)...]), port > 0,
+                !address[..<colon].contains(":")
+            else {
+                throw ConfigurationError(
+                    "FCGI_ADDRESS must be host:port with an IPv4 address or a name, such as 10.0.0.2:9000, not \(address.prefix(64))")
+            }
+            return .tcp(address: address)
+        case (nil, nil):
+            // systemd's socket activation (sd_listen_fds): the sockets start at fd 3 and are meant
+            // for the process LISTEN_PID names.
+            if let count = environment["LISTEN_FDS"], environment["LISTEN_PID"] == String(getpid()) {
+                guard count == "1" else { throw ConfigurationError("LISTEN_FDS must be 1 (one socket in the .socket unit), not \(count.prefix(16))") }
+                return .inherited(descriptor: 3)
+            }
+            return .inherited(descriptor: 0)
         }
     }
 

@@ -60,7 +60,7 @@ enum BookingServer {
             metricsFolder?.writeNow()  // this worker's last counts
         } else {  // empties the folders: the workers have stopped
             try? application.readModel.prepareFolders()
-            metricsFolder?.remove()
+            ProcessGroupFolder.remove()
         }
     }
 
@@ -68,15 +68,16 @@ enum BookingServer {
     /// workers' files in a folder it creates) or writes this worker's into that folder. Exits 2
     /// when the address cannot be listened on.
     private static func startMetrics(_ configuration: ServerConfiguration, logger: Logger) -> MetricsFolder? {
+        guard let address = configuration.metricsAddress else { return nil }
         if FastCGIServer.isWorkerProcess {
-            let folder = MetricsFolder.fromEnvironment()
-            folder?.startWriting(logger: logger)
+            guard let group = try? ProcessGroupFolder.path() else { return nil }
+            let folder = MetricsFolder(path: group + "/metrics")
+            folder.startWriting(logger: logger)
             return folder
         }
-        guard let address = configuration.metricsAddress else { return nil }
         Gauge(label: "booking_build_info", dimensions: [("version", Version.number)]).record(1)
         do {
-            let folder = configuration.fastCGI.processes > 1 ? try MetricsFolder.create() : nil
+            let folder = configuration.fastCGI.processes > 1 ? try MetricsFolder.create(at: ProcessGroupFolder.path() + "/metrics") : nil
             let listener = try MetricsListener(address: address) {
                 Exposition.sum([ProcessMetrics.text()] + (folder?.workerTexts() ?? []))
             }
@@ -115,8 +116,9 @@ enum BookingServer {
             "",
             "Usage: booking-server [--help | --version]",
             "",
-            "It listens on FCGI_SOCKET, or on the socket passed on fd 0 (spawn-fcgi, systemd StandardInput=socket),",
-            "and reads every setting from the environment. A setting that is wrong stops it with exit status 2 and",
+            "It listens on FCGI_SOCKET or FCGI_ADDRESS, else on the socket systemd's socket activation passes",
+            "(LISTEN_FDS), else on the one on fd 0 (spawn-fcgi, systemd StandardInput=socket), and reads every",
+            "setting from the environment. A setting that is wrong stops it with exit status 2 and",
             "a message naming it. None is required to start; ADMIN_TOKEN is needed for the business's requests.",
             "",
             "Settings:",

@@ -38,6 +38,7 @@ final class ConnectionQueue: Sendable {
 
     private let epoll: Int32
     private let listener: Int32
+    private let peers: WebServerAddresses
     /// Always readable; registered with no events until `wakeOne` arms it for one waiter.
     private let wakeUp: Int32
     /// One byte per descriptor number: 1 while the queue holds that connection.
@@ -49,7 +50,8 @@ final class ConnectionQueue: Sendable {
     private static let wakeUpKey = UInt64.max - 1
     private static let oneShotRead = EPOLLIN.rawValue | EPOLLONESHOT.rawValue
 
-    init(listener: Int32) throws(FastCGIError) {
+    /// - Parameter allowedPeers: the only addresses TCP connections are taken from; nil: any.
+    init(listener: Int32, allowedPeers: [String]? = nil) throws(FastCGIError) {
         let flags = fcntl(listener, F_GETFL)
         guard flags >= 0, fcntl(listener, F_SETFL, flags | O_NONBLOCK) == 0 else {
             throw .setup("cannot make the listening socket non-blocking: \(SystemError.last())")
@@ -57,6 +59,7 @@ final class ConnectionQueue: Sendable {
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epoll >= 0 else { throw .setup("epoll_create1 failed: \(SystemError.last())") }
         self.listener = listener
+        peers = WebServerAddresses(allowed: allowedPeers, listener: listener)
         Self.keepDescriptorsSelectable()
         held = .allocate(capacity: Self.capacity)
         for number in 0..<Self.capacity { (held + number).initialize(to: Atomic(0)) }
@@ -106,6 +109,10 @@ final class ConnectionQueue: Sendable {
             }
             let connection = accept(listener, nil, nil)
             guard connection < 0 else {
+                guard peers.admit(connection) else {
+                    close(connection)  // not one of the web servers
+                    continue
+                }
                 Self.limitReadWait(connection)
                 return .connection(connection)
             }

@@ -8,12 +8,22 @@ public struct FastCGIConfiguration: Sendable {
         /// Create a unix socket at `path` with permission bits `mode` (e.g. 0o660, so the web
         /// server's group can connect), replacing a stale socket left by an earlier run.
         case unixSocket(path: String, mode: UInt32)
-        /// Use the listening socket already open on file descriptor 0, as spawn-fcgi and
-        /// systemd (`StandardInput=socket`) pass it.
-        case inherited
+        /// Listen on TCP at `address` (`host:port`, or `:port` for every address): for web
+        /// servers on other hosts. Plain FastCGI has no authentication or encryption; keep it on
+        /// a private network, and name the web servers in `allowedPeers`.
+        case tcp(address: String)
+        /// Use a listening socket already open: on file descriptor 0 as spawn-fcgi and systemd's
+        /// `StandardInput=socket` pass it, or on 3 as systemd's socket activation (`LISTEN_FDS`) does.
+        case inherited(descriptor: Int32)
     }
 
     public var listener: Listener
+
+    /// Whether `text` is an IPv4 or IPv6 address, as `allowedPeers` holds them.
+    public static func isIPAddress(_ text: String) -> Bool { WebServerAddresses.canonical(text) != nil }
+    /// The only addresses a TCP connection is taken from (libfcgi's `FCGI_WEB_SERVER_ADDRS`); nil
+    /// takes any. Connections over a unix socket are not checked (its file mode guards it).
+    public var allowedPeers: [String]?
     /// Worker processes sharing the socket; above 1, this process supervises them.
     public var processes: Int
     /// Worker threads per process, each with its own request object and responder.

@@ -37,14 +37,19 @@ public final class FastCGIServer: Sendable {
     /// shared resources, such as the database schema, once for all of them).
     public static var isWorkerProcess: Bool { ProcessSupervisor.isChild }
 
-    /// The filesystem path of the unix socket the workers listen on (for `.inherited`, what fd 0
-    /// is bound to), or nil when it has none.
+    /// The filesystem path of the unix socket the workers listen on (for `.inherited`, what its
+    /// descriptor is bound to), or nil when it has none (TCP).
     public static func socketPath(of listener: FastCGIConfiguration.Listener) -> String? {
-        if case .unixSocket(let path, _) = listener { return path }
+        let descriptor: Int32
+        switch listener {
+        case .unixSocket(let path, _): return path
+        case .tcp: return nil
+        case .inherited(let inherited): descriptor = ProcessSupervisor.isChild ? 0 : inherited  // a worker has it on 0
+        }
         var address = sockaddr_un()
         var length = socklen_t(MemoryLayout<sockaddr_un>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(0, $0, &length) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
         }
         guard bound == 0, address.sun_family == sa_family_t(AF_UNIX) else { return nil }
         // sun_path is a C array, which Swift imports as a tuple: read it through its offset instead.
@@ -70,13 +75,19 @@ public final class FastCGIServer: Sendable {
         if ProcessSupervisor.isChild { return 0 }
         guard FCGX_Init() == 0 else { throw .setup("FCGX_Init failed") }
         switch configuration.listener {
-        case .inherited:
-            var type: Int32 = 0
+        case .inherited(let descriptor):
+            var listening: Int32 = 0
             var length = socklen_t(MemoryLayout<Int32>.size)
-            guard getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &length) == 0 else {
-                throw .setup("file descriptor 0 is not a listening socket; give a socket path instead")
+            guard getsockopt(descriptor, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) == 0, listening == 1 else {
+                throw .setup("file descriptor \(descriptor) is not a listening socket; give a socket path instead")
             }
-            return 0
+            // systemd's socket activation names the socket to this process only, not to its workers.
+            for variable in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] { unsetenv(variable) }
+            return descriptor
+        case .tcp(let address):
+            let descriptor = FCGX_OpenSocket(address, configuration.backlog)
+            guard descriptor >= 0 else { throw .setup("cannot listen on \(address): \(SystemError.last())") }
+            return descriptor
         case .unixSocket(let path, let mode):
             var status = stat()
             if lstat(path, &status) == 0 {
@@ -123,7 +134,7 @@ final class WorkerThreads {
     ) throws(FastCGIError) {
         guard FCGX_Init() == 0 else { throw .setup("FCGX_Init failed") }
         self.socket = socket
-        queue = try ConnectionQueue(listener: socket)
+        queue = try ConnectionQueue(listener: socket, allowedPeers: configuration.allowedPeers)
         pool = WorkerPool(count: configuration.threads)
         for _ in 0..<configuration.threads {
             let worker = Worker(

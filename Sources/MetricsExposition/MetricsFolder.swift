@@ -14,30 +14,17 @@ import SystemError
 /// the name of one that exited; the files of workers that exited are summed into `retired` and
 /// removed, so that their counts stay in the totals and the folder does not grow with restarts.
 public final class MetricsFolder: @unchecked Sendable {
-    /// The variable that tells a worker process the folder.
-    public static let environmentVariable = "BOOKING_METRICS_DIR"
-
     public let path: String
     private var retired = ""  // touched by the scraping thread only
 
-    private init(path: String) { self.path = path }
+    /// The folder at `path`, which the supervising process makes (`create`) and its workers write in.
+    public init(path: String) { self.path = path }
 
-    /// Creates a folder only this user can read, under `TMPDIR` or /tmp, and names it in this
-    /// process's environment for the workers it starts.
-    public static func create() throws(MetricsError) -> MetricsFolder {
-        let parent = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-        var template = Array("\(parent)/booking-metrics.XXXXXX".utf8CString)
-        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
-            throw MetricsError("cannot create a folder for the workers' metrics in \(parent): \(SystemError.last())")
+    /// Makes the folder at `path`, readable by this user only.
+    public static func create(at path: String) throws(MetricsError) -> MetricsFolder {
+        guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
+            throw MetricsError("cannot make a folder for the workers' metrics at \(path): \(SystemError.last())")
         }
-        let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        setenv(environmentVariable, path, 1)
-        return MetricsFolder(path: path)
-    }
-
-    /// The folder the supervising process named, in a worker process.
-    public static func fromEnvironment() -> MetricsFolder? {
-        guard let path = getenv(environmentVariable).map({ String(cString: $0) }), !path.isEmpty else { return nil }
         return MetricsFolder(path: path)
     }
 
@@ -81,18 +68,6 @@ public final class MetricsFolder: @unchecked Sendable {
         }
         if !exited.isEmpty { retired = Exposition.sum([retired] + exited) }
         return texts + [retired]
-    }
-
-    /// Removes the folder and its files (the supervisor, once every worker has stopped).
-    public func remove() {
-        if let directory = opendir(path) {
-            while let entry = readdir(directory) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                if name != "." && name != ".." { unlink("\(path)/\(name)") }
-            }
-            closedir(directory)
-        }
-        rmdir(path)
     }
 
     private static func read(_ file: String) -> String? {

@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import re
 import subprocess
 
 import pytest
@@ -10,10 +11,12 @@ import requests
 from stack import (ADMIN, CA, HEALTH_BACKEND, HTTP_BASE, assert_error, book, call, count_documents, create_service, future_slots, url)
 
 
-def test_health_reports_the_backend():
+def test_health_reports_the_backend_the_version_and_the_store_round_trip():
     response = call("GET", "/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "backend": HEALTH_BACKEND}
+    body = response.json()
+    assert 0 < body.pop("store_rtt_ms") < 1000 and re.fullmatch(r"\d+\.\d+\.\d+", body.pop("version")), response.text
+    assert body == {"status": "ok", "backend": HEALTH_BACKEND}
 
 
 def test_the_page_is_served_with_security_headers():

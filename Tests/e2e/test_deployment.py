@@ -1,5 +1,7 @@
-"""How the workers are deployed: unix socket permissions, fd 0 from spawn-fcgi, configuration errors."""
+"""How the workers are deployed: unix socket permissions, fd 0 from spawn-fcgi, systemd socket activation,
+TCP, the unit files, configuration errors."""
 
+import contextlib
 import os
 import re
 import stat
@@ -22,13 +24,42 @@ def binary():
 
 
 def fastcgi_request(socket_path, method, path, body=b"", content_type=""):
-    """One request over FastCGI with libfcgi's own client, cgi-fcgi; returns (status, body)."""
+    """One request over FastCGI with libfcgi's own client, cgi-fcgi, to a unix socket's path or to
+    host:port; returns (status, body)."""
     env = {"REQUEST_METHOD": method, "DOCUMENT_URI": path, "REQUEST_URI": path, "CONTENT_LENGTH": str(len(body)),
            "CONTENT_TYPE": content_type, "PATH": os.environ["PATH"]}
     output = subprocess.run(["cgi-fcgi", "-bind", "-connect", socket_path], input=body, env=env,
                             capture_output=True, timeout=20, check=True).stdout
     head, _, payload = output.partition(b"\r\n\r\n")
     return int(head.split(b"\r\n")[0].split()[1]), payload
+
+
+@contextlib.contextmanager
+def server_process(command, environment, ready):
+    """Runs `command` (a booking-server, however started) with `environment` added to this one's,
+    until `ready()` is true; stops it with SIGTERM afterwards and checks it stopped cleanly. Yields
+    the process; its output is in `process.output` once stopped."""
+    env = {**os.environ, "WORKERS": "2", "THREADS": "2", "ADMIN_TOKEN": "x", "METRICS_ADDRESS": "off", **environment}
+    for name in ("FCGI_SOCKET", "FCGI_ADDRESS"):
+        if name not in environment:
+            env.pop(name, None)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert wait_until(lambda: ready() or process.poll() is not None, seconds=20) and process.poll() is None
+        yield process
+    finally:
+        process.terminate()
+        process.output = process.communicate(timeout=20)[0].decode()
+    assert process.returncode == 0, process.output
+    assert "all worker processes stopped" in process.output
+
+
+def answers(target):
+    """Whether a FastCGI server answers GET /healthz at `target` (a socket path or host:port)."""
+    try:
+        return fastcgi_request(target, "GET", "/healthz")[0] == 200
+    except (subprocess.CalledProcessError, IndexError, ValueError):
+        return False
 
 
 def test_the_socket_lets_only_the_service_user_and_its_group_connect():
@@ -39,15 +70,9 @@ def test_the_socket_lets_only_the_service_user_and_its_group_connect():
 def test_workers_serve_a_socket_inherited_on_fd_0_as_spawn_fcgi_passes_it():
     with tempfile.TemporaryDirectory() as directory:
         socket_path = os.path.join(directory, "fcgi.sock")
-        env = {**os.environ, "WORKERS": "2", "THREADS": "2", "ADMIN_TOKEN": "x", "METRICS_ADDRESS": "127.0.0.1:19465",
-               "DRAIN_SECONDS": "3"}
-        env.pop("FCGI_SOCKET", None)
-        server = subprocess.Popen(["spawn-fcgi", "-n", "-s", socket_path, "--", binary()], env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 20
-            while not os.path.exists(socket_path) and time.monotonic() < deadline:
-                time.sleep(0.05)
+        environment = {"METRICS_ADDRESS": "127.0.0.1:19465", "DRAIN_SECONDS": "3"}
+        with server_process(["spawn-fcgi", "-n", "-s", socket_path, "--", binary()], environment,
+                            lambda: os.path.exists(socket_path)) as server:
             statuses = [fastcgi_request(socket_path, "GET", "/healthz")[0] for _ in range(10)]
             assert statuses == [200] * 10
             status, body = fastcgi_request(socket_path, "POST", "/book", b"{}", "application/json")
@@ -63,11 +88,44 @@ def test_workers_serve_a_socket_inherited_on_fd_0_as_spawn_fcgi_passes_it():
             time.sleep(0.5)
             assert fastcgi_request(socket_path, "GET", "/readyz") == (503, b'{"status":"draining"}')
             assert fastcgi_request(socket_path, "GET", "/healthz")[0] == 200
-        finally:
-            server.terminate()
-            output = server.communicate(timeout=20)[0].decode()
-        assert server.returncode == 0, output
-        assert "draining" in output and "all worker processes stopped" in output
+        assert "draining" in server.output
+
+
+def test_systemd_socket_activation_passes_the_socket_as_listen_fds():
+    """systemd-socket-activate does what a .socket unit does: it listens, and on the first
+    connection starts the service with the socket on fd 3, LISTEN_FDS=1 and LISTEN_PID."""
+    with tempfile.TemporaryDirectory() as directory:
+        socket_path = os.path.join(directory, "activated.sock")
+        passed = ["-E", "WORKERS", "-E", "THREADS", "-E", "ADMIN_TOKEN", "-E", "METRICS_ADDRESS", "-E", "DATABASE_URL",
+                  "-E", "STORE_BACKEND"]
+        with server_process(["systemd-socket-activate", "-l", socket_path, *passed, binary()], {"STORE_BACKEND": "postgres"},
+                            lambda: os.path.exists(socket_path)) as server:
+            assert [fastcgi_request(socket_path, "GET", "/healthz")[0] for _ in range(10)] == [200] * 10
+            status, body = fastcgi_request(socket_path, "POST", "/book", b"{}", "application/json")
+            assert status == 400 and b"invalid_request" in body
+        assert "Listening on" in server.output and "supervising worker processes" in server.output
+
+
+def test_tcp_for_nginx_on_other_hosts_takes_only_the_web_servers_addresses():
+    address = "127.0.0.1:19602"
+    with server_process([binary()], {"FCGI_ADDRESS": address, "FCGI_WEB_SERVER_ADDRS": "10.9.9.9, 127.0.0.1"},
+                        lambda: answers(address)):
+        assert [fastcgi_request(address, "GET", "/healthz")[0] for _ in range(10)] == [200] * 10
+    with server_process([binary()], {"FCGI_ADDRESS": address, "FCGI_WEB_SERVER_ADDRS": "10.9.9.9"},
+                        lambda: subprocess.run(["bash", "-c", f"exec 3<>/dev/tcp/{address.replace(':', '/')}"]).returncode == 0):
+        assert not answers(address), "a peer not in FCGI_WEB_SERVER_ADDRS is refused"
+
+
+def test_the_systemd_units_pass_systemd_analyze_verify():
+    with tempfile.TemporaryDirectory() as directory:
+        for name in ("booking-server.service", "booking-server.socket"):
+            text = open(os.path.join(ROOT, "deploy", "systemd", name)).read()
+            # The unit names the installed binary; verify checks that it exists and runs.
+            with open(os.path.join(directory, name), "w") as unit:
+                unit.write(text.replace("/usr/local/bin/booking-server", binary()))
+        result = subprocess.run(["systemd-analyze", "verify", "--man=no", "booking-server.socket", "booking-server.service"],
+                                cwd=directory, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0 and result.stdout == "" and result.stderr == "", result.stdout + result.stderr
 
 
 def test_a_bad_setting_stops_the_server_with_a_clear_message():
@@ -80,7 +138,8 @@ def test_a_bad_setting_stops_the_server_with_a_clear_message():
     result = subprocess.run([binary()], env={**os.environ, "LARGE_BODY_DIR": "/proc/large-bodies"}, capture_output=True, text=True, timeout=20)
     assert result.returncode == 2 and "cannot create LARGE_BODY_DIR /proc/large-bodies" in result.stderr, result.stderr
     for name, value in [("LOG_LEVEL", "loud"), ("DATABASE_URL", "garbage url"), ("DATABASE_URL", "postgresql://[::1"),
-                        ("METRICS_ADDRESS", "9464"), ("METRICS_ADDRESS", "localhost:http"), ("DRAIN_SECONDS", "-1")]:
+                        ("METRICS_ADDRESS", "9464"), ("METRICS_ADDRESS", "localhost:http"), ("DRAIN_SECONDS", "-1"),
+                        ("FCGI_ADDRESS", "9000"), ("FCGI_ADDRESS", "[::1]:9000"), ("FCGI_WEB_SERVER_ADDRS", "nginx-host")]:
         result = subprocess.run([binary()], env={**os.environ, "STORE_BACKEND": "postgres", name: value}, capture_output=True, text=True,
                                 timeout=20)
         assert result.returncode == 2 and result.stderr.startswith(f"booking-server: {name} "), (name, value, result.stderr)
@@ -92,7 +151,7 @@ def test_help_names_every_setting_and_version_says_which_build_this_is():
     source = "".join(open(os.path.join(ROOT, "Sources", *path)).read() for path in [
         ("BookingApplication", "ServerConfiguration.swift"), ("StoreConfiguration", "StoreConfiguration.swift"),
         ("StoreConfiguration", "DataSettings.swift")])
-    read = set(re.findall(r'environment(?:\["|, ")([A-Z_]+)"', source)) - {"GCLOUD_PROJECT", "GCE_METADATA_HOST"}
+    read = set(re.findall(r'environment(?:\["|, ")([A-Z_]+)"', source)) - {"GCLOUD_PROJECT", "GCE_METADATA_HOST", "LISTEN_FDS", "LISTEN_PID"}  # (systemd sets these)
     listed = set(re.findall(r"^  ([A-Z_]+)$", result.stdout, re.MULTILINE))
     assert read and read <= listed, f"settings the server reads but --help does not name: {read - listed}"
     assert "default: info" in result.stdout

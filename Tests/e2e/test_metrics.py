@@ -54,11 +54,7 @@ def test_bookings_are_counted_by_outcome_and_requests_by_route_and_status():
     assert now['booking_build_info{version="%s"}' % call("GET", "/healthz").json()["version"]] == 1
 
 
-def test_health_gives_the_version_and_the_store_round_trip_and_readiness_answers():
-    health = call("GET", "/healthz")
-    assert health.status_code == 200, health.text
-    body = health.json()
-    assert body["status"] == "ok" and body["version"].count(".") == 2 and 0 < body["store_rtt_ms"] < 1000, body
+def test_readiness_answers_ready_while_the_store_answers():
     ready = call("GET", "/readyz")
     assert ready.status_code == 200 and ready.json() == {"status": "ready"}, ready.text
     assert_error(call("POST", "/readyz"), 405, "method_not_allowed")
