@@ -18,6 +18,8 @@ BUILD_CONFIGURATION=${BUILD_CONFIGURATION:-release}
 PG_DIR=$RUN_DIR/postgres
 NGINX_DIR=$RUN_DIR/nginx
 SOCKET=$RUN_DIR/booking.sock
+# nginx's upstream servers: this host's socket, or one "server host:port;" per application host.
+FASTCGI_SERVERS=${FASTCGI_SERVERS:-server unix:$SOCKET;}
 LARGE_BODY_DIR=${LARGE_BODY_DIR:-$RUN_DIR/large-bodies}
 PUBLISH_DIR=${PUBLISH_DIR:-$RUN_DIR/published}
 APP_PID=$RUN_DIR/booking-server.pid
@@ -190,7 +192,7 @@ tls_files() {
 render_nginx_config() {
     tls_files
     local substitutions=(
-        -e "s|@NGINX_DIR@|$NGINX_DIR|g" -e "s|@SOCKET@|$SOCKET|g" -e "s|@HTTPS_PORT@|$HTTPS_PORT|g"
+        -e "s|@NGINX_DIR@|$NGINX_DIR|g" -e "s|@FASTCGI_SERVERS@|$FASTCGI_SERVERS|g" -e "s|@HTTPS_PORT@|$HTTPS_PORT|g"
         -e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@LISTEN_ADDRESS@|$LISTEN_ADDRESS|g" -e "s|@SERVER_NAME@|$SERVER_NAME|g"
         -e "s|@TLS_CERT@|$TLS_CERT|g" -e "s|@TLS_KEY@|$TLS_KEY|g" -e "s|@MAX_BODY_BYTES@|$MAX_BODY_BYTES|g"
         -e "s|@WWW_ROOT@|$ROOT/nginx/www|g" -e "s|@ERRORS_DIR@|$ROOT/nginx/errors|g" -e "s|@CONF_DIR@|$ROOT/nginx|g"
