@@ -29,9 +29,11 @@ export DATABASE_URL
 
 step() { printf '==> %s\n' "$*"; }
 
-# Debian packages the service needs to build and run.
+# Debian packages the service needs to build and run. PostgreSQL is the server package alone,
+# without Debian's own cluster (15/main on port 5432, which the service never uses): the
+# service runs a private cluster of its own (start_postgres).
 install_packages() {
-    local wanted=(libfcgi-dev libpq-dev libcurl4-openssl-dev zlib1g-dev postgresql nginx-light openssl pkg-config curl ca-certificates)
+    local wanted=(libfcgi-dev libpq-dev libcurl4-openssl-dev zlib1g-dev postgresql-15 nginx-light openssl pkg-config curl ca-certificates)
     local missing=()
     for package in "${wanted[@]}"; do
         if [ "$package" = nginx-light ] && command -v nginx >/dev/null; then continue; fi
@@ -40,8 +42,14 @@ install_packages() {
     [ ${#missing[@]} -eq 0 ] && return
     step "installing ${missing[*]}"
     [ "$(id -u)" -eq 0 ] || { echo "run as root to install packages, or install: ${missing[*]}" >&2; exit 1; }
+    if [[ " ${missing[*]} " == *" postgresql-15 "* ]]; then
+        mkdir -p /etc/postgresql-common/createcluster.d
+        echo "create_main_cluster = false  # written by the booking service's deploy/lib.sh" \
+            >/etc/postgresql-common/createcluster.d/booking-no-main-cluster.conf
+    fi
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    step "installed ${missing[*]}: PostgreSQL without a cluster of Debian's own (the service runs its own)"
 }
 
 # As root, servers run as an unprivileged system user (initdb refuses root); otherwise as the caller.
