@@ -81,3 +81,13 @@ public enum BookingError: Error, Equatable, Sendable {
         }
     }
 }
+
+extension BookingError: CustomStringConvertible {
+    /// The message, with the store's own words where it failed, on one line.
+    public var description: String {
+        if case .storeFailure(let reason) = self {
+            return "the booking store failed: \(reason.split(whereSeparator: \.isWhitespace).joined(separator: " "))"
+        }
+        return message
+    }
+}

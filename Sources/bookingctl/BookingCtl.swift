@@ -24,10 +24,13 @@ struct BookingCtl: ParsableCommand {
         case postgres, firestore
     }
 
-    /// The store of `backend`, or of the environment's choice when nil.
+    /// The store of `backend`, or of the environment's choice when nil, once it has answered: a
+    /// store that cannot be reached stops the command with the store's own reason, in one line.
     static func store(_ backend: Backend?) throws -> (StoreConfiguration, any DocumentStore) {
         let configuration = try StoreConfiguration(environment: environment(backend))
-        return (configuration, configuration.makeFactory(fieldIndexes: BookingDesk.fieldIndexes)())
+        let store = configuration.makeFactory(fieldIndexes: BookingDesk.fieldIndexes)()
+        try store.ping()
+        return (configuration, store)
     }
 
     static func environment(_ backend: Backend?) -> [String: String] {

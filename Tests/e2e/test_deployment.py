@@ -206,3 +206,13 @@ def test_a_dump_restored_into_a_new_database_holds_the_same_data():
         assert check(restored) == check(url)
     finally:
         subprocess.run(["psql", url, "-qc", "DROP DATABASE booking_restored"], check=True, capture_output=True)
+
+
+def test_bookingctl_says_in_one_sentence_why_the_store_cannot_be_reached():
+    ctl = os.path.join(os.path.dirname(binary()), "bookingctl")
+    for command in (["check"], ["bookings", "list"], ["services", "list"], ["prune"]):
+        result = subprocess.run([ctl, *command], capture_output=True, text=True, timeout=60,
+                                env={**os.environ, "STORE_BACKEND": "postgres", "DATABASE_URL": "postgresql:///booking?host=/nonexistent"})
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 1 and len(lines) == 1, (command, result.stderr)
+        assert lines[0].startswith("Error: the store cannot be reached: PostgreSQL: ") and "/nonexistent" in lines[0], lines[0]
