@@ -87,7 +87,7 @@ let package = Package(
         .executableTarget(
             name: "bookingctl",
             dependencies: [
-                "Booking", "BookingFormats", "DocumentStore", "Idempotency", "PostgresStore", "StoreConfiguration", "TimeZones",
+                "Booking", "BookingFormats", "DocumentStore", "Idempotency", "JSON", "PostgresStore", "StoreConfiguration", "TimeZones",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -7,10 +7,11 @@ public enum BookingDataCopier {
     public static let collections = [Collections.services, Collections.bookings, Collections.slotClaims, Collections.slotReleases]
 
     /// Copies every document, in commits of at most `maximumWritesPerCommit` writes, and
-    /// returns how many documents each collection had.
+    /// returns how many documents each collection had; `progress` is told a collection's count
+    /// so far after each commit.
     public static func copy(
         from source: any DocumentStore, to target: any DocumentStore,
-        pageSize: Int = 500
+        pageSize: Int = 500, progress: (_ collection: String, _ copied: Int) -> Void = { _, _ in }
     ) throws(StoreError) -> [String: Int] {
         var counts: [String: Int] = [:]
         for collection in collections {
@@ -22,6 +23,7 @@ public enum BookingDataCopier {
                     try target.commit(page.documents.map { .set($0.path, $0.fields, .none) })
                 }
                 counts[collection, default: 0] += page.documents.count
+                progress(collection, counts[collection, default: 0])
                 token = page.nextPageToken
             } while token != nil
         }

@@ -271,18 +271,25 @@ public final class BookingDesk {
     /// has begun cannot be booked, so these guard nothing; the bookings stay. Without pruning,
     /// every catalog rebuild reads the claim of every booking ever made. `cutoff` should lie well
     /// before now: a booking accepted just before its slot began may still be committing.
-    public func pruneClaims(ofSlotsBefore cutoff: Timestamp) throws(BookingError) -> Int {
-        let claims = try deleteEnded(in: Collections.slotClaims, before: cutoff)
-        _ = try deleteEnded(in: Collections.slotReleases, before: cutoff)
+    /// `progress` is told each collection's deletions so far after each commit.
+    public func pruneClaims(
+        ofSlotsBefore cutoff: Timestamp, progress: (_ collection: String, _ deleted: Int, _ of: Int) -> Void = { _, _, _ in }
+    ) throws(BookingError) -> Int {
+        let claims = try deleteEnded(in: Collections.slotClaims, before: cutoff, progress: progress)
+        _ = try deleteEnded(in: Collections.slotReleases, before: cutoff, progress: progress)
         return claims
     }
 
     /// Deletes the documents of `collection` whose ids name a slot (as claims' ids do) that
-    /// began before `cutoff`, and returns how many.
-    private func deleteEnded(in collection: String, before cutoff: Timestamp) throws(BookingError) -> Int {
+    /// began before `cutoff`, telling `progress` after each commit, and returns how many.
+    private func deleteEnded(
+        in collection: String, before cutoff: Timestamp, progress: (String, Int, Int) -> Void
+    ) throws(BookingError) -> Int {
         let ids = try storeCall { () throws(StoreError) in try store.ids(collection: collection, in: nil) }
         let ended = ids.filter { id in Collections.slot(ofClaimID: id).map { $0.instant < cutoff } ?? false }
-        try storeCall { () throws(StoreError) in try store.commit(inChunks: ended.map { .delete(DocumentPath(collection, $0), .none) }) }
+        try storeCall { () throws(StoreError) in
+            try store.commit(inChunks: ended.map { .delete(DocumentPath(collection, $0), .none) }) { progress(collection, $0, ended.count) }
+        }
         return ended.count
     }
 

@@ -28,8 +28,9 @@ public struct DataAudit {
     /// must-not-exist precondition, and one that another host (or a booking) created meanwhile
     /// is left as it is. A slot booked twice is claimed for its earliest booking. Past slots get
     /// no claim: they cannot be booked, and `prune-claims` removes such claims. It reads every
-    /// booking and every claim id once.
-    public func backfillClaims(now: Timestamp) throws(BookingError) -> Backfill {
+    /// booking and every claim id once. `progress` is told the claims created so far after each
+    /// commit.
+    public func backfillClaims(now: Timestamp, progress: (_ created: Int, _ of: Int) -> Void = { _, _ in }) throws(BookingError) -> Backfill {
         let services = try storeCall { () throws(StoreError) in try store.listAll(collection: Collections.services) }
         let (bookings, slots) = try bookedSlots(seats: seats(of: services))
         let claimed = Set(try storeCall { () throws(StoreError) in try store.ids(collection: Collections.slotClaims, in: nil) })
@@ -48,6 +49,7 @@ public struct DataAudit {
         var report = Backfill(bookings: bookings)
         for start in stride(from: 0, to: missing.count, by: maximumWritesPerCommit) {
             report.created += try commitCreates(Array(missing[start..<min(start + maximumWritesPerCommit, missing.count)]))
+            progress(report.created, missing.count)
         }
         return report
     }

@@ -101,7 +101,7 @@ public final class Application: Sendable {
 
     /// Store connections whose calls are counted and timed (`StoreMetrics`).
     private static func observed(_ makeStore: @escaping @Sendable () -> any DocumentStore) -> @Sendable () -> any DocumentStore {
-        { ObservedStore(makeStore(), observer: StoreMetrics()) }
+        { ObservedStore.observing(makeStore(), with: StoreMetrics()) }
     }
 
     /// The booking rules on a store connection of their own, finding services and claims through

@@ -68,10 +68,13 @@ extension DocumentStore {
 
 extension DocumentStore {
     /// Applies `writes` in commits of at most `maximumWritesPerCommit`, in order: for work of
-    /// many independent writes (pruning), which need not be atomic as a whole.
-    public func commit(inChunks writes: [Write]) throws(StoreError) {
+    /// many independent writes (pruning), which need not be atomic as a whole. `progress` is told
+    /// how many writes are committed after each commit.
+    public func commit(inChunks writes: [Write], progress: (Int) -> Void = { _ in }) throws(StoreError) {
         for start in stride(from: 0, to: writes.count, by: maximumWritesPerCommit) {
-            try commit(Array(writes[start..<min(start + maximumWritesPerCommit, writes.count)]))
+            let end = min(start + maximumWritesPerCommit, writes.count)
+            try commit(Array(writes[start..<end]))
+            progress(end)
         }
     }
 }

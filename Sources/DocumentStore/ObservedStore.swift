@@ -1,6 +1,6 @@
 /// A store call's name, for an observer.
 public enum StoreOperation: String, CaseIterable, Sendable {
-    case get, list, version, versions, written, ids, query, commit, ping
+    case get, list, version, versions, written, ids, query, commit, ping, transaction
 }
 
 /// Told of every call an `ObservedStore` forwards, when it has returned: how a server counts and
@@ -11,16 +11,22 @@ public protocol StoreObserver: AnyObject {
 }
 
 /// A store that forwards every call to another and tells an observer of each.
-public final class ObservedStore: DocumentStore {
+public class ObservedStore: DocumentStore {
     private let store: any DocumentStore
     private let observer: any StoreObserver
 
-    public init(_ store: any DocumentStore, observer: any StoreObserver) {
+    /// `store` observed: with transactions when it has them (`ObservedTransactionalStore`).
+    public static func observing(_ store: any DocumentStore, with observer: any StoreObserver) -> any DocumentStore {
+        if let transactional = store as? any TransactionalDocumentStore { return ObservedTransactionalStore(transactional, observer: observer) }
+        return ObservedStore(store, observer: observer)
+    }
+
+    init(_ store: any DocumentStore, observer: any StoreObserver) {
         self.store = store
         self.observer = observer
     }
 
-    private func observed<T>(_ operation: StoreOperation, _ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+    fileprivate func observed<T>(_ operation: StoreOperation, _ body: () throws(StoreError) -> T) throws(StoreError) -> T {
         let started = ContinuousClock.now
         do {
             let result = try body()
@@ -69,6 +75,22 @@ public final class ObservedStore: DocumentStore {
 
     public func ping() throws(StoreError) {
         try observed(.ping) { () throws(StoreError) in try store.ping() }
+    }
+}
+
+/// An observed store with transactions, each observed as one call (however often it ran).
+final class ObservedTransactionalStore: ObservedStore, TransactionalDocumentStore {
+    private let transactional: any TransactionalDocumentStore
+
+    init(_ store: any TransactionalDocumentStore, observer: any StoreObserver) {
+        transactional = store
+        super.init(store, observer: observer)
+    }
+
+    func transaction<Result>(
+        _ body: (any TransactionReads) throws(StoreError) -> (writes: [Write], result: Result)
+    ) throws(StoreError) -> Result {
+        try observed(.transaction) { () throws(StoreError) in try transactional.transaction(body) }
     }
 }
 

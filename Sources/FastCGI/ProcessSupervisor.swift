@@ -50,15 +50,16 @@ struct ProcessSupervisor {
         logger.info("supervising worker processes", metadata: ["pid": "\(getpid())", "workers": "\(children.sorted())"])
 
         var stopping = false
+        func stop(_ signal: Int32) {
+            stopping = true
+            logger.info("stopping worker processes", metadata: ["signal": "\(signal)"])
+            close(socket)  // the workers close theirs once no thread accepts; then connects are refused
+            for child in children { kill(child, SIGTERM) }
+        }
         while !children.isEmpty {
             var received: Int32 = 0
             sigwait(&set, &received)
-            if received != SIGCHLD && !stopping {
-                stopping = true
-                logger.info("stopping worker processes", metadata: ["signal": "\(received)"])
-                close(socket)  // the workers close theirs once no thread accepts; then connects are refused
-                for child in children { kill(child, SIGTERM) }
-            }
+            if received != SIGCHLD && !stopping { stop(received) }
             var status: Int32 = 0
             while case let pid = waitpid(-1, &status, WNOHANG), pid > 0 {
                 children.remove(pid)
@@ -67,7 +68,12 @@ struct ProcessSupervisor {
                 restarts.increment()
                 let now = time(nil)
                 recentRestarts = recentRestarts.filter { now - $0 < 10 } + [now]
-                if recentRestarts.count > processes * 3 { sleep(1) }  // crashing at start-up: do not spin
+                // Crashing at start-up: do not spin, and take a stop signal meanwhile (a worker that
+                // dies again within the pause would otherwise keep this loop from sigwait for good).
+                if recentRestarts.count > processes * 3 && Signals.waitForStop(atMost: 1) {
+                    stop(SIGTERM)
+                    continue
+                }
                 children.insert(try spawn())
             }
         }

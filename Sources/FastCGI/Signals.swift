@@ -29,8 +29,9 @@ enum Signals {
         return received
     }
 
-    /// Blocks until SIGTERM or SIGINT arrives or `seconds` have passed.
-    static func waitForStop(atMost seconds: Double) {
+    /// Blocks until SIGTERM or SIGINT arrives (true) or `seconds` have passed (false).
+    @discardableResult
+    static func waitForStop(atMost seconds: Double) -> Bool {
         var set = stopSet()
         var deadline = timespec()
         clock_gettime(CLOCK_MONOTONIC, &deadline)
@@ -39,9 +40,9 @@ enum Signals {
             var now = timespec()
             clock_gettime(CLOCK_MONOTONIC, &now)
             let left = end - (Double(now.tv_sec) + Double(now.tv_nsec) / 1e9)
-            guard left > 0 else { return }
+            guard left > 0 else { return false }
             var timeout = timespec(tv_sec: Int(left), tv_nsec: Int((left - left.rounded(.down)) * 1e9))
-            if sigtimedwait(&set, nil, &timeout) > 0 { return }
+            if sigtimedwait(&set, nil, &timeout) > 0 { return true }
         }
     }
 }

@@ -3,6 +3,7 @@ import Booking
 import BookingFormats
 import DocumentStore
 import Idempotency
+import JSON
 import PostgresStore
 import StoreConfiguration
 
@@ -39,9 +40,9 @@ struct BookingCtl: ParsableCommand {
         return environment
     }
 
-    /// Problems printed as lines, once each, and kept for a summary.
-    static func printedProblems() -> ProblemsReportedOnce {
-        ProblemsReportedOnce { print("  \($0.failsCheck ? "error" : "warning"): \($0.description)") }
+    /// Problems noted on standard error as they are found, once each, and kept for the result.
+    static func notedProblems() -> ProblemsReportedOnce {
+        ProblemsReportedOnce { Output.note("\($0.failsCheck ? "error" : "warning"): \($0.description)") }
     }
 
     /// The booking rules on the store of `backend`, reading documents as the server does.
@@ -58,11 +59,12 @@ struct BookingCtl: ParsableCommand {
 
     struct Migrate: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create or update the PostgreSQL schema (idempotent).")
+        @OptionGroup var output: OutputOptions
 
         func run() throws {
             let (configuration, _) = try BookingCtl.store(.postgres)
             try configuration.prepare(fieldIndexes: BookingDesk.fieldIndexes)
-            print("schema is up to date")
+            Output.record([("schema", .string("up to date"))], json: output.json)
         }
     }
 
@@ -71,13 +73,15 @@ struct BookingCtl: ParsableCommand {
             abstract: "Create sample services with hourly slots over the next days, only in a store that has no services.")
         @Option(help: "The store to seed (default: as the server would choose).") var backend: Backend?
         @Option(help: "Days of slots to create, starting tomorrow.") var days = 7
+        @OptionGroup var output: OutputOptions
 
         func run() throws {
             let (configuration, store) = try BookingCtl.store(backend)
             try configuration.prepare(fieldIndexes: BookingDesk.fieldIndexes)
             // Samples never go into a store in use (a live database the service was pointed at).
             if !(try store.list(collection: "services", pageSize: 1, pageToken: nil).documents.isEmpty) {
-                print("the store has services: no sample services created")
+                Output.note("the store has services: no sample services created")
+                Output.table(["service_id", "slots", "result"], [], json: output.json)
                 return
             }
             let desk = BookingDesk(store: store, now: Timestamp.now)
@@ -87,18 +91,20 @@ struct BookingCtl: ParsableCommand {
                 ("massage", "Massage (60 min)", [10, 12, 14, 16]),
                 ("meeting-room", "Meeting room A", [8, 9, 10, 11, 12, 13, 14, 15, 16, 17]),
             ]
+            var rows: [[String]] = []
             for sample in samples {
                 let slots = (0..<Int64(days)).flatMap { day in
                     sample.hours.map { Timestamp(seconds: tomorrow + day * 86_400 + $0 * 3600).rfc3339 }
                 }
                 do {
                     _ = try desk.createService(NewService(id: sample.id, name: sample.name, slots: slots))
-                    print("created \(sample.id) with \(slots.count) slots")
+                    rows.append([sample.id, String(slots.count), "created"])
                 } catch {
                     guard error == .serviceExists else { throw error }
-                    print("\(sample.id) exists")
+                    rows.append([sample.id, String(slots.count), "exists"])
                 }
             }
+            Output.table(["service_id", "slots", "result"], rows, json: output.json)
         }
     }
 
@@ -110,6 +116,7 @@ struct BookingCtl: ParsableCommand {
             aliases: ["prune-claims"])
         @Option(help: "The store to prune (default: as the server would choose).") var backend: Backend?
         @Option(help: "Hours since a slot began during which its claim is kept.") var keepHours = 24
+        @OptionGroup var output: OutputOptions
 
         func validate() throws {
             guard keepHours >= 1 else { throw ValidationError("--keep-hours must be at least 1") }
@@ -120,10 +127,16 @@ struct BookingCtl: ParsableCommand {
             try configuration.prepare(fieldIndexes: BookingDesk.fieldIndexes)
             let now = Timestamp.now()
             let cutoff = Timestamp(seconds: now.seconds - Int64(keepHours) * 3600)
-            let deleted = try BookingDesk(store: store, now: Timestamp.now).pruneClaims(ofSlotsBefore: cutoff)
-            print("deleted \(deleted) slot claims of slots that began before \(cutoff.rfc3339)")
+            let progress = Progress()
+            let deleted = try BookingDesk(store: store, now: Timestamp.now).pruneClaims(ofSlotsBefore: cutoff) { collection, count, total in
+                progress.report("deleting \(collection)", count, of: total, done: count == total)
+            }
             let keys = try IdempotencyKeys(store: store, now: Timestamp.now, pause: { _ in }).pruneExpired(before: now)
-            print("deleted \(keys) idempotency keys that expired before \(now.rfc3339)")
+            Output.record(
+                [
+                    ("slot_claims_deleted", .integer(Int64(deleted))), ("slots_before", .string(cutoff.rfc3339)),
+                    ("idempotency_keys_deleted", .integer(Int64(keys))), ("keys_expired_before", .string(now.rfc3339)),
+                ], json: output.json)
         }
     }
 
@@ -132,6 +145,7 @@ struct BookingCtl: ParsableCommand {
             abstract: "Copy all services, bookings and slot claims from one store to the other (idempotent).")
         @Option(help: "The store to read.") var from: Backend
         @Option(help: "The store to write.") var to: Backend
+        @OptionGroup var output: OutputOptions
 
         func validate() throws {
             guard from != to else { throw ValidationError("--from and --to must differ") }
@@ -141,16 +155,22 @@ struct BookingCtl: ParsableCommand {
             let (_, source) = try BookingCtl.store(from)
             let (targetConfiguration, target) = try BookingCtl.store(to)
             try targetConfiguration.prepare(fieldIndexes: BookingDesk.fieldIndexes)
-            let counts = try BookingDataCopier.copy(from: source, to: target)
-            for collection in BookingDataCopier.collections {
-                print("\(collection): \(counts[collection] ?? 0) documents copied from \(from.rawValue) to \(to.rawValue)")
+            let progress = Progress()
+            var counts = try BookingDataCopier.copy(from: source, to: target) { collection, count in
+                progress.report("copying \(collection)", count)
             }
+            for collection in BookingDataCopier.collections { progress.report("copying \(collection)", counts[collection] ?? 0, done: true) }
             // Bookings another application made have no claims: a server already running on the
             // target would not claim them before its next start.
-            let problems = printedProblems()
+            let problems = notedProblems()
             let audit = DataAudit(store: target, reader: try BookingCtl.reader(to, targetConfiguration, problems: problems))
-            let backfill = try audit.backfillClaims(now: Timestamp.now())
-            print("slot_claims: \(backfill.created) created in \(to.rawValue) for bookings that had none")
+            let backfill = try audit.backfillClaims(now: Timestamp.now()) { created, total in
+                progress.report("claiming slots of bookings without a claim", created, of: total, done: created == total)
+            }
+            counts["slot_claims_created"] = backfill.created
+            Output.table(
+                ["what", "documents"], (BookingDataCopier.collections + ["slot_claims_created"]).map { [$0, String(counts[$0] ?? 0)] },
+                json: output.json)
         }
     }
 
@@ -158,18 +178,25 @@ struct BookingCtl: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check the configuration, the store and its data; exit 1 on a double booking or an unreadable document.")
         @Option(help: "The store to check (default: as the server would choose).") var backend: Backend?
+        @OptionGroup var output: OutputOptions
 
         func run() throws {
             let (configuration, store) = try BookingCtl.store(backend)
-            let problems = printedProblems()
+            let problems = notedProblems()
             let reader = try BookingCtl.reader(backend, configuration, problems: problems)
-            print("configuration: \(configuration.summary)" + (reader.legacyZone.map { ", legacy slot time zone \($0.identifier)" } ?? ""))
-            try BookingDesk(store: store, now: Timestamp.now).checkHealth()
-            print("store: answers")
             let check = try DataAudit(store: store, reader: reader).check(now: Timestamp.now())
-            print("services: \(check.services), bookings: \(check.bookings), slot claims: \(check.claims)")
             let found = problems.all
-            print(found.isEmpty ? "problems: none" : "problems: \(found.count)")
+            var fields: [(String, JSON)] = [("configuration", .string(configuration.summary))]
+            if let zone = reader.legacyZone { fields.append(("legacy_slot_time_zone", .string(zone.identifier))) }
+            fields += [
+                ("store", .string("answers")), ("services", .integer(Int64(check.services))), ("bookings", .integer(Int64(check.bookings))),
+                ("slot_claims", .integer(Int64(check.claims))), ("errors", .integer(Int64(found.filter(\.failsCheck).count))),
+                ("warnings", .integer(Int64(found.filter { !$0.failsCheck }.count))),
+            ]
+            if output.json {  // as text, each went to standard error as it was found
+                fields.append(("problems", .array(found.map { .string("\($0.failsCheck ? "error" : "warning"): \($0.description)") })))
+            }
+            Output.record(fields, json: output.json)
             if found.contains(where: \.failsCheck) { throw ExitCode(1) }
         }
     }
@@ -182,10 +209,6 @@ struct Bookings: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List, export or cancel bookings.", subcommands: [List.self, Export.self, Cancel.self])
 
-    enum Format: String, ExpressibleByArgument, CaseIterable {
-        case json, csv
-    }
-
     /// The filters `list` and `export` share, as `GET /bookings` takes them.
     struct Filters: ParsableArguments {
         @Option(help: "The store to read (default: as the server would choose).") var backend: BookingCtl.Backend?
@@ -193,7 +216,25 @@ struct Bookings: ParsableCommand {
         @Option(help: "Only slots at or after this RFC 3339 date-time.") var from: String?
         @Option(help: "Only slots before this RFC 3339 date-time.") var to: String?
         @Option(help: "Only bookings with this status (confirmed or cancelled).") var status: String?
-        @Option(help: "json or csv.") var format: Format = .json
+        @Flag(help: "Print JSON (as GET /bookings answers) instead of a table, for scripts.") var json = false
+        @Flag(help: "Print CSV (RFC 4180, with a header row), as GET /bookings answers text/csv.") var csv = false
+
+        func validate() throws {
+            guard !(json && csv) else { throw ValidationError("--json and --csv: give one") }
+        }
+
+        /// The bookings in the chosen form: a table, JSON or CSV.
+        func print(_ page: BookingPage) {
+            if csv {
+                Output.document(BookingsCSV.document(page.bookings))
+            } else if json {
+                Output.document(BookingJSON.bookings(page))
+            } else {
+                Output.table(
+                    ["booking_id", "service_id", "slot", "status", "user_name"],
+                    page.bookings.map { [$0.id, $0.serviceID, $0.slot.description, $0.status.rawValue, $0.userName] }, json: false)
+            }
+        }
 
         func query(limit: Int, after cursor: BookingCursor?) throws -> BookingQuery {
             func time(_ text: String?, _ name: String) throws -> Timestamp? {
@@ -222,8 +263,8 @@ struct Bookings: ParsableCommand {
 
         func run() throws {
             let page = try filters.desk().bookings(try filters.query(limit: limit, after: pageToken.map { try BookingCursor(token: $0) }))
-            write(filters.format == .csv ? BookingsCSV.document(page.bookings) : BookingJSON.bookings(page) + [10])
-            if let next = page.next { Bookings.note("next page: --page-token \(next.token)\n") }
+            filters.print(page)
+            if let next = page.next { Output.note("next page: --page-token \(next.token)") }
         }
     }
 
@@ -233,11 +274,7 @@ struct Bookings: ParsableCommand {
 
         func run() throws {
             let bookings = try filters.desk().allBookings(try filters.query(limit: BookingQuery.maximumLimit, after: nil))
-            if filters.format == .csv {
-                write(BookingsCSV.document(bookings))
-            } else {
-                write(BookingJSON.bookings(BookingPage(bookings: bookings, next: nil)) + [10])
-            }
+            filters.print(BookingPage(bookings: bookings, next: nil))
         }
     }
 
@@ -246,17 +283,18 @@ struct Bookings: ParsableCommand {
             abstract: "Cancel a booking as the admin (also once its slot has begun) and print it; a cancelled one is printed as it is.")
         @Option(help: "The store (default: as the server would choose).") var backend: BookingCtl.Backend?
         @Argument(help: "The booking's id.") var bookingID: String
+        @OptionGroup var output: OutputOptions
 
         func run() throws {
-            write(BookingJSON.booking(try BookingCtl.desk(backend).cancel(id: bookingID, by: .admin), contact: true) + [10])
+            let booking = try BookingCtl.desk(backend).cancel(id: bookingID, by: .admin)
+            guard !output.json else { return Output.document(BookingJSON.booking(booking, contact: true)) }
+            Output.record(
+                [
+                    ("booking_id", .string(booking.id)), ("service_id", .string(booking.serviceID)), ("slot", .string(booking.slot.description)),
+                    ("status", .string(booking.status.rawValue)), ("cancelled_at", .string(booking.cancelledAt?.rfc3339 ?? "")),
+                ], json: false)
         }
     }
-
-    /// Writes a JSON or CSV document (UTF-8 bytes) to standard output.
-    static func write(_ bytes: [UInt8]) { print(String(decoding: bytes, as: UTF8.self), terminator: "") }
-
-    /// Writes a short text to standard error, apart from the document on standard output.
-    static func note(_ text: String) { _ = Array(text.utf8).withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) } }
 }
 
 struct Services: ParsableCommand {
@@ -272,35 +310,42 @@ struct Services: ParsableCommand {
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print every service, hidden ones too: id, free slots, seats, zone, whether hidden, name (tab-separated).")
+            abstract: "Print every service, hidden ones too: id, free slots, seats, zone, whether hidden, name.")
         @OptionGroup var store: Store
         @Flag(help: "Print the services as GET /services would, hidden ones too, in JSON.") var json = false
 
         func run() throws {
             let services = try store.desk().services(includingHidden: true)
-            if json {
-                Bookings.write(ServiceJSON.services(services) + [10])
-                return
-            }
-            print(["id", "free", "seats", "time_zone", "hidden", "name"].joined(separator: "\t"))
-            for availability in services {
-                let service = availability.service
-                print(
-                    [
+            guard !json else { return Output.document(ServiceJSON.services(services)) }
+            Output.table(
+                ["service_id", "free", "seats", "time_zone", "hidden", "service_name"],
+                services.map { availability in
+                    let service = availability.service
+                    return [
                         service.id, String(availability.availableSlots.count), String(service.settings.seats), service.settings.timeZone,
                         service.settings.hidden ? "hidden" : "listed", service.name,
-                    ].joined(separator: "\t"))
-            }
+                    ]
+                }, json: false)
         }
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print one service as GET /services/{id} shows it.")
+        static let configuration = CommandConfiguration(abstract: "Print one service; with --json as GET /services/{id} shows it.")
         @OptionGroup var store: Store
+        @OptionGroup var output: OutputOptions
         @Argument(help: "The service's id.") var serviceID: String
 
         func run() throws {
-            Bookings.write(ServiceJSON.service(try store.desk().service(id: serviceID)) + [10])
+            let availability = try store.desk().service(id: serviceID)
+            guard !output.json else { return Output.document(ServiceJSON.service(availability)) }
+            let service = availability.service
+            Output.record(
+                [
+                    ("service_id", .string(service.id)), ("service_name", .string(service.name)),
+                    ("time_zone", .string(service.settings.timeZone)), ("seats", .integer(Int64(service.settings.seats))),
+                    ("hidden", .bool(service.settings.hidden)), ("free_slots", .integer(Int64(availability.availableSlots.count))),
+                    ("next_free_slot", .string(availability.availableSlots.first.map { "\($0)" } ?? "none")),
+                ], json: false)
         }
     }
 
@@ -309,6 +354,7 @@ struct Services: ParsableCommand {
             abstract: "Hide a service from GET /services and the page (still bookable by id), or list it again with --unhide.")
         @OptionGroup var store: Store
         @Flag(help: "List the service again.") var unhide = false
+        @OptionGroup var output: OutputOptions
         @Argument(help: "The service's id.") var serviceID: String
 
         func run() throws {
@@ -319,7 +365,7 @@ struct Services: ParsableCommand {
             settings.hidden = !unhide
             definition = NewService(id: definition.id, name: definition.name, slots: definition.slots, settings: settings)
             _ = try desk.updateService(stored, to: definition, cancellingHeldBookings: false)
-            print("\(serviceID): \(unhide ? "listed" : "hidden")")
+            Output.record([("service_id", .string(serviceID)), ("hidden", .bool(!unhide))], json: output.json)
         }
     }
 
@@ -330,6 +376,7 @@ struct Services: ParsableCommand {
         )
         @OptionGroup var store: Store
         @Flag(name: .customLong("cancel-bookings"), help: "Cancel its confirmed bookings of slots that have not begun.") var cancelBookings = false
+        @OptionGroup var output: OutputOptions
         @Argument(help: "The service's id.") var serviceID: String
 
         func run() throws {
@@ -339,12 +386,15 @@ struct Services: ParsableCommand {
                 change = try desk.retireService(try desk.storedService(id: serviceID), cancellingHeldBookings: cancelBookings)
             } catch {
                 guard let bookings = Self.heldBookings(in: error) else { throw error }
-                Bookings.note("\(serviceID) has \(bookings.count) confirmed future bookings; nothing changed (--cancel-bookings cancels them):\n")
-                for booking in bookings { Bookings.note("  \(booking.id) \(booking.slot)\n") }
+                Output.note("\(serviceID) has \(bookings.count) confirmed future bookings; nothing changed (--cancel-bookings cancels them):")
+                for booking in bookings { Output.note("  \(booking.id) \(booking.slot)") }
                 throw ExitCode(1)
             }
-            print("\(serviceID): retired at \(change.retiredAt?.rfc3339 ?? ""); \(change.cancelled.count) bookings cancelled")
-            for booking in change.cancelled { print("  cancelled \(booking.id) (\(booking.slot))") }
+            Output.record(
+                [
+                    ("service_id", .string(serviceID)), ("retired_at", .string(change.retiredAt?.rfc3339 ?? "")),
+                    ("cancelled_bookings", .array(change.cancelled.map { .string($0.id) })),
+                ], json: output.json)
         }
 
         /// The bookings a `slotHasBookings` refusal lists; nil for any other error.

@@ -4,9 +4,11 @@ TCP, the unit files, configuration errors."""
 import contextlib
 import os
 import re
+import signal
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -216,3 +218,30 @@ def test_bookingctl_says_in_one_sentence_why_the_store_cannot_be_reached():
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 1 and len(lines) == 1, (command, result.stderr)
         assert lines[0].startswith("Error: the store cannot be reached: PostgreSQL: ") and "/nonexistent" in lines[0], lines[0]
+
+
+def test_a_supervisor_whose_workers_keep_dying_still_stops_at_once():
+    """Workers killed as fast as they start (as when they crash at start-up): the supervisor slows
+    its restarts, and a SIGTERM still stops it within a second or so while they go on dying."""
+    with tempfile.TemporaryDirectory() as directory:
+        socket_path = os.path.join(directory, "fcgi.sock")
+        with server_process([binary()], {"FCGI_SOCKET": socket_path}, lambda: answers(socket_path)) as server:
+            children = f"/proc/{server.pid}/task/{server.pid}/children"
+
+            def kill_workers():
+                while server.poll() is None:
+                    try:
+                        for pid in open(children).read().split():
+                            os.kill(int(pid), signal.SIGKILL)
+                    except (FileNotFoundError, ProcessLookupError):
+                        pass
+                    time.sleep(0.05)
+
+            killer = threading.Thread(target=kill_workers, daemon=True)
+            killer.start()
+            time.sleep(3)  # more restarts than the supervisor makes without pausing
+            server.terminate()
+            stopping = time.monotonic()
+            server.wait(timeout=20)
+            assert time.monotonic() - stopping < 3, "stopped while its workers kept dying"
+        assert "worker process exited; starting another" in server.output

@@ -237,23 +237,28 @@ def test_bookingctl_lists_exports_and_cancels_bookings():
     service = create_service(future_slots(3))
     sid, slots = service["service_id"], service["available_slots"]
     made = [make_booking(sid, slot, notes="@cmd") for slot in reversed(slots)]
-    listed = bookingctl("bookings", "list", "--backend", BACKEND, "--service-id", sid, "--limit", "2")
+    listed = bookingctl("bookings", "list", "--backend", BACKEND, "--service-id", sid, "--limit", "2", "--json")
     assert listed.returncode == 0, listed.stderr
     page = json.loads(listed.stdout)
     assert [b["slot"] for b in page["bookings"]] == slots[:2] and b"--page-token" in listed.stderr
-    rest = json.loads(bookingctl("bookings", "list", "--backend", BACKEND, "--service-id", sid, "--page-token", page["next_page_token"]).stdout)
+    rest = json.loads(bookingctl("bookings", "list", "--backend", BACKEND, "--service-id", sid, "--page-token", page["next_page_token"],
+                                 "--json").stdout)
     assert [b["slot"] for b in rest["bookings"]] == slots[2:]
+    table = [line.split("\t") for line in bookingctl("bookings", "list", "--backend", BACKEND, "--service-id", sid).stdout.decode().splitlines()]
+    assert table[0] == ["booking_id", "service_id", "slot", "status", "user_name"] and [row[2] for row in table[1:]] == slots
 
-    cancelled = bookingctl("bookings", "cancel", "--backend", BACKEND, made[0]["booking_id"])
+    cancelled = bookingctl("bookings", "cancel", "--backend", BACKEND, made[0]["booking_id"], "--json")
     assert cancelled.returncode == 0, cancelled.stderr
     assert json.loads(cancelled.stdout)["status"] == "cancelled"
+    again = bookingctl("bookings", "cancel", "--backend", BACKEND, made[0]["booking_id"]).stdout.decode().splitlines()
+    assert "status: cancelled" in again and f"booking_id: {made[0]['booking_id']}" in again
     assert call("GET", f"/bookings/{made[0]['booking_id']}").json()["status"] == "cancelled"
     check_store(sid)
 
-    exported = bookingctl("bookings", "export", "--backend", BACKEND, "--service-id", sid, "--format", "csv", "--status", "confirmed")
+    exported = bookingctl("bookings", "export", "--backend", BACKEND, "--service-id", sid, "--csv", "--status", "confirmed")
     rows = list(csv.DictReader(io.StringIO(exported.stdout.decode())))
     assert [row["slot"] for row in rows] == slots[:2] and rows[0]["notes"] == "'@cmd"
-    everything = json.loads(bookingctl("bookings", "export", "--backend", BACKEND, "--service-id", sid).stdout)
+    everything = json.loads(bookingctl("bookings", "export", "--backend", BACKEND, "--service-id", sid, "--json").stdout)
     assert [b["status"] for b in everything["bookings"]] == ["confirmed", "confirmed", "cancelled"]
     refused = bookingctl("bookings", "list", "--backend", BACKEND, "--status", "maybe")
     assert refused.returncode != 0 and b"confirmed or cancelled" in refused.stderr

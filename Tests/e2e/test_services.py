@@ -299,11 +299,13 @@ def test_bookingctl_lists_shows_hides_and_retires_services_and_the_site_follows_
 
     listed = bookingctl("services", "list", "--backend", BACKEND)
     assert listed.returncode == 0, listed.stderr
-    rows = [line.split("\t") for line in listed.stdout.decode().splitlines()]
-    assert rows[0] == ["id", "free", "seats", "time_zone", "hidden", "name"]
+    rows = [line.split("\t") for line in listed.stdout.decode().splitlines()]  # not a terminal: tab-separated
+    assert rows[0] == ["service_id", "free", "seats", "time_zone", "hidden", "service_name"]
     assert [service_id, "2", "4", "Europe/Berlin", "listed", "Front desk"] in rows
-    shown = json.loads(bookingctl("services", "show", "--backend", BACKEND, service_id).stdout)
+    shown = json.loads(bookingctl("services", "show", "--backend", BACKEND, "--json", service_id).stdout)
     assert shown["slots"] == [{"start": slots[0], "seats_left": 3}, {"start": slots[1], "seats_left": 4}]
+    summary = bookingctl("services", "show", "--backend", BACKEND, service_id).stdout.decode().splitlines()
+    assert f"service_id: {service_id}" in summary and "free_slots: 2" in summary and f"next_free_slot: {slots[0]}" in summary
 
     def listed_on_the_site():
         return service_id in [s["service_id"] for s in call("GET", "/services").json()["services"]]
@@ -324,8 +326,8 @@ def test_bookingctl_lists_shows_hides_and_retires_services_and_the_site_follows_
     refused = bookingctl("services", "retire", "--backend", BACKEND, service_id)
     assert refused.returncode == 1 and made["booking_id"] in refused.stderr.decode()
     assert call("GET", f"/services/{service_id}").status_code == 200
-    retired = bookingctl("services", "retire", "--backend", BACKEND, "--cancel-bookings", service_id)
-    assert retired.returncode == 0 and "2 bookings cancelled" in retired.stdout.decode(), retired.stdout
+    retired = bookingctl("services", "retire", "--backend", BACKEND, "--cancel-bookings", "--json", service_id)
+    assert retired.returncode == 0 and len(json.loads(retired.stdout)["cancelled_bookings"]) == 2, retired.stdout
     within_the_cache_bound(lambda: call("GET", f"/services/{service_id}").status_code == 404)
     assert not listed_on_the_site()
     assert_error(book(service_id, slots[1], "Late"), 404, "service_not_found")

@@ -31,8 +31,11 @@ def test_postgres_to_firestore_and_back_keeps_every_document():
     original = in_postgres(source_url)
     assert len([key for key in original if key[0] == "bookings"]) > 100  # written by the end-to-end run on PostgreSQL
 
-    out = bookingctl("copy", "--from", "postgres", "--to", "firestore", GOOGLE_CLOUD_PROJECT="copy-test")
-    assert f"bookings: {len([k for k in original if k[0] == 'bookings'])} documents copied" in out
+    result = run_bookingctl("copy", "--from", "postgres", "--to", "firestore", "--json", GOOGLE_CLOUD_PROJECT="copy-test")
+    assert result.returncode == 0, result.stderr
+    copied = {row["what"]: int(row["documents"]) for row in json.loads(result.stdout)}
+    assert copied["bookings"] == len([k for k in original if k[0] == "bookings"]), copied
+    assert f"copying bookings: {copied['bookings']}, done" in result.stderr, "the progress of the run"
     assert in_firestore("copy-test") == original
     bookingctl("copy", "--from", "postgres", "--to", "firestore", GOOGLE_CLOUD_PROJECT="copy-test")
     assert in_firestore("copy-test") == original, "copying again changes nothing"
