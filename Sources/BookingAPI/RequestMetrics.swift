@@ -7,28 +7,37 @@ import FastCGI
 /// One per responder, so one per thread: its instruments are kept here once made, and a request
 /// looks them up without a lock (swift-metrics' own lookup takes the registry's).
 final class RequestMetrics {
-    private var requests: [String: [Int: Counter]] = [:]
-    private var durations: [String: Timer] = [:]
+    /// By `Route.index`, then the last one for paths no endpoint has: looked up without hashing
+    /// the route, and with one small integer-keyed lookup for the status.
+    private var requests = [[Int: Counter]](repeating: [:], count: Route.count + 1)
+    private let durations = (0...Route.count).map { index in
+        Timer(label: "booking_http_request_duration_seconds", dimensions: [("route", RequestMetrics.name(ofIndex: index))])
+    }
     private let created = Counter(label: "booking_bookings_total", dimensions: [("outcome", "created")])
     private let conflicts = Counter(label: "booking_bookings_total", dimensions: [("outcome", "conflict")])
     private let rejected = Counter(label: "booking_bookings_total", dimensions: [("outcome", "rejected")])
 
     /// Counts `response` to a request for `route` (nil: a path no endpoint has) that took `duration`.
     func record(_ route: Route?, _ response: Response, took duration: Duration) {
-        let name = route?.name ?? "other"
+        let index = route?.index ?? Route.count
         let status = response.status
-        if let counter = requests[name]?[status] {
+        if let counter = requests[index][status] {
             counter.increment()
         } else {
-            let counter = Counter(label: "booking_http_requests_total", dimensions: [("route", name), ("status", String(status))])
-            requests[name, default: [:]][status] = counter
+            let counter = Counter(
+                label: "booking_http_requests_total", dimensions: [("route", Self.name(ofIndex: index)), ("status", String(status))])
+            requests[index][status] = counter
             counter.increment()
         }
-        let timer = durations[name] ?? Timer(label: "booking_http_request_duration_seconds", dimensions: [("route", name)])
-        durations[name] = timer
         let (seconds, attoseconds) = duration.components
-        timer.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        durations[index].recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         if route == .book { countBooking(response) }
+    }
+
+    /// The `route` label of the endpoint at `index` (`other` past the last).
+    private static func name(ofIndex index: Int) -> String {
+        let routes: [Route] = [.health, .readiness, .services, .service(id: ""), .book, .bookings, .booking(id: ""), .reschedule(bookingID: "")]
+        return index < routes.count ? routes[index].name : "other"
     }
 
     /// A booking made (not a repeat answered from its idempotency key), refused because the slot

@@ -51,6 +51,23 @@ public enum Route: Equatable, Sendable {
         }
     }
 
+    /// The number of `index` values: one per endpoint.
+    public static let count = 8
+
+    /// The endpoint's place among them, for per-endpoint arrays (no hashing per request).
+    public var index: Int {
+        switch self {
+        case .health: 0
+        case .readiness: 1
+        case .services: 2
+        case .service: 3
+        case .book: 4
+        case .bookings: 5
+        case .booking: 6
+        case .reschedule: 7
+        }
+    }
+
     /// The endpoint's name in metrics: one per route, whatever the ids in its path.
     public var name: String {
         switch self {

@@ -8,25 +8,20 @@ import DocumentStore
 /// lock. A conflict the booking rules expect (a slot taken: `already_exists`) counts as an error of
 /// its kind too; `unavailable` is the one to alert on.
 final class StoreMetrics: StoreObserver {
-    private let calls: [StoreOperation: Counter]
-    private let durations: [StoreOperation: Timer]
+    /// By `StoreOperation.index`: looked up without hashing, once per store call.
+    private let calls: [Counter]
+    private let durations: [Timer]
     private var errors: [String: Counter] = [:]
 
     init() {
-        var calls: [StoreOperation: Counter] = [:]
-        var durations: [StoreOperation: Timer] = [:]
-        for operation in StoreOperation.allCases {
-            calls[operation] = Counter(label: "booking_store_calls_total", dimensions: [("operation", operation.rawValue)])
-            durations[operation] = Timer(label: "booking_store_call_duration_seconds", dimensions: [("operation", operation.rawValue)])
-        }
-        self.calls = calls
-        self.durations = durations
+        calls = StoreOperation.allCases.map { Counter(label: "booking_store_calls_total", dimensions: [("operation", $0.rawValue)]) }
+        durations = StoreOperation.allCases.map { Timer(label: "booking_store_call_duration_seconds", dimensions: [("operation", $0.rawValue)]) }
     }
 
     func observe(_ operation: StoreOperation, took duration: Duration, failure: StoreError?) {
-        calls[operation]!.increment()
+        calls[operation.index].increment()
         let (seconds, attoseconds) = duration.components
-        durations[operation]!.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        durations[operation.index].recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         guard let failure else { return }
         let key = "\(operation.rawValue) \(failure.kind)"
         let counter =

@@ -1,6 +1,22 @@
 /// A store call's name, for an observer.
 public enum StoreOperation: String, CaseIterable, Sendable {
     case get, list, version, versions, written, ids, query, commit, ping, transaction
+
+    /// The operation's place in `allCases`, for per-operation arrays (no hashing per call).
+    public var index: Int {
+        switch self {
+        case .get: 0
+        case .list: 1
+        case .version: 2
+        case .versions: 3
+        case .written: 4
+        case .ids: 5
+        case .query: 6
+        case .commit: 7
+        case .ping: 8
+        case .transaction: 9
+        }
+    }
 }
 
 /// Told of every call an `ObservedStore` forwards, when it has returned: how a server counts and

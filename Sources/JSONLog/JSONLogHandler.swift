@@ -39,12 +39,10 @@ public struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(
-        level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String, file: String,
-        function: String, line: UInt
-    ) {
-        let bytes = Self.line(
-            time: clock(), level: level, message: "\(message)", label: label, metadata: metadata.merging(explicit ?? [:]) { $1 })
+    public func log(event: LogEvent) {
+        var fields = metadata.merging(event.metadata ?? [:]) { $1 }
+        if let error = event.error { fields["error"] = "\(error)" }
+        let bytes = Self.line(time: clock(), level: event.level, message: "\(event.message)", label: label, metadata: fields)
         bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {

@@ -22,6 +22,13 @@ import Testing
         #expect(Route(path: path) == nil)
     }
 
+    @Test func eachEndpointHasItsOwnIndexAndName() {
+        let routes: [Route] = [.health, .readiness, .services, .service(id: "a"), .book, .bookings, .booking(id: "b"), .reschedule(bookingID: "c")]
+        #expect(routes.map(\.index) == Array(0..<Route.count), "in index order, each once")
+        #expect(Set(routes.map(\.name)).count == Route.count)
+        #expect(Route.service(id: "x").index == Route.service(id: "y").index, "whatever the id")
+    }
+
     @Test func allowedMethodsIncludeHeadWhereverGetIs() {
         #expect(Route.services.allowedMethods == ["GET", "HEAD", "POST"])
         #expect(Route.book.allowedMethods == ["POST"])
