@@ -245,3 +245,50 @@ def test_a_supervisor_whose_workers_keep_dying_still_stops_at_once():
             server.wait(timeout=20)
             assert time.monotonic() - stopping < 3, "stopped while its workers kept dying"
         assert "worker process exited; starting another" in server.output
+
+
+def test_the_nginx_site_filled_in_as_the_guide_says_is_accepted_by_nginx():
+    """The guide's table of placeholders, its third column filled in, under the system nginx's
+    http {} as Debian's sites-enabled is; every absolute path moved under a scratch root (the test
+    cannot write /etc or /srv), the files copied there as the guide says."""
+    guide = open(os.path.join(ROOT, "docs", "DEPLOYMENT.md")).read()
+    values = {}
+    for placeholders, _, example in re.findall(r"^\| (`@[A-Z_]+@`(?:, `@[A-Z_]+@`)*) \| (.*?) \| (.*?) \|$", guide, re.MULTILINE):
+        names = re.findall(r"@[A-Z_]+@", placeholders)
+        given = re.findall(r"`([^`]+)`", example)
+        if len(names) == 2 and len(given) == 2 and names[0] != "@TLS_CERT@":
+            values.update(zip(names, given))
+        elif names[0] == "@TLS_CERT@":
+            directory = os.path.dirname(given[0])
+            values["@TLS_CERT@"], values["@TLS_KEY@"] = given[0], os.path.join(directory, given[1])
+        elif given:
+            values[names[0]] = given[0]
+    template = open(os.path.join(ROOT, "nginx", "booking-site.conf")).read()
+    assert set(re.findall(r"@[A-Z_]+@", template)) - {"@NAME@", "@EXTRA_LOCATIONS@"} <= set(values), values
+    with tempfile.TemporaryDirectory() as scratch:
+        def moved(path):
+            return scratch + path if path.startswith("/") and not path.startswith("/etc/nginx/fastcgi_params") else path
+
+        site = template.replace("# @EXTRA_LOCATIONS@", "#")
+        for name, value in values.items():
+            if name == "@FASTCGI_SERVERS@":
+                value = value.replace("unix:/", f"unix:{scratch}/")
+            site = site.replace(name, moved(value) if value.startswith("/") else value)
+        conf_dir = moved(values["@CONF_DIR@"])
+        os.makedirs(conf_dir)
+        for name in ("security-headers.conf", "error-pages.conf"):
+            subprocess.run(["cp", os.path.join(ROOT, "nginx", name), conf_dir], check=True)
+        for placeholder, source in (("@WWW_ROOT@", "www"), ("@ERRORS_DIR@", "errors")):
+            subprocess.run(["mkdir", "-p", os.path.dirname(moved(values[placeholder]))], check=True)
+            subprocess.run(["cp", "-r", os.path.join(ROOT, "nginx", source), moved(values[placeholder])], check=True)
+        os.makedirs(os.path.dirname(moved(values["@TLS_CERT@"])))
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=booking.example.com",
+                        "-keyout", moved(values["@TLS_KEY@"]), "-out", moved(values["@TLS_CERT@"])], check=True, capture_output=True)
+        with open(os.path.join(scratch, "booking"), "w") as enabled:
+            enabled.write(site)
+        with open(os.path.join(scratch, "nginx.conf"), "w") as main:
+            main.write(f"pid {scratch}/nginx.pid;\nerror_log {scratch}/error.log;\nevents {{}}\n"
+                       f"http {{\n include /etc/nginx/mime.types;\n access_log off;\n include {scratch}/booking;\n}}\n")
+        checked = subprocess.run(["nginx", "-t", "-q", "-p", scratch, "-c", os.path.join(scratch, "nginx.conf"), "-e", f"{scratch}/error.log"],
+                                 capture_output=True, text=True, timeout=60)
+        assert checked.returncode == 0, checked.stderr
