@@ -119,15 +119,19 @@ def test_tcp_for_nginx_on_other_hosts_takes_only_the_web_servers_addresses():
 
 
 def test_the_systemd_units_pass_systemd_analyze_verify():
-    with tempfile.TemporaryDirectory() as directory:
-        for name in ("booking-server.service", "booking-server.socket"):
-            text = open(os.path.join(ROOT, "deploy", "systemd", name)).read()
-            # The unit names the installed binary; verify checks that it exists and runs.
-            with open(os.path.join(directory, name), "w") as unit:
-                unit.write(text.replace("/usr/local/bin/booking-server", binary()))
-        result = subprocess.run(["systemd-analyze", "verify", "--man=no", "booking-server.socket", "booking-server.service"],
-                                cwd=directory, capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0 and result.stdout == "" and result.stderr == "", result.stdout + result.stderr
+    """The units as shipped (the socket as LISTEN_FDS), and with the service's comment applied
+    (the socket on fd 0: StandardInput=socket)."""
+    for variant in ("", "StandardInput=socket\nStandardOutput=journal\n"):
+        with tempfile.TemporaryDirectory() as directory:
+            for name in ("booking-server.service", "booking-server.socket"):
+                text = open(os.path.join(ROOT, "deploy", "systemd", name)).read()
+                # The unit names the installed binary; verify checks that it exists and runs.
+                text = text.replace("/usr/local/bin/booking-server", binary()).replace("KillSignal=", variant + "KillSignal=")
+                with open(os.path.join(directory, name), "w") as unit:
+                    unit.write(text)
+            result = subprocess.run(["systemd-analyze", "verify", "--man=no", "booking-server.socket", "booking-server.service"],
+                                    cwd=directory, capture_output=True, text=True, timeout=60)
+            assert result.returncode == 0 and result.stdout == "" and result.stderr == "", (variant, result.stdout + result.stderr)
 
 
 def test_a_bad_setting_stops_the_server_with_a_clear_message():
