@@ -59,7 +59,7 @@ def test_another_host_shows_a_booking_within_its_read_cache_lifetime(read_cache_
     sid, slot = service["service_id"], service["available_slots"][0]
     with tempfile.TemporaryDirectory() as directory:
         socket_path = os.path.join(directory, "host-b.sock")
-        env = {**os.environ, "FCGI_SOCKET": socket_path, "WORKERS": "1", "THREADS": "2"}
+        env = {**os.environ, "FCGI_SOCKET": socket_path, "WORKERS": "1", "THREADS": "2", "METRICS_ADDRESS": "off"}
         if read_cache_seconds:
             env["READ_CACHE_SECONDS"] = str(read_cache_seconds)
         host_b = subprocess.Popen([binary()], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
