@@ -27,10 +27,15 @@ struct BookingCtl: ParsableCommand {
 
     /// The store of `backend`, or of the environment's choice when nil, once it has answered: a
     /// store that cannot be reached stops the command with the store's own reason, in one line.
+    /// (A database without the schema yet answers too: the commands that write prepare it.)
     static func store(_ backend: Backend?) throws -> (StoreConfiguration, any DocumentStore) {
         let configuration = try StoreConfiguration(environment: environment(backend))
         let store = configuration.makeFactory(fieldIndexes: BookingDesk.fieldIndexes)()
-        try store.ping()
+        do {
+            try store.ping()
+        } catch .unavailable(let reason) {
+            throw StoreError.unavailable(reason)
+        } catch {}
         return (configuration, store)
     }
 
