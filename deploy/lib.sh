@@ -83,6 +83,17 @@ as_service_user() {
     "${exec_as_service_user[@]}" "$@"
 }
 
+# Log files readable by their owner (the service user) and its group only: they hold booking ids
+# and addresses. Made before the server that writes them opens them (nginx would make 0644).
+private_logs() {
+    local file
+    for file in "$@"; do
+        [ -e "$file" ] || : >"$file"
+        chmod 0640 "$file"
+        if [ "$(id -u)" -eq 0 ]; then chown "$SERVICE_USER:$SERVICE_USER" "$file"; fi
+    done
+}
+
 make_run_dir() {
     mkdir -p "$RUN_DIR" "$LOG_DIR" "$PG_DIR" "$NGINX_DIR/tmp" "$RUN_DIR/tls"
     if [ "$(id -u)" -eq 0 ]; then chown -R "$SERVICE_USER:$SERVICE_USER" "$RUN_DIR"; fi
@@ -125,6 +136,7 @@ start_postgres() {
         step "PostgreSQL is running"
     else
         step "starting PostgreSQL"
+        private_logs "$LOG_DIR/postgres.log"
         as_service_user "$(pg_bin pg_ctl)" start -D "$PG_DIR/data" -w -t 60 -l "$LOG_DIR/postgres.log" \
             -o "-c listen_addresses='' -c unix_socket_directories='$PG_DIR' -c max_connections=200" >/dev/null
     fi
@@ -170,6 +182,7 @@ start_app() {
     fi
     local token
     token=$(admin_token)
+    private_logs "$LOG_DIR/booking-server.log"
     (
         export FCGI_SOCKET=$SOCKET FCGI_SOCKET_MODE=0660 WORKERS THREADS MAX_BODY_BYTES LARGE_BODY_DIR PUBLISH_DIR ADMIN_TOKEN=$token METRICS_ADDRESS
         export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}  # glibc: fewer per-thread arenas holding freed memory
@@ -213,6 +226,7 @@ render_nginx_config() {
 start_nginx() {
     render_nginx_config
     local nginx=(nginx -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" -e "$NGINX_DIR/error.log")
+    private_logs "$NGINX_DIR/access.log" "$NGINX_DIR/error.log"
     as_service_user "${nginx[@]}" -t -q
     if pid_alive "$NGINX_DIR/nginx.pid"; then
         step "reloading nginx"

@@ -38,7 +38,8 @@ public struct ServerConfiguration: Sendable {
                 "a folder where the catalog is published each second for nginx to serve itself (needs READ_CACHE_SECONDS of at least 1)",
                 default: "none: not published"),
             Setting(
-                "ADMIN_TOKEN", "the bearer token of the business's requests (creating and changing services, listing bookings)",
+                "ADMIN_TOKEN",
+                "the bearer token of the business's requests (creating and changing services, listing bookings); at least 32 characters",
                 default: "none: those requests are refused", requiredWhen: "for the business's requests"),
             Setting("LOG_LEVEL", "trace, debug, info, notice, warning, error or critical", default: "info"),
             Setting(
@@ -80,6 +81,10 @@ public struct ServerConfiguration: Sendable {
             throw ConfigurationError("PUBLISH_DIR needs READ_CACHE_SECONDS of at least 1 (nginx serves a published body for up to a second)")
         }
         adminToken = environment["ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        if let token = adminToken, token.count < Self.minimumAdminTokenLength {
+            throw ConfigurationError(
+                "ADMIN_TOKEN must be at least \(Self.minimumAdminTokenLength) characters (for example from openssl rand -hex 24), not \(token.count)")
+        }
         let level = environment["LOG_LEVEL"].flatMap { $0.isEmpty ? nil : $0 } ?? "info"
         guard let logLevel = Logger.Level(rawValue: level) else {
             throw ConfigurationError(
@@ -139,6 +144,9 @@ public struct ServerConfiguration: Sendable {
             return .inherited(descriptor: 0)
         }
     }
+
+    /// The shortest `ADMIN_TOKEN` accepted: 32 characters, 128 bits or more from a random source.
+    static let minimumAdminTokenLength = 32
 
     private static func integer(
         _ environment: [String: String], _ name: String, default value: Int,

@@ -14,7 +14,7 @@ import requests
 BASE = os.environ.get("BOOKING_URL", "https://127.0.0.1:18443")
 HTTP_BASE = os.environ.get("BOOKING_HTTP_URL", "http://127.0.0.1:18080")
 CA = os.environ.get("BOOKING_CA", False)
-ADMIN = {"Authorization": f"Bearer {os.environ.get('ADMIN_TOKEN', 'test-admin-token')}"}
+ADMIN = {"Authorization": f"Bearer {os.environ.get('ADMIN_TOKEN', 'test-admin-token-0123456789abcdef')}"}
 BACKEND = os.environ.get("BOOKING_BACKEND", "postgres")
 HEALTH_BACKEND = {"postgres": "postgres", "firestore": "firestore-emulator"}[BACKEND]
 ROOT = os.environ.get("ROOT", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import requests
 
-from stack import (ADMIN, CA, HEALTH_BACKEND, HTTP_BASE, assert_error, book, call, count_documents, create_service, future_slots, url)
+from stack import (ADMIN, BASE, CA, HEALTH_BACKEND, HTTP_BASE, assert_error, book, call, count_documents, create_service, future_slots, url)
 
 
 def test_health_reports_the_backend_the_version_and_the_store_round_trip():
@@ -37,11 +37,47 @@ def test_http2_is_offered():
     assert version == "2"
 
 
-def test_plain_http_redirects_to_https():
+def test_plain_http_redirects_to_https_at_the_configured_name_whatever_the_host_header():
     response = requests.get(HTTP_BASE + "/services?x=1", allow_redirects=False, timeout=10)
     assert response.status_code == 301
-    assert response.headers["Location"].startswith("https://")
+    assert response.headers["Location"].startswith("https://localhost:")  # SERVER_NAME
     assert response.headers["Location"].endswith("/services?x=1")
+    hostile = requests.get(HTTP_BASE + "/book", headers={"Host": "evil.example"}, allow_redirects=False, timeout=10)
+    print(f"redirect with Host: evil.example -> {hostile.headers['Location']}")
+    assert hostile.status_code == 301 and hostile.headers["Location"].startswith("https://localhost:"), hostile.headers
+
+
+def test_tls_offers_only_forward_secret_aead_suites_and_no_tls_before_1_2():
+    """What a client that offers only one suite (or one protocol) gets: refused, unless it is one
+    of Mozilla's intermediate suites or TLS 1.3."""
+    import socket
+    import ssl
+    from urllib.parse import urlparse
+    target = urlparse(BASE)
+
+    def handshake(ciphers=None, version=None):
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        context.maximum_version = version or ssl.TLSVersion.TLSv1_2
+        context.minimum_version = version or ssl.TLSVersion.MINIMUM_SUPPORTED
+        if ciphers:
+            context.set_ciphers(ciphers + ":@SECLEVEL=0")
+        try:
+            with socket.create_connection((target.hostname, target.port), timeout=10) as raw:
+                with context.wrap_socket(raw, server_hostname="localhost") as tls:
+                    return tls.cipher()[0]
+        except (ssl.SSLError, ConnectionResetError):
+            return None
+
+    refused = ["AES128-SHA", "AES256-GCM-SHA384", "ECDHE-RSA-AES128-SHA", "ECDHE-RSA-AES256-SHA384", "CAMELLIA128-SHA",
+               "ARIA128-GCM-SHA256", "ECDHE-ARIA128-GCM-SHA256", "DHE-RSA-AES128-GCM-SHA256", "AES128-CCM8"]
+    taken = {suite: handshake(suite) for suite in refused + ["ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-CHACHA20-POLY1305"]}
+    print(f"TLS 1.2 suites offered one at a time -> negotiated: {taken}")
+    assert all(taken[suite] is None for suite in refused), taken
+    assert taken["ECDHE-RSA-AES128-GCM-SHA256"] and taken["ECDHE-RSA-CHACHA20-POLY1305"]
+    assert handshake(version=ssl.TLSVersion.TLSv1_3) is not None
+    for old in (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1):
+        assert handshake(version=old) is None, old
 
 
 def test_services_list_free_slots_in_time_order():

@@ -41,7 +41,7 @@ def server_process(command, environment, ready):
     """Runs `command` (a booking-server, however started) with `environment` added to this one's,
     until `ready()` is true; stops it with SIGTERM afterwards and checks it stopped cleanly. Yields
     the process; its output is in `process.output` once stopped."""
-    env = {**os.environ, "WORKERS": "2", "THREADS": "2", "ADMIN_TOKEN": "x", "METRICS_ADDRESS": "off", **environment}
+    env = {**os.environ, "WORKERS": "2", "THREADS": "2", "ADMIN_TOKEN": "x" * 32, "METRICS_ADDRESS": "off", **environment}
     for name in ("FCGI_SOCKET", "FCGI_ADDRESS"):
         if name not in environment:
             env.pop(name, None)
@@ -67,6 +67,15 @@ def answers(target):
 def test_the_socket_lets_only_the_service_user_and_its_group_connect():
     mode = stat.S_IMODE(os.stat(os.path.join(RUN_DIR, "booking.sock")).st_mode)
     assert mode == 0o660
+
+
+def test_the_logs_are_readable_by_the_service_user_and_its_group_only():
+    """They hold booking ids and client addresses."""
+    logs = [os.path.join(RUN_DIR, *path) for path in (("log", "booking-server.log"), ("log", "postgres.log"), ("nginx", "access.log"),
+                                                      ("nginx", "error.log"))]
+    modes = {os.path.basename(log): oct(stat.S_IMODE(os.stat(log).st_mode)) for log in logs}
+    print(f"log file modes: {modes}")
+    assert set(modes.values()) == {"0o640"}, modes
 
 
 def test_workers_serve_a_socket_inherited_on_fd_0_as_spawn_fcgi_passes_it():
@@ -145,7 +154,8 @@ def test_a_bad_setting_stops_the_server_with_a_clear_message():
     assert result.returncode == 2 and "cannot create LARGE_BODY_DIR /proc/large-bodies" in result.stderr, result.stderr
     for name, value in [("LOG_LEVEL", "loud"), ("DATABASE_URL", "garbage url"), ("DATABASE_URL", "postgresql://[::1"),
                         ("METRICS_ADDRESS", "9464"), ("METRICS_ADDRESS", "localhost:http"), ("DRAIN_SECONDS", "-1"),
-                        ("FCGI_ADDRESS", "9000"), ("FCGI_ADDRESS", "[::1]:9000"), ("FCGI_WEB_SERVER_ADDRS", "nginx-host")]:
+                        ("FCGI_ADDRESS", "9000"), ("FCGI_ADDRESS", "[::1]:9000"), ("FCGI_WEB_SERVER_ADDRS", "nginx-host"),
+                        ("ADMIN_TOKEN", "secret"), ("ADMIN_TOKEN", "x" * 31)]:
         result = subprocess.run([binary()], env={**os.environ, "STORE_BACKEND": "postgres", name: value}, capture_output=True, text=True,
                                 timeout=20)
         assert result.returncode == 2 and result.stderr.startswith(f"booking-server: {name} "), (name, value, result.stderr)

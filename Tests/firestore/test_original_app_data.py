@@ -48,7 +48,7 @@ def test_documents_the_original_app_wrote_are_served():
 
 
 def test_a_booking_made_through_the_api_reads_back_as_the_original_app_wrote_them():
-    created = call("POST", "/services", headers={"Authorization": f"Bearer {os.environ.get('ADMIN_TOKEN', 'test-admin-token')}"},
+    created = call("POST", "/services", headers={"Authorization": f"Bearer {os.environ.get('ADMIN_TOKEN', 'test-admin-token-0123456789abcdef')}"},
                    json={"service_name": "Interop", "available_slots": ["2031-09-02T09:00:00Z"]}).json()
     booking = call("POST", "/book", json={"service_id": created["service_id"], "slot": "2031-09-02T09:00:00Z", "user_name": "Ann"}).json()
     document = client().get_document(request={"name": f"{DATABASE}/documents/bookings/{booking['booking_id']}"})

@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.join(ROOT, "Tests", "e2e"))
 PREFIX = f"bk{os.getpid()}"
 ADDRESSES = {"web": "10.77.0.1", "app1": "10.77.0.2", "app2": "10.77.0.3", "db": "10.77.0.4"}
 USER = os.environ.get("SERVICE_USER", "booking")
-ADMIN_TOKEN = "hosts-admin-token"
+ADMIN_TOKEN = "hosts-admin-token-0123456789abcdef"
 PYTHON = os.path.join(ROOT, ".run", "venv", "bin", "python")
 BOUND_SECONDS = 1  # READ_CACHE_SECONDS: how long another host's read cache may show a slot as free
 
