@@ -82,7 +82,7 @@ public final class BookingResponder: Responder {
             return try idempotent(request) { record throws(APIError) in
                 try booking { () throws(BookingError) in try desk.createService(newService, recording: record) }
             } respond: { service in
-                Self.json(201, ServiceJSON.service(service), headers: [("Location", "/services/\(service.service.id)")])
+                Self.json(201, ServiceJSON.service(service), headers: [("Location", "/services/" + Route.encodedSegment(service.service.id))])
             } changed: { service in
                 reads.recordChange(.services)
                 log("service created", request, ["service_id": service.service.id])
@@ -131,7 +131,7 @@ public final class BookingResponder: Responder {
             } respond: { made in
                 Self.json(
                     201, BookingJSON.booking(made.booking, contact: true, manageToken: made.manageToken),
-                    headers: [("Location", "/bookings/\(made.booking.id)")])
+                    headers: [("Location", "/bookings/" + Route.encodedSegment(made.booking.id))])
             } changed: { made in
                 reads.recordChange(.availability)
                 log(

@@ -49,6 +49,47 @@ public struct Response: Sendable {
         headers.first { $0.0.lowercased() == name.lowercased() }?.1
     }
 
+    /// RFC 9110's reason phrase for `status`: nginx copies it into its HTTP/1.1 status line, and
+    /// strict clients refuse a status line without one.
+    static func reasonPhrase(of status: Int) -> String {
+        switch status {
+        case 200: "OK"
+        case 201: "Created"
+        case 202: "Accepted"
+        case 204: "No Content"
+        case 301: "Moved Permanently"
+        case 302: "Found"
+        case 303: "See Other"
+        case 304: "Not Modified"
+        case 307: "Temporary Redirect"
+        case 308: "Permanent Redirect"
+        case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 406: "Not Acceptable"
+        case 409: "Conflict"
+        case 410: "Gone"
+        case 411: "Length Required"
+        case 412: "Precondition Failed"
+        case 413: "Content Too Large"
+        case 414: "URI Too Long"
+        case 415: "Unsupported Media Type"
+        case 416: "Range Not Satisfiable"
+        case 422: "Unprocessable Content"
+        case 428: "Precondition Required"
+        case 429: "Too Many Requests"
+        case 431: "Request Header Fields Too Large"
+        case 500: "Internal Server Error"
+        case 501: "Not Implemented"
+        case 502: "Bad Gateway"
+        case 503: "Service Unavailable"
+        case 504: "Gateway Timeout"
+        default: status < 300 ? "OK" : status < 400 ? "Redirect" : status < 500 ? "Client Error" : "Server Error"
+        }
+    }
+
     /// The CGI response head: the `Status:` line and the headers, up to the blank line. Appended
     /// piece by piece, not through string interpolation: every response has one.
     func head() -> [UInt8] {
@@ -56,6 +97,8 @@ public struct Response: Sendable {
         output.reserveCapacity(256)
         output.append(contentsOf: "Status: ".utf8)
         output.append(contentsOf: String(status).utf8)  // small strings: no allocation
+        output.append(UInt8(ascii: " "))
+        output.append(contentsOf: Self.reasonPhrase(of: status).utf8)
         output.append(contentsOf: "\r\n".utf8)
         for (name, value) in headers {
             output.append(contentsOf: name.utf8)

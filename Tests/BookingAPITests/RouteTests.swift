@@ -22,6 +22,12 @@ import Testing
         #expect(Route(path: path) == nil)
     }
 
+    @Test func locationSegmentsArePercentEncoded() {
+        #expect(Route.encodedSegment("t sp") == "t%20sp")
+        #expect(Route.encodedSegment("a-Z_0.9~") == "a-Z_0.9~")
+        #expect(Route.encodedSegment("é?#%") == "%C3%A9%3F%23%25")
+    }
+
     @Test func eachEndpointHasItsOwnIndexAndName() {
         let routes: [Route] = [.health, .readiness, .services, .service(id: "a"), .book, .bookings, .booking(id: "b"), .reschedule(bookingID: "c")]
         #expect(routes.map(\.index) == Array(0..<Route.count), "in index order, each once")

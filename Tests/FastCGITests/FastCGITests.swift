@@ -28,9 +28,9 @@ import Testing
         let response = Response(status: 201, headers: [("Content-Type", "application/json"), ("Location", "/x")], body: Array("{}".utf8))
         #expect(
             String(decoding: response.head(), as: UTF8.self)
-                == "Status: 201\r\nContent-Type: application/json\r\nLocation: /x\r\nContent-Length: 2\r\n\r\n")
+                == "Status: 201 Created\r\nContent-Type: application/json\r\nLocation: /x\r\nContent-Length: 2\r\n\r\n")
         #expect(response.header("location") == "/x")
-        #expect(String(decoding: Response(status: 404).head(), as: UTF8.self) == "Status: 404\r\nContent-Length: 0\r\n\r\n")
+        #expect(String(decoding: Response(status: 404).head(), as: UTF8.self) == "Status: 404 Not Found\r\nContent-Length: 0\r\n\r\n")
     }
 
     @Test func aLargeBodyGoesOutAsWholeStdoutRecords() throws {

@@ -4,6 +4,7 @@ import gzip
 import json
 import re
 import subprocess
+import uuid
 
 import pytest
 import requests
@@ -265,3 +266,67 @@ def test_a_body_over_the_limit_gets_413_json_over_http2_too(path):
     body, _, status = result.rpartition("\n")
     assert status == "2 413", result
     assert json.loads(body)["error"]["code"] == "payload_too_large", body
+
+
+def raw_https(request_bytes):
+    """Sends bytes as they are over TLS (HTTP/1.1, no client library in between) and returns the
+    status line, the headers and the body of the answer."""
+    import socket
+    import ssl
+    from urllib.parse import urlparse
+    target = urlparse(BASE)
+    context = ssl.create_default_context(cafile=CA) if CA else ssl._create_unverified_context()
+    context.set_alpn_protocols(["http/1.1"])
+    with socket.create_connection((target.hostname, target.port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as tls:
+            tls.sendall(request_bytes)
+            answer = b""
+            while chunk := tls.recv(65536):
+                answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+    return lines[0], headers, body
+
+
+def test_every_nginx_error_is_json_and_every_405_says_what_is_allowed():
+    tried = {}
+    for name, request in {
+        "403 listing /assets/": b"GET /assets/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        "501 gzip, chunked": b"POST /book HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n0\r\n\r\n",
+        "505 HTTP/2.0 line": b"GET /services HTTP/2.0\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    }.items():
+        status, headers, body = raw_https(request)
+        tried[name] = status
+        assert headers.get("content-type", "").startswith("application/json"), (name, status, headers, body[:200])
+        error = json.loads(body)["error"]
+        assert set(error) == {"code", "message"} and status.split()[1] == name[:3], (name, status, error)
+    print(f"nginx's own errors: {tried}")
+    # TRACE is refused by nginx before any location; its Allow must be the endpoint's, as the
+    # workers give it for a method they do not take.
+    for path in ["/services", "/services/x", "/book", "/bookings", "/bookings/x", "/bookings/x/reschedule", "/healthz", "/readyz", "/"]:
+        status, headers, body = raw_https(f"TRACE {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
+        assert status.split()[1] == "405" and json.loads(body)["error"]["code"] == "method_not_allowed", (path, status)
+        if path != "/":
+            workers = call("PUT", path)
+            assert workers.status_code == 405, (path, workers.status_code)
+            assert headers["allow"] == workers.headers["Allow"], (path, headers["allow"], workers.headers["Allow"])
+        else:
+            assert headers["allow"] == "GET, HEAD"
+
+
+def test_dot_segments_on_api_paths_are_404_not_another_path():
+    for path in ["/services/..", "/services/.", "/bookings/%2e%2e", "/bookings/%2E", "/services/../book", "/book/..?x=1"]:
+        assert_error(call("GET", path), 404, "not_found")
+
+
+def test_the_status_line_has_its_reason_phrase_and_location_is_percent_encoded():
+    status, _, _ = raw_https(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    assert status == "HTTP/1.1 200 OK", status
+    status, _, _ = raw_https(b"GET /services/no-such-service HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    assert status == "HTTP/1.1 404 Not Found", status
+    service_id = f"t sp {uuid.uuid4().hex[:6]}"
+    created = call("POST", "/services", headers=ADMIN, json={"service_id": service_id, "service_name": "Spaced", "available_slots": []})
+    assert created.status_code == 201, created.text
+    assert created.headers["Location"] == "/services/" + service_id.replace(" ", "%20")
+    assert call("GET", created.headers["Location"]).json()["service_id"] == service_id

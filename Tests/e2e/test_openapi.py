@@ -1,6 +1,8 @@
 """The OpenAPI description (nginx/www/openapi.yaml) is valid and true to what the server does."""
 
+import json
 import os
+import re
 
 import yaml
 from jsonschema import Draft202012Validator
@@ -172,3 +174,14 @@ def test_service_changes_match_their_schemas():
     check("/services/{service_id}", "DELETE", call("DELETE", f"/services/{sid}", headers=ADMIN))
     check("/services/{service_id}", "DELETE", call("DELETE", f"/services/{sid}?cancel_bookings=true", headers=ADMIN))
     check("/services/{service_id}", "DELETE", call("DELETE", f"/services/{sid}", headers=ADMIN))
+
+
+def test_every_error_code_nginx_or_the_workers_can_send_is_in_the_error_schema():
+    codes = set(SPEC["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"])
+    pages = os.path.join(ROOT, "nginx", "errors")
+    sent = {json.load(open(os.path.join(pages, name)))["error"]["code"] for name in os.listdir(pages)}
+    for folder, pattern in (("BookingAPI", r'code: "([a-z_]+)"'), ("Booking", r'^\s+case [^:]+: "([a-z_]+)"$')):
+        for name in os.listdir(os.path.join(ROOT, "Sources", folder)):
+            if name in ("APIError.swift", "BookingError.swift"):
+                sent |= set(re.findall(pattern, open(os.path.join(ROOT, "Sources", folder, name)).read(), re.MULTILINE))
+    assert len(sent) > 30 and sent <= codes, f"codes sent but not in the schema: {sent - codes}"
