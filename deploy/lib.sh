@@ -12,6 +12,10 @@ WORKERS=${WORKERS:-$(( $(nproc) > 2 ? $(nproc) : 2 ))}
 THREADS=${THREADS:-8}
 MAX_BODY_BYTES=${MAX_BODY_BYTES:-65536}
 METRICS_ADDRESS=${METRICS_ADDRESS:-127.0.0.1:9464}  # Prometheus scrapes here; loopback only
+# Requests per second per client address: customers' changes (bookings, cancellations,
+# reschedules) and admin calls; 0 turns a limit off (the load kit and the race tests).
+RATE_LIMIT=${RATE_LIMIT:-5}
+ADMIN_RATE_LIMIT=${ADMIN_RATE_LIMIT:-20}
 SERVICE_USER=${SERVICE_USER:-booking}
 BUILD_CONFIGURATION=${BUILD_CONFIGURATION:-release}
 
@@ -219,6 +223,16 @@ render_nginx_config() {
         -e "s|@WWW_ROOT@|$ROOT/nginx/www|g" -e "s|@ERRORS_DIR@|$ROOT/nginx/errors|g" -e "s|@CONF_DIR@|$ROOT/nginx|g"
         -e "s|@LARGE_BODY_DIR@|$LARGE_BODY_DIR|g" -e "s|@PUBLISH_DIR@|$PUBLISH_DIR|g"
     )
+    # A limit of 0 is no limit: the site without that zone's limit_req lines (nginx has no rate 0).
+    local limit zone
+    for limit in RATE_LIMIT:booking_customer_writes ADMIN_RATE_LIMIT:booking_admin_calls; do
+        zone=${limit#*:} limit=${limit%%:*}
+        [[ ${!limit} =~ ^[0-9]+$ ]] || { echo "$limit must be a whole number of requests per second (0: off)" >&2; return 2; }
+        if [ "${!limit}" -eq 0 ]; then
+            substitutions+=(-e "/zone=$zone[: ]/d")
+        fi
+        substitutions+=(-e "s|@$limit@|${!limit}|g" -e "s|@${limit%_LIMIT}_BURST@|$(( 2 * ${!limit} ))|g")
+    done
     sed "${substitutions[@]}" "$ROOT/nginx/nginx.conf" >"$NGINX_DIR/nginx.conf"
     sed "${substitutions[@]}" -e "s|# @EXTRA_LOCATIONS@.*|${NGINX_EXTRA:-}|" "$ROOT/nginx/booking-site.conf" >"$NGINX_DIR/booking-site.conf"
 }

@@ -109,7 +109,7 @@ class Network:
         script = (f"source '{ROOT}/deploy/lib.sh'; prepare_user; make_run_dir; render_nginx_config; "
                   f"as_service_user nginx -p \"$NGINX_DIR\" -c \"$NGINX_DIR/nginx.conf\" -t -q")
         environment = {**os.environ, "RUN_DIR": web, "HTTPS_PORT": "8443", "HTTP_PORT": "8080", "LISTEN_ADDRESS": "127.0.0.1",
-                       "FASTCGI_SERVERS": servers}
+                       "FASTCGI_SERVERS": servers, "RATE_LIMIT": "0", "ADMIN_RATE_LIMIT": "0"}
         run("bash", "-c", script, env=environment)
         run(*in_host("web", "nginx", "-p", f"{web}/nginx", "-c", f"{web}/nginx/nginx.conf", "-e", f"{web}/nginx/error.log"))
         self.base, self.ca = "https://127.0.0.1:8443", f"{web}/tls/cert.pem"
