@@ -24,6 +24,9 @@ public final class CommitBatcher: Sendable {
         /// which are different rows), so that batches of bookings take their slot claims in one
         /// order and cannot deadlock.
         let order: [UInt8]
+        /// When the commit's caller stops waiting (µs since 1970): the batch is not applied after
+        /// the earliest of its commits' deadlines.
+        let deadline: Int64
         /// Set by the leader of the ticket's batch before it wakes the ticket's thread.
         var outcome: Result<Int64, StoreError>? {
             get { settled.withLock { $0 } }
@@ -32,9 +35,10 @@ public final class CommitBatcher: Sendable {
         private let settled = Mutex<Result<Int64, StoreError>?>(nil)
         nonisolated(unsafe) private let semaphore = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)  // sem_t is thread-safe
 
-        init(writes: [UInt8], order: [UInt8]) {
+        init(writes: [UInt8], order: [UInt8], deadline: Int64) {
             self.writes = writes
             self.order = order
+            self.deadline = deadline
             sem_init(semaphore, 0, 0)
         }
 

@@ -12,6 +12,13 @@ import JSON
 /// tried up to three times (after 50 and 200 ms), then throws `StoreError.unavailable`. A retried
 /// commit may have been applied by the first try: its must-not-exist preconditions then fail,
 /// and callers read back what they wrote.
+///
+/// Every call ends within its timeout (and half a second of grace), whatever the server does:
+/// connecting, sending and waiting for answers are non-blocking with a deadline, since a server
+/// that is stopped or cut off (no answer, no error, no closed connection) would otherwise hold a
+/// thread for minutes. A commit carries its deadline to the server, which refuses to apply it
+/// later: a commit whose caller gave up is never applied afterwards, so only a commit answered
+/// within the grace, and the answer lost, has an outcome the caller cannot know.
 public final class PostgresStore: DocumentStore {
     public let backendName = "postgres"
 
@@ -20,6 +27,13 @@ public final class PostgresStore: DocumentStore {
     private var connection: OpaquePointer?
     /// The fields documents are looked up by, per collection: their writes carry aliases.
     private let indexedFields: [String: [String]]
+    /// How long one call may take, retries included, in microseconds.
+    private let timeoutMicroseconds: Int64
+    /// The deadline of the call under way (µs since 1970; set by `retrying` and `apply`).
+    private var deadline: Int64 = 0
+    /// How long past its deadline a call still waits for an answer: a commit the server applied
+    /// just before the deadline (it refuses to after) is still heard of.
+    static let graceMicroseconds: Int64 = 500_000
 
     /// - Parameters:
     ///   - connectionString: a libpq URL or key=value string; empty to use libpq's environment
@@ -27,11 +41,19 @@ public final class PostgresStore: DocumentStore {
     ///   - batcher: shared by the stores of a process's threads so that their commits are batched.
     ///   - fieldIndexes: the fields `query` finds documents by through `document_aliases` (every
     ///     store of a database should be told the same); other fields are found by a scan.
-    public init(connectionString: String, batcher: CommitBatcher = CommitBatcher(), fieldIndexes: [FieldIndex] = []) {
+    ///   - timeoutMilliseconds: how long one call may take, retries included; also the server's
+    ///     `statement_timeout`, so that a statement waiting for a lock ends on the server too.
+    public init(
+        connectionString: String, batcher: CommitBatcher = CommitBatcher(), fieldIndexes: [FieldIndex] = [],
+        timeoutMilliseconds: Int = PostgresStore.defaultTimeoutMilliseconds
+    ) {
         self.connectionString = connectionString
         self.batcher = batcher
         self.indexedFields = Dictionary(grouping: fieldIndexes, by: \.collection).mapValues { $0.map(\.field) }
+        self.timeoutMicroseconds = Int64(timeoutMilliseconds) * 1000
     }
+
+    public static let defaultTimeoutMilliseconds = 5000
 
     deinit {
         if let connection { PQfinish(connection) }
@@ -40,6 +62,8 @@ public final class PostgresStore: DocumentStore {
     /// Creates or updates the schema, and the aliases of stored documents for the fields this
     /// store was told of. Idempotent; safe to run from many processes at once.
     public func migrate() throws(StoreError) {
+        // Adding the aliases of a large table may take a while: the timeout bounds the connecting.
+        deadline = Timestamp.now().microseconds + timeoutMicroseconds
         let connection = try openConnection()
         defer { PQfinish(connection) }
         let fieldIndexes = indexedFields.sorted { $0.key < $1.key }.flatMap { collection, fields in
@@ -166,32 +190,42 @@ public final class PostgresStore: DocumentStore {
         JSON.writeArray(writes, to: &parameter, writeElement: encode)
         let order = writes.map { Array("\($0.path.collection)/\($0.path.id)".utf8) }.max { $0.lexicographicallyPrecedes($1) } ?? []
         return try retrying { () throws(StoreError) in
-            let ticket = CommitBatcher.Ticket(writes: parameter, order: order)
+            let ticket = CommitBatcher.Ticket(writes: parameter, order: order, deadline: deadline)
             return Timestamp(microseconds: try batcher.commit(ticket, apply: apply).get())
         }
     }
 
-    /// Applies a batch of commits in one call and sets each ticket's outcome.
+    /// Applies a batch of commits in one call and sets each ticket's outcome. The batch's
+    /// deadline is its earliest commit's; a commit whose deadline passed while it waited for the
+    /// batch fails without being sent.
     private func apply(_ batch: [CommitBatcher.Ticket]) {
+        let now = Timestamp.now().microseconds
+        let (late, timely) = (batch.filter { $0.deadline <= now }, batch.filter { $0.deadline > now })
+        for ticket in late { ticket.outcome = .failure(timedOut(sent: false)) }
+        guard let batchDeadline = timely.map(\.deadline).min() else { return }
+        let callDeadline = deadline
+        deadline = batchDeadline
+        defer { deadline = callDeadline }
+
         var parameter: [UInt8] = []
-        parameter.reserveCapacity(batch.reduce(3) { $0 + $1.writes.count + 1 })
-        JSON.writeArray(batch, to: &parameter) { ticket, output in output.append(contentsOf: ticket.writes) }
+        parameter.reserveCapacity(timely.reduce(3) { $0 + $1.writes.count + 1 })
+        JSON.writeArray(timely, to: &parameter) { ticket, output in output.append(contentsOf: ticket.writes) }
         parameter.append(0)
         let result: OpaquePointer
         do {
             result = try executeBatch(parameter)
         } catch {
-            for ticket in batch { ticket.outcome = .failure(error) }
+            for ticket in timely { ticket.outcome = .failure(error) }
             return
         }
         defer { PQclear(result) }
-        guard PQntuples(result) == Int32(batch.count) else {
-            for ticket in batch {
-                ticket.outcome = .failure(.internalError("the commit batch answered \(PQntuples(result)) rows for \(batch.count)"))
+        guard PQntuples(result) == Int32(timely.count) else {
+            for ticket in timely {
+                ticket.outcome = .failure(.internalError("the commit batch answered \(PQntuples(result)) rows for \(timely.count)"))
             }
             return
         }
-        for (row, ticket) in batch.enumerated() {
+        for (row, ticket) in timely.enumerated() {
             let row = Int32(row)
             if let micros = text(result, row, 0).flatMap({ Int64($0) }) {
                 ticket.outcome = .success(micros)
@@ -213,8 +247,9 @@ public final class PostgresStore: DocumentStore {
         do {
             return try execute("commit_batch", text: parameter)
         } catch .unavailable(let reason) {
-            // Only for an open connection that was dropped, not a server that cannot be reached.
-            guard wasConnected, connection == nil else { throw .unavailable(reason) }
+            // Only for an open connection that was dropped, not a server that cannot be reached
+            // or does not answer.
+            guard wasConnected, connection == nil, Timestamp.now().microseconds < deadline else { throw .unavailable(reason) }
             return try execute("commit_batch", text: parameter)
         }
     }
@@ -285,46 +320,56 @@ public final class PostgresStore: DocumentStore {
 
     private static let retryDelays: [UInt32] = [50_000, 200_000]
 
-    /// Runs `operation`, again after each delay while it fails with `unavailable`.
+    /// Runs `operation` under a deadline of the store's timeout from now, again after each delay
+    /// while it fails with `unavailable` and the delay leaves time before the deadline.
     private func retrying<T>(_ operation: () throws(StoreError) -> T) throws(StoreError) -> T {
+        deadline = Timestamp.now().microseconds + timeoutMicroseconds
         var attempt = 0
         while true {
             do {
                 return try operation()
             } catch .unavailable(let reason) {
-                guard attempt < Self.retryDelays.count else { throw .unavailable(reason) }
+                guard attempt < Self.retryDelays.count, Timestamp.now().microseconds + Int64(Self.retryDelays[attempt]) < deadline else {
+                    throw .unavailable(reason)
+                }
                 usleep(Self.retryDelays[attempt])
                 attempt += 1
             }
         }
     }
 
-    /// The open connection, connecting (and preparing the statements) first if needed.
+    /// The open connection, connecting (and preparing the statements) first if needed. Its
+    /// socket is non-blocking: `answer` waits for it, up to the deadline.
     private func connected() throws(StoreError) -> OpaquePointer {
         if let connection, PQstatus(connection) == CONNECTION_OK { return connection }
         disconnect()
         let connection = try openConnection()
         self.connection = connection
+        // libpq prints the server's notices to stderr, where the server's log lines are JSON; the
+        // only ones a session gets (client_min_messages=warning) come before it is cut off
+        // ("terminating connection due to immediate shutdown"), whose error the call reports.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
+        guard PQsetnonblocking(connection, 1) == 0 else {
+            defer { disconnect() }
+            throw .unavailable("PostgreSQL: \(String(cString: PQerrorMessage(connection)).trimmingWhitespace)")
+        }
         for statement in Schema.statements {
-            let result = PQprepare(connection, statement.name, statement.sql, 0, nil)
-            defer { PQclear(result) }
-            do {
-                try check(result, on: connection)
-            } catch {
-                disconnect()
-                throw error
-            }
+            PQclear(try answer(sent: PQsendPrepare(connection, statement.name, statement.sql, 0, nil), on: connection))
         }
         return connection
     }
 
-    /// Settings of the store's sessions. Every statement finds its rows by the primary key (or a
+    /// Settings of the planner for the store's sessions. Every statement finds its rows by the primary key (or a
     /// range of it), so sequential scans are ruled out: on a small table that has been analysed,
     /// the planner chose them, and each failed claim insert leaves a dead row behind, so under a
     /// burst of conflicting bookings every lookup read ever more of them (PostgreSQL's CPU per
     /// 409 doubled: 0.37–0.47 ms against 0.18–0.19 with index scans, 2,263–2,720 against
     /// 3,846–3,910 requests/s with 64 connections on 10 slots).
-    static let sessionOptions = "-c statement_timeout=10000 -c client_min_messages=warning -c enable_seqscan=off"
+    static let plannerOptions = "-c client_min_messages=warning -c enable_seqscan=off"
+
+    /// The planner's options and the store's timeout as the statement timeout: a statement
+    /// waiting on a lock ends on the server as its caller stops waiting.
+    private var sessionOptions: String { "-c statement_timeout=\(timeoutMicroseconds / 1000) " + Self.plannerOptions }
 
     /// Why `text` is no connection string libpq takes as one, or nil when it is one (or empty:
     /// libpq's `PG*` variables). A bare word would be taken as a database name, so only a
@@ -343,18 +388,32 @@ public final class PostgresStore: DocumentStore {
         return nil
     }
 
+    /// Connects without blocking past the deadline (libpq's own connect_timeout counts whole
+    /// seconds, per address tried). Over TCP, keepalives find a connection whose peer vanished
+    /// while it was idle, and unacknowledged data fails it after the timeout. The connection
+    /// string's own settings (last, expanded) override these.
     private func openConnection() throws(StoreError) -> OpaquePointer {
-        let keys = ["connect_timeout", "application_name", "options", "dbname"]
-        let values = ["3", "booking", Self.sessionOptions, connectionString]
-        let connection = withCStrings(keys) { keyPointers in
-            withCStrings(values) { valuePointers in PQconnectdbParams(keyPointers, valuePointers, 1) }
+        let keys = [
+            "application_name", "options", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+            "tcp_user_timeout", "dbname",
+        ]
+        let values = ["booking", sessionOptions, "1", "10", "5", "3", String(timeoutMicroseconds / 1000), connectionString]
+        let started = withCStrings(keys) { keyPointers in
+            withCStrings(values) { valuePointers in PQconnectStartParams(keyPointers, valuePointers, 1) }
         }
-        guard let connection, PQstatus(connection) == CONNECTION_OK else {
-            let reason = connection.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
-            if let connection { PQfinish(connection) }
-            throw .unavailable("PostgreSQL: \(reason.trimmingWhitespace)")
+        guard let connection = started else { throw .unavailable("PostgreSQL: out of memory") }
+        var polling = PGRES_POLLING_WRITING  // as libpq's documentation says to begin
+        while PQstatus(connection) != CONNECTION_BAD && polling != PGRES_POLLING_FAILED {
+            if polling == PGRES_POLLING_OK { return connection }
+            guard waitFor(polling == PGRES_POLLING_READING ? Int16(POLLIN) : Int16(POLLOUT), on: connection) else {
+                PQfinish(connection)
+                throw timedOut(sent: false)
+            }
+            polling = PQconnectPoll(connection)
         }
-        return connection
+        let reason = String(cString: PQerrorMessage(connection))
+        PQfinish(connection)
+        throw .unavailable("PostgreSQL: \(reason.trimmingWhitespace)")
     }
 
     private func disconnect() {
@@ -362,27 +421,85 @@ public final class PostgresStore: DocumentStore {
         connection = nil
     }
 
+    /// Whether the connection's socket became ready for `events` before the deadline and its grace.
+    private func waitFor(_ events: Int16, on connection: OpaquePointer) -> Bool {
+        while true {
+            let remaining = deadline + Self.graceMicroseconds - Timestamp.now().microseconds
+            guard remaining > 0 else { return false }
+            var descriptor = pollfd(fd: PQsocket(connection), events: events, revents: 0)
+            let ready = poll(&descriptor, 1, Int32(clamping: (remaining + 999) / 1000))
+            if ready != 0 { return true }  // ready, or an error that the next libpq call reports
+        }
+    }
+
+    /// The error of a call that got no answer in time, having given up its connection.
+    private func timedOut(sent: Bool) -> StoreError {
+        .unavailable("PostgreSQL did not answer within \(timeoutMicroseconds / 1000) ms\(sent ? "" : " (nothing was sent)")")
+    }
+
     /// Executes a prepared statement and returns its result, which the caller must clear.
     private func execute(_ statement: String, _ parameters: [String]) throws(StoreError) -> OpaquePointer {
         let connection = try connected()
-        let result = withCStrings(parameters) { pointers in
-            PQexecPrepared(connection, statement, Int32(parameters.count), pointers, nil, nil, 0)
+        let sent = withCStrings(parameters) { pointers in
+            PQsendQueryPrepared(connection, statement, Int32(parameters.count), pointers, nil, nil, 0)
         }
-        return try checked(result, on: connection)
+        return try answer(sent: sent, on: connection)
     }
 
-    /// `execute` for a statement whose one parameter is `text`, a NUL-terminated UTF-8 buffer:
-    /// a batch's JSON goes to libpq without being copied into a String first.
+    /// `execute` for a statement whose first parameter is `text`, a NUL-terminated UTF-8 buffer
+    /// (a batch's JSON goes to libpq without being copied into a String first), and whose second
+    /// is the call's deadline.
     private func execute(_ statement: String, text: [UInt8]) throws(StoreError) -> OpaquePointer {
         precondition(text.last == 0, "the parameter must end in NUL")
         let connection = try connected()
-        let result = text.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { characters in
-                var pointers: [UnsafePointer<CChar>?] = [characters.baseAddress, nil]
-                return PQexecPrepared(connection, statement, 1, &pointers, nil, nil, 0)
+        let sent = String(deadline).withCString { deadlineText in
+            text.withUnsafeBufferPointer { buffer in
+                buffer.withMemoryRebound(to: CChar.self) { characters in
+                    var pointers: [UnsafePointer<CChar>?] = [characters.baseAddress, deadlineText, nil]
+                    return PQsendQueryPrepared(connection, statement, 2, &pointers, nil, nil, 0)
+                }
             }
         }
-        return try checked(result, on: connection)
+        return try answer(sent: sent, on: connection)
+    }
+
+    /// Sends what a `PQsend...` call (which returned `sent`) queued, waits for its answer up to
+    /// the deadline and its grace, and returns the result (the caller clears it) or its error.
+    /// A connection that breaks or does not answer in time is given up.
+    private func answer(sent: Int32, on connection: OpaquePointer) throws(StoreError) -> OpaquePointer {
+        func broken() -> StoreError {
+            let reason = String(cString: PQerrorMessage(connection)).trimmingWhitespace
+            disconnect()
+            return .unavailable("PostgreSQL: \(reason.isEmpty ? "the connection broke" : reason)")
+        }
+        guard sent == 1 else { throw broken() }
+        while true {
+            let flushed = PQflush(connection)
+            if flushed == 0 { break }
+            guard flushed == 1, waitFor(Int16(POLLIN | POLLOUT), on: connection) else {
+                if flushed == 1 { disconnect(); throw timedOut(sent: false) }
+                throw broken()
+            }
+            guard PQconsumeInput(connection) == 1 else { throw broken() }
+        }
+        var first: OpaquePointer? = nil
+        while true {
+            if PQisBusy(connection) == 0 {
+                guard let next = PQgetResult(connection) else { break }
+                if first == nil { first = next } else { PQclear(next) }
+                continue
+            }
+            guard waitFor(Int16(POLLIN), on: connection) else {
+                PQclear(first)
+                disconnect()
+                throw timedOut(sent: true)
+            }
+            guard PQconsumeInput(connection) == 1 else {
+                PQclear(first)
+                throw broken()
+            }
+        }
+        return try checked(first, on: connection)
     }
 
     /// The result, or the error it reports (having cleared it).
@@ -396,14 +513,16 @@ public final class PostgresStore: DocumentStore {
         return result!
     }
 
-    /// Turns a failed result into a `StoreError`, dropping the connection when it broke.
+    /// Turns a failed result into a `StoreError`, dropping the connection when it broke. An error
+    /// without a SQLSTATE is libpq's own, not the server's: the connection is lost, even when
+    /// `PQstatus` still says it is fine (as after "server closed the connection unexpectedly").
     private func check(_ result: OpaquePointer?, on connection: OpaquePointer) throws(StoreError) {
         let status = result.map(PQresultStatus) ?? PGRES_FATAL_ERROR
         if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK { return }
         let message = result.flatMap { PQresultErrorMessage($0) }.map { String(cString: $0) } ?? String(cString: PQerrorMessage(connection))
         let state = result.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }.map { String(cString: $0) } ?? ""
         let detail = result.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "D"))) }.map { String(cString: $0) } ?? ""
-        if PQstatus(connection) != CONNECTION_OK || state.hasPrefix("08") || state.hasPrefix("57P") {
+        if state.isEmpty || PQstatus(connection) != CONNECTION_OK || state.hasPrefix("08") || state.hasPrefix("57P") {
             if connection == self.connection { disconnect() }
             throw .unavailable("PostgreSQL: \(message.trimmingWhitespace)")
         }
@@ -417,7 +536,7 @@ public final class PostgresStore: DocumentStore {
         case "DS409": return .alreadyExists(path)
         case "DS404": return .notFound(path)
         case "DS412": return .failedPrecondition(path)
-        case "57014", "40001", "40P01", "53300", "55P03": return .unavailable("PostgreSQL: \(message.trimmingWhitespace)")
+        case "57014", "40001", "40P01", "53300", "55P03", "DS504": return .unavailable("PostgreSQL: \(message.trimmingWhitespace)")
         default: return .internalError("PostgreSQL \(state): \(message.trimmingWhitespace)")
         }
     }

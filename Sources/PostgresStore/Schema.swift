@@ -80,7 +80,13 @@ enum Schema {
         -- at_path there: local variables keep their values in an exception handler). Against
         -- INSERT ... ON CONFLICT DO NOTHING in a function called per commit, as before, pgbench
         -- measured 0.101-0.112 instead of 0.116-0.143 ms of PostgreSQL CPU per two-document commit.
-        CREATE OR REPLACE FUNCTION docstore_commit_batch(commits jsonb)
+        --
+        -- `deadline` (µs since 1970, or NULL) is when the caller stops waiting for the answer: past
+        -- it, the batch fails with DS504 and nothing of it is applied, so that a batch that reaches
+        -- a server only after a stall (or waits that long for a lock) is never applied after its
+        -- caller reported failure. (It compares the caller's clock with the server's: hosts keep
+        -- time by NTP, well within the half second callers wait past the deadline.)
+        CREATE OR REPLACE FUNCTION docstore_commit_batch(commits jsonb, deadline int8)
         RETURNS TABLE (commit_time int8, state text, message text, detail text)
         LANGUAGE plpgsql AS $$
         DECLARE
@@ -90,6 +96,9 @@ enum Schema {
             at_path text;
             current_update timestamptz;
         BEGIN
+            IF deadline < \#(microseconds("clock_timestamp()")) THEN
+                RAISE EXCEPTION 'the commit reached PostgreSQL after its deadline; nothing was applied' USING ERRCODE = 'DS504';
+            END IF;
             FOR c IN SELECT value FROM jsonb_array_elements(commits) WITH ORDINALITY ORDER BY ordinality LOOP
                 BEGIN
                     now_time := clock_timestamp();
@@ -175,7 +184,14 @@ enum Schema {
                 END;
                 RETURN NEXT;
             END LOOP;
+            IF deadline < \#(microseconds("clock_timestamp()")) THEN
+                RAISE EXCEPTION 'the commit ran past its deadline; nothing was applied' USING ERRCODE = 'DS504';
+            END IF;
         END $$;
+        -- Without a deadline, as hosts of an earlier version call it during an upgrade.
+        CREATE OR REPLACE FUNCTION docstore_commit_batch(commits jsonb)
+        RETURNS TABLE (commit_time int8, state text, message text, detail text)
+        LANGUAGE sql AS $$ SELECT * FROM docstore_commit_batch(commits, NULL) $$;
         -- Before, each commit was a function of its own.
         DROP FUNCTION IF EXISTS docstore_commit(jsonb);
         COMMIT;
@@ -220,7 +236,7 @@ enum Schema {
             """
         ),
         ("query_scan", "SELECT \(columns) FROM documents WHERE collection = $1 AND fields->$2->>'stringValue' = $3 ORDER BY id"),
-        ("commit_batch", "SELECT commit_time, state, message, detail FROM docstore_commit_batch($1::jsonb)"),
+        ("commit_batch", "SELECT commit_time, state, message, detail FROM docstore_commit_batch($1::jsonb, $2::int8)"),
         ("ping", "SELECT 1"),
     ]
 }

@@ -9,7 +9,7 @@ import PostgresStore
 /// Which document store to use and how to reach it, read from the environment once
 /// (`settings` lists the variables).
 public enum StoreConfiguration: Sendable {
-    case postgres(connectionString: String)
+    case postgres(connectionString: String, timeoutMilliseconds: Int)
     case firestore(FirestoreConfiguration)
 
     /// The variables the store is chosen and reached by.
@@ -18,6 +18,9 @@ public enum StoreConfiguration: Sendable {
             "STORE_BACKEND", "postgres or firestore",
             default: "firestore when FIRESTORE_EMULATOR_HOST or GOOGLE_APPLICATION_CREDENTIALS is set, else postgres"),
         Setting("DATABASE_URL", "PostgreSQL: a postgresql:// URI or key=value libpq settings", default: "libpq's PG* variables"),
+        Setting(
+            "DATABASE_TIMEOUT_MS", "PostgreSQL: the limit for one call (connecting, statements, retries), in milliseconds",
+            default: String(PostgresStore.defaultTimeoutMilliseconds)),
         Setting("FIRESTORE_EMULATOR_HOST", "a Firestore emulator's host:port (plain HTTP, no Google auth)", default: "none"),
         Setting("GOOGLE_APPLICATION_CREDENTIALS", "a service-account key file", default: "the metadata server's token"),
         Setting(
@@ -42,7 +45,12 @@ public enum StoreConfiguration: Sendable {
         case "postgres":
             let connectionString = environment["DATABASE_URL"] ?? ""
             if let problem = PostgresStore.connectionStringProblem(connectionString) { throw Invalid("DATABASE_URL \(problem)") }
-            self = .postgres(connectionString: connectionString)
+            var timeout = PostgresStore.defaultTimeoutMilliseconds
+            if let text = environment["DATABASE_TIMEOUT_MS"] {
+                guard let value = Int(text), (100...120_000).contains(value) else { throw Invalid("DATABASE_TIMEOUT_MS must be 100 to 120000") }
+                timeout = value
+            }
+            self = .postgres(connectionString: connectionString, timeoutMilliseconds: timeout)
         case "firestore":
             self = .firestore(try Self.firestore(environment, emulator: emulator, keyFile: keyFile))
         default:
@@ -80,9 +88,11 @@ public enum StoreConfiguration: Sendable {
     /// tokens, commit batches). `fieldIndexes` are the fields documents are looked up by.
     public func makeFactory(fieldIndexes: [FieldIndex] = []) -> DocumentStoreFactory {
         switch self {
-        case .postgres(let connectionString):
+        case .postgres(let connectionString, let timeout):
             let batcher = CommitBatcher()  // one per process, shared by its threads' stores
-            return { PostgresStore(connectionString: connectionString, batcher: batcher, fieldIndexes: fieldIndexes) }
+            return {
+                PostgresStore(connectionString: connectionString, batcher: batcher, fieldIndexes: fieldIndexes, timeoutMilliseconds: timeout)
+            }
         case .firestore(let configuration):
             let tokens = FirestoreStore.TokenCache(credentials: configuration.credentials)
             return { FirestoreStore(configuration: configuration, tokens: tokens) }
@@ -101,8 +111,8 @@ public enum StoreConfiguration: Sendable {
     /// Prepares the store for use: PostgreSQL's schema migration, with the lookups of
     /// `fieldIndexes`; nothing for Firestore, which indexes every field by itself.
     public func prepare(fieldIndexes: [FieldIndex] = []) throws(StoreError) {
-        if case .postgres(let connectionString) = self {
-            try PostgresStore(connectionString: connectionString, fieldIndexes: fieldIndexes).migrate()
+        if case .postgres(let connectionString, let timeout) = self {
+            try PostgresStore(connectionString: connectionString, fieldIndexes: fieldIndexes, timeoutMilliseconds: timeout).migrate()
         }
     }
 

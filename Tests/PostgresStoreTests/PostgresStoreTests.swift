@@ -40,7 +40,7 @@ struct PostgresStoreTests {
         let failures = race(64) { thread in
             for round in 0..<20 {
                 let number = thread * 100 + round
-                let ticket = CommitBatcher.Ticket(writes: Array("\(number)".utf8), order: Array(String(1000 - number % 1000).utf8))
+                let ticket = CommitBatcher.Ticket(writes: Array("\(number)".utf8), order: Array(String(1000 - number % 1000).utf8), deadline: .max)
                 let outcome = batcher.commit(ticket) { batch in
                     batchSizes.withLock { $0.append(batch.count) }
                     if batch.map(\.order) != batch.map(\.order).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
@@ -119,7 +119,7 @@ struct PostgresStoreTests {
             return PQntuples(result) > 0 ? String(cString: PQgetvalue(result, 0, 0)) : ""
         }
         #expect(plan(options: "").hasPrefix("Seq Scan"), "the planner's own choice on a one-row table")
-        #expect(plan(options: PostgresStore.sessionOptions).contains("Index"))
+        #expect(plan(options: PostgresStore.plannerOptions).contains("Index"))
     }
 
     @Test func aLookedUpFieldFindsDocumentsThroughAliasesThatOnlyDocumentsWithAnotherIDGet() throws {
@@ -178,6 +178,99 @@ struct PostgresStoreTests {
         } catch {
             guard case .unavailable = error else { Issue.record("expected unavailable, got \(error)"); return }
         }
+    }
+}
+
+/// Calls to a server that never answers, and to one that makes them wait, end within the
+/// store's timeout; a commit that reaches the server after its deadline is not applied.
+@Suite struct PostgresStoreTimeoutTests {
+    /// Seconds `body` took.
+    func seconds(_ body: () -> Void) -> Double {
+        let start = Timestamp.now().microseconds
+        body()
+        return Double(Timestamp.now().microseconds - start) / 1_000_000
+    }
+
+    @Test func aServerThatAcceptsAndNeverAnswersIsUnavailableWithinTheTimeout() throws {
+        // A listening socket nobody accepts on: the kernel completes the connection, as for a
+        // stopped (SIGSTOP) postmaster, and libpq waits for the server's first answer.
+        var template = Array("/tmp/pg-silent-XXXXXX".utf8CString)
+        let folder = try #require(mkdtemp(&template).map { String(cString: $0) })
+        let path = folder + "/.s.PGSQL.5432"
+        let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer {
+            close(listener)
+            unlink(path)
+            rmdir(folder)
+        }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { bytes in
+            for (index, byte) in path.utf8.enumerated() { bytes[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0 && listen(listener, 16) == 0)
+        let store = PostgresStore(connectionString: "postgresql:///booking?host=\(folder)", timeoutMilliseconds: 300)
+        let took = seconds {
+            #expect(throws: StoreError.unavailable("PostgreSQL did not answer within 300 ms (nothing was sent)")) { try store.ping() }
+        }
+        #expect(took >= 0.3 && took < 0.3 + 0.5 + 0.3, "took \(took) s")
+        let commitTook = seconds {
+            #expect(throws: StoreError.self) { try store.commit([.create(DocumentPath("c", "d"), [:])]) }
+        }
+        #expect(commitTook < 0.3 + 0.5 + 0.3, "took \(commitTook) s")
+    }
+
+    @Test(.enabled(if: TestEnvironment.databaseURL != nil, Comment(rawValue: TestEnvironment.noPostgres)))
+    func aCommitWaitingOnALockEndsWithinTheTimeoutAndIsNotAppliedAfterwards() throws {
+        try PostgresStore(connectionString: databaseURL).migrate()
+        let id = "held-\(Timestamp.now().microseconds)"
+        let holder = PQconnectdb(databaseURL)
+        defer { PQfinish(holder) }
+        // Another session inserts the same document and keeps its transaction open: the store's
+        // insert waits for that row lock.
+        for statement in ["BEGIN", "INSERT INTO documents VALUES ('timeouts', '\(id)', '{}', now(), now())"] {
+            let result = PQexec(holder, statement)
+            #expect(PQresultStatus(result) == PGRES_COMMAND_OK, "\(String(cString: PQerrorMessage(holder)))")
+            PQclear(result)
+        }
+        let store = PostgresStore(connectionString: databaseURL, timeoutMilliseconds: 400)
+        try store.ping()
+        let took = seconds {
+            do {
+                try store.commit([.create(DocumentPath("timeouts", id), ["by": .string("store")])])
+                Issue.record("the commit went through a held lock")
+            } catch StoreError.unavailable {
+            } catch {
+                Issue.record("expected unavailable, got \(error)")
+            }
+        }
+        #expect(took >= 0.35 && took < 0.4 + 0.5 + 0.3, "took \(took) s")
+        PQclear(PQexec(holder, "ROLLBACK"))
+        #expect(try store.get(DocumentPath("timeouts", id)) == nil, "applied after its caller was told it failed")
+        try store.commit([.create(DocumentPath("timeouts", id), ["by": .string("store")])])
+    }
+
+    @Test(.enabled(if: TestEnvironment.databaseURL != nil, Comment(rawValue: TestEnvironment.noPostgres)))
+    func aBatchPastItsDeadlineIsRefusedByTheServerWithNothingApplied() throws {
+        try PostgresStore(connectionString: databaseURL).migrate()
+        let connection = PQconnectdb(databaseURL)
+        defer { PQfinish(connection) }
+        let id = "late-\(Timestamp.now().microseconds)"
+        let batch = #"[[{"collection":"timeouts","id":"\#(id)","op":"set","fields":{},"exists":false}]]"#
+        let past = Timestamp.now().microseconds - 1
+        let late = PQexec(connection, "SELECT * FROM docstore_commit_batch('\(batch)'::jsonb, \(past))")
+        #expect(String(cString: PQresultErrorField(late, Int32(UInt8(ascii: "C")))) == "DS504")
+        PQclear(late)
+        let store = PostgresStore(connectionString: databaseURL)
+        #expect(try store.get(DocumentPath("timeouts", id)) == nil)
+        // Without a deadline (hosts of an earlier version), and with one ahead: applied.
+        let plain = PQexec(connection, "SELECT commit_time IS NOT NULL FROM docstore_commit_batch('\(batch)'::jsonb)")
+        #expect(PQresultStatus(plain) == PGRES_TUPLES_OK && String(cString: PQgetvalue(plain, 0, 0)) == "t")
+        PQclear(plain)
+        #expect(try store.get(DocumentPath("timeouts", id)) != nil)
     }
 }
 

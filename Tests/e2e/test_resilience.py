@@ -12,15 +12,25 @@ import requests
 
 import pytest
 
-from stack import SUPERVISOR_PID, BACKEND, assert_error, call, create_service, deploy, future_slots, restart_app, wait_until, worker_pids
+from stack import (SUPERVISOR_PID, BACKEND, assert_error, call, count_documents, create_service, deploy, future_slots, restart_app,
+                   wait_until, worker_pids)
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="PostgreSQL restarts and process signals are tested once, on PostgreSQL")
 
 RUN_DIR = os.environ.get("RUN_DIR", "")
 
 
-def test_a_database_restart_gives_503s_then_recovers_with_nothing_lost():
-    slots = future_slots(400, step_minutes=5)
+# PostgreSQL stopped cleanly (fast: sessions told, connections closed) or at once (immediate: no
+# message, as after a crash; libpq then reports a lost connection without a SQLSTATE).
+RESTARTS = {
+    "fast": ("stop_postgres", "start_postgres"),
+    "immediate": ('as_service_user "$(pg_bin pg_ctl)" stop -D "$PG_DIR/data" -m immediate -w >/dev/null', "start_postgres"),
+}
+
+
+@pytest.mark.parametrize("mode", RESTARTS)
+def test_a_database_restart_gives_503s_then_recovers_with_nothing_lost(mode):
+    slots = future_slots(400, start_days=17 if mode == "fast" else 93, step_minutes=5)
     service = create_service(slots)
     booked, statuses, stop = [], Counter(), threading.Event()
     pending = list(slots)
@@ -48,16 +58,17 @@ def test_a_database_restart_gives_503s_then_recovers_with_nothing_lost():
     for thread in threads:
         thread.start()
     time.sleep(0.5)
-    deploy("stop_postgres")
+    deploy(RESTARTS[mode][0])
     assert wait_until(lambda: call("GET", "/healthz").status_code == 503, 10)
     time.sleep(1)
-    deploy("start_postgres")
+    deploy(RESTARTS[mode][1])
     assert wait_until(lambda: call("GET", "/healthz").status_code == 200, 20)
     time.sleep(0.5)
     stop.set()
     for thread in threads:
         thread.join(60)
 
+    print(f"PostgreSQL {mode} restart under load: {dict(statuses)}")
     assert set(statuses) <= {201, 409, 503}, statuses  # 409: a retried slot whose first try had committed
     assert statuses[503] > 0, statuses
     assert statuses[201] > 20, statuses
@@ -69,12 +80,13 @@ def test_a_database_restart_gives_503s_then_recovers_with_nothing_lost():
     assert call("POST", "/book", json={"service_id": service["service_id"], "slot": sorted(free)[0], "user_name": "after"}).status_code == 201
 
 
-def test_bookings_right_after_a_database_restart_succeed_on_connections_idle_since():
+@pytest.mark.parametrize("mode", RESTARTS)
+def test_bookings_right_after_a_database_restart_succeed_on_connections_idle_since(mode):
     # Each worker thread keeps its connection; one idle across the restart fails its first use.
     # The bookings below find the service's definition cached (read within the second), so the
     # first statement on a thread's connection is the commit of a batch it leads: that batch is
     # tried again on a new connection instead of failing the other threads' bookings in it.
-    service = create_service(future_slots(24, start_days=211, step_minutes=5))
+    service = create_service(future_slots(24, start_days=211 if mode == "fast" else 233, step_minutes=5))
     slots = service["available_slots"]
 
     def book(slots):
@@ -83,8 +95,68 @@ def test_bookings_right_after_a_database_restart_succeed_on_connections_idle_sin
                 "service_id": service["service_id"], "slot": slot, "user_name": "restart"}).status_code, slots))
 
     assert book(slots[:8]) == [201] * 8  # every worker process caches the definition
-    deploy("stop_postgres", "start_postgres")
+    deploy(*RESTARTS[mode])
     assert book(slots[8:]) == [201] * 16
+
+
+def postgres_processes():
+    """The postmaster and its children (backends, background workers)."""
+    postmaster = int(open(os.path.join(RUN_DIR, "postgres", "data", "postmaster.pid")).readline())
+    with open(f"/proc/{postmaster}/task/{postmaster}/children") as children:
+        return [postmaster] + [int(pid) for pid in children.read().split()]
+
+
+def test_a_stalled_database_gets_503_within_the_timeout_and_nothing_applied_afterwards():
+    # Stopped with SIGSTOP: connections stay open, nothing answers, nothing fails; as a server
+    # that hangs or a network that drops packets without resets.
+    timeout = 1.0
+    restart_app("wait_for_health", DATABASE_TIMEOUT_MS=str(int(timeout * 1000)))
+    try:
+        service = create_service(future_slots(6, start_days=71))
+        sid = service["service_id"]
+        assert call("GET", f"/services/{sid}").status_code == 200  # the definition is cached by now
+        stalled = postgres_processes()
+        for pid in stalled:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            def timed(method, path, **kwargs):
+                started = time.monotonic()
+                response = call(method, path, timeout=30, **kwargs)
+                return response, time.monotonic() - started
+
+            with ThreadPoolExecutor(8) as pool:
+                bookings = [pool.submit(timed, "POST", "/book", json={"service_id": sid, "slot": slot, "user_name": "stalled"})
+                            for slot in service["available_slots"]]
+                health = pool.submit(timed, "GET", "/healthz")
+                ready = pool.submit(timed, "GET", "/readyz")
+                answers = [future.result() for future in bookings + [health, ready]]
+        finally:
+            for pid in stalled:
+                os.kill(pid, signal.SIGCONT)
+        print(f"PostgreSQL stalled, DATABASE_TIMEOUT_MS={int(timeout * 1000)}: "
+              f"{[(response.status_code, round(took, 2)) for response, took in answers]}")
+        for response, took in answers[:len(bookings)]:
+            assert_error(response, 503, "store_unavailable")
+            assert response.headers["Retry-After"] == "1"
+        assert answers[-2][0].status_code == 503 and answers[-2][0].json()["status"] == "unavailable"
+        assert answers[-1][0].status_code == 503 and answers[-1][0].json()["status"] == "unavailable"
+        # The timeout, the half second a commit's answer is still awaited, and a second for the
+        # queue (8 requests on the workers' 8 threads) and the machine.
+        assert max(took for _, took in answers) < timeout + 0.5 + 1.0, answers
+        # The commits sent before the stall reached PostgreSQL after it: none is applied.
+        assert wait_until(lambda: call("GET", "/healthz").status_code == 200, 10)
+        time.sleep(timeout)
+        lost_or_late = count_documents("bookings", sid)
+        print(f"bookings tried: {len(bookings)}, answered 503: {len(bookings)}, stored afterwards: {lost_or_late}")
+        assert lost_or_late == 0
+        assert call("GET", f"/services/{sid}").json()["available_slots"] == service["available_slots"]
+        assert book_slot(sid, service["available_slots"][0]).status_code == 201
+    finally:
+        restart_app("wait_for_health")
+
+
+def book_slot(service_id, slot):
+    return call("POST", "/book", json={"service_id": service_id, "slot": slot, "user_name": "after the stall"})
 
 
 def service_with_a_held_slot():
