@@ -30,6 +30,10 @@ public struct FastCGIConfiguration: Sendable {
     public var threads: Int
     /// Larger request bodies are refused unread (`Request.Body.tooLarge`).
     public var maximumBodyBytes: Int
+    /// Connections the kernel holds for the listening socket until a thread takes one. Threads
+    /// accept only when free, so under a crowd the requests nginx has sent wait here; a full
+    /// backlog refuses nginx's connect() (EAGAIN: 502). The kernel caps it at
+    /// `net.core.somaxconn` (4096 since Linux 5.4).
     public var backlog: Int32
     /// After a stop signal, seconds to go on serving while `FastCGIServer.isDraining` is true
     /// (a readiness check answers 503, so a load balancer stops sending), before stopping.
@@ -37,7 +41,7 @@ public struct FastCGIConfiguration: Sendable {
 
     public init(
         listener: Listener, processes: Int = 2, threads: Int = 4,
-        maximumBodyBytes: Int = 1 << 20, backlog: Int32 = 1024
+        maximumBodyBytes: Int = 1 << 20, backlog: Int32 = 4096
     ) {
         self.listener = listener
         self.processes = processes

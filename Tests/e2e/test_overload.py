@@ -1,0 +1,82 @@
+"""A crowd: 2,000 clients at once through nginx (wrk), on a booking and on a service's page. Every
+answer must be one the API documents (2xx, 409, or nginx's immediate 503 JSON with Retry-After),
+never a 502 from a refused connection, and the workers must never run out of descriptors."""
+
+import json
+import os
+import resource
+import subprocess
+
+import pytest
+
+from stack import BACKEND, BASE, ROOT, count_documents, create_service, future_slots
+
+pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="the crowd is sent once, on PostgreSQL")
+
+RUN_DIR = os.environ.get("RUN_DIR", os.path.join(ROOT, ".run", "test"))
+CLIENTS, SECONDS = 2000, 3
+
+
+def more_descriptors():
+    """wrk needs one descriptor per connection: up to the hard limit."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = CLIENTS + 256 if hard == resource.RLIM_INFINITY else min(hard, CLIENTS + 256)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def size(*path):
+    return os.path.getsize(os.path.join(RUN_DIR, *path))
+
+
+def crowd(method, path, body=None):
+    """wrk with CLIENTS connections for SECONDS; its counted statuses and errors, and nginx's
+    access log lines (split into fields) and error log for the run."""
+    logs = {name: size(*name.split("/")) for name in ("nginx/access.log", "nginx/error.log", "log/booking-server.log")}
+    environment = {**os.environ, "OVERLOAD_METHOD": method, "OVERLOAD_PATH": path, "LOAD_THREADS": "2"}
+    if body is not None:
+        environment["OVERLOAD_BODY"] = json.dumps(body)
+    run = subprocess.run(["wrk", "-t2", f"-c{CLIENTS}", f"-d{SECONDS}s", "--timeout", "10s",
+                          "-s", os.path.join(ROOT, "Tests", "e2e", "overload.lua"), BASE + path],
+                         env=environment, capture_output=True, text=True, timeout=120, preexec_fn=more_descriptors)
+    assert run.returncode == 0, run.stdout + run.stderr
+    result = json.loads(next(line for line in run.stdout.splitlines() if line.startswith("WRK_RESULT "))[len("WRK_RESULT "):])
+    written = {}
+    for name, offset in logs.items():
+        with open(os.path.join(RUN_DIR, *name.split("/")), "rb") as log:
+            log.seek(offset)
+            written[name] = log.read().decode(errors="replace")
+    lines = [line.split() for line in written["nginx/access.log"].splitlines() if f'"{method} {path} ' in line]
+    return result, lines, written
+
+
+def check(result, lines, logs, allowed):
+    statuses = {int(status): count for status, count in result["statuses"].items()}
+    shed = [line for line in lines if line[8] == "503"]
+    slowest_shed = max((float(line[-2]) for line in shed), default=0)
+    print(f"{CLIENTS} clients for {SECONDS} s: {statuses}, wrk errors {result['errors']}, "
+          f"slowest 503 {slowest_shed * 1000:.0f} ms")
+    assert set(statuses) <= allowed, statuses
+    assert result["errors"]["connect"] == 0 and result["errors"]["timeout"] == 0, result["errors"]
+    # nginx's own 503s: answered at once (no upstream), with the JSON error page.
+    error_page = os.path.getsize(os.path.join(ROOT, "nginx", "errors", "503.json"))
+    assert all(line[-1] == "-" and line[9] == str(error_page) for line in shed), shed[:3]
+    assert slowest_shed < 0.1
+    assert "Resource temporarily unavailable" not in logs["nginx/error.log"]
+    assert "connect() to" not in logs["nginx/error.log"]
+    assert "accepting a connection failed" not in logs["log/booking-server.log"]
+
+
+def test_a_crowd_booking_one_slot_gets_one_201_and_409s_or_immediate_503s():
+    service = create_service(future_slots(1, start_days=149))
+    body = {"service_id": service["service_id"], "slot": service["available_slots"][0], "user_name": "one of a crowd"}
+    result, lines, logs = crowd("POST", "/book", body)
+    check(result, lines, logs, allowed={201, 409, 503})
+    assert result["statuses"].get("201") == 1, result["statuses"]
+    assert count_documents("bookings", service["service_id"]) == 1
+
+
+def test_a_crowd_reading_a_service_gets_200s_or_immediate_503s():
+    service = create_service(future_slots(40, start_days=151))
+    result, lines, logs = crowd("GET", f"/services/{service['service_id']}")
+    check(result, lines, logs, allowed={200, 503})
+    assert result["statuses"].get("200", 0) > CLIENTS, result["statuses"]  # most are served, not shed
