@@ -49,8 +49,6 @@ public enum BookingError: Error, Equatable, Sendable {
         case .bookingChanged: "booking_changed"
         case .slotHasBookings: "slot_has_bookings"
         case .serviceChanged: "service_changed"
-        case .slotHasBookings: "slot_has_bookings"
-        case .serviceChanged: "service_changed"
         case .storeUnavailable: "store_unavailable"
         case .storeFailure: "internal_error"
         }

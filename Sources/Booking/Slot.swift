@@ -29,8 +29,17 @@ public struct Slot: Hashable, Comparable, Sendable, CustomStringConvertible {
         guard instant.nanos == 0 else {
             throw .invalidSlot("\"\(text.prefix(64))\" is not on a whole second")
         }
+        // An offset can carry a four-digit year past 9999 (or before 0001) in UTC, where slots
+        // are kept and spelled: such a slot could be stored and never be spelled back as RFC 3339.
+        guard Self.representable.contains(instant) else {
+            throw .invalidSlot("\"\(text.prefix(64))\" is outside the years 0001 to 9999 in UTC")
+        }
         self.init(instant)
     }
+
+    /// The instants RFC 3339's four-digit years spell in UTC.
+    static let representable =
+        Timestamp(rfc3339: "0001-01-01T00:00:00Z")!...Timestamp(rfc3339: "9999-12-31T23:59:59Z")!
 
     /// Whether `text`, an RFC 3339 instant, is spelled canonically: of what the parser accepts,
     /// only the canonical spelling has 20 bytes with `T` and `Z` (no fraction, no offset, upper

@@ -16,23 +16,43 @@ enum Validation {
     static func id(_ id: String, field: String) throws(BookingError) -> String {
         guard !id.isEmpty else { throw .invalidField(field, "must not be empty") }
         guard id.unicodeScalars.count <= maximumIDLength else { throw .invalidField(field, "must be at most \(maximumIDLength) characters") }
-        guard !id.unicodeScalars.contains(where: { $0 == "/" || $0.properties.generalCategory == .control }) else {
-            throw .invalidField(field, "must not contain '/' or control characters")
+        guard !id.unicodeScalars.contains(where: { $0 == "/" || isRefusedOnOneLine($0) }) else {
+            throw .invalidField(field, "must not contain '/', control characters, bidirectional controls or line separators")
         }
+        guard !id.unicodeScalars.allSatisfy(isInvisible) else { throw .invalidField(field, "must not be blank") }
         guard DocumentPath.isValidID(id) else { throw .invalidField(field, "is a reserved id") }
         return id
     }
 
-    /// A name is 1–200 characters (code points, as for ids) after trimming white space, without
-    /// control characters.
+    /// A name is 1–200 characters (code points, as for ids) after trimming white space, with at
+    /// least one visible character, and none of the characters refused on one line.
     static func name(_ name: String, field: String) throws(BookingError) -> String {
         let trimmed = trimmed(name)
-        guard !trimmed.isEmpty else { throw .invalidField(field, "must not be blank") }
+        guard !trimmed.unicodeScalars.allSatisfy(isInvisible) else { throw .invalidField(field, "must not be blank") }
         guard trimmed.unicodeScalars.count <= maximumNameLength else { throw .invalidField(field, "must be at most \(maximumNameLength) characters") }
-        guard !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw .invalidField(field, "must not contain control characters")
+        guard !trimmed.unicodeScalars.contains(where: isRefusedOnOneLine) else {
+            throw .invalidField(field, "must not contain control characters, bidirectional controls or line separators")
         }
         return trimmed
+    }
+
+    /// Whether a character shows nothing by itself: white space, and Unicode's default-ignorable
+    /// code points (zero-width space and joiners, word joiner, byte order mark, soft hyphen,
+    /// variation selectors). A name of only these looks blank wherever it is shown. (Inside a
+    /// name they stay: joiners are part of emoji and of several scripts.)
+    static func isInvisible(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.properties.isWhitespace || scalar.properties.isDefaultIgnorableCodePoint
+    }
+
+    /// Whether a character is refused in one-line text (names and ids): control characters;
+    /// bidirectional controls, which reorder the text around them on screen (U+202E makes
+    /// "Ann\u{202E}nimda" show as "Annadmin" reversed, a name that is not what it seems); and the
+    /// line and paragraph separators U+2028 and U+2029, line breaks in a one-line field.
+    static func isRefusedOnOneLine(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control, .lineSeparator, .paragraphSeparator: true
+        default: scalar.properties.isBidiControl
+        }
     }
 }
 

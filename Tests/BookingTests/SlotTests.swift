@@ -36,6 +36,16 @@ import Testing
         #expect(throws: BookingError.self) { try Slot(parsing: input) }
     }
 
+    /// Four-digit years with an offset can name instants whose UTC year has five digits or none.
+    @Test func refusesInstantsOutsideTheYears0001To9999InUTC() throws {
+        for outside in ["9999-12-31T23:59:59-23:59", "9999-12-31T23:00:00-01:00", "0001-01-01T00:00:00+00:01", "0000-12-31T23:59:59Z"] {
+            #expect(throws: BookingError.invalidSlot("\"\(outside)\" is outside the years 0001 to 9999 in UTC")) { try Slot(parsing: outside) }
+        }
+        #expect(try Slot(parsing: "9999-12-31T23:59:59Z").description == "9999-12-31T23:59:59Z")
+        #expect(try Slot(parsing: "0001-01-01T00:00:00Z").description == "0001-01-01T00:00:00Z")
+        #expect(try Slot(parsing: "9999-12-31T23:00:00+01:00").description == "9999-12-31T22:00:00Z")
+    }
+
     @Test func ordersByTime() throws {
         let slots = try ["2026-12-01T10:00:00+02:00", "2026-12-01T09:00:00Z", "2026-12-01T07:30:00Z"].map(Slot.init(parsing:))
         #expect(slots.sorted().map(\.description) == ["2026-12-01T07:30:00Z", "2026-12-01T08:00:00Z", "2026-12-01T09:00:00Z"])
@@ -96,6 +106,11 @@ import Testing
         #expect(throws: BookingError.self) { try Validation.id(id, field: "service_id") }
     }
 
+    @Test(arguments: ["\u{200B}", "\u{FEFF}\u{2060}", " ", "room\u{202E}101", "a\u{2066}b", "line\u{2028}two", "para\u{2029}", "\u{200F}x"])
+    func rejectsIDsThatLookBlankOrReorderOrBreakTheText(_ id: String) {
+        #expect(throws: BookingError.self) { try Validation.id(id, field: "service_id") }
+    }
+
     /// The longest id allowed leaves room for its slot claims' ids in Firestore's 1,500 bytes.
     @Test func theLongestIDsStillMakeValidClaimIDs() throws {
         let longest = String(repeating: "\u{10FFFF}", count: Validation.maximumIDLength)  // 4 bytes each
@@ -112,6 +127,24 @@ import Testing
     @Test(arguments: ["", "   ", "\n\t", String(repeating: "a", count: 201), "Ann\u{0}", "A" + String(repeating: "\u{301}", count: 200)])
     func rejectsBadNames(_ name: String) {
         #expect(throws: BookingError.self) { try Validation.name(name, field: "user_name") }
+    }
+
+    @Test(arguments: ["\u{200B}", " \u{200B}\u{200C}\u{200D} ", "\u{FEFF}", "\u{00AD}", "\u{2060}\u{FE0F}", "\u{3000}\u{180E}"])
+    func aNameOfInvisibleCharactersIsBlank(_ name: String) {
+        #expect(throws: BookingError.invalidField("user_name", "must not be blank")) { try Validation.name(name, field: "user_name") }
+    }
+
+    @Test(arguments: ["Ann\u{202E}nimda", "\u{202D}Bob", "Cy\u{2067}x\u{2069}", "Dee\u{200E}", "Eve\u{061C}", "one\u{2028}two", "p\u{2029}q"])
+    func namesRefuseBidiControlsAndLineSeparators(_ name: String) {
+        #expect(throws: BookingError.invalidField("user_name", "must not contain control characters, bidirectional controls or line separators")) {
+            try Validation.name(name, field: "user_name")
+        }
+    }
+
+    /// Joiners and variation selectors inside a name are part of its characters (emoji, scripts).
+    @Test(arguments: ["👩\u{200D}🔬 Lab", "می\u{200C}خواهم", "❤\u{FE0F} Café", "שרה כהן", "Анна"])
+    func keepsNamesWhoseInvisibleCharactersArePartOfThem(_ name: String) throws {
+        #expect(try Validation.name(name, field: "user_name") == name)
     }
 }
 

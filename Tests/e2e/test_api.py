@@ -154,6 +154,13 @@ def test_bad_services_are_refused():
         # One character on screen, 741 code points: its slot claims' ids would not fit Firestore's
         # 1,500 bytes, so it could never be booked (it was created, and every booking got 500).
         ({"service_id": "a" + "\u0301" * 740, "service_name": "X", "available_slots": []}, 422, "invalid_field"),
+        # Names that look blank, or show other than they are; a slot whose UTC year has five digits.
+        ({"service_name": "\u200b\u2060", "available_slots": []}, 422, "invalid_field"),
+        ({"service_name": "Cut\u202eevil", "available_slots": []}, 422, "invalid_field"),
+        ({"service_name": "one\u2028two", "available_slots": []}, 422, "invalid_field"),
+        ({"service_id": "\u200b", "service_name": "X", "available_slots": []}, 422, "invalid_field"),
+        ({"service_id": "room\u2066101", "service_name": "X", "available_slots": []}, 422, "invalid_field"),
+        ({"service_name": "X", "available_slots": ["9999-12-31T23:59:59-23:59"]}, 422, "invalid_slot"),
         ({"service_name": "X", "available_slots": "2031-06-01T08:00:00Z"}, 400, "invalid_request"),
         ({"service_name": "X", "available_slots": [1]}, 400, "invalid_request"),
         ({"service_name": 5, "available_slots": []}, 400, "invalid_request"),
