@@ -185,3 +185,12 @@ def test_every_error_code_nginx_or_the_workers_can_send_is_in_the_error_schema()
             if name in ("APIError.swift", "BookingError.swift"):
                 sent |= set(re.findall(pattern, open(os.path.join(ROOT, "Sources", folder, name)).read(), re.MULTILINE))
     assert len(sent) > 30 and sent <= codes, f"codes sent but not in the schema: {sent - codes}"
+
+
+def test_the_description_is_served_as_yaml_and_is_the_one_in_the_repository():
+    served = call("GET", "/openapi.yaml")
+    assert served.status_code == 200
+    assert served.headers["Content-Type"] == "application/yaml; charset=utf-8"
+    assert served.headers["Cache-Control"] == "no-cache"
+    assert served.headers["X-Content-Type-Options"] == "nosniff"
+    assert yaml.safe_load(served.content) == SPEC
