@@ -177,26 +177,57 @@ stop_pid() {
     rm -f "$file"
 }
 
+# Starts the FastCGI server in a process group of its own (setsid: the group's id is the PID in
+# $APP_PID), so that stopping it reaches workers that outlived a supervisor killed outright. When
+# one is running, the new one starts beside it and puts its socket at the path (renamed over the
+# old one); the old one then stops, finishing what it has: no request fails in between.
 start_app() {
-    if pid_alive "$APP_PID"; then
-        step "restarting the FastCGI workers"
-        stop_pid "$APP_PID"
+    local previous=""
+    if [ -f "$APP_PID" ] && server_alive "$(cat "$APP_PID")"; then
+        previous=$(cat "$APP_PID")
+        step "starting new FastCGI workers ($WORKERS processes x $THREADS threads) to replace the running ones"
     else
         step "starting the FastCGI workers ($WORKERS processes x $THREADS threads)"
     fi
-    local token
+    local token old_socket pid
     token=$(admin_token)
+    old_socket=$(stat -c %i "$SOCKET" 2>/dev/null || true)
     private_logs "$LOG_DIR/booking-server.log"
     (
         export FCGI_SOCKET=$SOCKET FCGI_SOCKET_MODE=0660 WORKERS THREADS MAX_BODY_BYTES LARGE_BODY_DIR PUBLISH_DIR ADMIN_TOKEN=$token METRICS_ADDRESS
         export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}  # glibc: fewer per-thread arenas holding freed memory
         as_service_user true
-        "${exec_as_service_user[@]}" "$BIN_DIR/booking-server" >>"$LOG_DIR/booking-server.log" 2>&1 </dev/null &
+        setsid "${exec_as_service_user[@]}" "$BIN_DIR/booking-server" >>"$LOG_DIR/booking-server.log" 2>&1 </dev/null &
         echo $! >"$APP_PID"
     )
-    for _ in $(seq 1 300); do [ -S "$SOCKET" ] && return 0; pid_alive "$APP_PID" || break; sleep 0.1; done
+    pid=$(cat "$APP_PID")
+    for _ in $(seq 1 300); do
+        if [ -S "$SOCKET" ] && [ "$(stat -c %i "$SOCKET")" != "$old_socket" ]; then
+            if [ -n "$previous" ]; then
+                step "stopping the replaced FastCGI workers (process group $previous)"
+                stop_server "$previous"
+            fi
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
     echo "the FastCGI server did not start; see $LOG_DIR/booking-server.log:" >&2
     tail -n 20 "$LOG_DIR/booking-server.log" >&2
+    [ -z "$previous" ] || echo "$previous" >"$APP_PID"  # the running one goes on
+    return 1
+}
+
+# Whether any process of the server started with PID (its process group) is running.
+server_alive() { kill -0 -- "-$1" 2>/dev/null || kill -0 "$1" 2>/dev/null; }
+
+# Stops the server started with PID: SIGTERM to its process group (the supervisor, its workers,
+# and any worker whose supervisor was killed), then waits up to 15 s for all of them.
+stop_server() {
+    local pid=$1
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || return 0
+    for _ in $(seq 1 150); do server_alive "$pid" || return 0; sleep 0.1; done
+    echo "the FastCGI server (process group $pid) did not stop in 15 s" >&2
     return 1
 }
 
@@ -259,10 +290,11 @@ stop_nginx() {
 }
 
 stop_app() {
-    if pid_alive "$APP_PID"; then
+    if [ -f "$APP_PID" ] && server_alive "$(cat "$APP_PID")"; then
         step "stopping the FastCGI workers"
-        stop_pid "$APP_PID"
+        stop_server "$(cat "$APP_PID")"
     fi
+    rm -f "$APP_PID"
 }
 
 wait_for_health() {

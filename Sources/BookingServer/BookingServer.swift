@@ -66,7 +66,7 @@ enum BookingServer {
 
     /// Serves the host's metrics on `METRICS_ADDRESS` (the supervising process, summing its
     /// workers' files in a folder it creates) or writes this worker's into that folder. Exits 2
-    /// when the address cannot be listened on.
+    /// when the address does not resolve.
     private static func startMetrics(_ configuration: ServerConfiguration, logger: Logger) -> MetricsFolder? {
         guard let address = configuration.metricsAddress else { return nil }
         if FastCGIServer.isWorkerProcess {
@@ -81,8 +81,7 @@ enum BookingServer {
             let listener = try MetricsListener(address: address) {
                 Exposition.sum([ProcessMetrics.text()] + (folder?.workerTexts() ?? []))
             }
-            listener.start()
-            logger.info("serving metrics", metadata: ["address": "\(address)", "path": "/metrics"])
+            listener.start(logger: logger)
             return folder
         } catch {
             logger.critical("\(error)")

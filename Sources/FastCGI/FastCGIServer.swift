@@ -63,11 +63,14 @@ public final class FastCGIServer: Sendable {
     public func run() throws(FastCGIError) {
         Signals.prepareProcess()
         let socket = try openListener()
+        let socketFile =
+            ProcessSupervisor.isChild
+            ? getenv(SocketFile.variable).flatMap { SocketFile(environmentValue: String(cString: $0)) }
+            : Self.socketPath(of: configuration.listener).flatMap(SocketFile.at)
         if configuration.processes > 1 && !ProcessSupervisor.isChild {
-            try ProcessSupervisor(socket: socket, processes: configuration.processes, logger: logger).run()
+            try ProcessSupervisor(socket: socket, socketFile: socketFile, processes: configuration.processes, logger: logger).run()
         } else {
-            ProcessSupervisor.exitWithParent()
-            try serve(on: socket)
+            try serve(on: socket, socketFile: socketFile)
         }
     }
 
@@ -92,21 +95,44 @@ public final class FastCGIServer: Sendable {
             var status = stat()
             if lstat(path, &status) == 0 {
                 guard status.st_mode & S_IFMT == S_IFSOCK else { throw .setup("\(path) exists and is not a socket") }
-                unlink(path)
             }
-            let descriptor = FCGX_OpenSocket(path, configuration.backlog)
-            guard descriptor >= 0 else { throw .setup("cannot listen on \(path): \(SystemError.last())") }
-            guard chmod(path, mode_t(mode)) == 0 else { throw .setup("cannot set the mode of \(path)") }
+            // Made under another name and renamed over the path: a server running there (being
+            // replaced) keeps taking connections until this one's socket takes its place, so
+            // none is refused in between; it then sees the new file and stops (`SocketFile`).
+            let beside = "\(path).\(getpid())"
+            unlink(beside)
+            let descriptor = FCGX_OpenSocket(beside, configuration.backlog)
+            guard descriptor >= 0 else { throw .setup("cannot listen on \(beside): \(SystemError.last())") }
+            guard chmod(beside, mode_t(mode)) == 0 else {
+                unlink(beside)
+                throw .setup("cannot set the mode of \(beside)")
+            }
+            guard rename(beside, path) == 0 else {
+                let error = SystemError.last()
+                unlink(beside)
+                throw .setup("cannot put the socket at \(path): \(error)")
+            }
             return descriptor
         }
     }
 
-    /// Runs the worker threads on `socket` until a stop signal, then stops them.
-    private func serve(on socket: Int32) throws(FastCGIError) {
+    /// Runs the worker threads on `socket` until a stop signal, or until another server's socket
+    /// replaces `socketFile` (checked each second), then stops them.
+    private func serve(on socket: Int32, socketFile: SocketFile?) throws(FastCGIError) {
         let workers = try WorkerThreads(socket: socket, configuration: configuration, logger: logger, makeResponder: makeResponder)
         logger.info("serving FastCGI", metadata: ["pid": "\(getpid())", "threads": "\(configuration.threads)"])
-        let signal = Signals.waitForStop()
-        if configuration.drainSeconds > 0 {
+        var signal: Int32 = 0
+        while true {
+            if let received = Signals.waitForStop(atMost: 1) {
+                signal = received
+                break
+            }
+            if socketFile?.isReplaced == true {
+                logger.info("another server's socket is at \(socketFile!.path) now: stopping", metadata: ["pid": "\(getpid())"])
+                break
+            }
+        }
+        if configuration.drainSeconds > 0 && signal != 0 {
             drainingFlag.store(true, ordering: .relaxed)
             logger.info(
                 "draining: serving on while readiness answers 503", metadata: ["seconds": "\(configuration.drainSeconds)", "pid": "\(getpid())"])
@@ -144,25 +170,43 @@ final class WorkerThreads {
         }
     }
 
-    /// Stops accepting, lets the threads finish what they have and what nginx has already sent
-    /// on kept connections, and waits for them. Closes this process's copy of the listening
-    /// socket as soon as no thread can accept any more, so that once every process has, new
-    /// connections are refused at once instead of waiting in the backlog.
+    /// Lets the threads finish what they have, the connections already waiting in the listen
+    /// backlog (for up to a second) and what nginx has already sent on kept connections, and
+    /// waits for them. A server replaced by another (whose socket is at the path now) gets no new
+    /// connections, so its backlog empties and none that nginx has sent it is dropped. The
+    /// listening socket is then closed, so that once every process has, new connections are
+    /// refused at once instead of waiting in the backlog.
     func stop() {
-        queue.stopAccepting()
         pool.stop()
+        let stopping = Self.monotonicSeconds()
+        var accepting = true
         var listening = true
         while !pool.allStopped {
+            if accepting && Self.monotonicSeconds() - stopping > Self.backlogDrainSeconds {
+                queue.stopAccepting()
+                accepting = false
+            }
             if pool.anyWaiting {
                 queue.wakeOne()
-            } else if listening {
+            } else if listening && !accepting {
                 close(socket)
                 listening = false
             }
             usleep(1_000)
         }
+        if accepting { queue.stopAccepting() }
         if listening { close(socket) }
         for thread in threads { pthread_join(thread, nil) }
+    }
+
+    /// How long a stopping process goes on taking connections from the listen backlog: those of
+    /// a crowd still arriving (the socket being still at its path) are left to the next server.
+    static let backlogDrainSeconds = 1.0
+
+    private static func monotonicSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 }
 

@@ -12,8 +12,10 @@ import SystemError
 /// Each worker is this same program started again (posix_spawn, not fork, so no thread state is
 /// copied) with the socket on file descriptor 0 and `FASTCGI_WORKER_PROCESS=1` in its
 /// environment. The supervisor restarts a worker that dies, forwards SIGTERM/SIGINT to all of
-/// them, waits for them to finish their requests, and then returns. A worker whose supervisor
-/// is killed outright stops too (PR_SET_PDEATHSIG).
+/// them, waits for them to finish their requests, and then returns; it does the same when
+/// another server's socket replaces its own (see `SocketFile`). A worker whose supervisor is
+/// killed outright serves on (nothing restarts it if it dies) until it is stopped or replaced:
+/// a supervisor that dies alone is no outage, and the next start replaces its workers.
 struct ProcessSupervisor {
     static let childVariable = "FASTCGI_WORKER_PROCESS"
     static var isChild: Bool { getenv(childVariable) != nil }
@@ -21,24 +23,19 @@ struct ProcessSupervisor {
     /// The listening socket, close-on-exec: workers get it as fd 0 and no other copy, which
     /// would keep it listening after they close fd 0 on shutdown.
     private let socket: Int32
+    private let socketFile: SocketFile?
     let processes: Int
     let logger: Logger
     private let restarts = Counter(label: "fastcgi_worker_restarts_total")
 
-    init(socket: Int32, processes: Int, logger: Logger) throws(FastCGIError) {
+    init(socket: Int32, socketFile: SocketFile?, processes: Int, logger: Logger) throws(FastCGIError) {
+        self.socketFile = socketFile
         self.socket = fcntl(socket, F_DUPFD_CLOEXEC, 3)
         guard self.socket >= 0 else { throw .setup("cannot keep the listening socket: \(SystemError.last())") }
         close(socket)
         if socket == 0 { _ = open("/dev/null", O_RDONLY) }  // keep fd 0 taken
         self.processes = processes
         self.logger = logger
-    }
-
-    /// In a worker process, asks the kernel for SIGTERM when the supervisor dies.
-    static func exitWithParent() {
-        guard isChild else { return }
-        _ = booking_request_parent_death_signal()
-        if getppid() == 1 { exit(0) }
     }
 
     func run() throws(FastCGIError) {
@@ -57,9 +54,13 @@ struct ProcessSupervisor {
             for child in children { kill(child, SIGTERM) }
         }
         while !children.isEmpty {
-            var received: Int32 = 0
-            sigwait(&set, &received)
-            if received != SIGCHLD && !stopping { stop(received) }
+            var second = timespec(tv_sec: 1, tv_nsec: 0)
+            let received = sigtimedwait(&set, nil, &second)  // -1: a second without a signal
+            if received > 0 && received != SIGCHLD && !stopping { stop(received) }
+            if received < 0 && !stopping, let socketFile, socketFile.isReplaced {
+                logger.info("another server's socket is at \(socketFile.path) now: stopping", metadata: ["pid": "\(getpid())"])
+                stop(SIGTERM)
+            }
             var status: Int32 = 0
             while case let pid = waitpid(-1, &status, WNOHANG), pid > 0 {
                 children.remove(pid)
@@ -70,7 +71,7 @@ struct ProcessSupervisor {
                 recentRestarts = recentRestarts.filter { now - $0 < 10 } + [now]
                 // Crashing at start-up: do not spin, and take a stop signal meanwhile (a worker that
                 // dies again within the pause would otherwise keep this loop from sigwait for good).
-                if recentRestarts.count > processes * 3 && Signals.waitForStop(atMost: 1) {
+                if recentRestarts.count > processes * 3 && Signals.waitForStop(atMost: 1) != nil {
                     stop(SIGTERM)
                     continue
                 }
@@ -95,8 +96,11 @@ struct ProcessSupervisor {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
 
         let arguments = CommandLine.arguments
-        var environment = ProcessEnvironment.current().filter { !$0.hasPrefix("\(Self.childVariable)=") }
+        var environment = ProcessEnvironment.current().filter {
+            !$0.hasPrefix("\(Self.childVariable)=") && !$0.hasPrefix("\(SocketFile.variable)=")
+        }
         environment.append("\(Self.childVariable)=1")
+        if let socketFile { environment.append("\(SocketFile.variable)=\(socketFile.environmentValue)") }
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup($0) } + [nil]
         defer {

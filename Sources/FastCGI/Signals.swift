@@ -29,9 +29,9 @@ enum Signals {
         return received
     }
 
-    /// Blocks until SIGTERM or SIGINT arrives (true) or `seconds` have passed (false).
+    /// Blocks until SIGTERM or SIGINT arrives (returned) or `seconds` have passed (nil).
     @discardableResult
-    static func waitForStop(atMost seconds: Double) -> Bool {
+    static func waitForStop(atMost seconds: Double) -> Int32? {
         var set = stopSet()
         var deadline = timespec()
         clock_gettime(CLOCK_MONOTONIC, &deadline)
@@ -40,9 +40,10 @@ enum Signals {
             var now = timespec()
             clock_gettime(CLOCK_MONOTONIC, &now)
             let left = end - (Double(now.tv_sec) + Double(now.tv_nsec) / 1e9)
-            guard left > 0 else { return false }
+            guard left > 0 else { return nil }
             var timeout = timespec(tv_sec: Int(left), tv_nsec: Int((left - left.rounded(.down)) * 1e9))
-            if sigtimedwait(&set, nil, &timeout) > 0 { return true }
+            let received = sigtimedwait(&set, nil, &timeout)
+            if received > 0 { return received }
         }
     }
 }

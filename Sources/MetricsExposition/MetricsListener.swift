@@ -36,36 +36,66 @@ public final class MetricsListener: Sendable {
     private let socket: Int32
     private let exposition: @Sendable () -> String
     public let address: MetricsAddress
+    /// How long a taken address is tried again: the server this one replaces (`deploy/up` run
+    /// again starts the new one before it stops the old) holds it until it stops.
+    static let takenAddressRetrySeconds = 30
 
-    /// Listens on `address` at once (a taken address fails here, at start-up).
+    /// Resolves `address` and makes the socket (an address that does not resolve fails here, at
+    /// start-up); `start` binds it.
     /// - Parameter exposition: the text of a scrape, made when one comes.
     public init(address: MetricsAddress, exposition: @escaping @Sendable () -> String) throws(MetricsError) {
         self.address = address
         self.exposition = exposition
+        let resolved = try Self.resolve(address)
+        defer { freeaddrinfo(resolved) }
+        let descriptor = Glibc.socket(resolved.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else { throw MetricsError("cannot listen for metrics on \(address): \(SystemError.last())") }
+        var on: Int32 = 1
+        setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+        socket = descriptor
+    }
+
+    private static func resolve(_ address: MetricsAddress) throws(MetricsError) -> UnsafeMutablePointer<addrinfo> {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         hints.ai_flags = AI_PASSIVE
         var found: UnsafeMutablePointer<addrinfo>?
         let resolved = getaddrinfo(address.host, "\(address.port)", &hints, &found)
-        guard resolved == 0, let first = found else {
+        guard resolved == 0, let found else {
             throw MetricsError("cannot listen for metrics on \(address): \(String(cString: gai_strerror(resolved)))")
         }
-        defer { freeaddrinfo(found) }
-        let descriptor = Glibc.socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { throw MetricsError("cannot listen for metrics on \(address): \(SystemError.last())") }
-        var on: Int32 = 1
-        setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
-        guard bind(descriptor, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0, listen(descriptor, 64) == 0 else {
-            let error = SystemError.last()
-            close(descriptor)
-            throw MetricsError("cannot listen for metrics on \(address): \(error); set METRICS_ADDRESS to a free address, or to off")
-        }
-        socket = descriptor
+        return found
     }
 
-    /// Serves scrapes on a thread of its own until the process exits.
-    public func start() {
-        pthread_detach(PosixThread.start { [self] in serve() })
+    /// Listens and serves scrapes on a thread of its own until the process exits. An address in
+    /// use is tried again each 200 ms for `takenAddressRetrySeconds`, then given up with an
+    /// error logged (the server goes on without metrics).
+    public func start(logger: Logger) {
+        pthread_detach(
+            PosixThread.start { [self] in
+                guard listen(logger: logger) else { return }
+                logger.info("serving metrics", metadata: ["address": "\(address)", "path": "/metrics"])
+                serve()
+            })
+    }
+
+    private func listen(logger: Logger) -> Bool {
+        guard let resolved = try? Self.resolve(address) else { return false }
+        defer { freeaddrinfo(resolved) }
+        var waited = 0
+        while bind(socket, resolved.pointee.ai_addr, resolved.pointee.ai_addrlen) != 0 {
+            let error = SystemError.last()
+            guard error.number == EADDRINUSE, waited < Self.takenAddressRetrySeconds * 5 else {
+                logger.error(
+                    "cannot listen for metrics on \(address): \(error); set METRICS_ADDRESS to a free address, or to off (serving on without metrics)"
+                )
+                return false
+            }
+            if waited == 0 { logger.notice("metrics address in use; trying again", metadata: ["address": "\(address)"]) }
+            waited += 1
+            usleep(200_000)
+        }
+        return Glibc.listen(socket, 64) == 0
     }
 
     private func serve() {

@@ -44,11 +44,13 @@ final class LargeBodyFiles: Sendable {
         self.logger = logger
     }
 
-    /// Creates the folder if needed and removes the files any process of this server left there.
-    /// For the process that starts the server, before its workers run, and after they stopped.
+    /// Creates the folder if needed and removes the files that processes no longer running left
+    /// there. For the process that starts the server, before its workers run, and after they
+    /// stopped; the files of a server still running beside it (the one it replaces, or the one
+    /// replacing it) stay, as nginx may be sending them.
     func prepare() throws(FolderError) {
         try createFolder(directory, setting: "LARGE_BODY_DIR")
-        try removeFiles(writtenBy: { _ in true })
+        try removeFiles(writtenBy: { writer in kill(writer, 0) != 0 && errno == ESRCH })
     }
 
     /// Removes this server's files (`booking-body-<process id>-<number>.json`) whose writer

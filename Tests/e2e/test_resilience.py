@@ -1,6 +1,7 @@
 """Failures of the parts around the workers: the database restarts, a worker dies, a stop signal."""
 
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -172,10 +173,11 @@ def service_with_a_held_slot():
 
 
 def kept_connections():
-    """Connections to the workers' socket that are open at the workers' end, as ss lists them."""
-    socket_path = os.path.join(RUN_DIR, "booking.sock")
+    """Connections to the workers' socket that are open at the workers' end, as ss lists them
+    (by the name the socket was bound to: the path and the server's process id, renamed since)."""
+    bound = re.compile(re.escape(os.path.join(RUN_DIR, "booking.sock")) + r"(\.[0-9]+)?")
     lines = subprocess.run(["ss", "-xH"], check=True, capture_output=True, text=True).stdout.splitlines()
-    return sum(1 for line in lines if line.split()[1:2] == ["ESTAB"] and socket_path in line.split())
+    return sum(1 for line in lines if line.split()[1:2] == ["ESTAB"] and any(bound.fullmatch(word) for word in line.split()))
 
 
 def test_nginx_keeps_more_connections_than_there_are_threads_and_none_holds_a_thread():
@@ -233,3 +235,75 @@ def test_sigterm_finishes_requests_in_flight_and_stops():
     restart_app()
     assert wait_until(lambda: call("GET", "/healthz").status_code == 200)
     assert call("GET", f"/bookings/{outcome['response'].json()['booking_id']}").status_code == 200
+
+
+class SteadyClients:
+    """Four clients booking distinct slots of a service and reading it, until stopped; every
+    answer's status counted."""
+
+    def __init__(self, slots=1500):
+        self.service = create_service(future_slots(slots, start_days=random_days(), step_minutes=5))
+        self.statuses, self.stop, self.lock = Counter(), threading.Event(), threading.Lock()
+        self.pending = list(self.service["available_slots"])
+        self.threads = [threading.Thread(target=self.client, args=(number,)) for number in range(4)]
+
+    def client(self, number):
+        sid = self.service["service_id"]
+        with requests.Session() as session:
+            while not self.stop.is_set():
+                if number % 2 == 0:
+                    with self.lock:
+                        slot = self.pending.pop() if self.pending else None
+                    if slot is None:
+                        return
+                    response = call("POST", "/book", session=session, json={"service_id": sid, "slot": slot, "user_name": "steady"})
+                else:
+                    response = call("GET", f"/services/{sid}", session=session)
+                with self.lock:
+                    self.statuses[response.status_code] += 1
+                time.sleep(0.01)
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exception):
+        time.sleep(0.5)
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(30)
+
+
+def random_days():
+    return int.from_bytes(os.urandom(2), "big") % 250
+
+
+def test_starting_the_server_again_replaces_its_workers_without_a_failed_request():
+    # What deploy/up run again does: the new server puts its socket at the path, the old stops.
+    replaced = []
+    with SteadyClients() as clients:
+        for _ in range(2):
+            supervisor, workers = int(open(SUPERVISOR_PID).read()), worker_pids()
+            restart_app()
+            replaced += [supervisor, *workers]
+            time.sleep(1)
+    print(f"two restarts under load: {dict(clients.statuses)}")
+    assert set(clients.statuses) == {200, 201}, clients.statuses
+    assert not [pid for pid in replaced if os.path.exists(f"/proc/{pid}")], "the replaced processes stopped"
+    assert int(open(SUPERVISOR_PID).read()) not in replaced and len(worker_pids()) == 2
+
+
+def test_workers_serve_on_when_their_supervisor_is_killed_and_the_next_start_replaces_them():
+    supervisor, workers = int(open(SUPERVISOR_PID).read()), worker_pids()
+    with SteadyClients() as clients:
+        os.kill(supervisor, signal.SIGKILL)
+        time.sleep(2)
+        orphaned = dict(clients.statuses)
+        assert all(os.path.exists(f"/proc/{pid}") for pid in workers), "the workers outlive their supervisor"
+        restart_app()
+        assert wait_until(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in workers), 15)
+    print(f"supervisor killed, then the server started again, under load: {orphaned} while orphaned, {dict(clients.statuses)} in all")
+    assert set(clients.statuses) == {200, 201}, clients.statuses
+    assert call("GET", "/healthz").status_code == 200
