@@ -16,18 +16,25 @@ METRICS_ADDRESS=${METRICS_ADDRESS:-127.0.0.1:9464}  # Prometheus scrapes here; l
 # reschedules) and admin calls; 0 turns a limit off (the load kit and the race tests).
 RATE_LIMIT=${RATE_LIMIT:-5}
 ADMIN_RATE_LIMIT=${ADMIN_RATE_LIMIT:-20}
+# Started by root, each server runs as a system user of its own (as another user, all as that
+# user): the FastCGI workers, nginx, and PostgreSQL. See make_run_dir for who may reach what.
 SERVICE_USER=${SERVICE_USER:-booking}
+WEB_USER=${WEB_USER:-booking-web}
+DB_USER=${DB_USER:-booking-db}
 BUILD_CONFIGURATION=${BUILD_CONFIGURATION:-release}
 
 PG_DIR=$RUN_DIR/postgres
 NGINX_DIR=$RUN_DIR/nginx
-SOCKET=$RUN_DIR/booking.sock
+SOCKET_DIR=$RUN_DIR/socket
+SOCKET=$SOCKET_DIR/booking.sock
 # nginx's upstream servers: this host's socket, or one "server host:port;" per application host.
 FASTCGI_SERVERS=${FASTCGI_SERVERS:-server unix:$SOCKET;}
 LARGE_BODY_DIR=${LARGE_BODY_DIR:-$RUN_DIR/large-bodies}
 PUBLISH_DIR=${PUBLISH_DIR:-$RUN_DIR/published}
 APP_PID=$RUN_DIR/booking-server.pid
 LOG_DIR=$RUN_DIR/log
+LOG_MAX_BYTES=${LOG_MAX_BYTES:-10485760}  # each log of the run-time folder, and one older copy
+database_url_given=${DATABASE_URL:+yes}
 DATABASE_URL=${DATABASE_URL:-postgresql:///booking?host=$PG_DIR&user=$SERVICE_USER}
 export DATABASE_URL
 
@@ -56,28 +63,43 @@ install_packages() {
     step "installed ${missing[*]}: PostgreSQL without a cluster of Debian's own (the service runs its own)"
 }
 
-# As root, servers run as an unprivileged system user (initdb refuses root); otherwise as the caller.
+# As root, the servers run as unprivileged system users, made here if missing (initdb refuses
+# root); otherwise as the caller.
 prepare_user() {
-    if [ "$(id -u)" -ne 0 ]; then
-        SERVICE_USER=$(id -un)
-        return
-    fi
-    if ! id "$SERVICE_USER" >/dev/null 2>&1; then
-        step "creating system user $SERVICE_USER"
-        useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$SERVICE_USER"
-    fi
-    # The service user must be able to reach the repository (static files, binary, run-time folder).
-    local dir=$ROOT
-    while [ "$dir" != / ]; do
-        if ! setpriv --reuid="$SERVICE_USER" --regid="$SERVICE_USER" --clear-groups test -x "$dir"; then
-            step "allowing $SERVICE_USER to traverse $dir (chmod o+x)"
-            chmod o+x "$dir"
+    caller_users
+    [ "$(id -u)" -eq 0 ] || return 0
+    local user dir
+    for user in $(printf '%s\n' "$SERVICE_USER" "$WEB_USER" "$DB_USER" | sort -u); do
+        if ! id "$user" >/dev/null 2>&1; then
+            step "creating system user $user"
+            useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$user"
         fi
-        dir=$(dirname "$dir")
+        # Each must be able to reach the repository (static files, binaries, run-time folder).
+        dir=$ROOT
+        while [ "$dir" != / ]; do
+            if ! setpriv --reuid="$user" --regid="$user" --clear-groups test -x "$dir"; then
+                step "allowing $user to traverse $dir (chmod o+x)"
+                chmod o+x "$dir"
+            fi
+            dir=$(dirname "$dir")
+        done
     done
 }
 
-# Runs a command as the service user; setpriv execs it, so a background job's $! is its PID.
+# Not root: every server runs as the caller.
+caller_users() {
+    [ "$(id -u)" -ne 0 ] || return 0
+    SERVICE_USER=$(id -un) WEB_USER=$(id -un) DB_USER=$(id -un)
+    [ -n "$database_url_given" ] || DATABASE_URL="postgresql:///booking?host=$PG_DIR&user=$SERVICE_USER"
+}
+
+# PostgreSQL's user: its data folder's owner, who made the cluster and is its superuser role (a
+# cluster made by an earlier version, which ran every server as one user, keeps that user).
+pg_user() {
+    if [ -d "$PG_DIR/data" ]; then stat -c %U "$PG_DIR/data"; else echo "$DB_USER"; fi
+}
+
+# Runs a command as the workers' user; setpriv execs it, so a background job's $! is its PID.
 as_service_user() {
     if [ "$(id -u)" -eq 0 ]; then
         exec_as_service_user=(setpriv --reuid="$SERVICE_USER" --regid="$SERVICE_USER" --init-groups)
@@ -87,21 +109,45 @@ as_service_user() {
     "${exec_as_service_user[@]}" "$@"
 }
 
-# Log files readable by their owner (the service user) and its group only: they hold booking ids
-# and addresses. Made before the server that writes them opens them (nginx would make 0644).
+# Runs a command as USER when root, else as the caller.
+as_user() {
+    local user=$1
+    shift
+    if [ "$(id -u)" -eq 0 ]; then setpriv --reuid="$user" --regid="$user" --init-groups "$@"; else "$@"; fi
+}
+as_db_user() { as_user "$(pg_user)" "$@"; }
+as_web_user() { as_user "$WEB_USER" "$@"; }
+
+# Log files readable by their owner (the server that writes them) and its group only: they hold
+# booking ids and addresses. Made before the server opens them (nginx would make 0644).
 private_logs() {
-    local file
+    local owner=$1 file
+    shift
     for file in "$@"; do
         [ -e "$file" ] || : >"$file"
         chmod 0640 "$file"
-        if [ "$(id -u)" -eq 0 ]; then chown "$SERVICE_USER:$SERVICE_USER" "$file"; fi
+        if [ "$(id -u)" -eq 0 ]; then chown "$owner:$owner" "$file"; fi
     done
 }
 
+# The run-time folder. As root, each server's part is its own, and reachable only by who needs it:
+# - socket/ (2750, the workers' user, nginx's group, setgid): the socket the workers make there
+#   gets nginx's group, and its mode 0660 lets nginx connect and nobody else;
+# - postgres/ (0750, PostgreSQL's user, the workers' group): the workers reach the database's
+#   socket, nginx does not; data/ inside is PostgreSQL's alone (0700);
+# - nginx/ and tls/ (0750, nginx's user): its configuration, logs, temporary files and key;
+# - log/ and the folder itself (the workers' user): the workers make large-bodies/ and published/
+#   (0755: nginx reads them).
 make_run_dir() {
-    mkdir -p "$RUN_DIR" "$LOG_DIR" "$PG_DIR" "$NGINX_DIR/tmp" "$RUN_DIR/tls"
-    if [ "$(id -u)" -eq 0 ]; then chown -R "$SERVICE_USER:$SERVICE_USER" "$RUN_DIR"; fi
-    chmod 0700 "$PG_DIR"
+    if [ "$(id -u)" -ne 0 ]; then
+        mkdir -p "$RUN_DIR" "$LOG_DIR" "$PG_DIR" "$NGINX_DIR/tmp" "$RUN_DIR/tls" "$SOCKET_DIR"
+        chmod 0700 "$PG_DIR"
+        return
+    fi
+    install -d -o "$SERVICE_USER" -g "$SERVICE_USER" -m 0755 "$RUN_DIR" "$LOG_DIR"
+    install -d -o "$SERVICE_USER" -g "$WEB_USER" -m 2750 "$SOCKET_DIR"
+    install -d -o "$(pg_user)" -g "$SERVICE_USER" -m 0750 "$PG_DIR"
+    install -d -o "$WEB_USER" -g "$WEB_USER" -m 0750 "$NGINX_DIR" "$NGINX_DIR/tmp" "$RUN_DIR/tls"
 }
 
 build() {
@@ -127,32 +173,39 @@ pg_bin() {
 }
 
 postgres_running() {
-    [ -f "$PG_DIR/data/postmaster.pid" ] && as_service_user "$(pg_bin pg_ctl)" status -D "$PG_DIR/data" >/dev/null 2>&1
+    [ -f "$PG_DIR/data/postmaster.pid" ] && as_db_user "$(pg_bin pg_ctl)" status -D "$PG_DIR/data" >/dev/null 2>&1
 }
 
-# A private cluster, reachable only through a unix socket in its own 0700 folder.
+# A private cluster, reachable only through a unix socket in its folder (see make_run_dir: the
+# workers' group and PostgreSQL's user). Local connections are trusted, so the folder's mode is
+# what keeps others out. The workers connect as a role of their user's name that owns the
+# database booking and is no superuser (the cluster's superuser is PostgreSQL's user).
 start_postgres() {
     if [ ! -f "$PG_DIR/data/PG_VERSION" ]; then
         step "initialising PostgreSQL in $PG_DIR/data"
-        as_service_user "$(pg_bin initdb)" -D "$PG_DIR/data" --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$LOG_DIR/initdb.log"
+        as_db_user "$(pg_bin initdb)" -D "$PG_DIR/data" --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$LOG_DIR/initdb.log"
     fi
     if postgres_running; then
         step "PostgreSQL is running"
     else
         step "starting PostgreSQL"
-        private_logs "$LOG_DIR/postgres.log"
-        as_service_user "$(pg_bin pg_ctl)" start -D "$PG_DIR/data" -w -t 60 -l "$LOG_DIR/postgres.log" \
+        private_logs "$(pg_user)" "$LOG_DIR/postgres.log"
+        as_db_user "$(pg_bin pg_ctl)" start -D "$PG_DIR/data" -w -t 60 -l "$LOG_DIR/postgres.log" \
             -o "-c listen_addresses='' -c unix_socket_directories='$PG_DIR' -c max_connections=200" >/dev/null
     fi
-    as_service_user "$(pg_bin psql)" -h "$PG_DIR" -U "$SERVICE_USER" -d postgres -qtAc \
-        "SELECT 1 FROM pg_database WHERE datname = 'booking'" | grep -q 1 \
-        || as_service_user "$(pg_bin createdb)" -h "$PG_DIR" -U "$SERVICE_USER" booking
+    local superuser psql
+    superuser=$(pg_user)
+    psql=("$(pg_bin psql)" -h "$PG_DIR" -U "$superuser" -d postgres -qtA)
+    as_db_user "${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname = '$SERVICE_USER'" | grep -q 1 \
+        || as_db_user "$(pg_bin createuser)" -h "$PG_DIR" -U "$superuser" "$SERVICE_USER"
+    as_db_user "${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname = 'booking'" | grep -q 1 \
+        || as_db_user "$(pg_bin createdb)" -h "$PG_DIR" -U "$superuser" -O "$SERVICE_USER" booking
 }
 
 stop_postgres() {
     if postgres_running; then
         step "stopping PostgreSQL"
-        as_service_user "$(pg_bin pg_ctl)" stop -D "$PG_DIR/data" -m fast -w >/dev/null
+        as_db_user "$(pg_bin pg_ctl)" stop -D "$PG_DIR/data" -m fast -w >/dev/null
     fi
 }
 
@@ -192,7 +245,7 @@ start_app() {
     local token old_socket pid
     token=$(admin_token)
     old_socket=$(stat -c %i "$SOCKET" 2>/dev/null || true)
-    private_logs "$LOG_DIR/booking-server.log"
+    private_logs "$SERVICE_USER" "$LOG_DIR/booking-server.log"
     (
         export FCGI_SOCKET=$SOCKET FCGI_SOCKET_MODE=0660 WORKERS THREADS MAX_BODY_BYTES LARGE_BODY_DIR PUBLISH_DIR ADMIN_TOKEN=$token METRICS_ADDRESS
         export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}  # glibc: fewer per-thread arenas holding freed memory
@@ -240,7 +293,7 @@ tls_files() {
         openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN=$SERVER_NAME" \
             -addext "subjectAltName=DNS:$SERVER_NAME,DNS:localhost,IP:127.0.0.1" \
             -keyout "$TLS_KEY" -out "$TLS_CERT" 2>/dev/null
-        if [ "$(id -u)" -eq 0 ]; then chown "$SERVICE_USER:$SERVICE_USER" "$TLS_KEY" "$TLS_CERT"; fi
+        if [ "$(id -u)" -eq 0 ]; then chown "$WEB_USER:$WEB_USER" "$TLS_KEY" "$TLS_CERT"; fi
         chmod 0600 "$TLS_KEY"
     fi
 }
@@ -271,14 +324,18 @@ render_nginx_config() {
 start_nginx() {
     render_nginx_config
     local nginx=(nginx -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" -e "$NGINX_DIR/error.log")
-    private_logs "$NGINX_DIR/access.log" "$NGINX_DIR/error.log"
-    as_service_user "${nginx[@]}" -t -q
+    private_logs "$WEB_USER" "$NGINX_DIR/access.log" "$NGINX_DIR/error.log"
+    if pid_alive "$NGINX_DIR/nginx.pid" && [ "$(stat -c %U "/proc/$(cat "$NGINX_DIR/nginx.pid")")" != "$WEB_USER" ]; then
+        step "stopping nginx, which runs as another user than $WEB_USER (started by an earlier version)"
+        stop_nginx
+    fi
+    as_web_user "${nginx[@]}" -t -q
     if pid_alive "$NGINX_DIR/nginx.pid"; then
         step "reloading nginx"
         kill -HUP "$(cat "$NGINX_DIR/nginx.pid")"
     else
         step "starting nginx on https://$SERVER_NAME:$HTTPS_PORT/"
-        as_service_user "${nginx[@]}"
+        as_web_user "${nginx[@]}"
     fi
 }
 
@@ -305,3 +362,32 @@ wait_for_health() {
     echo "https://127.0.0.1:$HTTPS_PORT/healthz did not answer" >&2
     return 1
 }
+
+# Keeps each log of the run-time folder (the workers', PostgreSQL's, nginx's) at most
+# LOG_MAX_BYTES: a larger one is copied to <name>.1 (replacing the one before) and emptied in
+# place, as logrotate's copytruncate does: the servers keep their files open and append (lines
+# written between the copy and the emptying are lost; they are few).
+rotate_logs() {
+    local log
+    for log in "$LOG_DIR"/*.log "$NGINX_DIR"/*.log; do
+        [ -f "$log" ] && [ "$(stat -c %s "$log")" -gt "$LOG_MAX_BYTES" ] || continue
+        cp -p "$log" "$log.1"
+        truncate -s 0 "$log"
+    done
+}
+
+# deploy/up's logs stay bounded while it runs: rotate_logs each minute, in a process of its own.
+start_log_rotation() {
+    stop_log_rotation
+    (
+        trap 'exit 0' TERM
+        while :; do
+            rotate_logs
+            sleep 60 &
+            wait $!
+        done
+    ) >/dev/null 2>&1 </dev/null &
+    echo $! >"$RUN_DIR/log-rotation.pid"
+}
+
+stop_log_rotation() { stop_pid "$RUN_DIR/log-rotation.pid"; }

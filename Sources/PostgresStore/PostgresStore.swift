@@ -354,7 +354,12 @@ public final class PostgresStore: DocumentStore {
             throw .unavailable("PostgreSQL: \(String(cString: PQerrorMessage(connection)).trimmingWhitespace)")
         }
         for statement in Schema.statements {
-            PQclear(try answer(sent: PQsendPrepare(connection, statement.name, statement.sql, 0, nil), on: connection))
+            do {
+                PQclear(try answer(sent: PQsendPrepare(connection, statement.name, statement.sql, 0, nil), on: connection))
+            } catch {
+                disconnect()  // not kept half prepared (a database without the schema yet: its function is missing)
+                throw error
+            }
         }
         return connection
     }

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -64,6 +65,21 @@ def sql(query):
     output = subprocess.run(["psql", os.environ["DATABASE_URL"], "-tAc", query],
                             check=True, capture_output=True, text=True).stdout
     return output.strip()
+
+
+def cluster_sql(statement):
+    """Runs a statement as the test cluster's superuser (the user PostgreSQL runs as), for what
+    the workers' role may not do: creating and dropping databases."""
+    import pwd
+    data = os.path.join(os.environ.get("RUN_DIR", os.path.join(ROOT, ".run", "test")), "postgres", "data")
+    superuser = pwd.getpwuid(os.stat(data).st_uid).pw_name
+    url = re.sub(r"([?&]user=)[^&]*", lambda match: match.group(1) + superuser, os.environ["DATABASE_URL"]).replace("/booking?", "/postgres?")
+    subprocess.run(["psql", url, "-qc", statement], check=True, capture_output=True, text=True)
+
+
+def database_role():
+    """The role the workers connect as (DATABASE_URL's user)."""
+    return re.search(r"[?&]user=([^&]*)", os.environ["DATABASE_URL"]).group(1)
 
 
 def count_documents(collection, service_id):

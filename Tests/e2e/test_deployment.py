@@ -3,6 +3,7 @@ TCP, the unit files, configuration errors."""
 
 import contextlib
 import os
+import pwd
 import re
 import signal
 import stat
@@ -13,7 +14,7 @@ import time
 
 import pytest
 
-from stack import BACKEND, ROOT, metrics, wait_until
+from stack import cluster_sql, database_role, BACKEND, ROOT, metrics, wait_until
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="deployment is tested once, on PostgreSQL")
 
@@ -64,9 +65,34 @@ def answers(target):
         return False
 
 
-def test_the_socket_lets_only_the_service_user_and_its_group_connect():
-    mode = stat.S_IMODE(os.stat(os.path.join(RUN_DIR, "booking.sock")).st_mode)
-    assert mode == 0o660
+def test_the_socket_lets_only_the_workers_and_nginx_connect():
+    socket_file = os.stat(os.path.join(RUN_DIR, "socket", "booking.sock"))
+    folder = os.stat(os.path.join(RUN_DIR, "socket"))
+    assert stat.S_IMODE(socket_file.st_mode) == 0o660
+    assert stat.S_IMODE(folder.st_mode) == 0o2750 if os.geteuid() == 0 else True
+    nginx = int(open(os.path.join(RUN_DIR, "nginx", "nginx.pid")).read())
+    assert socket_file.st_gid == os.stat(f"/proc/{nginx}").st_gid, "the socket has nginx's group"
+
+
+def test_nginx_the_workers_and_postgresql_run_as_users_of_their_own():
+    """Started by root: a flaw in one server reaches neither the others' files nor their keys."""
+    if os.geteuid() != 0:
+        pytest.skip("as another user, every server runs as that user")
+    nginx = int(open(os.path.join(RUN_DIR, "nginx", "nginx.pid")).read())
+    postgres = int(open(os.path.join(RUN_DIR, "postgres", "data", "postmaster.pid")).readline())
+    supervisor = int(open(os.path.join(RUN_DIR, "booking-server.pid")).read())
+    owners = {name: pwd.getpwuid(os.stat(f"/proc/{pid}").st_uid).pw_name for name, pid in
+              (("nginx", nginx), ("postgres", postgres), ("workers", supervisor))}
+    print(f"users: {owners}")
+    assert len(set(owners.values())) == 3 and "root" not in owners.values(), owners
+    # nginx cannot reach the database's socket, nor read the workers' log or PostgreSQL's data.
+    as_nginx = ["setpriv", f"--reuid={owners['nginx']}", f"--regid={owners['nginx']}", "--init-groups"]
+    for path in (os.path.join(RUN_DIR, "postgres", ".s.PGSQL.5432"), os.path.join(RUN_DIR, "log", "booking-server.log"),
+                 os.path.join(RUN_DIR, "postgres", "data", "PG_VERSION")):
+        assert subprocess.run([*as_nginx, "test", "-r", path]).returncode != 0, path
+    # The workers cannot read nginx's key.
+    as_workers = ["setpriv", f"--reuid={owners['workers']}", f"--regid={owners['workers']}", "--init-groups"]
+    assert subprocess.run([*as_workers, "test", "-r", os.path.join(RUN_DIR, "tls", "key.pem")]).returncode != 0
 
 
 def test_the_logs_are_readable_by_the_service_user_and_its_group_only():
@@ -206,8 +232,8 @@ def test_a_dump_restored_into_a_new_database_holds_the_same_data():
         as_user = ["setpriv", f"--reuid={os.environ.get('SERVICE_USER', 'booking')}", f"--regid={os.environ.get('SERVICE_USER', 'booking')}",
                    "--init-groups"] if os.geteuid() == 0 else []
         subprocess.run([*as_user, "pg_dump", "--format=custom", f"--file={dump}", url], check=True, capture_output=True, timeout=120)
-        subprocess.run(["psql", url, "-qc", "DROP DATABASE IF EXISTS booking_restored"], check=True, capture_output=True)
-        subprocess.run(["psql", url, "-qc", "CREATE DATABASE booking_restored"], check=True, capture_output=True)
+        cluster_sql("DROP DATABASE IF EXISTS booking_restored")
+        cluster_sql(f"CREATE DATABASE booking_restored OWNER {database_role()}")
         subprocess.run([*as_user, "pg_restore", "--no-owner", f"--dbname={restored}", dump], check=True, capture_output=True, timeout=120)
     digest = "SELECT count(*), md5(string_agg(collection || '/' || id || fields::text, ',' ORDER BY collection, id)) FROM documents"
     original = subprocess.run(["psql", url, "-tAc", digest], check=True, capture_output=True, text=True).stdout
@@ -221,7 +247,7 @@ def test_a_dump_restored_into_a_new_database_holds_the_same_data():
         # The same findings (the earlier tests leave the original application's double bookings).
         assert check(restored) == check(url)
     finally:
-        subprocess.run(["psql", url, "-qc", "DROP DATABASE booking_restored"], check=True, capture_output=True)
+        cluster_sql("DROP DATABASE booking_restored")
 
 
 def test_bookingctl_says_in_one_sentence_why_the_store_cannot_be_reached():
@@ -306,3 +332,44 @@ def test_the_nginx_site_filled_in_as_the_guide_says_is_accepted_by_nginx():
         checked = subprocess.run(["nginx", "-t", "-q", "-p", scratch, "-c", os.path.join(scratch, "nginx.conf"), "-e", f"{scratch}/error.log"],
                                  capture_output=True, text=True, timeout=60)
         assert checked.returncode == 0, checked.stderr
+
+
+def test_the_logs_of_the_run_time_folder_stay_bounded_while_their_writers_append():
+    with tempfile.TemporaryDirectory(dir=RUN_DIR) as run_dir:
+        for folder in ("log", "nginx"):
+            os.makedirs(os.path.join(run_dir, folder))
+        log = os.path.join(run_dir, "log", "booking-server.log")
+        open(log, "w").close()
+        os.chmod(log, 0o640)
+        # A writer that keeps the file open and appends, as the servers do.
+        writer = subprocess.Popen(["python3", "-c", "import sys, time\nwith open(sys.argv[1], 'a') as log:\n"
+                                   "    for n in range(400):\n        log.write(f'line {n:04d}\\n'); log.flush(); time.sleep(0.005)",
+                                   log])
+        time.sleep(0.5)
+        script = f"source '{ROOT}/deploy/lib.sh'; rotate_logs"
+        subprocess.run(["bash", "-c", script], check=True, env={**os.environ, "RUN_DIR": run_dir, "LOG_MAX_BYTES": "500"})
+        writer.wait(timeout=30)
+        older, current = open(log + ".1").read(), open(log).read()
+        assert len(older) > 500 and older.startswith("line 0000\n")
+        assert stat.S_IMODE(os.stat(log + ".1").st_mode) == 0o640
+        assert "\0" not in current and current.endswith("line 0399\n"), "appending went on at the start of the emptied file"
+        assert len(current) < 400 * 10
+        lines = [line for line in (older + current).splitlines()]
+        assert all(re.fullmatch(r"line \d{4}", line) for line in lines), "no line broken"
+        print(f"rotated: {len(older)} bytes kept in .1, {len(current)} written since; lines lost between copy and emptying: {400 - len(lines)}")
+
+
+def test_the_guides_logrotate_snippet_is_one_logrotate_takes():
+    guide = open(os.path.join(ROOT, "docs", "DEPLOYMENT.md")).read()
+    snippet = re.search(r"```\n(/home/me/booking/booking-server\.log \{.*?\})\n```", guide, re.DOTALL).group(1)
+    with tempfile.TemporaryDirectory() as scratch:
+        log = os.path.join(scratch, "booking-server.log")
+        with open(log, "w") as file:
+            file.write("x\n")
+        config = os.path.join(scratch, "booking")
+        with open(config, "w") as file:
+            file.write(snippet.replace("/home/me/booking/booking-server.log", log) + "\n")
+        checked = subprocess.run(["logrotate", "--debug", "--force", "--state", os.path.join(scratch, "state"), config],
+                                 capture_output=True, text=True, timeout=60)
+        assert checked.returncode == 0 and "error" not in checked.stderr.lower(), checked.stderr
+        assert "copying " in checked.stderr and "truncating " in checked.stderr, checked.stderr

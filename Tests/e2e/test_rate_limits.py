@@ -33,7 +33,7 @@ def limited():
     """The base URL of an nginx with RATE_LIMIT=3 and ADMIN_RATE_LIMIT=2 (its own ports and folder)."""
     environment = {**os.environ, "RUN_DIR": os.path.join(RUN_DIR, "rate-limited"), "HTTPS_PORT": str(free_port()),
                    "HTTP_PORT": str(free_port()), "RATE_LIMIT": str(CUSTOMER_RATE), "ADMIN_RATE_LIMIT": str(ADMIN_RATE),
-                   "FASTCGI_SERVERS": f"server unix:{RUN_DIR}/booking.sock;",
+                   "FASTCGI_SERVERS": f"server unix:{RUN_DIR}/socket/booking.sock;",
                    "PUBLISH_DIR": os.path.join(RUN_DIR, "published"), "LARGE_BODY_DIR": os.path.join(RUN_DIR, "large-bodies")}
     lib_sh("make_run_dir; start_nginx; wait_for_health", environment)
     try:

@@ -25,7 +25,7 @@ RUN_DIR = os.environ.get("RUN_DIR", "")
 # message, as after a crash; libpq then reports a lost connection without a SQLSTATE).
 RESTARTS = {
     "fast": ("stop_postgres", "start_postgres"),
-    "immediate": ('as_service_user "$(pg_bin pg_ctl)" stop -D "$PG_DIR/data" -m immediate -w >/dev/null', "start_postgres"),
+    "immediate": ('as_db_user "$(pg_bin pg_ctl)" stop -D "$PG_DIR/data" -m immediate -w >/dev/null', "start_postgres"),
 }
 
 
@@ -175,7 +175,7 @@ def service_with_a_held_slot():
 def kept_connections():
     """Connections to the workers' socket that are open at the workers' end, as ss lists them
     (by the name the socket was bound to: the path and the server's process id, renamed since)."""
-    bound = re.compile(re.escape(os.path.join(RUN_DIR, "booking.sock")) + r"(\.[0-9]+)?")
+    bound = re.compile(re.escape(os.path.join(RUN_DIR, "socket", "booking.sock")) + r"(\.[0-9]+)?")
     lines = subprocess.run(["ss", "-xH"], check=True, capture_output=True, text=True).stdout.splitlines()
     return sum(1 for line in lines if line.split()[1:2] == ["ESTAB"] and any(bound.fullmatch(word) for word in line.split()))
 

@@ -6,7 +6,7 @@ import os
 import subprocess
 
 from server_control import bookingctl, list_all, run_bookingctl
-from stack import sql
+from stack import cluster_sql, database_role, sql
 
 COLLECTIONS = ["services", "bookings", "slot_claims"]
 
@@ -40,8 +40,8 @@ def test_postgres_to_firestore_and_back_keeps_every_document():
     bookingctl("copy", "--from", "postgres", "--to", "firestore", GOOGLE_CLOUD_PROJECT="copy-test")
     assert in_firestore("copy-test") == original, "copying again changes nothing"
 
-    sql("DROP DATABASE IF EXISTS copy_back")
-    sql("CREATE DATABASE copy_back")
+    cluster_sql("DROP DATABASE IF EXISTS copy_back")
+    cluster_sql(f"CREATE DATABASE copy_back OWNER {database_role()}")
     back_url = source_url.replace("/booking?", "/copy_back?")
     bookingctl("copy", "--from", "firestore", "--to", "postgres", GOOGLE_CLOUD_PROJECT="copy-test", DATABASE_URL=back_url)
     assert in_postgres(back_url) == original

@@ -107,9 +107,11 @@ class Network:
         # after a restart, so that the other's failure soon after does not leave none.
         servers = " ".join(f"server {ADDRESSES[host]}:9000 max_fails=1 fail_timeout=3s;" for host in ("app1", "app2"))
         script = (f"source '{ROOT}/deploy/lib.sh'; prepare_user; make_run_dir; render_nginx_config; "
-                  f"as_service_user nginx -p \"$NGINX_DIR\" -c \"$NGINX_DIR/nginx.conf\" -t -q")
+                  f"as_web_user nginx -p \"$NGINX_DIR\" -c \"$NGINX_DIR/nginx.conf\" -t -q")
         environment = {**os.environ, "RUN_DIR": web, "HTTPS_PORT": "8443", "HTTP_PORT": "8080", "LISTEN_ADDRESS": "127.0.0.1",
-                       "FASTCGI_SERVERS": servers, "RATE_LIMIT": "0", "ADMIN_RATE_LIMIT": "0"}
+                       "FASTCGI_SERVERS": servers, "RATE_LIMIT": "0", "ADMIN_RATE_LIMIT": "0",
+                       # One user for every server of this test (each runs in a host of its own).
+                       "SERVICE_USER": USER, "WEB_USER": USER, "DB_USER": USER}
         run("bash", "-c", script, env=environment)
         run(*in_host("web", "nginx", "-p", f"{web}/nginx", "-c", f"{web}/nginx/nginx.conf", "-e", f"{web}/nginx/error.log"))
         self.base, self.ca = "https://127.0.0.1:8443", f"{web}/tls/cert.pem"
