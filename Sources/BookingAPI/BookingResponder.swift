@@ -263,7 +263,9 @@ public final class BookingResponder: Responder {
         }
         guard IdempotencyKeys.isValid(key) else { throw .invalidIdempotencyKey() }
         let claim: IdempotencyKeys.Claim
-        switch try idempotency({ () throws(IdempotencyError) in try keys.start(key: key, request: Self.fingerprint(of: request)) }) {
+        switch try idempotency({ () throws(IdempotencyError) in
+            try keys.start(key: key, caller: request.headers["authorization"] ?? "", request: Self.fingerprint(of: request))
+        }) {
         case .replay(let kept):
             return Self.json(
                 kept.status, kept.body, headers: [("Idempotent-Replayed", "true")] + (kept.location.map { [("Location", $0)] } ?? []))

@@ -127,11 +127,13 @@ enum JSONBodies {
         }
     }
 
-    /// A field that may be absent or null (nil), else must be an integer.
+    /// A field that may be absent or null (nil), else must be an integer: as JSON Schema counts
+    /// them (and the OpenAPI description says), `5.0` and `5e0` are the integer 5 too.
     private static func optionalInteger(_ object: [String: JSON], _ field: String, in parent: String = "") throws(APIError) -> Int64? {
         switch object[field] {
         case nil, .null?: return nil
         case .integer(let value)?: return value
+        case .double(let value)? where value.rounded() == value && abs(value) < 9e15: return Int64(value)
         default: throw .invalidRequest("\(parent)\(field) must be an integer")
         }
     }

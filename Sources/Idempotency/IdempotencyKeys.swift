@@ -90,8 +90,13 @@ public final class IdempotencyKeys {
     /// gives the response its first request recorded. A repeat that finds the key pending waits
     /// (up to `maximumWait`) for the response; a pending key whose lease ran out, or an expired
     /// key, is taken over.
-    public func start(key: String, request: [UInt8]) throws(IdempotencyError) -> Start {
-        let path = DocumentPath(Self.collection, Hex.encode(Array(SHA256.hash(data: Array("id\u{0}\(key)".utf8)))))
+    ///
+    /// Keys are the caller's own (`caller`: the request's credentials, empty for none): another
+    /// caller's use of the same key is another key, so a request with wrong or no credentials
+    /// learns nothing of it and gets its 401 or 403 as without a key.
+    public func start(key: String, caller: String, request: [UInt8]) throws(IdempotencyError) -> Start {
+        let scoped = caller.isEmpty ? "id\u{0}\(key)" : "id\u{0}\(key)\u{0}\(caller)"
+        let path = DocumentPath(Self.collection, Hex.encode(Array(SHA256.hash(data: Array(scoped.utf8)))))
         let sealingKey = SymmetricKey(data: SHA256.hash(data: Array("seal\u{0}\(key)".utf8)))
         let fingerprint = Hex.encode(Array(SHA256.hash(data: request)))
         var waited = 0.0

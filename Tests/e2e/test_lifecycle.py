@@ -168,6 +168,24 @@ def test_fifty_parallel_retries_with_one_idempotency_key_make_one_booking():
     assert free(sid) == [slots[1]]
 
 
+def test_a_key_is_its_callers_own_so_wrong_credentials_get_401_or_403_not_the_keys_story():
+    # Found by schemathesis: a wrong token with a key the customer had used got 422
+    # idempotency_key_reused, which told a stranger the key was in use.
+    service = create_service(future_slots(2, start_days=37))
+    booking = make_booking(service["service_id"], service["available_slots"][0])
+    path, key = f"/bookings/{booking['booking_id']}/reschedule", {"Idempotency-Key": f"move-{uuid.uuid4()}"}
+    body = {"slot": service["available_slots"][1]}
+    moved = call("POST", path, json=body, headers={**key, **bearer(booking["manage_token"])})
+    assert moved.status_code == 200, moved.text
+    assert_error(call("POST", path, json=body, headers={**key, **bearer("x" * 43)}), 403, "forbidden")
+    assert_error(call("POST", path, json=body, headers=key), 401, "unauthorized")
+    again = call("POST", path, json=body, headers={**key, **bearer(booking["manage_token"])})
+    assert again.headers["Idempotent-Replayed"] == "true" and again.text == moved.text
+    # The admin's use of the same key is the admin's own: it runs (the booking is already there).
+    by_admin = call("POST", path, json=body, headers={**key, **ADMIN})
+    assert by_admin.status_code == 200 and "Idempotent-Replayed" not in by_admin.headers
+
+
 def test_idempotency_keys_on_cancel_reschedule_and_service_creation():
     service = create_service(future_slots(3))
     sid, slots = service["service_id"], service["available_slots"]
