@@ -30,6 +30,6 @@ def test_the_server_answers_as_its_openapi_description_says():
                "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", "100", "--seed", "2", "--workers", "1",  # 2: a CPython 3.11 bug in ast under threads
                "--no-color"]
     run = subprocess.run(command, capture_output=True, text=True, timeout=900, env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false"})
-    summary = [line for line in run.stdout.splitlines() if "generated" in line or "Operations:" in line]
-    print("schemathesis: " + "; ".join(line.strip() for line in summary))
+    summary = [line.strip() for line in run.stdout.splitlines() if line.strip().endswith("skipped") and "generated" in line]
+    print("schemathesis: " + "; ".join(summary))
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
