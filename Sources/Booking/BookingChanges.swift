@@ -35,7 +35,11 @@ extension BookingDesk {
             var fields = stored.document.fields  // fields other applications added stay
             fields["status"] = .string(BookingStatus.cancelled.rawValue)
             fields["cancelled_at"] = .timestamp(time)
-            let writes = [Write.set(stored.document.path, fields, .updateTime(stored.document.updateTime))]
+            let sequence = BookingEvents.sequence(of: fields) + 1
+            fields[BookingEvents.sequenceField] = .integer(sequence)
+            let writes =
+                [Write.set(stored.document.path, fields, .updateTime(stored.document.updateTime))]
+                + event(.cancelled, of: cancelled, slotSpelling: fields["slot"]?.stringValue ?? "\(booking.slot)", sequence: sequence, at: time)
             return .commit(writes + (try releasing(stored, carefully: careful, at: time)), cancelled, claimsSeatOf: nil)
         }
     }
@@ -64,10 +68,13 @@ extension BookingDesk {
             fields["slot"] = .string(service.spelling(of: slot))
             fields["status"] = .string(BookingStatus.confirmed.rawValue)
             fields["seat"] = seat == 1 ? nil : .integer(Int64(seat))
-            let writes = [
-                Self.claim(Collections.claimPath(serviceID: booking.serviceID, slot: slot, seat: seat), of: moved),
-                .set(stored.document.path, fields, .updateTime(stored.document.updateTime)),
-            ]
+            let sequence = BookingEvents.sequence(of: fields) + 1
+            fields[BookingEvents.sequenceField] = .integer(sequence)
+            let writes =
+                [
+                    Self.claim(Collections.claimPath(serviceID: booking.serviceID, slot: slot, seat: seat), of: moved),
+                    .set(stored.document.path, fields, .updateTime(stored.document.updateTime)),
+                ] + event(.rescheduled, of: moved, slotSpelling: service.spelling(of: slot), sequence: sequence, at: time)
             return .commit(writes + (try releasing(stored, carefully: careful, at: time)), moved, claimsSeatOf: seats)
         }
     }

@@ -12,6 +12,9 @@ public final class BookingDesk {
     let reader: DocumentReader
     /// Set when other applications write bookings without slot claims (`EXTERNAL_WRITERS`).
     let externalWriters: (any TransactionalDocumentStore)?
+    /// Whether each change of a booking writes its event to the outbox (`BookingEvents`): when
+    /// someone is to be told (webhooks, email), else the writes would pile up unread.
+    let recordsEvents: Bool
 
     /// - Parameters:
     ///   - now: the clock, for booking times and for refusing slots that have begun.
@@ -22,10 +25,13 @@ public final class BookingDesk {
     ///     claims, as the original application did. Then a booking checks the bookings of its
     ///     slot and commits in one read-write transaction, and listings read every booking.
     ///     Only stores with serializable transactions (Firestore) support it.
+    ///   - recordsEvents: whether changes of bookings write their events to the outbox.
     public init(
         store: any DocumentStore, now: @escaping () -> Timestamp, directory: any ServiceDirectory = StoreServiceDirectory(),
-        claims: any ClaimDirectory = StoreClaimDirectory(), reader: DocumentReader = DocumentReader(), externalWriters: Bool = false
+        claims: any ClaimDirectory = StoreClaimDirectory(), reader: DocumentReader = DocumentReader(), externalWriters: Bool = false,
+        recordsEvents: Bool = false
     ) {
+        self.recordsEvents = recordsEvents
         self.store = store
         self.now = now
         self.directory = directory
@@ -129,7 +135,7 @@ public final class BookingDesk {
                     .create(
                         DocumentPath(Collections.bookings, booking.id),
                         booking.fields(slotSpelling: service.spelling(of: slot), manageTokenHash: ManageToken.hash(token))),
-                ] + (record?.writes(made) ?? [])
+                ] + event(.created, of: booking, slotSpelling: service.spelling(of: slot), sequence: 0, at: time) + (record?.writes(made) ?? [])
             let bookedElsewhere: Bool
             do {
                 bookedElsewhere = try commit(writes, unlessAnotherApplicationBooked: slot, of: serviceID, seats: seats)
@@ -148,6 +154,11 @@ public final class BookingDesk {
             record?.committed = true
             return made
         }
+    }
+
+    /// The outbox's write for an event of `booking` (none when events are not recorded).
+    func event(_ type: BookingEventType, of booking: Booking, slotSpelling: String, sequence: Int64, at time: Timestamp) -> [Write] {
+        recordsEvents ? [BookingEvents.write(type, of: booking, slotSpelling: slotSpelling, sequence: sequence, at: time)] : []
     }
 
     /// The lowest seat to try of a slot with `seats` seats whose `taken` seats have claims; nil
