@@ -46,8 +46,10 @@ let package = Package(
         .target(
             name: "FirestoreStore",
             dependencies: [
-                "DocumentStore", "JSON", "CCurl", .product(name: "_CryptoExtras", package: "swift-crypto"),
+                "DocumentStore", "JSON", "HTTPClient", .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]),
+        // A blocking HTTP client on libcurl (the Firestore gateway, webhooks).
+        .target(name: "HTTPClient", dependencies: ["CCurl"]),
         .target(name: "StoreConfiguration", dependencies: ["Booking", "DocumentStore", "PostgresStore", "FirestoreStore", "TimeZones"]),
         .target(name: "TextEncodings"),  // base64url and hex
         .target(name: "Booking", dependencies: ["DocumentStore", "TextEncodings", .product(name: "Crypto", package: "swift-crypto")]),
@@ -128,7 +130,8 @@ let package = Package(
         .testTarget(
             name: "FirestoreStoreTests",
             dependencies: [
-                "FirestoreStore", "DocumentStoreConformance", "JSON", "TestSupport", .product(name: "_CryptoExtras", package: "swift-crypto"),
+                "FirestoreStore", "DocumentStoreConformance", "HTTPClient", "JSON", "TestSupport",
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]),
     ]
 )

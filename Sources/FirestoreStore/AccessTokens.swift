@@ -1,4 +1,5 @@
 import DocumentStore
+import HTTPClient
 import JSON
 import Synchronization
 import _CryptoExtras

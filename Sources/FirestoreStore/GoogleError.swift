@@ -1,4 +1,5 @@
 import DocumentStore
+import HTTPClient
 import JSON
 
 /// Google's error body, `{"error": {"code", "message", "status"}}`, turned into a `StoreError`

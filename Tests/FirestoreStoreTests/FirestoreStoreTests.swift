@@ -1,5 +1,6 @@
 import DocumentStore
 import DocumentStoreConformance
+import HTTPClient
 import JSON
 import TestSupport
 import Testing

@@ -1,17 +1,22 @@
 import CCurl
 
 /// A minimal blocking HTTP client on one libcurl easy handle, which keeps connections alive
-/// between requests. One per worker thread, like the store that owns it.
-final class HTTPClient {
-    struct Response {
-        let status: Int
-        let body: [UInt8]
+/// between requests. One per thread, like the store or the sender that owns it.
+public final class HTTPClient {
+    public struct Response: Sendable {
+        public let status: Int
+        public let body: [UInt8]
+
+        public init(status: Int, body: [UInt8]) {
+            self.status = status
+            self.body = body
+        }
     }
 
     /// The request did not produce an HTTP response.
-    struct TransportError: Error, CustomStringConvertible {
-        let description: String
-        let timedOut: Bool
+    public struct TransportError: Error, CustomStringConvertible {
+        public let description: String
+        public let timedOut: Bool
     }
 
     private static let globalInit = curl_global_init(Int(CURL_GLOBAL_DEFAULT))
@@ -20,8 +25,11 @@ final class HTTPClient {
     private let handle: UnsafeMutableRawPointer?
     private let timeoutMilliseconds: Int
     private let connectTimeoutMilliseconds: Int
+    private let userAgent: String
 
-    init(timeoutMilliseconds: Int, connectTimeoutMilliseconds: Int) {
+    /// - Parameter userAgent: the `User-Agent` of every request.
+    public init(timeoutMilliseconds: Int, connectTimeoutMilliseconds: Int, userAgent: String = "booking-firestore-gateway/1") {
+        self.userAgent = userAgent
         handle = Self.globalInit == CURLE_OK ? curl_easy_init() : nil
         self.timeoutMilliseconds = timeoutMilliseconds
         self.connectTimeoutMilliseconds = connectTimeoutMilliseconds
@@ -29,7 +37,7 @@ final class HTTPClient {
 
     deinit { curl_easy_cleanup(handle) }
 
-    func send(_ method: String, _ url: String, headers: [String] = [], body: [UInt8]? = nil) throws(TransportError) -> Response {
+    public func send(_ method: String, _ url: String, headers: [String] = [], body: [UInt8]? = nil) throws(TransportError) -> Response {
         guard let handle else {
             let reason = Self.globalInit == CURLE_OK ? "curl_easy_init failed" : String(cString: curl_easy_strerror(Self.globalInit))
             throw TransportError(description: "\(method) \(url): libcurl cannot start: \(reason)", timedOut: false)
@@ -42,7 +50,7 @@ final class HTTPClient {
         try options.set(CURLOPT_CONNECTTIMEOUT_MS, connectTimeoutMilliseconds)
         try options.set(CURLOPT_TCP_KEEPALIVE, 1)
         try options.set(CURLOPT_ACCEPT_ENCODING, "")
-        try options.set(CURLOPT_USERAGENT, "booking-firestore-gateway/1")
+        try options.set(CURLOPT_USERAGENT, userAgent)
         switch method {
         case "GET": try options.set(CURLOPT_HTTPGET, 1)
         case "POST": try options.set(CURLOPT_POST, 1)
@@ -121,7 +129,7 @@ final class HTTPClient {
 }
 
 /// Percent-encodes `text` for one URL path segment or query value (RFC 3986 unreserved kept).
-func percentEncoded(_ text: String) -> String {
+public func percentEncoded(_ text: String) -> String {
     var output = ""
     for byte in text.utf8 {
         switch byte {
