@@ -50,6 +50,13 @@ let package = Package(
             ]),
         // A blocking HTTP client on libcurl (the Firestore gateway, webhooks).
         .target(name: "HTTPClient", dependencies: ["CCurl"]),
+        // Telling the world of booking changes: the outbox's delivery, signed webhooks.
+        .target(
+            name: "Notifications",
+            dependencies: [
+                "DocumentStore", "HTTPClient", "JSON", "TextEncodings", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]),
         .target(name: "StoreConfiguration", dependencies: ["Booking", "DocumentStore", "PostgresStore", "FirestoreStore", "TimeZones"]),
         .target(name: "TextEncodings"),  // base64url and hex
         .target(name: "Booking", dependencies: ["DocumentStore", "TextEncodings", .product(name: "Crypto", package: "swift-crypto")]),
@@ -125,6 +132,12 @@ let package = Package(
                 "JSON", "ReadModel", "StoreConfiguration",
                 "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(
+            name: "NotificationsTests",
+            dependencies: [
+                "Notifications", "Booking", "DocumentStore", "DocumentStoreConformance", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore", "DocumentStoreConformance", "CPostgres", "TestSupport"]),
         .testTarget(

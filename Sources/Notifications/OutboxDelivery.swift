@@ -1,0 +1,154 @@
+import CoreMetrics
+import DocumentStore
+import Logging
+
+/// Delivers the outbox's events (`booking_events`), at least once, in order per booking, one
+/// sender at a time per event across every process and host.
+///
+/// Each pass lists the outbox's ids (sorted, so each booking's events come in the order they
+/// happened) and takes, per booking, its first event not given up: a later one waits until the
+/// earlier is delivered or given up. An event due (its `next_attempt_at` passed) is leased first, by a
+/// commit under its update time (`state: delivering`, `lease_expires_at`, one more `attempts`):
+/// of several workers that find it, one wins, and one whose sender died leaves a lease that runs
+/// out. A 2xx from the receiver is delivery: the event moves to `booking_events_delivered` (its
+/// deletion and the copy in one commit, under the lease's update time). Anything else is retried
+/// with exponential backoff and jitter (1 s doubling to 10 minutes) until 24 hours after the
+/// change, then the event is marked `failed`, logged and counted, and stays for `bookingctl`.
+/// Sending never holds a request: it runs on a thread of its own.
+public final class OutboxDelivery {
+    public static let collection = "booking_events"
+    public static let deliveredCollection = "booking_events_delivered"
+    /// How long a lease holds an event for its sender.
+    public static let leaseSeconds: Int64 = 30
+    /// How long after its change an event is retried before it is given up.
+    public static let retrySeconds: Int64 = 24 * 3600
+
+    /// What a send came to: delivered (a 2xx), or not, with the reason.
+    public enum SendResult: Sendable, Equatable {
+        case delivered
+        case failed(String)
+    }
+
+    /// What one pass did.
+    public struct Pass: Equatable, Sendable {
+        public var delivered = 0
+        public var retried = 0
+        public var failed = 0
+
+        public init() {}
+    }
+
+    private let store: any DocumentStore
+    private let send: (Document) -> SendResult
+    private let now: () -> Timestamp
+    private let jitter: () -> Double
+    private let logger: Logger
+    private let outcomes = ["delivered", "retried", "failed"].map { Counter(label: "booking_event_deliveries_total", dimensions: [("outcome", $0)]) }
+
+    /// - Parameters:
+    ///   - send: sends one event document to its receiver.
+    ///   - jitter: a factor in 0.5..<1.5 for each backoff (random; fixed in tests).
+    public init(
+        store: any DocumentStore, send: @escaping (Document) -> SendResult, now: @escaping () -> Timestamp,
+        jitter: @escaping () -> Double = { Double.random(in: 0.5..<1.5) }, logger: Logger
+    ) {
+        self.store = store
+        self.send = send
+        self.now = now
+        self.jitter = jitter
+        self.logger = logger
+    }
+
+    /// Delivers what is due now; a store that cannot be reached ends the pass (the next tries again).
+    @discardableResult
+    public func deliverDue() -> Pass {
+        var pass = Pass()
+        guard let ids = try? store.ids(collection: Self.collection, in: nil) else { return pass }
+        var seen = Set<String>()
+        for id in ids {
+            let booking = String(id[..<(id.lastIndex(of: ".") ?? id.endIndex)])
+            guard !seen.contains(booking), let event = try? store.get(DocumentPath(Self.collection, id)) else { continue }
+            guard event["state"]?.stringValue != "failed" else { continue }  // given up: the booking's next may go
+            seen.insert(booking)  // its later events wait for this one
+            guard let leased = lease(event) else { continue }
+            switch send(leased) {
+            case .delivered:
+                if settle(leased, as: .delivered) { pass.delivered += 1 }
+            case .failed(let reason):
+                let createdAt = Self.time(leased["created_at"]) ?? leased.createTime
+                if now().seconds - createdAt.seconds >= Self.retrySeconds {
+                    if settle(leased, as: .failed(reason)) { pass.failed += 1 }
+                    logger.error("event given up after 24 hours of retries", metadata: ["event_id": "\(id)", "reason": "\(reason)"])
+                } else if settle(leased, as: .retry(reason)) {
+                    pass.retried += 1
+                }
+            }
+        }
+        outcomes[0].increment(by: Int64(pass.delivered))
+        outcomes[1].increment(by: Int64(pass.retried))
+        outcomes[2].increment(by: Int64(pass.failed))
+        return pass
+    }
+
+    /// The event leased for this sender, or nil when it is not due, failed, or another holds it.
+    private func lease(_ event: Document) -> Document? {
+        let time = now()
+        let state = event["state"]?.stringValue ?? "pending"
+        if state == "delivering", let expires = Self.time(event["lease_expires_at"]), expires > time { return nil }
+        if let next = Self.time(event["next_attempt_at"]), next > time { return nil }
+        var fields = event.fields
+        fields["state"] = .string("delivering")
+        fields["lease_expires_at"] = .timestamp(Timestamp(seconds: time.seconds + Self.leaseSeconds, nanos: time.nanos))
+        if case .integer(let attempts)? = event["attempts"] { fields["attempts"] = .integer(attempts + 1) } else { fields["attempts"] = .integer(1) }
+        guard let leasedAt = try? store.commit([.set(event.path, fields, .updateTime(event.updateTime))]) else { return nil }
+        return Document(path: event.path, fields: fields, createTime: event.createTime, updateTime: leasedAt)
+    }
+
+    private enum Settlement {
+        case delivered
+        case retry(String)
+        case failed(String)
+    }
+
+    /// Records what came of a send, under the lease's update time (false: the lease was lost,
+    /// another sender has the event now).
+    private func settle(_ event: Document, as settlement: Settlement) -> Bool {
+        let time = now()
+        var fields = event.fields
+        fields["lease_expires_at"] = nil
+        let writes: [Write]
+        switch settlement {
+        case .delivered:
+            fields["state"] = .string("delivered")
+            fields["delivered_at"] = .timestamp(time)
+            writes = [
+                .delete(event.path, .updateTime(event.updateTime)),
+                .set(DocumentPath(Self.deliveredCollection, event.path.id), fields, .none),
+            ]
+        case .retry(let reason):
+            var attempts = 1
+            if case .integer(let made)? = event["attempts"] { attempts = Int(made) }
+            let delay = min(pow2(attempts - 1), 600) * jitter()
+            fields["state"] = .string("pending")
+            fields["last_error"] = .string(String(reason.prefix(500)))
+            fields["next_attempt_at"] = .timestamp(Timestamp(microseconds: time.microseconds + Int64(delay * 1_000_000)))
+            writes = [.set(event.path, fields, .updateTime(event.updateTime))]
+        case .failed(let reason):
+            fields["state"] = .string("failed")
+            fields["last_error"] = .string(String(reason.prefix(500)))
+            fields["failed_at"] = .timestamp(time)
+            writes = [.set(event.path, fields, .updateTime(event.updateTime))]
+        }
+        return (try? store.commit(writes)) != nil
+    }
+
+    private static func time(_ value: Value?) -> Timestamp? {
+        if case .timestamp(let time)? = value { return time }
+        return nil
+    }
+}
+
+/// 2 to the power `exponent` (0 and below: 1), in seconds, without overflow for large ones.
+private func pow2(_ exponent: Int) -> Double {
+    exponent <= 0 ? 1 : Double(1 << min(exponent, 30))
+}
