@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "Notifications",
             dependencies: [
-                "DocumentStore", "HTTPClient", "JSON", "TextEncodings", .product(name: "Crypto", package: "swift-crypto"),
+                "DocumentStore", "HTTPClient", "JSON", "PosixThread", "TextEncodings", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
             ]),
         .target(name: "StoreConfiguration", dependencies: ["Booking", "DocumentStore", "PostgresStore", "FirestoreStore", "TimeZones"]),
@@ -84,7 +84,8 @@ let package = Package(
         .target(
             name: "BookingApplication",
             dependencies: [
-                "Booking", "BookingAPI", "DocumentStore", "FastCGI", "Idempotency", "MetricsExposition", "ReadModel", "StoreConfiguration",
+                "Booking", "BookingAPI", "DocumentStore", "FastCGI", "Idempotency", "MetricsExposition", "Notifications", "ReadModel",
+                "StoreConfiguration",
                 "TimeZones", .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
             ]),
         .executableTarget(

@@ -4,6 +4,7 @@ import DocumentStore
 import FastCGI
 import Idempotency
 import Logging
+import Notifications
 import ReadModel
 import StoreConfiguration
 import TimeZones
@@ -24,15 +25,18 @@ public final class Application: Sendable {
         public var maximumBodyBytes: Int
         /// Whether another application books in the same store without slot claims.
         public var externalWriters: Bool
+        /// Where booking changes are sent; with it, each change writes its event to the outbox.
+        public var webhook: WebhookSettings?
 
         public init(
             readModel: ReadModel.Settings = ReadModel.Settings(), adminToken: String? = nil, maximumBodyBytes: Int = 65536,
-            externalWriters: Bool = false
+            externalWriters: Bool = false, webhook: WebhookSettings? = nil
         ) {
             self.readModel = readModel
             self.adminToken = adminToken
             self.maximumBodyBytes = maximumBodyBytes
             self.externalWriters = externalWriters
+            self.webhook = webhook
         }
     }
 
@@ -80,7 +84,7 @@ public final class Application: Sendable {
             settings: Settings(
                 readModel: readModel, adminToken: configuration.adminToken,
                 maximumBodyBytes: configuration.fastCGI.maximumBodyBytes,
-                externalWriters: configuration.data.externalWriters),
+                externalWriters: configuration.data.externalWriters, webhook: configuration.webhook),
             makeStore: Self.observed(configuration.store.makeFactory(fieldIndexes: BookingDesk.fieldIndexes)),
             documentReader: configuration.data.documentReader(problems: problems),
             logger: logger, afterLargeBuild: ProcessMemory.releaseFreed)
@@ -111,7 +115,14 @@ public final class Application: Sendable {
     private func makeDesk(on store: any DocumentStore) -> BookingDesk {
         BookingDesk(
             store: store, now: now, directory: readModel.serviceDirectory, claims: readModel.claimDirectory, reader: documentReader,
-            externalWriters: settings.externalWriters)
+            externalWriters: settings.externalWriters, recordsEvents: settings.webhook != nil)
+    }
+
+    /// Starts sending the outbox's events to the webhook receiver from this process (each worker
+    /// process does; leases keep an event to one sender). Nothing without a receiver.
+    public func startNotifications() {
+        guard let webhook = settings.webhook else { return }
+        WebhookDelivery(settings: webhook, makeStore: makeStore, logger: logger).start()
     }
 
     /// The rules' start-up checks on a store connection of their own.

@@ -1,6 +1,7 @@
 import FastCGI
 import Logging
 import MetricsExposition
+import Notifications
 import ReadModel
 import StoreConfiguration
 
@@ -46,6 +47,12 @@ public struct ServerConfiguration: Sendable {
                 "METRICS_ADDRESS", "host:port where Prometheus metrics are served (GET /metrics), or off; keep it private",
                 default: "127.0.0.1:9464"),
             Setting(
+                "WEBHOOK_URL", "an http(s) URL the business's receiver takes a signed POST at for each booking change", default: "none"),
+            Setting(
+                "WEBHOOK_SECRET", "the key of the messages' HMAC-SHA256 signature (X-Booking-Signature); at least 16 characters",
+                default: "none", requiredWhen: "with WEBHOOK_URL"),
+            Setting("WEBHOOK_INCLUDE_CONTACT", "1: the messages hold the customer's email, phone and notes too", default: "0"),
+            Setting(
                 "DRAIN_SECONDS",
                 "after SIGTERM, how long to go on serving while GET /readyz answers 503, so a load balancer stops sending first (0-300)",
                 default: "0"),
@@ -61,6 +68,8 @@ public struct ServerConfiguration: Sendable {
     /// Where metrics are served; nil: not at all.
     public var metricsAddress: MetricsAddress?
     public var data: DataSettings
+    /// Where booking changes are sent; nil: nowhere (and no events are written).
+    public var webhook: WebhookSettings?
 
     public init(environment: [String: String]) throws(ConfigurationError) {
         let listener = try Self.listener(environment)
@@ -98,6 +107,7 @@ public struct ServerConfiguration: Sendable {
             throw ConfigurationError(error.description)
         }
         fastCGI.drainSeconds = try Self.seconds(environment, "DRAIN_SECONDS", default: 0, in: 0...300)
+        webhook = try Self.webhook(environment)
         if let peers = environment["FCGI_WEB_SERVER_ADDRS"].flatMap({ $0.isEmpty ? nil : $0 }) {
             let addresses = peers.split(separator: ",").map { String($0.filter { $0 != " " }) }
             guard addresses.allSatisfy(FastCGIConfiguration.isIPAddress) else {
@@ -114,6 +124,19 @@ public struct ServerConfiguration: Sendable {
 
     /// Where to listen: FCGI_SOCKET or FCGI_ADDRESS (not both), else the socket systemd passed
     /// this process (LISTEN_FDS, on fd 3), else the one on fd 0.
+    private static func webhook(_ environment: [String: String]) throws(ConfigurationError) -> WebhookSettings? {
+        guard let url = environment["WEBHOOK_URL"].flatMap({ $0.isEmpty ? nil : $0 }) else { return nil }
+        guard url.hasPrefix("https://") || url.hasPrefix("http://"), url.count > 8, !url.contains(where: { $0.isWhitespace }) else {
+            throw ConfigurationError("WEBHOOK_URL must be an http:// or https:// URL, not \(url.prefix(64))")
+        }
+        guard let secret = environment["WEBHOOK_SECRET"], secret.count >= WebhookSettings.minimumSecretLength else {
+            throw ConfigurationError("WEBHOOK_SECRET must be set, of at least \(WebhookSettings.minimumSecretLength) characters, with WEBHOOK_URL")
+        }
+        let include = environment["WEBHOOK_INCLUDE_CONTACT"] ?? "0"
+        guard include == "0" || include == "1" else { throw ConfigurationError("WEBHOOK_INCLUDE_CONTACT must be 0 or 1") }
+        return WebhookSettings(url: url, secret: Array(secret.utf8), includeContact: include == "1")
+    }
+
     private static func listener(_ environment: [String: String]) throws(ConfigurationError) -> FastCGIConfiguration.Listener {
         let path = environment["FCGI_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
         let address = environment["FCGI_ADDRESS"].flatMap { $0.isEmpty ? nil : $0 }

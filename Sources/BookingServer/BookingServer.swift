@@ -49,6 +49,7 @@ enum BookingServer {
             if configuration.adminToken == nil { logger.warning("ADMIN_TOKEN is not set: POST /services refuses every caller") }
         }
 
+        if FastCGIServer.isWorkerProcess || configuration.fastCGI.processes == 1 { application.startNotifications() }
         let server = FastCGIServer(configuration: configuration.fastCGI, logger: logger, makeResponder: application.makeResponder)
         do {
             try server.run()

@@ -1,0 +1,105 @@
+"""Webhooks through the outbox: a local receiver (Python's standard library) gets each booking
+change once, signed, in order per booking; a refused booking sends nothing; a receiver that is
+down for a while gets everything once it is back."""
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from stack import BACKEND, ADMIN, assert_error, book, call, count_documents, create_service, future_slots, restart_app, wait_until
+
+SECRET = "webhook-secret-for-the-tests-0123"
+
+
+class Receiver:
+    """A webhook receiver on a free loopback port: keeps every message, answers 200, or 503
+    while `down`."""
+
+    def __init__(self):
+        self.messages, self.refused, self.down, self.lock = [], 0, False, threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with receiver.lock:
+                    if receiver.down:
+                        receiver.refused += 1
+                        self.send_response(503)
+                    else:
+                        receiver.messages.append((dict(self.headers), body))
+                        self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *arguments):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/booking"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def of(self, booking_id):
+        with self.lock:
+            return [(headers, json.loads(body), body) for headers, body in self.messages if json.loads(body)["booking"]["booking_id"] == booking_id]
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    receiver = Receiver()
+    restart_app("wait_for_health", WEBHOOK_URL=receiver.url, WEBHOOK_SECRET=SECRET)
+    try:
+        yield receiver
+    finally:
+        restart_app("wait_for_health")
+        receiver.server.shutdown()
+
+
+def test_each_change_is_sent_once_signed_and_in_order_and_a_refused_booking_sends_nothing(receiver):
+    service = create_service(future_slots(3, start_days=131))
+    sid, slots = service["service_id"], service["available_slots"]
+    made = book(sid, slots[0], user_name="Ann", headers={}).json()
+    assert_error(book(sid, slots[0], user_name="Bob"), 409, "slot_taken")
+    token = {"Authorization": f"Bearer {made['manage_token']}"}
+    assert call("POST", f"/bookings/{made['booking_id']}/reschedule", json={"slot": slots[1]}, headers=token).status_code == 200
+    assert call("DELETE", f"/bookings/{made['booking_id']}", headers=token).status_code == 200
+    assert wait_until(lambda: len(receiver.of(made["booking_id"])) >= 3, 15), receiver.of(made["booking_id"])
+    time.sleep(1.5)  # nothing more comes: no duplicate, nothing for the 409
+    got = receiver.of(made["booking_id"])
+    print(f"messages for the booking: {[message['type'] for _, message, _ in got]}")
+    assert [message["type"] for _, message, _ in got] == ["booking.created", "booking.rescheduled", "booking.cancelled"]
+    assert [message["booking"]["slot"] for _, message, _ in got] == [slots[0], slots[1], slots[1]]
+    assert [message["id"] for _, message, _ in got] == [f"{made['booking_id']}.{n:06d}" for n in range(3)]
+    for headers, message, body in got:
+        expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(headers["X-Booking-Signature"], expected)
+        assert headers["X-Booking-Event-Id"] == message["id"] and headers["Content-Type"] == "application/json"
+        assert "email" not in message["booking"] and "manage_token" not in body.decode()
+        assert message["created_at"].endswith("Z")
+    with receiver.lock:
+        assert not any(json.loads(body)["booking"]["user_name"] == "Bob" for _, body in receiver.messages), "the 409 sent nothing"
+    assert count_documents("booking_events", sid) == 0, "delivered events leave the outbox"
+    assert count_documents("booking_events_delivered", sid) == 3
+
+
+def test_a_receiver_down_for_a_while_gets_everything_once_it_is_back(receiver):
+    service = create_service(future_slots(4, start_days=133))
+    sid, slots = service["service_id"], service["available_slots"]
+    with receiver.lock:
+        receiver.down, refused_before = True, receiver.refused
+    made = [book(sid, slot, user_name=f"Client {n}").json() for n, slot in enumerate(slots)]
+    assert wait_until(lambda: receiver.refused - refused_before >= 4, 10), "each event tried while the receiver was down"
+    time.sleep(2)
+    with receiver.lock:
+        receiver.down = False
+        refused = receiver.refused - refused_before
+    assert wait_until(lambda: all(len(receiver.of(m["booking_id"])) == 1 for m in made), 30)
+    time.sleep(1.5)
+    print(f"receiver down about 3 s: {refused} refused attempts, then {sum(len(receiver.of(m['booking_id'])) for m in made)} delivered once each")
+    assert all(len(receiver.of(m["booking_id"])) == 1 for m in made)
+    assert count_documents("booking_events", sid) == 0
