@@ -9,24 +9,28 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import os
+import signal
+
 import pytest
 
-from stack import BACKEND, ADMIN, assert_error, book, call, count_documents, create_service, future_slots, restart_app, wait_until
+from stack import BACKEND, assert_error, book, call, count_documents, create_service, future_slots, restart_app, wait_until, worker_pids
 
 SECRET = "webhook-secret-for-the-tests-0123"
 
 
 class Receiver:
-    """A webhook receiver on a free loopback port: keeps every message, answers 200, or 503
-    while `down`."""
+    """A webhook receiver on a free loopback port: keeps every message, answers 200 (after
+    `delay` seconds), or 503 while `down`."""
 
     def __init__(self):
-        self.messages, self.refused, self.down, self.lock = [], 0, False, threading.Lock()
+        self.messages, self.refused, self.down, self.delay, self.lock = [], 0, False, 0.0, threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                time.sleep(receiver.delay)
                 with receiver.lock:
                     if receiver.down:
                         receiver.refused += 1
@@ -103,3 +107,27 @@ def test_a_receiver_down_for_a_while_gets_everything_once_it_is_back(receiver):
     print(f"receiver down about 3 s: {refused} refused attempts, then {sum(len(receiver.of(m['booking_id'])) for m in made)} delivered once each")
     assert all(len(receiver.of(m["booking_id"])) == 1 for m in made)
     assert count_documents("booking_events", sid) == 0
+
+
+def test_the_outbox_survives_a_kill_of_every_worker_mid_delivery(receiver):
+    # Each message takes the receiver 3 s: every worker is killed while one is being sent. That
+    # one was received and never marked delivered: it goes again, with the same id, once its
+    # lease (30 s) runs out. Nothing is lost, and the outbox empties.
+    service = create_service(future_slots(3, start_days=137))
+    sid, slots = service["service_id"], service["available_slots"]
+    with receiver.lock:
+        receiver.delay, before = 3.0, len(receiver.messages)
+    made = [book(sid, slot, user_name=f"Client {n}").json()["booking_id"] for n, slot in enumerate(slots)]
+    time.sleep(1.5)  # a worker's delivery thread is now waiting for the receiver
+    killed = worker_pids()
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    assert wait_until(lambda: len(worker_pids()) == 2 and not set(worker_pids()) & set(killed), 15)
+    with receiver.lock:
+        receiver.delay = 0.0
+    assert wait_until(lambda: count_documents("booking_events", sid) == 0, 60), "every event delivered after the lease ran out"
+    received = {booking_id: [message["id"] for _, message, _ in receiver.of(booking_id)] for booking_id in made}
+    print(f"workers killed mid-delivery: received per booking {[len(ids) for ids in received.values()]}, "
+          f"{len(receiver.messages) - before} messages in all, outbox empty")
+    assert all(ids and set(ids) == {f"{booking_id}.000000"} for booking_id, ids in received.items()), received
+    assert count_documents("booking_events_delivered", sid) == 3
