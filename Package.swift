@@ -97,7 +97,8 @@ let package = Package(
         .executableTarget(
             name: "bookingctl",
             dependencies: [
-                "Booking", "BookingFormats", "DocumentStore", "Idempotency", "JSON", "PostgresStore", "StoreConfiguration", "TimeZones",
+                "Booking", "BookingFormats", "DocumentStore", "Idempotency", "JSON", "Notifications", "PostgresStore", "StoreConfiguration",
+                "TimeZones",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -75,8 +75,9 @@ public final class OutboxDelivery {
             case .delivered:
                 if settle(leased, as: .delivered) { pass.delivered += 1 }
             case .failed(let reason):
-                let createdAt = Self.time(leased["created_at"]) ?? leased.createTime
-                if now().seconds - createdAt.seconds >= Self.retrySeconds {
+                // From the change, or from the operator's `bookingctl events retry`.
+                let since = Self.time(leased["retried_at"]) ?? Self.time(leased["created_at"]) ?? leased.createTime
+                if now().seconds - since.seconds >= Self.retrySeconds {
                     if settle(leased, as: .failed(reason)) { pass.failed += 1 }
                     logger.error("event given up after 24 hours of retries", metadata: ["event_id": "\(id)", "reason": "\(reason)"])
                 } else if settle(leased, as: .retry(reason)) {
@@ -140,6 +141,59 @@ public final class OutboxDelivery {
             writes = [.set(event.path, fields, .updateTime(event.updateTime))]
         }
         return (try? store.commit(writes)) != nil
+    }
+
+    // MARK: - The operator's view (bookingctl events)
+
+    /// The outbox's events (pending, being sent, failed) in id order, and those delivered too
+    /// when asked.
+    public static func events(in store: any DocumentStore, includingDelivered: Bool) throws(StoreError) -> [Document] {
+        var events = try all(collection, in: store)
+        if includingDelivered { events += try all(deliveredCollection, in: store) }
+        return events
+    }
+
+    private static func all(_ collection: String, in store: any DocumentStore) throws(StoreError) -> [Document] {
+        var documents: [Document] = []
+        var token: String? = nil
+        repeat {
+            let page = try store.list(collection: collection, pageSize: 500, pageToken: token)
+            documents += page.documents
+            token = page.nextPageToken
+        } while token != nil
+        return documents
+    }
+
+    /// Puts failed events (`ids`, or every failed one when nil) back to be sent at once, with
+    /// another 24 hours of retries from now; the ids of those put back. An id not in the outbox,
+    /// or not failed, is left as it is.
+    public static func retry(_ ids: [String]?, in store: any DocumentStore, now: Timestamp) throws(StoreError) -> [String] {
+        var retried: [String] = []
+        for event in try all(collection, in: store) where event["state"]?.stringValue == "failed" {
+            guard ids?.contains(event.path.id) ?? true else { continue }
+            var fields = event.fields
+            fields["state"] = .string("pending")
+            fields["attempts"] = .integer(0)
+            fields["next_attempt_at"] = .timestamp(now)
+            fields["retried_at"] = .timestamp(now)
+            fields["failed_at"] = nil
+            do {
+                try store.commit([.set(event.path, fields, .updateTime(event.updateTime))])
+                retried.append(event.path.id)
+            } catch .failedPrecondition, .notFound {
+                continue  // changed meanwhile
+            }
+        }
+        return retried
+    }
+
+    /// Deletes the delivered events delivered before `cutoff`; how many.
+    public static func pruneDelivered(before cutoff: Timestamp, in store: any DocumentStore) throws(StoreError) -> Int {
+        let old = try all(deliveredCollection, in: store).filter { (time($0["delivered_at"]) ?? $0.updateTime) < cutoff }
+        for chunk in stride(from: 0, to: old.count, by: 100) {
+            try store.commit(old[chunk..<min(chunk + 100, old.count)].map { .delete($0.path, .none) })
+        }
+        return old.count
     }
 
     private static func time(_ value: Value?) -> Timestamp? {

@@ -4,6 +4,7 @@ import BookingFormats
 import DocumentStore
 import Idempotency
 import JSON
+import Notifications
 import PostgresStore
 import StoreConfiguration
 
@@ -19,7 +20,7 @@ struct BookingCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bookingctl",
         abstract: "Operate the booking service's store.", version: "bookingctl \(Version.number)",
-        subcommands: [Migrate.self, Seed.self, Copy.self, Services.self, Bookings.self, Prune.self, Check.self])
+        subcommands: [Migrate.self, Seed.self, Copy.self, Services.self, Bookings.self, Events.self, Prune.self, Check.self])
 
     enum Backend: String, ExpressibleByArgument, CaseIterable {
         case postgres, firestore
@@ -117,14 +118,16 @@ struct BookingCtl: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "prune",
             abstract:
-                "Delete the slot claims and releases of slots that began more than --keep-hours ago (the bookings stay), and the idempotency keys that expired.",
+                "Delete the slot claims and releases of slots that began more than --keep-hours ago (the bookings stay), the idempotency keys that expired, and the webhook events delivered more than --keep-delivered-days ago.",
             aliases: ["prune-claims"])
         @Option(help: "The store to prune (default: as the server would choose).") var backend: Backend?
         @Option(help: "Hours since a slot began during which its claim is kept.") var keepHours = 24
+        @Option(help: "Days a delivered webhook event is kept (to look up what a receiver was sent).") var keepDeliveredDays = 7
         @OptionGroup var output: OutputOptions
 
         func validate() throws {
             guard keepHours >= 1 else { throw ValidationError("--keep-hours must be at least 1") }
+            guard keepDeliveredDays >= 0 else { throw ValidationError("--keep-delivered-days must be 0 or more") }
         }
 
         func run() throws {
@@ -137,10 +140,13 @@ struct BookingCtl: ParsableCommand {
                 progress.report("deleting \(collection)", count, of: total, done: count == total)
             }
             let keys = try IdempotencyKeys(store: store, now: Timestamp.now, pause: { _ in }).pruneExpired(before: now)
+            let deliveredBefore = Timestamp(seconds: now.seconds - Int64(keepDeliveredDays) * 86400)
+            let events = try OutboxDelivery.pruneDelivered(before: deliveredBefore, in: store)
             Output.record(
                 [
                     ("slot_claims_deleted", .integer(Int64(deleted))), ("slots_before", .string(cutoff.rfc3339)),
                     ("idempotency_keys_deleted", .integer(Int64(keys))), ("keys_expired_before", .string(now.rfc3339)),
+                    ("delivered_events_deleted", .integer(Int64(events))), ("delivered_before", .string(deliveredBefore.rfc3339)),
                 ], json: output.json)
         }
     }
@@ -210,6 +216,53 @@ struct BookingCtl: ParsableCommand {
 /// `bookingctl bookings`: what the API's `GET /bookings` and `DELETE /bookings/{id}` do for the
 /// admin, on the store directly. Changes made here reach the servers' cached listings within
 /// READ_CACHE_SECONDS, as another host's do.
+/// The outbox of webhook events: what is waiting, what failed, and putting failed ones back.
+struct Events: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the webhook events of the outbox, or send failed ones again.", subcommands: [List.self, Retry.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the events waiting, being sent or failed (with --delivered, the delivered ones kept too), in id order.")
+        @Option(help: "The store (default: as the server would choose).") var backend: BookingCtl.Backend?
+        @Flag(help: "Also the events delivered (kept until bookingctl prune).") var delivered = false
+        @OptionGroup var output: OutputOptions
+
+        func run() throws {
+            let (_, store) = try BookingCtl.store(backend)
+            let events = try OutboxDelivery.events(in: store, includingDelivered: delivered)
+            func text(_ value: Value?) -> String {
+                switch value {
+                case .string(let text)?: text
+                case .integer(let number)?: String(number)
+                case .timestamp(let time)?: time.rfc3339
+                default: ""
+                }
+            }
+            Output.table(
+                ["event_id", "type", "state", "attempts", "next_attempt_at", "last_error"],
+                events.map { event in
+                    [event.path.id] + ["type", "state", "attempts", "next_attempt_at", "last_error"].map { text(event[$0]) }
+                }, json: output.json)
+        }
+    }
+
+    struct Retry: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Send failed events again (the ids given, or every failed one), with another 24 hours of retries.")
+        @Option(help: "The store (default: as the server would choose).") var backend: BookingCtl.Backend?
+        @Argument(help: "Event ids; none: every failed event.") var ids: [String] = []
+        @OptionGroup var output: OutputOptions
+
+        func run() throws {
+            let (_, store) = try BookingCtl.store(backend)
+            let retried = try OutboxDelivery.retry(ids.isEmpty ? nil : ids, in: store, now: Timestamp.now())
+            for id in ids where !retried.contains(id) { Output.note("not a failed event of the outbox: \(id)") }
+            Output.table(["event_id"], retried.map { [$0] }, json: output.json)
+        }
+    }
+}
+
 struct Bookings: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List, export or cancel bookings.", subcommands: [List.self, Export.self, Cancel.self])

@@ -103,6 +103,27 @@ final class Seen: Sendable {
         #expect(sender.deliverDue() == OutboxDelivery.Pass(), "a failed event is not tried again by itself")
     }
 
+    @Test func theOperatorPutsAFailedEventBackAndPrunesOldDeliveredOnes() throws {
+        let made = try desk.book(BookingRequest(serviceID: "cut", slot: slots[0], userName: "Ann"))
+        let failing = delivery { _ in .failed("HTTP 500") }
+        failing.deliverDue()
+        clock.advance(by: 24 * 3600)
+        #expect(failing.deliverDue().failed == 1)
+        let store = database.makeStore()
+        #expect(try OutboxDelivery.events(in: store, includingDelivered: false).map { $0["state"] } == [.string("failed")])
+        #expect(try OutboxDelivery.retry(["no-such-event"], in: store, now: clock.now()).isEmpty)
+        #expect(try OutboxDelivery.retry(nil, in: store, now: clock.now()) == ["\(made.booking.id).000000"])
+        #expect(failing.deliverDue().retried == 1, "a day of retries again from now, not given up at once")
+        let working = delivery { _ in .delivered }
+        clock.advance(by: 2)
+        #expect(working.deliverDue().delivered == 1)
+        #expect(try OutboxDelivery.events(in: store, includingDelivered: true).map { $0["state"] } == [.string("delivered")])
+        #expect(try OutboxDelivery.pruneDelivered(before: clock.now(), in: store) == 0, "delivered just now")
+        clock.advance(by: 8 * 24 * 3600)
+        #expect(try OutboxDelivery.pruneDelivered(before: Timestamp(seconds: clock.now().seconds - 7 * 24 * 3600), in: store) == 1)
+        #expect(try OutboxDelivery.events(in: store, includingDelivered: true).isEmpty)
+    }
+
     @Test func concurrentSendersSendEachEventOnce() throws {
         for (index, name) in ["Ann", "Bob", "Cy"].enumerated() {
             _ = try desk.book(BookingRequest(serviceID: "cut", slot: slots[index], userName: name))

@@ -14,7 +14,7 @@ import signal
 
 import pytest
 
-from stack import BACKEND, assert_error, book, call, count_documents, create_service, future_slots, restart_app, wait_until, worker_pids
+from stack import BACKEND, assert_error, book, bookingctl, call, count_documents, create_service, future_slots, restart_app, wait_until, worker_pids
 
 SECRET = "webhook-secret-for-the-tests-0123"
 
@@ -98,6 +98,12 @@ def test_a_receiver_down_for_a_while_gets_everything_once_it_is_back(receiver):
         receiver.down, refused_before = True, receiver.refused
     made = [book(sid, slot, user_name=f"Client {n}").json() for n, slot in enumerate(slots)]
     assert wait_until(lambda: receiver.refused - refused_before >= 4, 10), "each event tried while the receiver was down"
+    listed = bookingctl("events", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    waiting = {row["event_id"]: row for row in json.loads(listed.stdout)}
+    for m in made:
+        row = waiting[f"{m['booking_id']}.000000"]
+        assert row["type"] == "booking.created" and row["last_error"] == "HTTP 503" and int(row["attempts"]) >= 1, row
     time.sleep(2)
     with receiver.lock:
         receiver.down = False
@@ -107,6 +113,10 @@ def test_a_receiver_down_for_a_while_gets_everything_once_it_is_back(receiver):
     print(f"receiver down about 3 s: {refused} refused attempts, then {sum(len(receiver.of(m['booking_id'])) for m in made)} delivered once each")
     assert all(len(receiver.of(m["booking_id"])) == 1 for m in made)
     assert count_documents("booking_events", sid) == 0
+    kept = {row["event_id"]: row for row in json.loads(bookingctl("events", "list", "--delivered", "--json").stdout)}
+    assert all(kept[f"{m['booking_id']}.000000"]["state"] == "delivered" for m in made)
+    retried = bookingctl("events", "retry", f"{made[0]['booking_id']}.000000")
+    assert retried.returncode == 0 and b"not a failed event of the outbox" in retried.stderr, "a delivered event is not sent again"
 
 
 def test_the_outbox_survives_a_kill_of_every_worker_mid_delivery(receiver):
