@@ -46,7 +46,7 @@ let package = Package(
         .target(
             name: "FirestoreStore",
             dependencies: [
-                "DocumentStore", "JSON", "HTTPClient", .product(name: "_CryptoExtras", package: "swift-crypto"),
+                "DocumentStore", "JSON", "HTTPClient", "TextEncodings", .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]),
         // A blocking HTTP client on libcurl (the Firestore gateway, webhooks).
         .target(name: "HTTPClient", dependencies: ["CCurl"]),
@@ -58,7 +58,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
             ]),
         .target(name: "StoreConfiguration", dependencies: ["Booking", "DocumentStore", "PostgresStore", "FirestoreStore", "TimeZones"]),
-        .target(name: "TextEncodings"),  // base64url and hex
+        .target(name: "TextEncodings"),  // base64url, hex and percent-encoding
         .target(name: "Booking", dependencies: ["DocumentStore", "TextEncodings", .product(name: "Crypto", package: "swift-crypto")]),
         // The system's zone database, for slots stored as local times (Foundation's TimeZone).
         .target(name: "TimeZones", dependencies: ["Booking", "DocumentStore"]),
@@ -77,7 +77,7 @@ let package = Package(
         .target(
             name: "BookingAPI",
             dependencies: [
-                "Booking", "BookingFormats", "DocumentStore", "FastCGI", "Idempotency", "JSON", "ReadModel",
+                "Booking", "BookingFormats", "DocumentStore", "FastCGI", "Idempotency", "JSON", "ReadModel", "TextEncodings",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]),
         // The composition root, for the server and the tests.

@@ -1,3 +1,5 @@
+import TextEncodings
+
 /// The API's endpoints, matched from a request path.
 public enum Route: Equatable, Sendable {
     case health
@@ -42,20 +44,7 @@ public enum Route: Equatable, Sendable {
 
     /// `id` as one path segment, percent-encoded (RFC 3986: every byte but letters, digits and
     /// `-._~`), for a `Location` header: ids may hold spaces and any other character but `/`.
-    public static func encodedSegment(_ id: String) -> String {
-        var encoded = ""
-        for byte in id.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                encoded.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                let hex = Array("0123456789ABCDEF".utf8)
-                encoded += "%" + String(decoding: [hex[Int(byte >> 4)], hex[Int(byte & 15)]], as: UTF8.self)
-            }
-        }
-        return encoded
-    }
+    public static func encodedSegment(_ id: String) -> String { PercentEncoding.encode(id) }
 
     /// The methods the endpoint answers; HEAD goes wherever GET does.
     public var allowedMethods: [String] {

@@ -21,14 +21,6 @@ enum Signals {
         return set
     }
 
-    /// Blocks until SIGTERM or SIGINT arrives and returns it.
-    static func waitForStop() -> Int32 {
-        var set = stopSet()
-        var received: Int32 = 0
-        while sigwait(&set, &received) != 0 {}
-        return received
-    }
-
     /// Blocks until SIGTERM or SIGINT arrives (returned) or `seconds` have passed (nil).
     @discardableResult
     static func waitForStop(atMost seconds: Double) -> Int32? {

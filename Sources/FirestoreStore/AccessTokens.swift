@@ -2,6 +2,7 @@ import DocumentStore
 import HTTPClient
 import JSON
 import Synchronization
+import TextEncodings
 import _CryptoExtras
 
 #if canImport(Glibc)
@@ -47,7 +48,7 @@ final class AccessTokens: Sendable {
             return Cached(token: "owner", expiresAt: .max)
         case .serviceAccount(let key):
             let assertion = try Self.signedJWT(for: key, now: now)
-            let form = "grant_type=\(percentEncoded("urn:ietf:params:oauth:grant-type:jwt-bearer"))&assertion=\(assertion)"
+            let form = "grant_type=\(PercentEncoding.encode("urn:ietf:params:oauth:grant-type:jwt-bearer"))&assertion=\(assertion)"
             (method, url, headers, body) = ("POST", key.tokenURI, ["Content-Type: application/x-www-form-urlencoded"], Array(form.utf8))
         case .metadataServer(let host):
             (method, url, headers, body) = (

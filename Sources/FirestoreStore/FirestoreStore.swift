@@ -1,6 +1,7 @@
 import DocumentStore
 import HTTPClient
 import JSON
+import TextEncodings
 
 #if canImport(Glibc)
     import Glibc
@@ -52,8 +53,8 @@ public final class FirestoreStore: TransactionalDocumentStore {
     public func list(collection: String, pageSize: Int, pageToken: String?) throws(StoreError) -> DocumentPage {
         guard pageSize > 0 else { throw .invalidArgument("page size must be positive") }
         try validateCollection(collection)
-        var url = "\(documentsURL)/\(percentEncoded(collection))?pageSize=\(pageSize)&orderBy=__name__"
-        if let pageToken { url += "&pageToken=\(percentEncoded(pageToken))" }
+        var url = "\(documentsURL)/\(PercentEncoding.encode(collection))?pageSize=\(pageSize)&orderBy=__name__"
+        if let pageToken { url += "&pageToken=\(PercentEncoding.encode(pageToken))" }
         let json = try call("GET", url)
         var documents: [Document] = []
         for encoded in json["documents"]?.arrayValue ?? [] {
@@ -250,7 +251,7 @@ public final class FirestoreStore: TransactionalDocumentStore {
 
         func get(_ path: DocumentPath) throws(StoreError) -> Document? {
             try store.validate(path)
-            let url = store.url(for: path) + "?transaction=" + percentEncoded(transaction)
+            let url = store.url(for: path) + "?transaction=" + PercentEncoding.encode(transaction)
             do {
                 return try store.document(from: store.call("GET", url), fallbackPath: path)
             } catch .notFound {
@@ -270,11 +271,11 @@ public final class FirestoreStore: TransactionalDocumentStore {
     // MARK: - Requests
 
     private var documentsURL: String {
-        "\(configuration.endpoint)/v1/projects/\(percentEncoded(configuration.projectID))/databases/\(percentEncoded(configuration.databaseID))/documents"
+        "\(configuration.endpoint)/v1/projects/\(PercentEncoding.encode(configuration.projectID))/databases/\(PercentEncoding.encode(configuration.databaseID))/documents"
     }
 
     private func url(for path: DocumentPath) -> String {
-        "\(documentsURL)/\(percentEncoded(path.collection))/\(percentEncoded(path.id))"
+        "\(documentsURL)/\(PercentEncoding.encode(path.collection))/\(PercentEncoding.encode(path.id))"
     }
 
     private func name(of path: DocumentPath) -> String {

@@ -127,21 +127,3 @@ public final class HTTPClient {
         var bytes: [UInt8] = []
     }
 }
-
-/// Percent-encodes `text` for one URL path segment or query value (RFC 3986 unreserved kept).
-public func percentEncoded(_ text: String) -> String {
-    var output = ""
-    for byte in text.utf8 {
-        switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-            output.unicodeScalars.append(Unicode.Scalar(byte))
-        default:
-            let hex = Array("0123456789ABCDEF".unicodeScalars)
-            output.unicodeScalars.append("%")
-            output.unicodeScalars.append(hex[Int(byte >> 4)])
-            output.unicodeScalars.append(hex[Int(byte & 0xF)])
-        }
-    }
-    return output
-}

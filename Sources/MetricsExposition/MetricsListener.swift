@@ -34,6 +34,8 @@ public struct MetricsAddress: Sendable, Equatable, CustomStringConvertible {
 /// connection.
 public final class MetricsListener: Sendable {
     private let socket: Int32
+    /// The resolved address `start` binds (a `sockaddr` of its family's length).
+    private let boundAddress: [UInt8]
     private let exposition: @Sendable () -> String
     public let address: MetricsAddress
     /// How long a taken address is tried again: the server this one replaces (`deploy/up` run
@@ -50,6 +52,7 @@ public final class MetricsListener: Sendable {
         defer { freeaddrinfo(resolved) }
         let descriptor = Glibc.socket(resolved.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw MetricsError("cannot listen for metrics on \(address): \(SystemError.last())") }
+        boundAddress = Array(UnsafeRawBufferPointer(start: resolved.pointee.ai_addr, count: Int(resolved.pointee.ai_addrlen)))
         var on: Int32 = 1
         setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
         socket = descriptor
@@ -80,10 +83,13 @@ public final class MetricsListener: Sendable {
     }
 
     private func listen(logger: Logger) -> Bool {
-        guard let resolved = try? Self.resolve(address) else { return false }
-        defer { freeaddrinfo(resolved) }
+        func bound() -> Bool {
+            boundAddress.withUnsafeBytes { bytes in
+                bind(socket, bytes.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(bytes.count)) == 0
+            }
+        }
         var waited = 0
-        while bind(socket, resolved.pointee.ai_addr, resolved.pointee.ai_addrlen) != 0 {
+        while !bound() {
             let error = SystemError.last()
             guard error.number == EADDRINUSE, waited < Self.takenAddressRetrySeconds * 5 else {
                 logger.error(
