@@ -46,15 +46,15 @@ let package = Package(
         .target(
             name: "FirestoreStore",
             dependencies: [
-                "DocumentStore", "JSON", "HTTPClient", "TextEncodings", .product(name: "_CryptoExtras", package: "swift-crypto"),
+                "DocumentStore", "JSON", "CurlClients", "TextEncodings", .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]),
-        // A blocking HTTP client on libcurl (the Firestore gateway, webhooks).
-        .target(name: "HTTPClient", dependencies: ["CCurl"]),
-        // Telling the world of booking changes: the outbox's delivery, signed webhooks.
+        // Blocking clients on libcurl: HTTP (the Firestore gateway, webhooks) and SMTP (email).
+        .target(name: "CurlClients", dependencies: ["CCurl"]),
+        // Telling the world of booking changes: the outbox's delivery, signed webhooks, email.
         .target(
             name: "Notifications",
             dependencies: [
-                "DocumentStore", "HTTPClient", "JSON", "PosixThread", "TextEncodings", .product(name: "Crypto", package: "swift-crypto"),
+                "Booking", "DocumentStore", "CurlClients", "JSON", "PosixThread", "TextEncodings", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
             ]),
         .target(name: "StoreConfiguration", dependencies: ["Booking", "DocumentStore", "PostgresStore", "FirestoreStore", "TimeZones"]),
@@ -138,14 +138,14 @@ let package = Package(
         .testTarget(
             name: "NotificationsTests",
             dependencies: [
-                "Notifications", "Booking", "DocumentStore", "DocumentStoreConformance", "TestSupport",
+                "Notifications", "Booking", "CurlClients", "DocumentStore", "DocumentStoreConformance", "TestSupport", "TextEncodings", "TimeZones",
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore", "DocumentStoreConformance", "CPostgres", "TestSupport"]),
         .testTarget(
             name: "FirestoreStoreTests",
             dependencies: [
-                "FirestoreStore", "DocumentStoreConformance", "HTTPClient", "JSON", "TestSupport",
+                "FirestoreStore", "DocumentStoreConformance", "CurlClients", "JSON", "TestSupport",
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]),
     ]

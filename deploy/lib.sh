@@ -249,6 +249,8 @@ start_app() {
     (
         export FCGI_SOCKET=$SOCKET FCGI_SOCKET_MODE=0660 WORKERS THREADS MAX_BODY_BYTES LARGE_BODY_DIR PUBLISH_DIR ADMIN_TOKEN=$token METRICS_ADDRESS
         export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}  # glibc: fewer per-thread arenas holding freed memory
+        # The booking page's address in emails' manage links: nginx's, unless given.
+        export PUBLIC_URL=${PUBLIC_URL:-https://$SERVER_NAME$([ "$HTTPS_PORT" = 443 ] || echo ":$HTTPS_PORT")}
         as_service_user true
         setsid "${exec_as_service_user[@]}" "$BIN_DIR/booking-server" >>"$LOG_DIR/booking-server.log" 2>&1 </dev/null &
         echo $! >"$APP_PID"

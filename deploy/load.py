@@ -5,11 +5,13 @@ nginx on loopback, server CPU from /proc, and one table at the end. Python's sta
 import argparse
 import gzip
 import http.client
+import http.server
 import json
 import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import ssl
@@ -187,7 +189,7 @@ def publish_ceiling(what, source="/services", name="services.json"):
 
 
 ROWS = []
-GROUPS = ["small", "history", "book", "contend", "change", "large", "schedule"]
+GROUPS = ["small", "history", "book", "contend", "change", "large", "schedule", "notify"]
 ROUNDS = 1  # --rounds: how many times each measurement runs
 
 
@@ -235,6 +237,8 @@ def main():
         large(seconds, (20, 50) if args.smoke else (200, 500))
     if "schedule" in groups:
         schedule(seconds, 20 if args.smoke else 200)
+    if "notify" in groups:
+        notify(seconds, 20 if args.smoke else 200)
     table()
 
 
@@ -410,6 +414,54 @@ def change(seconds, services):
                 assert odd >= min(changed["requests"], services * per_service) - 32, (odd, changed["requests"])
             print(f"# {action}: {changed['requests']:,} answers (all 200); the store holds {confirmed:,} confirmed bookings and "
                   f"{claims:,} claims ({odd:,} of them moved to odd slots)", flush=True)
+
+
+def notify(seconds, booking_services):
+    """POST /book with the webhook outbox on (each booking also writes its event, and a thread
+    of each worker process sends them to a local receiver meanwhile), its ratio against the same
+    bookings with it off, measured just before; then how long the receiver took to get them all."""
+    received = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(1)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *arguments):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {"LOAD_SERVICES": str(booking_services), "LOAD_SLOTS": "500", "LOAD_PREFIX": "book",
+           "LOAD_FIRST_SLOT": str(FIRST_SLOT), "LOAD_THREADS": "2"}
+    try:
+        for _ in range(ROUNDS):
+            off = None
+            for on in (False, True):
+                if on:
+                    os.environ.update(WEBHOOK_URL=f"http://127.0.0.1:{server.server_address[1]}/hooks", WEBHOOK_SECRET="load-webhook-secret-0123")
+                reset_store()
+                seed("book", booking_services, 500)
+                received.clear()
+                booked = wrk("/book", 32, seconds, "book.lua", env)
+                assert set(booked["statuses"]) == {"201"}, booked["statuses"]
+                row(f"POST /book webhooks {'on' if on else 'off'} c32", booked, off["rate"] if on else None, unit="book/s")
+                if on:
+                    events = int(sql("SELECT count(*) FROM documents WHERE collection LIKE 'booking_events%'"))
+                    started, during = time.time(), len(received)
+                    while int(sql("SELECT count(*) FROM documents WHERE collection = 'booking_events'")) and time.time() - started < 120:
+                        time.sleep(0.5)
+                    print(f"# webhooks: {events:,} events for {booked['statuses'].get('201', 0):,} bookings; {during:,} received during the "
+                          f"run, the rest within {time.time() - started:.1f} s after it ({len(received):,} in all)", flush=True)
+                    assert len(received) >= events, (len(received), events)
+                off = booked
+    finally:
+        for name in ("WEBHOOK_URL", "WEBHOOK_SECRET"):
+            os.environ.pop(name, None)
+        server.shutdown()
+        restart_app()
 
 
 def large(seconds, size):

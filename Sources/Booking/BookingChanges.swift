@@ -39,7 +39,9 @@ extension BookingDesk {
             fields[BookingEvents.sequenceField] = .integer(sequence)
             let writes =
                 [Write.set(stored.document.path, fields, .updateTime(stored.document.updateTime))]
-                + event(.cancelled, of: cancelled, slotSpelling: fields["slot"]?.stringValue ?? "\(booking.slot)", sequence: sequence, at: time)
+                + events(
+                    .cancelled, of: cancelled, slotSpelling: fields["slot"]?.stringValue ?? "\(booking.slot)", sequence: sequence, at: time,
+                    manageToken: nil)
             return .commit(writes + (try releasing(stored, carefully: careful, at: time)), cancelled, claimsSeatOf: nil)
         }
     }
@@ -74,7 +76,10 @@ extension BookingDesk {
                 [
                     Self.claim(Collections.claimPath(serviceID: booking.serviceID, slot: slot, seat: seat), of: moved),
                     .set(stored.document.path, fields, .updateTime(stored.document.updateTime)),
-                ] + event(.rescheduled, of: moved, slotSpelling: service.spelling(of: slot), sequence: sequence, at: time)
+                ]
+                + events(
+                    .rescheduled, of: moved, slotSpelling: service.spelling(of: slot), sequence: sequence, at: time,
+                    manageToken: authority.manageToken)
             return .commit(writes + (try releasing(stored, carefully: careful, at: time)), moved, claimsSeatOf: seats)
         }
     }

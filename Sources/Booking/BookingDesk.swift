@@ -12,9 +12,9 @@ public final class BookingDesk {
     let reader: DocumentReader
     /// Set when other applications write bookings without slot claims (`EXTERNAL_WRITERS`).
     let externalWriters: (any TransactionalDocumentStore)?
-    /// Whether each change of a booking writes its event to the outbox (`BookingEvents`): when
-    /// someone is to be told (webhooks, email), else the writes would pile up unread.
-    let recordsEvents: Bool
+    /// The outboxes each change of a booking writes its events to (`BookingEvents`): those of
+    /// the channels configured (webhooks, email), else the writes would pile up unread.
+    let outboxes: Set<BookingOutbox>
 
     /// - Parameters:
     ///   - now: the clock, for booking times and for refusing slots that have begun.
@@ -25,13 +25,13 @@ public final class BookingDesk {
     ///     claims, as the original application did. Then a booking checks the bookings of its
     ///     slot and commits in one read-write transaction, and listings read every booking.
     ///     Only stores with serializable transactions (Firestore) support it.
-    ///   - recordsEvents: whether changes of bookings write their events to the outbox.
+    ///   - outboxes: the outboxes changes of bookings write their events to.
     public init(
         store: any DocumentStore, now: @escaping () -> Timestamp, directory: any ServiceDirectory = StoreServiceDirectory(),
         claims: any ClaimDirectory = StoreClaimDirectory(), reader: DocumentReader = DocumentReader(), externalWriters: Bool = false,
-        recordsEvents: Bool = false
+        outboxes: Set<BookingOutbox> = []
     ) {
-        self.recordsEvents = recordsEvents
+        self.outboxes = outboxes
         self.store = store
         self.now = now
         self.directory = directory
@@ -135,7 +135,8 @@ public final class BookingDesk {
                     .create(
                         DocumentPath(Collections.bookings, booking.id),
                         booking.fields(slotSpelling: service.spelling(of: slot), manageTokenHash: ManageToken.hash(token))),
-                ] + event(.created, of: booking, slotSpelling: service.spelling(of: slot), sequence: 0, at: time) + (record?.writes(made) ?? [])
+                ] + events(.created, of: booking, slotSpelling: service.spelling(of: slot), sequence: 0, at: time, manageToken: token)
+                + (record?.writes(made) ?? [])
             let bookedElsewhere: Bool
             do {
                 bookedElsewhere = try commit(writes, unlessAnotherApplicationBooked: slot, of: serviceID, seats: seats)
@@ -156,9 +157,17 @@ public final class BookingDesk {
         }
     }
 
-    /// The outbox's write for an event of `booking` (none when events are not recorded).
-    func event(_ type: BookingEventType, of booking: Booking, slotSpelling: String, sequence: Int64, at time: Timestamp) -> [Write] {
-        recordsEvents ? [BookingEvents.write(type, of: booking, slotSpelling: slotSpelling, sequence: sequence, at: time)] : []
+    /// The outboxes' writes for an event of `booking` (none when no outbox is configured).
+    func events(_ type: BookingEventType, of booking: Booking, slotSpelling: String, sequence: Int64, at time: Timestamp, manageToken: String?)
+        -> [Write]
+    {
+        BookingEvents.writes(type, of: booking, slotSpelling: slotSpelling, sequence: sequence, at: time, to: outboxes, manageToken: manageToken)
+    }
+
+    /// Whether the customer of `booking` will get an email of its changes: the email outbox is
+    /// configured and the booking has an address. (What the booking page tells the customer.)
+    public func emailsCustomer(of booking: Booking) -> Bool {
+        outboxes.contains(.emails) && booking.contact.email != nil
     }
 
     /// The lowest seat to try of a slot with `seats` seats whose `taken` seats have claims; nil

@@ -8,20 +8,46 @@ public enum BookingEventType: String, Sendable, CaseIterable {
     case rescheduled = "booking.rescheduled"
 }
 
-/// The outbox: each change of a booking writes its event document in the commit that makes the
-/// change, so that an event exists if and only if its change happened (a booking refused with
-/// 409 leaves none, a commit retried leaves one). Delivery reads the outbox later, apart from
-/// the answer to the change.
+/// Who hears of booking changes, each through an outbox collection of its own, so that each
+/// is delivered, retried and given up on its own: a receiver that is down holds back no email.
+public enum BookingOutbox: String, Sendable, CaseIterable {
+    /// The business's webhook receiver: every change of every booking.
+    case webhooks = "booking_events"
+    /// The customer's email: the changes of bookings made with an email address.
+    case emails = "booking_emails"
+
+    /// The outbox's collection of pending, in-flight and failed events.
+    public var collection: String { rawValue }
+    /// Where its events go once delivered (kept for `bookingctl events list --delivered` and
+    /// pruned by `bookingctl prune`).
+    public var deliveredCollection: String { rawValue + "_delivered" }
+    /// Its name in logs, metrics and `bookingctl`.
+    public var channel: String {
+        switch self {
+        case .webhooks: "webhook"
+        case .emails: "email"
+        }
+    }
+}
+
+/// The outbox: each change of a booking writes its events in the commit that makes the change,
+/// so that an event exists if and only if its change happened (a booking refused with 409
+/// leaves none, a commit retried leaves one). Delivery reads the outboxes later, apart from the
+/// answer to the change.
 ///
-/// `booking_events/{booking_id}.{sequence}`: a booking's creation is event 0, and each change
-/// one more than the `event_sequence` its document keeps (set by the change; a document without
+/// `{outbox}/{booking_id}.{sequence}`: a booking's creation is event 0, and each change one
+/// more than the `event_sequence` its document keeps (set by the change; a document without
 /// one, new or another application's, counts as 0), zero-padded to six digits so that a
 /// booking's events sort in the order they happened. The number doubles as the `SEQUENCE` of
-/// the customer's calendar invitation, which starts at 0. The event holds the booking as the change left it, contact
-/// details included (an email needs them; webhooks leave them out unless told otherwise).
+/// the customer's calendar invitation, which starts at 0. The event holds the booking as the
+/// change left it, contact details included (an email needs them; webhooks leave them out
+/// unless told otherwise). An email's event also holds the manage token the customer's link
+/// needs, when the change knows it (the booking's creation, a change made with the token):
+/// delivery drops it from the copy it keeps.
 enum BookingEvents {
-    static let collection = "booking_events"
     static let sequenceField = "event_sequence"
+    /// The email event's field holding the manage token for the customer's link.
+    static let manageTokenField = "manage_token"
 
     /// The number of a booking document's latest event; 0 when it has none.
     static func sequence(of fields: [String: Value]) -> Int64 {
@@ -29,17 +55,20 @@ enum BookingEvents {
         return 0
     }
 
-    static func path(bookingID: String, sequence: Int64) -> DocumentPath {
+    static func path(in outbox: BookingOutbox, bookingID: String, sequence: Int64) -> DocumentPath {
         let digits = String(sequence)
-        return DocumentPath(collection, "\(bookingID).\(String(repeating: "0", count: max(0, 6 - digits.count)))\(digits)")
+        return DocumentPath(outbox.collection, "\(bookingID).\(String(repeating: "0", count: max(0, 6 - digits.count)))\(digits)")
     }
 
-    /// The event's document, created under a must-not-exist precondition: the commit that
-    /// makes the change makes it once.
-    static func write(_ type: BookingEventType, of booking: Booking, slotSpelling: String, sequence: Int64, at time: Timestamp) -> Write {
-        .create(
-            path(bookingID: booking.id, sequence: sequence),
-            [
+    /// The events' documents for `outboxes` (an email only for a booking with an address), each
+    /// created under a must-not-exist precondition: the commit that makes the change makes it once.
+    static func writes(
+        _ type: BookingEventType, of booking: Booking, slotSpelling: String, sequence: Int64, at time: Timestamp,
+        to outboxes: Set<BookingOutbox>, manageToken: String?
+    ) -> [Write] {
+        BookingOutbox.allCases.compactMap { outbox in
+            guard outboxes.contains(outbox), outbox != .emails || booking.contact.email != nil else { return nil }
+            var fields: [String: Value] = [
                 "type": .string(type.rawValue),
                 "booking_id": .string(booking.id),
                 "service_id": .string(booking.serviceID),
@@ -49,6 +78,23 @@ enum BookingEvents {
                 "state": .string("pending"),
                 "attempts": .integer(0),
                 "next_attempt_at": .timestamp(time),
-            ])
+            ]
+            if outbox == .emails, let manageToken { fields[manageTokenField] = .string(manageToken) }
+            return .create(path(in: outbox, bookingID: booking.id, sequence: sequence), fields)
+        }
+    }
+}
+
+extension DocumentReader {
+    /// The booking an outbox event holds, as its change left it; nil when it holds none.
+    public func booking(ofEvent event: Document) -> Booking? {
+        guard case .map(let fields)? = event["booking"], let id = event["booking_id"]?.stringValue else { return nil }
+        return booking(
+            from: Document(path: DocumentPath(Collections.bookings, id), fields: fields, createTime: event.createTime, updateTime: event.updateTime))
+    }
+
+    /// A service as the store holds it now; nil when it is gone or cannot be read.
+    public func service(id: String, in store: any DocumentStore) throws(StoreError) -> Service? {
+        try store.get(DocumentPath(Collections.services, id)).flatMap(service(from:))
     }
 }

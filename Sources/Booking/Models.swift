@@ -105,8 +105,9 @@ public struct ServiceSettings: Equatable, Sendable {
 
     public init() {}
 
-    /// The minutes a generated slot needs before its range closes: the duration, else the step.
-    var slotLength: Int { durationMinutes ?? schedule?.slotMinutes ?? WeeklySchedule.defaultSlotMinutes }
+    /// How long a slot lasts, in minutes: the duration, else the schedule's step (also the
+    /// minutes a generated slot needs before its range closes, and a calendar event's length).
+    public var slotLength: Int { durationMinutes ?? schedule?.slotMinutes ?? WeeklySchedule.defaultSlotMinutes }
 }
 
 /// The offered slots of one day's horizon, generated on the first request of the day and kept.
@@ -261,6 +262,12 @@ public struct NewBooking: Equatable, Sendable {
 public enum BookingAuthority: Sendable {
     case admin
     case manageToken(String)
+
+    /// The customer's token, when the customer acts.
+    public var manageToken: String? {
+        if case .manageToken(let token) = self { return token }
+        return nil
+    }
 }
 
 /// A service to create, as received (not yet validated). A nil id asks for a generated one.

@@ -130,7 +130,9 @@ public final class BookingResponder: Responder {
                 try booking { () throws(BookingError) in try desk.book(bookingRequest, recording: record) }
             } respond: { made in
                 Self.json(
-                    201, BookingJSON.booking(made.booking, contact: true, manageToken: made.manageToken),
+                    201,
+                    BookingJSON.booking(
+                        made.booking, contact: true, manageToken: made.manageToken, emailQueued: self.desk.emailsCustomer(of: made.booking)),
                     headers: [("Location", "/bookings/" + Route.encodedSegment(made.booking.id))])
             } changed: { made in
                 reads.recordChange(.availability)

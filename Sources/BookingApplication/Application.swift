@@ -25,18 +25,27 @@ public final class Application: Sendable {
         public var maximumBodyBytes: Int
         /// Whether another application books in the same store without slot claims.
         public var externalWriters: Bool
-        /// Where booking changes are sent; with it, each change writes its event to the outbox.
+        /// Where booking changes are sent; with it, each change writes its event to the webhook outbox.
         public var webhook: WebhookSettings?
+        /// How customers are emailed; with it, each change of a booking with an address writes
+        /// its event to the email outbox.
+        public var email: EmailSettings?
 
         public init(
             readModel: ReadModel.Settings = ReadModel.Settings(), adminToken: String? = nil, maximumBodyBytes: Int = 65536,
-            externalWriters: Bool = false, webhook: WebhookSettings? = nil
+            externalWriters: Bool = false, webhook: WebhookSettings? = nil, email: EmailSettings? = nil
         ) {
             self.readModel = readModel
             self.adminToken = adminToken
             self.maximumBodyBytes = maximumBodyBytes
             self.externalWriters = externalWriters
             self.webhook = webhook
+            self.email = email
+        }
+
+        /// The outboxes booking changes write to: those of the channels configured.
+        var outboxes: Set<BookingOutbox> {
+            Set([webhook == nil ? nil : BookingOutbox.webhooks, email == nil ? nil : .emails].compactMap { $0 })
         }
     }
 
@@ -84,7 +93,7 @@ public final class Application: Sendable {
             settings: Settings(
                 readModel: readModel, adminToken: configuration.adminToken,
                 maximumBodyBytes: configuration.fastCGI.maximumBodyBytes,
-                externalWriters: configuration.data.externalWriters, webhook: configuration.webhook),
+                externalWriters: configuration.data.externalWriters, webhook: configuration.webhook, email: configuration.email),
             makeStore: Self.observed(configuration.store.makeFactory(fieldIndexes: BookingDesk.fieldIndexes)),
             documentReader: configuration.data.documentReader(problems: problems),
             logger: logger, afterLargeBuild: ProcessMemory.releaseFreed)
@@ -115,14 +124,17 @@ public final class Application: Sendable {
     private func makeDesk(on store: any DocumentStore) -> BookingDesk {
         BookingDesk(
             store: store, now: now, directory: readModel.serviceDirectory, claims: readModel.claimDirectory, reader: documentReader,
-            externalWriters: settings.externalWriters, recordsEvents: settings.webhook != nil)
+            externalWriters: settings.externalWriters, outboxes: settings.outboxes)
     }
 
-    /// Starts sending the outbox's events to the webhook receiver from this process (each worker
-    /// process does; leases keep an event to one sender). Nothing without a receiver.
+    /// Starts sending the outboxes' events (to the webhook receiver, to customers' email) from
+    /// this process (each worker process does; leases keep an event to one sender). Nothing for
+    /// a channel not configured.
     public func startNotifications() {
-        guard let webhook = settings.webhook else { return }
-        WebhookDelivery(settings: webhook, makeStore: makeStore, logger: logger).start()
+        if let webhook = settings.webhook { WebhookDelivery(settings: webhook, makeStore: makeStore, logger: logger).start() }
+        if let email = settings.email {
+            EmailDelivery(settings: email, makeStore: makeStore, reader: documentReader, logger: logger).start()
+        }
     }
 
     /// The rules' start-up checks on a store connection of their own.

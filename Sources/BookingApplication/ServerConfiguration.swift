@@ -53,6 +53,17 @@ public struct ServerConfiguration: Sendable {
                 default: "none", requiredWhen: "with WEBHOOK_URL"),
             Setting("WEBHOOK_INCLUDE_CONTACT", "1: the messages hold the customer's email, phone and notes too", default: "0"),
             Setting(
+                "SMTP_URL",
+                "the mail server customers' emails go through: smtp://[user:password@]host[:port] (STARTTLS; required with a password) or smtps://...",
+                default: "none: no emails"),
+            Setting(
+                "MAIL_FROM", "the emails' sender: bookings@example.com or Example Bookings <bookings@example.com>", default: "none",
+                requiredWhen: "with SMTP_URL"),
+            Setting(
+                "PUBLIC_URL", "where customers reach the booking page, for the manage link in emails: https://host[:port]", default: "none",
+                requiredWhen: "with SMTP_URL"),
+            Setting("SMTP_CA_FILE", "certificates to trust for the mail server's TLS instead of the system's", default: "the system's"),
+            Setting(
                 "DRAIN_SECONDS",
                 "after SIGTERM, how long to go on serving while GET /readyz answers 503, so a load balancer stops sending first (0-300)",
                 default: "0"),
@@ -68,8 +79,10 @@ public struct ServerConfiguration: Sendable {
     /// Where metrics are served; nil: not at all.
     public var metricsAddress: MetricsAddress?
     public var data: DataSettings
-    /// Where booking changes are sent; nil: nowhere (and no events are written).
+    /// Where booking changes are sent; nil: nowhere (and no webhook events are written).
     public var webhook: WebhookSettings?
+    /// How customers are emailed; nil: not at all (and no email events are written).
+    public var email: EmailSettings?
 
     public init(environment: [String: String]) throws(ConfigurationError) {
         let listener = try Self.listener(environment)
@@ -108,6 +121,7 @@ public struct ServerConfiguration: Sendable {
         }
         fastCGI.drainSeconds = try Self.seconds(environment, "DRAIN_SECONDS", default: 0, in: 0...300)
         webhook = try Self.webhook(environment)
+        email = try Self.email(environment)
         if let peers = environment["FCGI_WEB_SERVER_ADDRS"].flatMap({ $0.isEmpty ? nil : $0 }) {
             let addresses = peers.split(separator: ",").map { String($0.filter { $0 != " " }) }
             guard addresses.allSatisfy(FastCGIConfiguration.isIPAddress) else {
@@ -122,8 +136,7 @@ public struct ServerConfiguration: Sendable {
         }
     }
 
-    /// Where to listen: FCGI_SOCKET or FCGI_ADDRESS (not both), else the socket systemd passed
-    /// this process (LISTEN_FDS, on fd 3), else the one on fd 0.
+    /// The webhook receiver and its secret, when WEBHOOK_URL is set.
     private static func webhook(_ environment: [String: String]) throws(ConfigurationError) -> WebhookSettings? {
         guard let url = environment["WEBHOOK_URL"].flatMap({ $0.isEmpty ? nil : $0 }) else { return nil }
         guard url.hasPrefix("https://") || url.hasPrefix("http://"), url.count > 8, !url.contains(where: { $0.isWhitespace }) else {
@@ -137,6 +150,26 @@ public struct ServerConfiguration: Sendable {
         return WebhookSettings(url: url, secret: Array(secret.utf8), includeContact: include == "1")
     }
 
+    /// The mail server, sender and page address, when SMTP_URL is set.
+    private static func email(_ environment: [String: String]) throws(ConfigurationError) -> EmailSettings? {
+        guard let url = environment["SMTP_URL"].flatMap({ $0.isEmpty ? nil : $0 }) else { return nil }
+        guard url.hasPrefix("smtp://") || url.hasPrefix("smtps://"), url.count > 9, !url.contains(where: { $0.isWhitespace }) else {
+            throw ConfigurationError("SMTP_URL must be an smtp:// or smtps:// URL, not \(url.prefix(9))...")
+        }
+        let from = environment["MAIL_FROM"] ?? ""
+        let publicURL = environment["PUBLIC_URL"] ?? ""
+        let caFile = environment["SMTP_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        if let caFile, access(caFile, R_OK) != 0 { throw ConfigurationError("SMTP_CA_FILE cannot be read: \(caFile.prefix(200))") }
+        guard let settings = EmailSettings(smtpURL: url, from: from, publicURL: publicURL, caFile: caFile) else {
+            throw ConfigurationError(
+                "with SMTP_URL, MAIL_FROM must be an address (bookings@example.com or Name <bookings@example.com>), not \"\(from.prefix(64))\", "
+                    + "and PUBLIC_URL the booking page's http(s):// address, not \"\(publicURL.prefix(64))\"")
+        }
+        return settings
+    }
+
+    /// Where to listen: FCGI_SOCKET or FCGI_ADDRESS (not both), else the socket systemd passed
+    /// this process (LISTEN_FDS, on fd 3), else the one on fd 0.
     private static func listener(_ environment: [String: String]) throws(ConfigurationError) -> FastCGIConfiguration.Listener {
         let path = environment["FCGI_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
         let address = environment["FCGI_ADDRESS"].flatMap { $0.isEmpty ? nil : $0 }

@@ -7,15 +7,16 @@ import JSON
 public enum BookingJSON {
     /// Written straight to bytes too (one per booking), keys in the serializer's sorted order.
     /// The contact details only when `contact` (the admin and the manage token's holder see
-    /// them); the manage token only in the answer to the booking that made it.
-    public static func booking(_ booking: Booking, contact: Bool = false, manageToken: String? = nil) -> [UInt8] {
+    /// them); the manage token, and whether a confirmation email was queued, only in the answer
+    /// to the booking that made it.
+    public static func booking(_ booking: Booking, contact: Bool = false, manageToken: String? = nil, emailQueued: Bool? = nil) -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(220 + booking.serviceID.utf8.count + booking.userName.utf8.count + (contact ? 64 : 0))
-        write(booking, contact: contact, manageToken: manageToken, to: &output)
+        write(booking, contact: contact, manageToken: manageToken, emailQueued: emailQueued, to: &output)
         return output
     }
 
-    private static func write(_ booking: Booking, contact: Bool, manageToken: String?, to output: inout [UInt8]) {
+    private static func write(_ booking: Booking, contact: Bool, manageToken: String?, emailQueued: Bool? = nil, to output: inout [UInt8]) {
         var dates = RFC3339Dates()
         func optional(_ key: String, _ value: String?) {
             guard let value else { return }
@@ -29,6 +30,7 @@ public enum BookingJSON {
             cancelledAt.appendRFC3339(to: &output, dates: &dates)
             output.append(UInt8(ascii: "\""))
         }
+        if let emailQueued { output.append(contentsOf: ",\"confirmation_email_queued\":\(emailQueued)".utf8) }
         if contact { optional("email", booking.contact.email) }
         optional("manage_token", manageToken)
         if contact {

@@ -17,3 +17,6 @@ static inline CURLcode booking_curl_set_write_function(CURL *handle, size_t (*ca
 static inline CURLcode booking_curl_response_code(CURL *handle, long *code) {
     return curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, code);
 }
+static inline CURLcode booking_curl_set_read_function(CURL *handle, size_t (*callback)(char *, size_t, size_t, void *)) {
+    return curl_easy_setopt(handle, CURLOPT_READFUNCTION, callback);
+}

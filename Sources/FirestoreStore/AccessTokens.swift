@@ -1,5 +1,5 @@
+import CurlClients
 import DocumentStore
-import HTTPClient
 import JSON
 import Synchronization
 import TextEncodings

@@ -1,5 +1,5 @@
+import CurlClients
 import DocumentStore
-import HTTPClient
 import JSON
 
 /// Google's error body, `{"error": {"code", "message", "status"}}`, turned into a `StoreError`

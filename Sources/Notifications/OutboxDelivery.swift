@@ -1,32 +1,35 @@
+import Booking
 import CoreMetrics
 import DocumentStore
 import Logging
 
-/// Delivers the outbox's events (`booking_events`), at least once, in order per booking, one
-/// sender at a time per event across every process and host.
+/// Delivers one outbox's events (`booking_events` to the webhook receiver, `booking_emails` to
+/// customers), at least once, in order per booking, one sender at a time per event across every
+/// process and host.
 ///
 /// Each pass lists the outbox's ids (sorted, so each booking's events come in the order they
 /// happened) and takes, per booking, its first event not given up: a later one waits until the
 /// earlier is delivered or given up. An event due (its `next_attempt_at` passed) is leased first, by a
 /// commit under its update time (`state: delivering`, `lease_expires_at`, one more `attempts`):
 /// of several workers that find it, one wins, and one whose sender died leaves a lease that runs
-/// out. A 2xx from the receiver is delivery: the event moves to `booking_events_delivered` (its
-/// deletion and the copy in one commit, under the lease's update time). Anything else is retried
+/// out. A 2xx from the receiver (a mail server's acceptance) is delivery: the event moves to the
+/// outbox's delivered collection (its deletion and the copy in one commit, under the lease's
+/// update time), without the manage token an email's event held. Anything else is retried
 /// with exponential backoff and jitter (1 s doubling to 10 minutes) until 24 hours after the
 /// change, then the event is marked `failed`, logged and counted, and stays for `bookingctl`.
 /// Sending never holds a request: it runs on a thread of its own.
 public final class OutboxDelivery {
-    public static let collection = "booking_events"
-    public static let deliveredCollection = "booking_events_delivered"
     /// How long a lease holds an event for its sender.
     public static let leaseSeconds: Int64 = 30
     /// How long after its change an event is retried before it is given up.
     public static let retrySeconds: Int64 = 24 * 3600
 
-    /// What a send came to: delivered (a 2xx), or not, with the reason.
+    /// What a send came to: delivered (a 2xx, a mail server's acceptance); not, with the
+    /// reason (tried again later); or refused for good (a mail server's 5xx: given up at once).
     public enum SendResult: Sendable, Equatable {
         case delivered
         case failed(String)
+        case refused(String)
     }
 
     /// What one pass did.
@@ -38,20 +41,26 @@ public final class OutboxDelivery {
         public init() {}
     }
 
+    private let outbox: BookingOutbox
     private let store: any DocumentStore
     private let send: (Document) -> SendResult
     private let now: () -> Timestamp
     private let jitter: () -> Double
     private let logger: Logger
-    private let outcomes = ["delivered", "retried", "failed"].map { Counter(label: "booking_event_deliveries_total", dimensions: [("outcome", $0)]) }
+    private let outcomes: [Counter]
 
     /// - Parameters:
+    ///   - outbox: the outbox whose events this delivers.
     ///   - send: sends one event document to its receiver.
     ///   - jitter: a factor in 0.5..<1.5 for each backoff (random; fixed in tests).
     public init(
-        store: any DocumentStore, send: @escaping (Document) -> SendResult, now: @escaping () -> Timestamp,
+        outbox: BookingOutbox, store: any DocumentStore, send: @escaping (Document) -> SendResult, now: @escaping () -> Timestamp,
         jitter: @escaping () -> Double = { Double.random(in: 0.5..<1.5) }, logger: Logger
     ) {
+        self.outbox = outbox
+        outcomes = ["delivered", "retried", "failed"].map {
+            Counter(label: "booking_event_deliveries_total", dimensions: [("channel", outbox.channel), ("outcome", $0)])
+        }
         self.store = store
         self.send = send
         self.now = now
@@ -63,23 +72,28 @@ public final class OutboxDelivery {
     @discardableResult
     public func deliverDue() -> Pass {
         var pass = Pass()
-        guard let ids = try? store.ids(collection: Self.collection, in: nil) else { return pass }
+        guard let ids = try? store.ids(collection: outbox.collection, in: nil) else { return pass }
         var seen = Set<String>()
         for id in ids {
             let booking = String(id[..<(id.lastIndex(of: ".") ?? id.endIndex)])
-            guard !seen.contains(booking), let event = try? store.get(DocumentPath(Self.collection, id)) else { continue }
+            guard !seen.contains(booking), let event = try? store.get(DocumentPath(outbox.collection, id)) else { continue }
             guard event["state"]?.stringValue != "failed" else { continue }  // given up: the booking's next may go
             seen.insert(booking)  // its later events wait for this one
             guard let leased = lease(event) else { continue }
             switch send(leased) {
             case .delivered:
                 if settle(leased, as: .delivered) { pass.delivered += 1 }
+            case .refused(let reason):
+                if settle(leased, as: .failed(reason)) { pass.failed += 1 }
+                logger.error("event refused by its receiver", metadata: ["channel": "\(outbox.channel)", "event_id": "\(id)", "reason": "\(reason)"])
             case .failed(let reason):
                 // From the change, or from the operator's `bookingctl events retry`.
                 let since = Self.time(leased["retried_at"]) ?? Self.time(leased["created_at"]) ?? leased.createTime
                 if now().seconds - since.seconds >= Self.retrySeconds {
                     if settle(leased, as: .failed(reason)) { pass.failed += 1 }
-                    logger.error("event given up after 24 hours of retries", metadata: ["event_id": "\(id)", "reason": "\(reason)"])
+                    logger.error(
+                        "event given up after 24 hours of retries",
+                        metadata: ["channel": "\(outbox.channel)", "event_id": "\(id)", "reason": "\(reason)"])
                 } else if settle(leased, as: .retry(reason)) {
                     pass.retried += 1
                 }
@@ -122,9 +136,10 @@ public final class OutboxDelivery {
         case .delivered:
             fields["state"] = .string("delivered")
             fields["delivered_at"] = .timestamp(time)
+            fields["manage_token"] = nil  // sent: no longer kept in the clear
             writes = [
                 .delete(event.path, .updateTime(event.updateTime)),
-                .set(DocumentPath(Self.deliveredCollection, event.path.id), fields, .none),
+                .set(DocumentPath(outbox.deliveredCollection, event.path.id), fields, .none),
             ]
         case .retry(let reason):
             var attempts = 1
@@ -145,31 +160,22 @@ public final class OutboxDelivery {
 
     // MARK: - The operator's view (bookingctl events)
 
-    /// The outbox's events (pending, being sent, failed) in id order, and those delivered too
+    /// An outbox's events (pending, being sent, failed) in id order, and those delivered too
     /// when asked.
-    public static func events(in store: any DocumentStore, includingDelivered: Bool) throws(StoreError) -> [Document] {
-        var events = try all(collection, in: store)
-        if includingDelivered { events += try all(deliveredCollection, in: store) }
+    public static func events(of outbox: BookingOutbox, in store: any DocumentStore, includingDelivered: Bool) throws(StoreError) -> [Document] {
+        var events = try store.listAll(collection: outbox.collection)
+        if includingDelivered { events += try store.listAll(collection: outbox.deliveredCollection) }
         return events
-    }
-
-    private static func all(_ collection: String, in store: any DocumentStore) throws(StoreError) -> [Document] {
-        var documents: [Document] = []
-        var token: String? = nil
-        repeat {
-            let page = try store.list(collection: collection, pageSize: 500, pageToken: token)
-            documents += page.documents
-            token = page.nextPageToken
-        } while token != nil
-        return documents
     }
 
     /// Puts failed events (`ids`, or every failed one when nil) back to be sent at once, with
     /// another 24 hours of retries from now; the ids of those put back. An id not in the outbox,
     /// or not failed, is left as it is.
-    public static func retry(_ ids: [String]?, in store: any DocumentStore, now: Timestamp) throws(StoreError) -> [String] {
+    public static func retry(_ ids: [String]?, of outbox: BookingOutbox, in store: any DocumentStore, now: Timestamp) throws(StoreError)
+        -> [String]
+    {
         var retried: [String] = []
-        for event in try all(collection, in: store) where event["state"]?.stringValue == "failed" {
+        for event in try store.listAll(collection: outbox.collection) where event["state"]?.stringValue == "failed" {
             guard ids?.contains(event.path.id) ?? true else { continue }
             var fields = event.fields
             fields["state"] = .string("pending")
@@ -187,9 +193,9 @@ public final class OutboxDelivery {
         return retried
     }
 
-    /// Deletes the delivered events delivered before `cutoff`; how many.
-    public static func pruneDelivered(before cutoff: Timestamp, in store: any DocumentStore) throws(StoreError) -> Int {
-        let old = try all(deliveredCollection, in: store).filter { (time($0["delivered_at"]) ?? $0.updateTime) < cutoff }
+    /// Deletes an outbox's events delivered before `cutoff`; how many.
+    public static func pruneDelivered(of outbox: BookingOutbox, before cutoff: Timestamp, in store: any DocumentStore) throws(StoreError) -> Int {
+        let old = try store.listAll(collection: outbox.deliveredCollection).filter { (time($0["delivered_at"]) ?? $0.updateTime) < cutoff }
         for chunk in stride(from: 0, to: old.count, by: 100) {
             try store.commit(old[chunk..<min(chunk + 100, old.count)].map { .delete($0.path, .none) })
         }

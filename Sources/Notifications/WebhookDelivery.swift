@@ -1,11 +1,6 @@
+import CurlClients
 import DocumentStore
-import HTTPClient
 import Logging
-import PosixThread
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// Where the business's webhook receiver is and how its messages are signed (`WEBHOOK_URL`,
 /// `WEBHOOK_SECRET`, `WEBHOOK_INCLUDE_CONTACT`).
@@ -25,14 +20,12 @@ public struct WebhookSettings: Sendable {
     }
 }
 
-/// Sends the outbox's events to the webhook receiver from a thread of each worker process:
-/// a delivery pass (`OutboxDelivery`) every half second, on a store connection and an HTTP
-/// client of its own, so that nothing of it runs in a request's time.
+/// Sends the webhook outbox's events to the business's receiver, from a thread of each
+/// worker process (`DeliveryLoop`).
 public final class WebhookDelivery: Sendable {
     private let settings: WebhookSettings
     private let makeStore: @Sendable () -> any DocumentStore
     private let logger: Logger
-    static let passInterval: UInt32 = 500_000
 
     public init(settings: WebhookSettings, makeStore: @escaping @Sendable () -> any DocumentStore, logger: Logger) {
         self.settings = settings
@@ -42,17 +35,11 @@ public final class WebhookDelivery: Sendable {
 
     /// Starts the thread; it runs until the process exits.
     public func start() {
-        pthread_detach(
-            PosixThread.start { [self] in
-                let client = HTTPClient(
-                    timeoutMilliseconds: WebhookSettings.timeoutMilliseconds, connectTimeoutMilliseconds: 5000, userAgent: "booking-webhooks/1")
-                let delivery = OutboxDelivery(
-                    store: makeStore(), send: { event in self.send(event, with: client) }, now: Timestamp.now, logger: logger)
-                while true {
-                    delivery.deliverDue()
-                    usleep(Self.passInterval)
-                }
-            })
+        DeliveryLoop.start(.webhooks, makeStore: makeStore, logger: logger) { [self] in
+            let client = HTTPClient(
+                timeoutMilliseconds: WebhookSettings.timeoutMilliseconds, connectTimeoutMilliseconds: 5000, userAgent: "booking-webhooks/1")
+            return { event in self.send(event, with: client) }
+        }
     }
 
     /// One POST of one event: a 2xx is delivery.

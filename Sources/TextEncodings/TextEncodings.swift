@@ -2,17 +2,7 @@
 public enum Base64URL {
     /// `bytes` in base64url without padding (RFC 4648 §5).
     public static func encode(_ bytes: [UInt8]) -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-        var output: [UInt8] = []
-        var index = 0
-        while index < bytes.count {
-            let chunk = bytes[index..<min(index + 3, bytes.count)]
-            var word = 0
-            for (offset, byte) in chunk.enumerated() { word |= Int(byte) << (16 - 8 * offset) }
-            for position in 0...chunk.count { output.append(alphabet[(word >> (18 - 6 * position)) & 63]) }
-            index += 3
-        }
-        return String(decoding: output, as: UTF8.self)
+        base64(bytes, alphabet: Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8), padded: false)
     }
 
     /// The bytes of base64url text, padded or not; nil for anything else.
@@ -41,6 +31,29 @@ public enum Base64URL {
         }
         return output
     }
+}
+
+/// base64 (RFC 4648 §4), padded: for MIME parts and encoded words in email.
+public enum Base64 {
+    public static func encode(_ bytes: [UInt8]) -> String {
+        base64(bytes, alphabet: Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8), padded: true)
+    }
+}
+
+/// `bytes` in base64 with the 64 characters of `alphabet`, with `=` padding or without.
+private func base64(_ bytes: [UInt8], alphabet: [UInt8], padded: Bool) -> String {
+    var output: [UInt8] = []
+    output.reserveCapacity((bytes.count + 2) / 3 * 4)
+    var index = 0
+    while index < bytes.count {
+        let chunk = bytes[index..<min(index + 3, bytes.count)]
+        var word = 0
+        for (offset, byte) in chunk.enumerated() { word |= Int(byte) << (16 - 8 * offset) }
+        for position in 0...chunk.count { output.append(alphabet[(word >> (18 - 6 * position)) & 63]) }
+        if padded { output += Array(repeating: UInt8(ascii: "="), count: 3 - chunk.count) }
+        index += 3
+    }
+    return String(decoding: output, as: UTF8.self)
 }
 
 /// Lower-case hexadecimal, for digests kept as text.

@@ -118,11 +118,11 @@ struct BookingCtl: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "prune",
             abstract:
-                "Delete the slot claims and releases of slots that began more than --keep-hours ago (the bookings stay), the idempotency keys that expired, and the webhook events delivered more than --keep-delivered-days ago.",
+                "Delete the slot claims and releases of slots that began more than --keep-hours ago (the bookings stay), the idempotency keys that expired, and the webhook and email events delivered more than --keep-delivered-days ago.",
             aliases: ["prune-claims"])
         @Option(help: "The store to prune (default: as the server would choose).") var backend: Backend?
         @Option(help: "Hours since a slot began during which its claim is kept.") var keepHours = 24
-        @Option(help: "Days a delivered webhook event is kept (to look up what a receiver was sent).") var keepDeliveredDays = 7
+        @Option(help: "Days a delivered event is kept (to look up what a receiver was sent).") var keepDeliveredDays = 7
         @OptionGroup var output: OutputOptions
 
         func validate() throws {
@@ -141,7 +141,8 @@ struct BookingCtl: ParsableCommand {
             }
             let keys = try IdempotencyKeys(store: store, now: Timestamp.now, pause: { _ in }).pruneExpired(before: now)
             let deliveredBefore = Timestamp(seconds: now.seconds - Int64(keepDeliveredDays) * 86400)
-            let events = try OutboxDelivery.pruneDelivered(before: deliveredBefore, in: store)
+            var events = 0
+            for outbox in BookingOutbox.allCases { events += try OutboxDelivery.pruneDelivered(of: outbox, before: deliveredBefore, in: store) }
             Output.record(
                 [
                     ("slot_claims_deleted", .integer(Int64(deleted))), ("slots_before", .string(cutoff.rfc3339)),
@@ -216,21 +217,30 @@ struct BookingCtl: ParsableCommand {
 /// `bookingctl bookings`: what the API's `GET /bookings` and `DELETE /bookings/{id}` do for the
 /// admin, on the store directly. Changes made here reach the servers' cached listings within
 /// READ_CACHE_SECONDS, as another host's do.
-/// The outbox of webhook events: what is waiting, what failed, and putting failed ones back.
+/// The outboxes of webhook and email events: what is waiting, what failed, and putting failed
+/// ones back.
 struct Events: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List the webhook events of the outbox, or send failed ones again.", subcommands: [List.self, Retry.self])
+        abstract: "List the webhook and email events of the outboxes, or send failed ones again.", subcommands: [List.self, Retry.self])
+
+    /// One channel's outbox, or both.
+    enum Channel: String, ExpressibleByArgument, CaseIterable {
+        case webhook, email
+
+        var outbox: BookingOutbox { self == .webhook ? .webhooks : .emails }
+    }
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print the events waiting, being sent or failed (with --delivered, the delivered ones kept too), in id order.")
+            abstract:
+                "Print the events waiting, being sent or failed (with --delivered, the delivered ones kept too), in id order, webhooks first.")
         @Option(help: "The store (default: as the server would choose).") var backend: BookingCtl.Backend?
+        @Option(help: "Only this channel's events (webhook or email).") var channel: Channel?
         @Flag(help: "Also the events delivered (kept until bookingctl prune).") var delivered = false
         @OptionGroup var output: OutputOptions
 
         func run() throws {
             let (_, store) = try BookingCtl.store(backend)
-            let events = try OutboxDelivery.events(in: store, includingDelivered: delivered)
             func text(_ value: Value?) -> String {
                 switch value {
                 case .string(let text)?: text
@@ -239,11 +249,14 @@ struct Events: ParsableCommand {
                 default: ""
                 }
             }
-            Output.table(
-                ["event_id", "type", "state", "attempts", "next_attempt_at", "last_error"],
-                events.map { event in
-                    [event.path.id] + ["type", "state", "attempts", "next_attempt_at", "last_error"].map { text(event[$0]) }
-                }, json: output.json)
+            var rows: [[String]] = []
+            for chosen in channel.map({ [$0] }) ?? Channel.allCases {
+                for event in try OutboxDelivery.events(of: chosen.outbox, in: store, includingDelivered: delivered) {
+                    rows.append(
+                        [chosen.rawValue, event.path.id] + ["type", "state", "attempts", "next_attempt_at", "last_error"].map { text(event[$0]) })
+                }
+            }
+            Output.table(["channel", "event_id", "type", "state", "attempts", "next_attempt_at", "last_error"], rows, json: output.json)
         }
     }
 
@@ -251,14 +264,19 @@ struct Events: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Send failed events again (the ids given, or every failed one), with another 24 hours of retries.")
         @Option(help: "The store (default: as the server would choose).") var backend: BookingCtl.Backend?
+        @Option(help: "Only this channel's events (webhook or email).") var channel: Channel?
         @Argument(help: "Event ids; none: every failed event.") var ids: [String] = []
         @OptionGroup var output: OutputOptions
 
         func run() throws {
             let (_, store) = try BookingCtl.store(backend)
-            let retried = try OutboxDelivery.retry(ids.isEmpty ? nil : ids, in: store, now: Timestamp.now())
-            for id in ids where !retried.contains(id) { Output.note("not a failed event of the outbox: \(id)") }
-            Output.table(["event_id"], retried.map { [$0] }, json: output.json)
+            var rows: [[String]] = []
+            for chosen in channel.map({ [$0] }) ?? Channel.allCases {
+                let retried = try OutboxDelivery.retry(ids.isEmpty ? nil : ids, of: chosen.outbox, in: store, now: Timestamp.now())
+                rows += retried.map { [chosen.rawValue, $0] }
+            }
+            for id in ids where !rows.contains(where: { $0[1] == id }) { Output.note("not a failed event of the outboxes: \(id)") }
+            Output.table(["channel", "event_id"], rows, json: output.json)
         }
     }
 }

@@ -69,12 +69,16 @@ import Testing
         #expect(booking["slot"] == .string("2031-05-01T09:00:00Z"))
         #expect(booking["user_name"] == .string("Ann"))
         #expect(
-            booking.objectValue.map { Set($0.keys) } == ["booking_id", "service_id", "slot", "user_name", "timestamp", "status", "manage_token"])
+            booking.objectValue.map { Set($0.keys) } == [
+                "booking_id", "service_id", "slot", "user_name", "timestamp", "status", "manage_token", "confirmation_email_queued",
+            ])
         #expect(booking["status"] == .string("confirmed"))
+        #expect(booking["confirmation_email_queued"] == .bool(false), "no mail server here")
         let id = booking["booking_id"]?.stringValue ?? ""
         #expect(response.header("Location") == "/bookings/\(id)")
         var shown = booking.objectValue ?? [:]
         shown["manage_token"] = nil
+        shown["confirmation_email_queued"] = nil
         #expect(try JSONParser.parse(send("GET", "/bookings/\(id)").body) == .object(shown), "the token only in the booking's answer")
         let again = send("POST", "/book", json: #"{"service_id": "\#(serviceID)", "slot": "2031-05-01T09:00:00Z", "user_name": "Bob"}"#)
         #expect(again.status == 409)

@@ -16,7 +16,7 @@ import Testing
     init() throws {
         let clock = clock
         store = MemoryDatabase(clock: { clock.now() }).makeStore()
-        desk = BookingDesk(store: store, now: { clock.now() }, recordsEvents: true)
+        desk = BookingDesk(store: store, now: { clock.now() }, outboxes: [.webhooks])
         _ = try desk.createService(NewService(id: serviceID, name: "Haircut", slots: slots))
     }
 

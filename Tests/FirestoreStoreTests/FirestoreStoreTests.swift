@@ -1,6 +1,6 @@
+import CurlClients
 import DocumentStore
 import DocumentStoreConformance
-import HTTPClient
 import JSON
 import TestSupport
 import Testing

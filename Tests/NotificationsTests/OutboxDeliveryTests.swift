@@ -27,17 +27,18 @@ final class Seen: Sendable {
     init() throws {
         let clock = clock
         database = MemoryDatabase(clock: { clock.now() })
-        desk = BookingDesk(store: database.makeStore(), now: { clock.now() }, recordsEvents: true)
+        desk = BookingDesk(store: database.makeStore(), now: { clock.now() }, outboxes: [.webhooks])
         _ = try desk.createService(NewService(id: "cut", name: "Haircut", slots: slots))
     }
 
     func delivery(_ send: @escaping (Document) -> OutboxDelivery.SendResult) -> OutboxDelivery {
         let clock = clock
-        return OutboxDelivery(store: database.makeStore(), send: send, now: { clock.now() }, jitter: { 1 }, logger: Logger(label: "test"))
+        return OutboxDelivery(
+            outbox: .webhooks, store: database.makeStore(), send: send, now: { clock.now() }, jitter: { 1 }, logger: Logger(label: "test"))
     }
 
-    func outbox() throws -> [String] { try database.makeStore().ids(collection: OutboxDelivery.collection, in: nil) }
-    func delivered() throws -> [String] { try database.makeStore().ids(collection: OutboxDelivery.deliveredCollection, in: nil) }
+    func outbox() throws -> [String] { try database.makeStore().ids(collection: BookingOutbox.webhooks.collection, in: nil) }
+    func delivered() throws -> [String] { try database.makeStore().ids(collection: BookingOutbox.webhooks.deliveredCollection, in: nil) }
 
     /// Books slot `slot`, moves it to `slot + 1` and cancels it: three events of one booking.
     func bookMoveAndCancel(_ slot: Int, _ name: String) throws -> String {
@@ -86,7 +87,7 @@ final class Seen: Sendable {
         clock.advance(by: 0.5)
         #expect(sender.deliverDue().delivered == 1)
         #expect(seen.all.count == 3)
-        let kept = try #require(try database.makeStore().get(DocumentPath(OutboxDelivery.deliveredCollection, try delivered()[0])))
+        let kept = try #require(try database.makeStore().get(DocumentPath(BookingOutbox.webhooks.deliveredCollection, try delivered()[0])))
         #expect(kept["attempts"] == .integer(3) && kept["state"] == .string("delivered") && kept["last_error"] == .string("timeout"))
     }
 
@@ -98,7 +99,7 @@ final class Seen: Sendable {
         clock.advance(by: 24 * 3600)
         #expect(sender.deliverDue().failed == 1)
         #expect(sender.deliverDue().delivered == 1, "the cancellation, after its booking's creation was given up")
-        let failed = try #require(try database.makeStore().get(DocumentPath(OutboxDelivery.collection, "\(made.booking.id).000000")))
+        let failed = try #require(try database.makeStore().get(DocumentPath(BookingOutbox.webhooks.collection, "\(made.booking.id).000000")))
         #expect(failed["state"] == .string("failed") && failed["last_error"] == .string("410 Gone"))
         #expect(sender.deliverDue() == OutboxDelivery.Pass(), "a failed event is not tried again by itself")
     }
@@ -110,18 +111,18 @@ final class Seen: Sendable {
         clock.advance(by: 24 * 3600)
         #expect(failing.deliverDue().failed == 1)
         let store = database.makeStore()
-        #expect(try OutboxDelivery.events(in: store, includingDelivered: false).map { $0["state"] } == [.string("failed")])
-        #expect(try OutboxDelivery.retry(["no-such-event"], in: store, now: clock.now()).isEmpty)
-        #expect(try OutboxDelivery.retry(nil, in: store, now: clock.now()) == ["\(made.booking.id).000000"])
+        #expect(try OutboxDelivery.events(of: .webhooks, in: store, includingDelivered: false).map { $0["state"] } == [.string("failed")])
+        #expect(try OutboxDelivery.retry(["no-such-event"], of: .webhooks, in: store, now: clock.now()).isEmpty)
+        #expect(try OutboxDelivery.retry(nil, of: .webhooks, in: store, now: clock.now()) == ["\(made.booking.id).000000"])
         #expect(failing.deliverDue().retried == 1, "a day of retries again from now, not given up at once")
         let working = delivery { _ in .delivered }
         clock.advance(by: 2)
         #expect(working.deliverDue().delivered == 1)
-        #expect(try OutboxDelivery.events(in: store, includingDelivered: true).map { $0["state"] } == [.string("delivered")])
-        #expect(try OutboxDelivery.pruneDelivered(before: clock.now(), in: store) == 0, "delivered just now")
+        #expect(try OutboxDelivery.events(of: .webhooks, in: store, includingDelivered: true).map { $0["state"] } == [.string("delivered")])
+        #expect(try OutboxDelivery.pruneDelivered(of: .webhooks, before: clock.now(), in: store) == 0, "delivered just now")
         clock.advance(by: 8 * 24 * 3600)
-        #expect(try OutboxDelivery.pruneDelivered(before: Timestamp(seconds: clock.now().seconds - 7 * 24 * 3600), in: store) == 1)
-        #expect(try OutboxDelivery.events(in: store, includingDelivered: true).isEmpty)
+        #expect(try OutboxDelivery.pruneDelivered(of: .webhooks, before: Timestamp(seconds: clock.now().seconds - 7 * 24 * 3600), in: store) == 1)
+        #expect(try OutboxDelivery.events(of: .webhooks, in: store, includingDelivered: true).isEmpty)
     }
 
     @Test func concurrentSendersSendEachEventOnce() throws {
@@ -132,7 +133,7 @@ final class Seen: Sendable {
         let (database, clock) = (database, clock)
         let outcomes = race(8) { _ in
             let sender = OutboxDelivery(
-                store: database.makeStore(),
+                outbox: .webhooks, store: database.makeStore(),
                 send: { event in
                     seen.sent.withLock { $0.append(event.path.id) }
                     return .delivered
@@ -147,7 +148,7 @@ final class Seen: Sendable {
     @Test func aWebhookBodyIsSignedAndLeavesOutContactDetailsUnlessAsked() throws {
         let made = try desk.book(
             BookingRequest(serviceID: "cut", slot: slots[0], userName: "Ann", contact: Contact(email: "ann@example.com", phone: "+1 555")))
-        let event = try #require(try database.makeStore().get(DocumentPath(OutboxDelivery.collection, "\(made.booking.id).000000")))
+        let event = try #require(try database.makeStore().get(DocumentPath(BookingOutbox.webhooks.collection, "\(made.booking.id).000000")))
         let secret = Array("a shared secret of the business".utf8)
         let message = try #require(WebhookMessage(event: event, secret: secret, includeContact: false))
         let body = String(decoding: message.body, as: UTF8.self)

@@ -10,6 +10,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
 
+from mail import MailServer, parts
 from stack import ADMIN, BASE, call, create_service, deploy, instant, restart_app
 
 SCREENSHOTS = os.path.join(os.environ.get("RUN_DIR", "."), "screenshots")
@@ -66,11 +67,13 @@ def free_slots(driver):
     return slots
 
 
-def book_in(driver, slot, name):
+def book_in(driver, slot, name, email=None):
+    """Chooses the slot, types the name (and the email, when given: "" empties the field), books."""
     slot_button(driver, slot).click()
-    field = driver.find_element(By.ID, "user-name")
-    field.clear()
-    field.send_keys(name)
+    for field, value in (("user-name", name), ("email", email)):
+        if value is not None:
+            driver.find_element(By.ID, field).clear()
+            driver.find_element(By.ID, field).send_keys(value)
     driver.find_element(By.ID, "book-button").click()
 
 
@@ -155,11 +158,9 @@ def manage_link(driver):
 def test_the_confirmation_gives_a_manage_link_that_moves_and_cancels_the_booking(browser):
     service = new_service("Manage")
     open_service(browser, service)
-    slot_button(browser, SLOTS[0]).click()
-    browser.find_element(By.ID, "user-name").send_keys("Ann Manage")
-    browser.find_element(By.ID, "email").send_keys("ann@example.com")
-    browser.find_element(By.ID, "book-button").click()
+    book_in(browser, SLOTS[0], "Ann Manage", "ann@example.com")
     booking_id, link = manage_link(browser)
+    assert not browser.find_element(By.ID, "confirmation-email").is_displayed(), "no mail server here: no word of an email"
     fragment = link.split("#", 1)[1]
     assert link.startswith(BASE + "/#manage/") and fragment.startswith(f"manage/{booking_id}/"), link
     token = fragment.rsplit("/", 1)[1]
@@ -188,6 +189,28 @@ def test_the_confirmation_gives_a_manage_link_that_moves_and_cancels_the_booking
     screenshot(browser, "desktop-manage-cancelled")
     assert call("GET", f"/bookings/{booking_id}").json()["status"] == "cancelled"
     assert SLOTS[3] in call("GET", f"/services/{service['service_id']}").json()["available_slots"]
+
+
+def test_the_confirmation_says_an_email_was_sent_only_when_one_was_queued(browser):
+    server = MailServer()
+    restart_app("wait_for_health", SMTP_URL=server.url, MAIL_FROM="bookings@salon.example", PUBLIC_URL=BASE)
+    try:
+        service = new_service("Emailed")
+        open_service(browser, service)
+        book_in(browser, SLOTS[0], "Ann Mail", "ann.mail@example.com")
+        booking_id, link = manage_link(browser)
+        note = browser.find_element(By.ID, "confirmation-email")
+        assert note.is_displayed() and "A confirmation has been sent to ann.mail@example.com" in note.text, note.text
+        screenshot(browser, "desktop-confirmation-emailed")
+        received = server.wait_for("ann.mail@example.com", 1)
+        assert len(received) == 1 and link in parts(received[0])[0], "the email's manage link is the page's"
+        browser.find_element(By.ID, "book-another").click()
+        book_in(browser, SLOTS[1], "Bob No Mail", "")
+        wait(browser, lambda _: manage_link(browser)[0] != booking_id)
+        assert not browser.find_element(By.ID, "confirmation-email").is_displayed(), "no address: nothing sent, nothing said"
+    finally:
+        restart_app("wait_for_health")
+        server.stop()
 
 
 def test_a_manage_link_with_a_wrong_token_says_so_and_shows_nothing(phone):

@@ -19,6 +19,7 @@ ADMIN = {"Authorization": f"Bearer {os.environ.get('ADMIN_TOKEN', 'test-admin-to
 BACKEND = os.environ.get("BOOKING_BACKEND", "postgres")
 HEALTH_BACKEND = {"postgres": "postgres", "firestore": "firestore-emulator"}[BACKEND]
 ROOT = os.environ.get("ROOT", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+RUN_DIR = os.environ.get("RUN_DIR", os.path.join(ROOT, ".run", "test"))
 
 
 def url(path):
@@ -71,7 +72,7 @@ def cluster_sql(statement):
     """Runs a statement as the test cluster's superuser (the user PostgreSQL runs as), for what
     the workers' role may not do: creating and dropping databases."""
     import pwd
-    data = os.path.join(os.environ.get("RUN_DIR", os.path.join(ROOT, ".run", "test")), "postgres", "data")
+    data = os.path.join(RUN_DIR, "postgres", "data")
     superuser = pwd.getpwuid(os.stat(data).st_uid).pw_name
     url = re.sub(r"([?&]user=)[^&]*", lambda match: match.group(1) + superuser, os.environ["DATABASE_URL"]).replace("/booking?", "/postgres?")
     subprocess.run(["psql", url, "-qc", statement], check=True, capture_output=True, text=True)

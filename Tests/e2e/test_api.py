@@ -179,8 +179,9 @@ def test_a_booking_is_confirmed_readable_and_leaves_the_free_list(service):
     response = book(sid, slot, user_name="  Ann Smith  ")
     assert response.status_code == 201, response.text
     booking = response.json()
-    assert set(booking) == {"booking_id", "service_id", "slot", "user_name", "timestamp", "status", "manage_token"}
+    assert set(booking) == {"booking_id", "service_id", "slot", "user_name", "timestamp", "status", "manage_token", "confirmation_email_queued"}
     assert (booking["service_id"], booking["slot"], booking["user_name"], booking["status"]) == (sid, slot, "Ann Smith", "confirmed")
+    assert booking.pop("confirmation_email_queued") is False, "no address, and no mail server here"
     assert response.headers["Location"] == f"/bookings/{booking['booking_id']}"
     token = booking.pop("manage_token")
     assert call("GET", f"/bookings/{booking['booking_id']}").json() == booking, "the token only in the booking's answer"

@@ -9,11 +9,10 @@ import subprocess
 
 import pytest
 
-from stack import BACKEND, BASE, ROOT, count_documents, create_service, future_slots
+from stack import BACKEND, BASE, ROOT, RUN_DIR, count_documents, create_service, future_slots
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="the crowd is sent once, on PostgreSQL")
 
-RUN_DIR = os.environ.get("RUN_DIR", os.path.join(ROOT, ".run", "test"))
 CLIENTS, SECONDS = 2000, 3
 
 

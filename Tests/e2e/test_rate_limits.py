@@ -9,9 +9,8 @@ import time
 import pytest
 import requests
 
-from stack import ADMIN, ROOT, assert_error, call
+from stack import ADMIN, ROOT, RUN_DIR, assert_error, call
 
-RUN_DIR = os.environ.get("RUN_DIR", os.path.join(ROOT, ".run", "test"))
 CUSTOMER_RATE, ADMIN_RATE = 3, 2  # per second; the bursts are twice these
 
 

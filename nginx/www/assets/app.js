@@ -26,6 +26,7 @@ const elements = {
   formError: $("#form-error"),
   confirmation: $("#confirmation"),
   confirmationText: $("#confirmation-text"),
+  confirmationEmail: $("#confirmation-email"),
   manageLink: $("#manage-link"),
   again: $("#book-another"),
   manage: $("#manage"),
@@ -314,6 +315,11 @@ elements.form.addEventListener("submit", async (event) => {
       `${choice.service.service_name}, ${fullFormat.format(new Date(booking.slot))}, for ${booking.user_name}. ` +
       `Your booking id is ${booking.booking_id}.`;
     elements.confirmation.dataset.bookingId = booking.booking_id;
+    // Only when the service queued it: without a mail server, or without an address, nothing is sent.
+    elements.confirmationEmail.textContent = booking.confirmation_email_queued
+      ? `A confirmation has been sent to ${booking.email}, with an invitation for your calendar.`
+      : "";
+    elements.confirmationEmail.hidden = !booking.confirmation_email_queued;
     elements.manageLink.href = manageURL(booking.booking_id, booking.manage_token);
     elements.manageLink.textContent = elements.manageLink.href;
     elements.form.hidden = true;

@@ -13,13 +13,15 @@ public final class HTTPClient {
         }
     }
 
-    /// The request did not produce an HTTP response.
+    /// The request did not produce a response (HTTP), or the message was not accepted (SMTP).
     public struct TransportError: Error, CustomStringConvertible {
         public let description: String
         public let timedOut: Bool
+        /// The server refused for good (an SMTP 5xx reply): sending again gets the same answer.
+        public var permanent = false
     }
 
-    private static let globalInit = curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+    static let globalInit = curl_global_init(Int(CURL_GLOBAL_DEFAULT))
 
     /// nil when libcurl could not make one (every request then fails with the reason).
     private let handle: UnsafeMutableRawPointer?
@@ -43,7 +45,7 @@ public final class HTTPClient {
             throw TransportError(description: "\(method) \(url): libcurl cannot start: \(reason)", timedOut: false)
         }
         curl_easy_reset(handle)
-        let options = Options(handle: handle, request: "\(method) \(url)")
+        let options = CurlOptions(handle: handle, request: "\(method) \(url)")
         try options.set(CURLOPT_URL, url)
         try options.set(CURLOPT_NOSIGNAL, 1)
         try options.set(CURLOPT_TIMEOUT_MS, timeoutMilliseconds)
@@ -93,34 +95,6 @@ public final class HTTPClient {
         var status = 0
         try options.check(booking_curl_response_code(handle, &status), "CURLINFO_RESPONSE_CODE")
         return Response(status: status, body: sink.bytes)
-    }
-
-    /// Sets a handle's options, failing with the option's number and libcurl's reason when it
-    /// refuses one (an option this libcurl lacks, or out of memory), instead of sending a
-    /// request that is not the one meant.
-    private struct Options {
-        let handle: UnsafeMutableRawPointer
-        let request: String
-
-        func set(_ option: CURLoption, _ value: Int) throws(TransportError) {
-            try check(booking_curl_set_long(handle, option, value), "option \(option.rawValue)")
-        }
-
-        func set(_ option: CURLoption, _ value: String) throws(TransportError) {
-            try check(booking_curl_set_string(handle, option, value), "option \(option.rawValue)")
-        }
-
-        func set(_ option: CURLoption, pointer: UnsafeMutableRawPointer?) throws(TransportError) {
-            try check(booking_curl_set_pointer(handle, option, pointer), "option \(option.rawValue)")
-        }
-
-        func check(_ result: CURLcode, _ what: String) throws(TransportError) {
-            guard result == CURLE_OK else {
-                throw TransportError(
-                    description: "\(request): libcurl refused \(what): \(String(cString: curl_easy_strerror(result)))",
-                    timedOut: false)
-            }
-        }
     }
 
     private final class Sink {
