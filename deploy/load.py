@@ -423,10 +423,13 @@ def notify(seconds, booking_services):
     received = []
 
     class Receiver(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # kept connections, as receivers behind a web server keep them
+
         def do_POST(self):
             self.rfile.read(int(self.headers["Content-Length"]))
             received.append(1)
             self.send_response(204)
+            self.send_header("Content-Length", "0")
             self.end_headers()
 
         def log_message(self, *arguments):

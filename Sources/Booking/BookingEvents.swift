@@ -68,16 +68,15 @@ enum BookingEvents {
     ) -> [Write] {
         BookingOutbox.allCases.compactMap { outbox in
             guard outboxes.contains(outbox), outbox != .emails || booking.contact.email != nil else { return nil }
+            // Only what delivery needs, in the booking's commit: every byte here is paid on the
+            // booking path. No `state` reads as pending, no `attempts` as none, no
+            // `next_attempt_at` as due; delivery adds them.
             var fields: [String: Value] = [
                 "type": .string(type.rawValue),
-                "booking_id": .string(booking.id),
                 "service_id": .string(booking.serviceID),
                 "sequence": .integer(sequence),
                 "created_at": .timestamp(time),
                 "booking": .map(booking.fields(slotSpelling: slotSpelling, manageTokenHash: nil)),
-                "state": .string("pending"),
-                "attempts": .integer(0),
-                "next_attempt_at": .timestamp(time),
             ]
             if outbox == .emails, let manageToken { fields[manageTokenField] = .string(manageToken) }
             return .create(path(in: outbox, bookingID: booking.id, sequence: sequence), fields)
@@ -88,7 +87,7 @@ enum BookingEvents {
 extension DocumentReader {
     /// The booking an outbox event holds, as its change left it; nil when it holds none.
     public func booking(ofEvent event: Document) -> Booking? {
-        guard case .map(let fields)? = event["booking"], let id = event["booking_id"]?.stringValue else { return nil }
+        guard case .map(let fields)? = event["booking"], let id = fields["booking_id"]?.stringValue else { return nil }
         return booking(
             from: Document(path: DocumentPath(Collections.bookings, id), fields: fields, createTime: event.createTime, updateTime: event.updateTime))
     }

@@ -252,8 +252,12 @@ struct Events: ParsableCommand {
             var rows: [[String]] = []
             for chosen in channel.map({ [$0] }) ?? Channel.allCases {
                 for event in try OutboxDelivery.events(of: chosen.outbox, in: store, includingDelivered: delivered) {
+                    // An event delivery has not touched yet holds only what its change wrote.
+                    let state = event["state"] ?? .string("pending")
+                    let attempts = event["attempts"] ?? .integer(0)
+                    let next = event["next_attempt_at"] ?? event["created_at"]
                     rows.append(
-                        [chosen.rawValue, event.path.id] + ["type", "state", "attempts", "next_attempt_at", "last_error"].map { text(event[$0]) })
+                        [chosen.rawValue, event.path.id, text(event["type"]), text(state), text(attempts), text(next), text(event["last_error"])])
                 }
             }
             Output.table(["channel", "event_id", "type", "state", "attempts", "next_attempt_at", "last_error"], rows, json: output.json)
