@@ -11,10 +11,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import os
 import signal
+import subprocess
+import tempfile
 
 import pytest
 
-from stack import BACKEND, assert_error, book, bookingctl, call, count_documents, create_service, future_slots, restart_app, wait_until, worker_pids
+from stack import BACKEND, ROOT, assert_error, book, bookingctl, call, count_documents, create_service, future_slots, restart_app, wait_until, worker_pids
 
 SECRET = "webhook-secret-for-the-tests-0123"
 
@@ -53,6 +55,25 @@ class Receiver:
             return [(headers, json.loads(body), body) for headers, body in self.messages if json.loads(body)["booking"]["booking_id"] == booking_id]
 
 
+def readme_signature_checks():
+    """README's two ways of checking a signature (its python and sh blocks under Webhooks), as
+    functions: genuine(body, signature, secret), and the signature the shell line prints for a body."""
+    with open(os.path.join(ROOT, "README.md")) as readme:
+        section = readme.read().split("## Webhooks and email", 1)[1].split("\n## ", 1)[0]
+    python = section.split("```python\n", 1)[1].split("```", 1)[0]
+    shell = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    scope = {}
+    exec(python, scope)
+
+    def signed_in_shell(body):
+        with tempfile.TemporaryDirectory() as folder:
+            with open(os.path.join(folder, "body.json"), "wb") as file:
+                file.write(body)
+            return subprocess.run(["bash", "-c", shell], cwd=folder, env={**os.environ, "WEBHOOK_SECRET": SECRET},
+                                  capture_output=True, text=True, check=True).stdout.strip()
+    return scope["genuine"], signed_in_shell
+
+
 @pytest.fixture(scope="module")
 def receiver():
     receiver = Receiver()
@@ -79,9 +100,13 @@ def test_each_change_is_sent_once_signed_and_in_order_and_a_refused_booking_send
     assert [message["type"] for _, message, _ in got] == ["booking.created", "booking.rescheduled", "booking.cancelled"]
     assert [message["booking"]["slot"] for _, message, _ in got] == [slots[0], slots[1], slots[1]]
     assert [message["id"] for _, message, _ in got] == [f"{made['booking_id']}.{n:06d}" for n in range(3)]
+    readme_python, readme_shell = readme_signature_checks()
     for headers, message, body in got:
         expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
         assert hmac.compare_digest(headers["X-Booking-Signature"], expected)
+        assert readme_python(body, headers["X-Booking-Signature"], SECRET), "README's Python check accepts it"
+        assert not readme_python(body + b" ", headers["X-Booking-Signature"], SECRET)
+        assert readme_shell(body) == headers["X-Booking-Signature"], "README's shell line computes it"
         assert headers["X-Booking-Event-Id"] == message["id"] and headers["Content-Type"] == "application/json"
         assert "email" not in message["booking"] and "manage_token" not in body.decode()
         assert message["created_at"].endswith("Z")
