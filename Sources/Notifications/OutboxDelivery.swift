@@ -68,34 +68,51 @@ public final class OutboxDelivery {
         self.logger = logger
     }
 
+    /// When each event this sender last read is due again (its next try, or the end of another
+    /// sender's lease): until then a pass skips it without reading it, so that a backlog waiting
+    /// for a receiver that is down costs one listing of ids a pass, not a read per event.
+    private var notDueBefore: [String: Timestamp] = [:]
+
     /// Delivers what is due now; a store that cannot be reached ends the pass (the next tries again).
     @discardableResult
     public func deliverDue() -> Pass {
         var pass = Pass()
         guard let ids = try? store.ids(collection: outbox.collection, in: nil) else { return pass }
+        let listed = Set(ids)
+        notDueBefore = notDueBefore.filter { listed.contains($0.key) }
+        let passTime = now()
         var seen = Set<String>()
         for id in ids {
             let booking = String(id[..<(id.lastIndex(of: ".") ?? id.endIndex)])
-            guard !seen.contains(booking), let event = try? store.get(DocumentPath(outbox.collection, id)) else { continue }
+            guard !seen.contains(booking) else { continue }
+            if let due = notDueBefore[id], due > passTime {
+                seen.insert(booking)  // its later events wait for this one
+                continue
+            }
+            guard let event = try? store.get(DocumentPath(outbox.collection, id)) else { continue }
             guard event["state"]?.stringValue != "failed" else { continue }  // given up: the booking's next may go
             seen.insert(booking)  // its later events wait for this one
-            guard let leased = lease(event) else { continue }
+            guard let leased = lease(event) else {
+                notDueBefore[id] = Self.dueTime(of: event)
+                continue
+            }
             switch send(leased) {
             case .delivered:
-                if settle(leased, as: .delivered) { pass.delivered += 1 }
+                if settle(leased, as: .delivered) != nil { pass.delivered += 1 }
             case .refused(let reason):
-                if settle(leased, as: .failed(reason)) { pass.failed += 1 }
+                if settle(leased, as: .failed(reason)) != nil { pass.failed += 1 }
                 logger.error("event refused by its receiver", metadata: ["channel": "\(outbox.channel)", "event_id": "\(id)", "reason": "\(reason)"])
             case .failed(let reason):
                 // From the change, or from the operator's `bookingctl events retry`.
                 let since = Self.time(leased["retried_at"]) ?? Self.time(leased["created_at"]) ?? leased.createTime
                 if now().seconds - since.seconds >= Self.retrySeconds {
-                    if settle(leased, as: .failed(reason)) { pass.failed += 1 }
+                    if settle(leased, as: .failed(reason)) != nil { pass.failed += 1 }
                     logger.error(
                         "event given up after 24 hours of retries",
                         metadata: ["channel": "\(outbox.channel)", "event_id": "\(id)", "reason": "\(reason)"])
-                } else if settle(leased, as: .retry(reason)) {
+                } else if let retried = settle(leased, as: .retry(reason)) {
                     pass.retried += 1
+                    notDueBefore[id] = Self.dueTime(of: retried)
                 }
             }
         }
@@ -103,6 +120,14 @@ public final class OutboxDelivery {
         outcomes[1].increment(by: Int64(pass.retried))
         outcomes[2].increment(by: Int64(pass.failed))
         return pass
+    }
+
+    /// When an event not leased now may be: its next try, or the end of the lease another holds
+    /// (now, when neither is set: it was changed meanwhile, read it again next pass).
+    private static func dueTime(of event: Document) -> Timestamp? {
+        let next = time(event["next_attempt_at"])
+        let leaseEnd = event["state"]?.stringValue == "delivering" ? time(event["lease_expires_at"]) : nil
+        return [next, leaseEnd].compactMap { $0 }.max()
     }
 
     /// The event leased for this sender, or nil when it is not due, failed, or another holds it.
@@ -125,9 +150,9 @@ public final class OutboxDelivery {
         case failed(String)
     }
 
-    /// Records what came of a send, under the lease's update time (false: the lease was lost,
-    /// another sender has the event now).
-    private func settle(_ event: Document, as settlement: Settlement) -> Bool {
+    /// Records what came of a send, under the lease's update time: the event as recorded, or
+    /// nil when the lease was lost (another sender has the event now).
+    private func settle(_ event: Document, as settlement: Settlement) -> Document? {
         let time = now()
         var fields = event.fields
         fields["lease_expires_at"] = nil
@@ -155,7 +180,8 @@ public final class OutboxDelivery {
             fields["failed_at"] = .timestamp(time)
             writes = [.set(event.path, fields, .updateTime(event.updateTime))]
         }
-        return (try? store.commit(writes)) != nil
+        guard let updated = try? store.commit(writes) else { return nil }
+        return Document(path: event.path, fields: fields, createTime: event.createTime, updateTime: updated)
     }
 
     // MARK: - The operator's view (bookingctl events)

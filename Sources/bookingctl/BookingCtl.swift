@@ -51,10 +51,13 @@ struct BookingCtl: ParsableCommand {
         ProblemsReportedOnce { Output.note("\($0.failsCheck ? "error" : "warning"): \($0.description)") }
     }
 
-    /// The booking rules on the store of `backend`, reading documents as the server does.
+    /// The booking rules on the store of `backend`, reading documents as the server does and
+    /// writing the events of changes to the outboxes the server's settings turn on.
     static func desk(_ backend: Backend?) throws -> BookingDesk {
         let (configuration, store) = try BookingCtl.store(backend)
-        return BookingDesk(store: store, now: Timestamp.now, reader: try reader(backend, configuration))
+        return BookingDesk(
+            store: store, now: Timestamp.now, reader: try reader(backend, configuration),
+            outboxes: BookingOutbox.configured(in: environment(backend)))
     }
 
     /// How the store's documents are read, as the server reads them, reporting to `problems`.

@@ -125,6 +125,23 @@ final class Seen: Sendable {
         #expect(try OutboxDelivery.events(of: .webhooks, in: store, includingDelivered: true).isEmpty)
     }
 
+    @Test func aBacklogWaitingForItsRetryIsNotReadAgainUntilDue() throws {
+        for (index, name) in ["Ann", "Bob", "Cy"].enumerated() {
+            _ = try desk.book(BookingRequest(serviceID: "cut", slot: slots[index], userName: name))
+        }
+        let counted = CountingStore(database.makeStore())
+        let clock = clock
+        let sender = OutboxDelivery(
+            outbox: .webhooks, store: counted, send: { _ in .failed("503") }, now: { clock.now() }, jitter: { 1 }, logger: Logger(label: "test"))
+        #expect(sender.deliverDue().retried == 3)
+        let reads = counted.count("get")
+        #expect(sender.deliverDue() == OutboxDelivery.Pass() && sender.deliverDue() == OutboxDelivery.Pass())
+        #expect(counted.count("get") == reads, "nothing due for a second: only the ids listed")
+        clock.advance(by: 1)
+        #expect(sender.deliverDue().retried == 3, "each due again after its backoff")
+        #expect(counted.count("get") == reads + 3)
+    }
+
     @Test func concurrentSendersSendEachEventOnce() throws {
         for (index, name) in ["Ann", "Bob", "Cy"].enumerated() {
             _ = try desk.book(BookingRequest(serviceID: "cut", slot: slots[index], userName: name))

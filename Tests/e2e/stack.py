@@ -203,10 +203,11 @@ def metrics(address=None):
     return values
 
 
-def bookingctl(*args):
-    """Runs the operator CLI (the build deploy/test made) on the store under test; its result."""
+def bookingctl(*args, **environment):
+    """Runs the operator CLI (the build deploy/test made) on the store under test, with
+    `environment` added; its result."""
     bin_dir = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
-    return subprocess.run([os.path.join(bin_dir, "bookingctl"), *args], capture_output=True, timeout=120)
+    return subprocess.run([os.path.join(bin_dir, "bookingctl"), *args], capture_output=True, timeout=120, env={**os.environ, **environment})
 
 
 def deploy(*functions, **environment):

@@ -116,6 +116,15 @@ def test_each_change_is_sent_once_signed_and_in_order_and_a_refused_booking_send
     assert count_documents("booking_events_delivered", sid) == 3
 
 
+def test_a_cancellation_by_the_operator_is_sent_too(receiver):
+    service = create_service(future_slots(1, start_days=139))
+    made = book(service["service_id"], service["available_slots"][0], user_name="Operator's").json()
+    cancelled = bookingctl("bookings", "cancel", made["booking_id"], WEBHOOK_URL=receiver.url, WEBHOOK_SECRET=SECRET)
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert wait_until(lambda: len(receiver.of(made["booking_id"])) >= 2, 15)
+    assert [message["type"] for _, message, _ in receiver.of(made["booking_id"])] == ["booking.created", "booking.cancelled"]
+
+
 def test_a_receiver_down_for_a_while_gets_everything_once_it_is_back(receiver):
     service = create_service(future_slots(4, start_days=133))
     sid, slots = service["service_id"], service["available_slots"]
