@@ -48,6 +48,12 @@ def book(service_id, slot, user_name="Ann", **kwargs):
     return call("POST", "/book", json={"service_id": service_id, "slot": slot, "user_name": user_name}, **kwargs)
 
 
+def as_read(made):
+    """A booking as GET /bookings/{id} shows it, from the answer to the POST /book that made it
+    (which alone holds the manage token and whether a confirmation email was queued)."""
+    return {name: value for name, value in made.items() if name not in ("manage_token", "confirmation_email_queued")}
+
+
 def future_slots(count, start_days=400, step_minutes=30):
     start = datetime(2030, 1, 1, 9, 0, tzinfo=timezone.utc) + timedelta(days=start_days % 300)
     return [(start + timedelta(minutes=step_minutes * i)).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(count)]
