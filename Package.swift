@@ -22,7 +22,7 @@ let package = Package(
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
-        .target(name: "SystemError"),  // errno in words, captured right after its call
+        .target(name: "SystemError"),  // errno in words, captured right after its call; folder entries
         .target(name: "PosixThread"),
         .target(name: "JSON"),
         // The server's log lines: one JSON object per line.

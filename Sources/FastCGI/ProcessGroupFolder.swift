@@ -41,14 +41,9 @@ public enum ProcessGroupFolder {
     }
 
     private static func removeTree(_ path: String) {
-        if let directory = opendir(path) {
-            while let entry = readdir(directory) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                guard name != "." && name != ".." else { continue }
-                let child = "\(path)/\(name)"
-                if entry.pointee.d_type == UInt8(DT_DIR) { removeTree(child) } else { unlink(child) }
-            }
-            closedir(directory)
+        for entry in (try? folderEntries(path).get()) ?? [] {
+            let child = "\(path)/\(entry.name)"
+            if entry.isFolder { removeTree(child) } else { unlink(child) }
         }
         rmdir(path)
     }

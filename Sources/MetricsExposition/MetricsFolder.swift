@@ -51,12 +51,10 @@ public final class MetricsFolder: @unchecked Sendable {
     /// The workers' texts: those of running workers as they last wrote them, and the sum of those
     /// that exited.
     public func workerTexts() -> [String] {
-        guard let directory = opendir(path) else { return [retired] }
-        defer { closedir(directory) }
+        guard case .success(let entries) = folderEntries(path) else { return [retired] }
         var texts: [String] = []
         var exited: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        for name in entries.map(\.name) {
             guard name.hasSuffix(".prom"), let pid = Int32(name.prefix { $0 != "-" }) else { continue }
             guard let text = Self.read("\(path)/\(name)") else { continue }
             if kill(pid, 0) != 0 && errno == ESRCH {

@@ -20,18 +20,11 @@ func createFolder(_ directory: String, setting: String) throws(FolderError) {
 
 /// The names in a folder, without `.` and `..`; `setting` names the folder in the error.
 func fileNames(in directory: String, setting: String) throws(FolderError) -> [String] {
-    guard let folder = opendir(directory) else { throw FolderError("cannot read \(setting) \(directory): \(SystemError.last())") }
-    defer { closedir(folder) }
-    var names: [String] = []
-    while let entry = readdir(folder) {
-        // d_name is a C array, which Swift imports as a tuple: read it through its offset instead.
-        let name = String(cString: UnsafeRawPointer(entry).advanced(by: nameOffset).assumingMemoryBound(to: CChar.self))
-        if name != "." && name != ".." { names.append(name) }
+    switch folderEntries(directory) {
+    case .success(let entries): return entries.map(\.name)
+    case .failure(let error): throw FolderError("cannot read \(setting) \(directory): \(error)")
     }
-    return names
 }
-
-private let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
 
 /// Writes `bytes` to a new file at `path`, readable by nginx (which may run as another user) and
 /// modified at `modified` (seconds since 1970: nginx tags files by it, see `EntityTag`);
