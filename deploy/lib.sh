@@ -225,9 +225,14 @@ stop_pid() {
     pid_alive "$file" || { rm -f "$file"; return 0; }
     pid=$(cat "$file")
     kill -s "$signal" "$pid"
-    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then echo "process $pid did not stop in 15 s" >&2; return 1; fi
+    wait_until_gone kill -0 "$pid" 2>/dev/null || { echo "process $pid did not stop in 15 s" >&2; return 1; }
     rm -f "$file"
+}
+
+# Waits up to 15 s for the command (a check that a process is alive) to fail; fails if it never does.
+wait_until_gone() {
+    for _ in $(seq 1 150); do "$@" || return 0; sleep 0.1; done
+    return 1
 }
 
 # Starts the FastCGI server in a process group of its own (setsid: the group's id is the PID in
@@ -281,9 +286,7 @@ server_alive() { kill -0 -- "-$1" 2>/dev/null || kill -0 "$1" 2>/dev/null; }
 stop_server() {
     local pid=$1
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || return 0
-    for _ in $(seq 1 150); do server_alive "$pid" || return 0; sleep 0.1; done
-    echo "the FastCGI server (process group $pid) did not stop in 15 s" >&2
-    return 1
+    wait_until_gone server_alive "$pid" || { echo "the FastCGI server (process group $pid) did not stop in 15 s" >&2; return 1; }
 }
 
 # A self-signed certificate for local use, unless TLS_CERT and TLS_KEY name real ones. ECDSA
