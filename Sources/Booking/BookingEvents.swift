@@ -21,6 +21,10 @@ public enum BookingOutbox: String, Sendable, CaseIterable {
     /// Where its events go once delivered (kept for `bookingctl events list --delivered` and
     /// pruned by `bookingctl prune`).
     public var deliveredCollection: String { rawValue + "_delivered" }
+    /// The field of an email event holding the manage token for the customer's link (written by
+    /// the change, read by the email, dropped from the copy kept after delivery).
+    public static let manageTokenField = "manage_token"
+
     /// Its name in logs, metrics and `bookingctl`.
     public var channel: String {
         switch self {
@@ -46,8 +50,6 @@ public enum BookingOutbox: String, Sendable, CaseIterable {
 /// delivery drops it from the copy it keeps.
 enum BookingEvents {
     static let sequenceField = "event_sequence"
-    /// The email event's field holding the manage token for the customer's link.
-    static let manageTokenField = "manage_token"
 
     /// The number of a booking document's latest event; 0 when it has none.
     static func sequence(of fields: [String: Value]) -> Int64 {
@@ -66,7 +68,8 @@ enum BookingEvents {
         _ type: BookingEventType, of booking: Booking, slotSpelling: String, sequence: Int64, at time: Timestamp,
         to outboxes: Set<BookingOutbox>, manageToken: String?
     ) -> [Write] {
-        BookingOutbox.allCases.compactMap { outbox in
+        guard !outboxes.isEmpty else { return [] }  // no channel: nothing on the booking path
+        return BookingOutbox.allCases.compactMap { outbox in
             guard outboxes.contains(outbox), outbox != .emails || booking.contact.email != nil else { return nil }
             // Only what delivery needs, in the booking's commit: every byte here is paid on the
             // booking path. No `state` reads as pending, no `attempts` as none, no
@@ -78,7 +81,7 @@ enum BookingEvents {
                 "created_at": .timestamp(time),
                 "booking": .map(booking.fields(slotSpelling: slotSpelling, manageTokenHash: nil)),
             ]
-            if outbox == .emails, let manageToken { fields[manageTokenField] = .string(manageToken) }
+            if outbox == .emails, let manageToken { fields[BookingOutbox.manageTokenField] = .string(manageToken) }
             return .create(path(in: outbox, bookingID: booking.id, sequence: sequence), fields)
         }
     }

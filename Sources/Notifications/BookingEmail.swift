@@ -30,7 +30,7 @@ struct BookingEmail {
         let zone: any LocalTimeZone = service?.zone ?? UTCZone()
         let minutes = service?.settings.slotLength ?? ServiceSettings().slotLength
         let when = LocalTimeText.describe(booking.slot.instant, in: zone)
-        let link = event["manage_token"]?.stringValue.map {
+        let link = event[BookingOutbox.manageTokenField]?.stringValue.map {
             "\(settings.publicURL)/#manage/\(PercentEncoding.encode(booking.id))/\($0)"
         }
 

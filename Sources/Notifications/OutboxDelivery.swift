@@ -161,7 +161,7 @@ public final class OutboxDelivery {
         case .delivered:
             fields["state"] = .string("delivered")
             fields["delivered_at"] = .timestamp(time)
-            fields["manage_token"] = nil  // sent: no longer kept in the clear
+            fields[BookingOutbox.manageTokenField] = nil  // sent: no longer kept in the clear
             writes = [
                 .delete(event.path, .updateTime(event.updateTime)),
                 .set(DocumentPath(outbox.deliveredCollection, event.path.id), fields, .none),
