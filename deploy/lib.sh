@@ -305,6 +305,14 @@ tls_files() {
     fi
 }
 
+# The name servers of /etc/resolv.conf as nginx's resolver takes them (IPv6 in brackets), or the
+# local stub resolver's address when it names none.
+system_resolvers() {
+    local servers
+    servers=$(awk '$1 == "nameserver" { print ($2 ~ /:/ ? "[" $2 "]" : $2) }' /etc/resolv.conf 2>/dev/null | paste -sd ' ')
+    echo "${servers:-127.0.0.53}"
+}
+
 render_nginx_config() {
     tls_files
     local substitutions=(
@@ -314,6 +322,13 @@ render_nginx_config() {
         -e "s|@WWW_ROOT@|$ROOT/nginx/www|g" -e "s|@ERRORS_DIR@|$ROOT/nginx/errors|g" -e "s|@CONF_DIR@|$ROOT/nginx|g"
         -e "s|@LARGE_BODY_DIR@|$LARGE_BODY_DIR|g" -e "s|@PUBLISH_DIR@|$PUBLISH_DIR|g"
     )
+    # OCSP stapling only for a certificate that names a responder (see booking-site.conf).
+    if [ -n "$(openssl x509 -noout -ocsp_uri -in "$TLS_CERT" 2>/dev/null)" ]; then
+        substitutions+=(-e "s|@TLS_TRUSTED_CERT@|${TLS_TRUSTED_CERT:-/etc/ssl/certs/ca-certificates.crt}|g"
+                        -e "s|@RESOLVER@|${RESOLVER:-$(system_resolvers)}|g")
+    else
+        substitutions+=(-e "/^ *ssl_stapling /d" -e "/^ *ssl_stapling_verify /d" -e "/^ *ssl_trusted_certificate /d" -e "/^ *resolver /d")
+    fi
     # A limit of 0 is no limit: the site without that zone's limit_req lines (nginx has no rate 0).
     local limit zone
     for limit in RATE_LIMIT:booking_customer_writes ADMIN_RATE_LIMIT:booking_admin_calls; do

@@ -5,7 +5,6 @@ STARTTLS and a login, or speak TLS from the first byte (smtps)."""
 import email
 import email.policy
 import os
-import socket
 import ssl
 import subprocess
 import threading
@@ -14,11 +13,7 @@ import time
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from stack import free_port
 
 
 def certificate(folder):

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import socket
 import subprocess
 import threading
 import time
@@ -214,6 +215,22 @@ def bookingctl(*args, **environment):
     `environment` added; its result."""
     bin_dir = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
     return subprocess.run([os.path.join(bin_dir, "bookingctl"), *args], capture_output=True, timeout=120, env={**os.environ, **environment})
+
+
+def free_port():
+    """A TCP port on the loopback address that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def lib_sh(script, environment):
+    """Runs deploy/lib.sh steps in exactly `environment` (another nginx's folder and ports, say);
+    fails the test with their output if they fail."""
+    done = subprocess.run(["bash", "-c", f"source '{ROOT}/deploy/lib.sh'; prepare_user; {script}"], env=environment,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
 
 
 def deploy(*functions, **environment):

@@ -2,29 +2,14 @@
 in front of the stack's workers (the stack's own nginx runs with RATE_LIMIT=0, as the races need)."""
 
 import os
-import socket
-import subprocess
 import time
 
 import pytest
 import requests
 
-from stack import ADMIN, ROOT, RUN_DIR, assert_error, call
+from stack import ADMIN, RUN_DIR, assert_error, call, free_port, lib_sh
 
 CUSTOMER_RATE, ADMIN_RATE = 3, 2  # per second; the bursts are twice these
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def lib_sh(script, environment):
-    done = subprocess.run(["bash", "-c", f"source '{ROOT}/deploy/lib.sh'; prepare_user; {script}"], env=environment,
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done
 
 
 @pytest.fixture(scope="module")
