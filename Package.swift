@@ -22,7 +22,7 @@ let package = Package(
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
-        .target(name: "SystemError"),  // errno in words, captured right after its call; folder entries
+        .target(name: "SystemError"),  // errno in words, captured right after its call; folder entries, files, processes
         .target(name: "PosixThread"),
         .target(name: "JSON"),
         // The server's log lines: one JSON object per line.
@@ -57,7 +57,8 @@ let package = Package(
                 "Booking", "DocumentStore", "CurlClients", "JSON", "PosixThread", "TextEncodings", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
             ]),
-        .target(name: "StoreConfiguration", dependencies: ["Booking", "DocumentStore", "PostgresStore", "FirestoreStore", "TimeZones"]),
+        .target(
+            name: "StoreConfiguration", dependencies: ["Booking", "DocumentStore", "PostgresStore", "FirestoreStore", "SystemError", "TimeZones"]),
         .target(name: "TextEncodings"),  // base64url, hex and percent-encoding
         .target(name: "Booking", dependencies: ["DocumentStore", "TextEncodings", .product(name: "Crypto", package: "swift-crypto")]),
         // The system's zone database, for slots stored as local times (Foundation's TimeZone).
@@ -85,7 +86,7 @@ let package = Package(
             name: "BookingApplication",
             dependencies: [
                 "Booking", "BookingAPI", "DocumentStore", "FastCGI", "Idempotency", "MetricsExposition", "Notifications", "ReadModel",
-                "StoreConfiguration",
+                "StoreConfiguration", "SystemError",
                 "TimeZones", .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
             ]),
         .executableTarget(
@@ -115,6 +116,7 @@ let package = Package(
         .testTarget(name: "JSONLogTests", dependencies: ["JSONLog", "JSON", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "DocumentStoreTests", dependencies: ["DocumentStore", "DocumentStoreConformance"]),
         .testTarget(name: "GzipTests", dependencies: ["Gzip", "CZlib"]),
+        .testTarget(name: "IdempotencyTests", dependencies: ["Idempotency", "DocumentStore", "SystemError"]),
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "CFastCGI", "PosixThread", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "BookingTests",

@@ -251,7 +251,9 @@ public final class BookingResponder: Responder {
     /// request with its key gets the first response again (with `Idempotent-Replayed: true`).
     /// The change's response is kept in the change's own commit (`ChangeRecord`); an answer that
     /// changed nothing (a refusal, or a booking already cancelled) is kept after it. A failure of
-    /// the service (5xx) keeps nothing and gives the key up, so that a repeat runs again.
+    /// the service (5xx) keeps nothing and gives the key up, so that a repeat runs again; a
+    /// request whose key a repeat took over meanwhile (its writes refused) answers as a repeat
+    /// that finds its key in use does.
     /// `changed` runs after a change that this request committed, before its answer is sent.
     private func idempotent<Result>(
         _ request: Request, change: (ChangeRecord<Result>?) throws(APIError) -> Result, respond: @escaping (Result) -> Response,
@@ -288,7 +290,9 @@ public final class BookingResponder: Responder {
             return answer
         } catch {
             if error.status >= 500 {
-                keys.abandon(claim)
+                // Taken over by a repeat (this request outlived its lease, or was thought gone):
+                // its writes were refused, and the repeat's answer is the one to get.
+                guard keys.abandon(claim) else { throw APIError(IdempotencyError.inProgress) }
             } else {
                 try? keys.complete(claim, with: KeptResponse(status: error.status, location: nil, body: JSONBodies.error(error)))
             }

@@ -26,6 +26,25 @@ public enum IdempotencyError: Error, Equatable, Sendable {
     case storeFailure(String)
 }
 
+/// Who holds the keys this process claims, and how to tell that another holder has ended, so
+/// that a repeat of a request whose process died mid-request (a worker killed) takes its key
+/// over at once instead of waiting out the lease.
+public struct KeyHolders: Sendable {
+    /// This process, as written into the keys it claims ("": not written).
+    public let current: String
+    /// Whether the holder a key names is known to have ended (false when it runs or cannot be
+    /// told, as for a process on another host: then the lease decides).
+    public let hasEnded: @Sendable (String) -> Bool
+
+    public init(current: String, hasEnded: @escaping @Sendable (String) -> Bool) {
+        self.current = current
+        self.hasEnded = hasEnded
+    }
+
+    /// No holder is named or looked up: only leases end claims.
+    public static let unnamed = KeyHolders(current: "", hasEnded: { _ in false })
+}
+
 /// Idempotency keys (`Idempotency-Key`), kept in the store so that a request repeated with its
 /// key, on any worker of any host, is answered with the first response instead of running again.
 ///
@@ -35,7 +54,8 @@ public enum IdempotencyError: Error, Equatable, Sendable {
 /// it answers, in the same commit where the change has one (`completion(of:with:)`), so a
 /// change and its kept response exist together or not at all; the pending document's update
 /// time is that write's precondition, so a request that lost its claim (its lease ran out and a
-/// repeat took over) writes nothing.
+/// repeat took over) writes nothing. A pending key names the process that holds it: a repeat
+/// that sees that process gone takes the key over before the lease ends.
 ///
 /// The kept body may hold a booking's manage token, which the store must not hold in the clear:
 /// it is sealed with AES-GCM under a key derived from the idempotency key, which the store never
@@ -71,14 +91,19 @@ public final class IdempotencyKeys {
     private let store: any DocumentStore
     private let now: () -> Timestamp
     private let pause: (Double) -> Void
+    private let holders: KeyHolders
 
     /// - Parameters:
     ///   - now: the clock of leases and expiry.
     ///   - pause: sleeps the calling thread that many seconds, while a repeat waits.
-    public init(store: any DocumentStore, now: @escaping () -> Timestamp, pause: @escaping (Double) -> Void) {
+    ///   - holders: this process's name in the keys it claims, and how to tell a holder gone.
+    public init(
+        store: any DocumentStore, now: @escaping () -> Timestamp, pause: @escaping (Double) -> Void, holders: KeyHolders = .unnamed
+    ) {
         self.store = store
         self.now = now
         self.pause = pause
+        self.holders = holders
     }
 
     /// Whether `key` is a valid idempotency key: 1–255 visible ASCII characters.
@@ -106,7 +131,7 @@ public final class IdempotencyKeys {
             let claim = { (updateTime: Timestamp) in
                 Claim(path: path, sealingKey: sealingKey, fingerprint: fingerprint, createdAt: time, updateTime: updateTime)
             }
-            let pending = Self.pendingFields(fingerprint: fingerprint, at: time)
+            let pending = Self.pendingFields(fingerprint: fingerprint, at: time, holder: holders.current)
             do {
                 return .execute(claim(try store.commit([.create(path, pending)])))
             } catch .alreadyExists {
@@ -123,7 +148,8 @@ public final class IdempotencyKeys {
                 if done { return .replay(try Self.open(document, with: sealingKey)) }
             }
             let leaseOver = Self.time(document["lease_expires_at"]).map { $0 <= time } ?? true
-            if expired || leaseOver {
+            let holderEnded = !done && (document["holder"]?.stringValue).map { !$0.isEmpty && holders.hasEnded($0) } ?? false
+            if expired || leaseOver || holderEnded {
                 do {
                     return .execute(claim(try store.commit([.set(path, pending, .updateTime(document.updateTime))])))
                 } catch .failedPrecondition, .notFound {
@@ -166,8 +192,18 @@ public final class IdempotencyKeys {
 
     /// Gives the key up (the request failed in a way a repeat should retry), unless it was
     /// taken over meanwhile. Best effort: a key not given up is taken over when its lease ends.
-    public func abandon(_ claim: Claim) {
-        _ = try? store.commit([.delete(claim.path, .updateTime(claim.updateTime))])
+    ///
+    /// - Returns: false when the key was taken over (a repeat runs the request now, and this
+    ///   request's writes were refused by their precondition); true otherwise.
+    @discardableResult
+    public func abandon(_ claim: Claim) -> Bool {
+        do {
+            try store.commit([.delete(claim.path, .updateTime(claim.updateTime))])
+        } catch .failedPrecondition, .notFound {
+            return false
+        } catch {
+        }
+        return true
     }
 
     /// Deletes the keys that expired before `time` and returns how many.
@@ -185,9 +221,10 @@ public final class IdempotencyKeys {
 
     // MARK: - Helpers
 
-    private static func pendingFields(fingerprint: String, at time: Timestamp) -> [String: Value] {
+    private static func pendingFields(fingerprint: String, at time: Timestamp, holder: String) -> [String: Value] {
         [
             "state": .string("pending"),
+            "holder": .string(holder),
             "request_sha256": .string(fingerprint),
             "created_at": .timestamp(time),
             "expires_at": .timestamp(Timestamp(seconds: time.seconds + lifetime, nanos: time.nanos)),

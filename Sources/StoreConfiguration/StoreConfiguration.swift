@@ -1,6 +1,7 @@
 import DocumentStore
 import FirestoreStore
 import PostgresStore
+import SystemError
 
 #if canImport(Glibc)
     import Glibc
@@ -65,7 +66,7 @@ public enum StoreConfiguration: Sendable {
             credentials = .emulator
             project = project ?? "demo-booking"  // the emulator takes any id; "demo-" marks one with no real project
         } else if let keyFile {
-            guard let bytes = readFile(keyFile) else { throw Invalid("cannot read GOOGLE_APPLICATION_CREDENTIALS \(keyFile)") }
+            guard case .success(let bytes) = fileContents(keyFile) else { throw Invalid("cannot read GOOGLE_APPLICATION_CREDENTIALS \(keyFile)") }
             guard let key = ServiceAccountKey(json: bytes) else { throw Invalid("\(keyFile) is not a service-account key file") }
             project = project ?? key.projectID
             credentials = .serviceAccount(key)
@@ -135,17 +136,4 @@ public enum StoreConfiguration: Sendable {
         }
         return variables
     }
-}
-
-private func readFile(_ path: String) -> [UInt8]? {
-    guard let file = fopen(path, "rb") else { return nil }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let count = fread(&buffer, 1, buffer.count, file)
-        if count <= 0 { break }
-        bytes += buffer[0..<count]
-    }
-    return ferror(file) == 0 ? bytes : nil
 }
