@@ -13,7 +13,7 @@ import Testing
 /// The booking rules on the in-memory store, with a hand-stepped clock (2030, before every
 /// slot the tests book).
 @Suite struct BookingDeskTests {
-    let clock = ManualClock()
+    let clock: ManualClock
     let database: MemoryDatabase
     let store: MemoryStore
     let desk: BookingDesk
@@ -21,11 +21,8 @@ import Testing
     let slots = ["2031-03-01T09:00:00Z", "2031-03-01T10:00:00Z", "2031-03-01T11:00:00Z"]
 
     init() throws {
-        let clock = clock
-        database = MemoryDatabase(clock: { clock.now() })
-        store = database.makeStore()
-        desk = BookingDesk(store: store, now: { clock.now() })
-        _ = try desk.createService(NewService(id: serviceID, name: "Haircut", slots: slots))
+        let service = try TestDesk(serviceID: serviceID, slots: slots)
+        (clock, database, store, desk) = (service.clock, service.database, service.store, service.desk)
     }
 
     @Test func bookingAFreeSlotConfirmsIt() throws {

@@ -13,7 +13,7 @@ import Testing
     let slots = ["2031-03-01T09:00:00Z", "2031-03-01T10:00:00Z", "2031-03-01T11:00:00Z"]
 
     init() throws {
-        let service = try SeatedService(id: "svc", seats: 2, slots: slots)
+        let service = try TestDesk(serviceID: "svc", seats: 2, slots: slots)
         (clock, store, desk) = (service.clock, service.store, service.desk)
     }
 
