@@ -6,16 +6,11 @@ import Testing
 
 /// Cancelling and moving bookings, contact details and manage tokens, and the listing, on the
 /// in-memory store with a hand-stepped clock (2030, before the slots).
-@Suite struct BookingChangesTests {
-    let clock: ManualClock
-    let store: MemoryStore
-    let desk: BookingDesk
-    let serviceID = "svc-\(UInt32.random(in: 0...UInt32.max))"
-    let slots = ["2031-03-01T09:00:00Z", "2031-03-01T10:00:00Z", "2031-03-01T11:00:00Z"]
+@Suite struct BookingChangesTests: DeskSuite {
+    let testDesk: TestDesk
 
     init() throws {
-        let service = try TestDesk(serviceID: serviceID, slots: slots)
-        (clock, store, desk) = (service.clock, service.store, service.desk)
+        testDesk = try TestDesk()
     }
 
     func book(_ slot: Int, _ name: String = "Ann", contact: Contact = Contact()) throws -> NewBooking {

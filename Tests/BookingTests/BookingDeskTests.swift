@@ -12,17 +12,11 @@ import Testing
 
 /// The booking rules on the in-memory store, with a hand-stepped clock (2030, before every
 /// slot the tests book).
-@Suite struct BookingDeskTests {
-    let clock: ManualClock
-    let database: MemoryDatabase
-    let store: MemoryStore
-    let desk: BookingDesk
-    let serviceID = "svc-\(UInt32.random(in: 0...UInt32.max))"
-    let slots = ["2031-03-01T09:00:00Z", "2031-03-01T10:00:00Z", "2031-03-01T11:00:00Z"]
+@Suite struct BookingDeskTests: DeskSuite {
+    let testDesk: TestDesk
 
     init() throws {
-        let service = try TestDesk(serviceID: serviceID, slots: slots)
-        (clock, database, store, desk) = (service.clock, service.database, service.store, service.desk)
+        testDesk = try TestDesk()
     }
 
     @Test func bookingAFreeSlotConfirmsIt() throws {

@@ -6,16 +6,11 @@ import Testing
 
 /// The outbox: an event in the commit of each change of a booking, none for a change refused
 /// or repeated, in the booking's order; on the in-memory store with a hand-stepped clock.
-@Suite struct BookingEventsTests {
-    let clock: ManualClock
-    let store: MemoryStore
-    let desk: BookingDesk
-    let serviceID = "svc-\(UInt32.random(in: 0...UInt32.max))"
-    let slots = ["2031-03-01T09:00:00Z", "2031-03-01T10:00:00Z", "2031-03-01T11:00:00Z"]
+@Suite struct BookingEventsTests: DeskSuite {
+    let testDesk: TestDesk
 
     init() throws {
-        let service = try TestDesk(serviceID: serviceID, slots: slots, outboxes: [.webhooks])
-        (clock, store, desk) = (service.clock, service.store, service.desk)
+        testDesk = try TestDesk(outboxes: [.webhooks])
     }
 
     func book(_ slot: Int, _ name: String = "Ann", on desk: BookingDesk? = nil) throws -> NewBooking {

@@ -6,15 +6,11 @@ import Testing
 
 /// Slots with more than one seat: one claim per seat taken, never more bookings than seats,
 /// and a cancelled or moved booking's seat free again.
-@Suite struct SeatsTests {
-    let clock: ManualClock
-    let store: MemoryStore
-    let desk: BookingDesk
-    let slots = ["2031-03-01T09:00:00Z", "2031-03-01T10:00:00Z"]
+@Suite struct SeatsTests: DeskSuite {
+    let testDesk: TestDesk
 
     init() throws {
-        let service = try TestDesk(serviceID: "class", seats: 3, slots: slots)
-        (clock, store, desk) = (service.clock, service.store, service.desk)
+        testDesk = try TestDesk(serviceID: "class", seats: 3, slots: ["2031-03-01T09:00:00Z", "2031-03-01T10:00:00Z"])
     }
 
     func book(_ slot: String, _ name: String = "Ann") throws -> NewBooking {

@@ -6,15 +6,11 @@ import Testing
 
 /// Editing and retiring services: what confirmed bookings would lose is refused or cancelled,
 /// the document's other fields stay, and a concurrent edit is not overwritten.
-@Suite struct ServiceChangesTests {
-    let clock: ManualClock
-    let store: MemoryStore
-    let desk: BookingDesk
-    let slots = ["2031-03-01T09:00:00Z", "2031-03-01T10:00:00Z", "2031-03-01T11:00:00Z"]
+@Suite struct ServiceChangesTests: DeskSuite {
+    let testDesk: TestDesk
 
     init() throws {
-        let service = try TestDesk(serviceID: "svc", seats: 2, slots: slots)
-        (clock, store, desk) = (service.clock, service.store, service.desk)
+        testDesk = try TestDesk(serviceID: "svc", seats: 2)
     }
 
     func book(_ slot: String, _ name: String = "Ann") throws -> Booking {
