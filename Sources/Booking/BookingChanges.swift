@@ -140,7 +140,9 @@ extension BookingDesk {
 
     /// The writes that free a booking's slot: its claim deleted and a release written, or none
     /// when the claim is not this booking's (another application's data) or is gone (pruned
-    /// after the slot began).
+    /// after the slot began). A slot the original application booked twice keeps its claim,
+    /// handed to its next confirmed booking (`nextHolder(after:)`), so that it is not offered
+    /// while that booking holds it.
     ///
     /// A booking and its claim are written in one commit and so share its update time; the
     /// claim is then deleted under that time as its precondition, without reading it. Where
@@ -158,11 +160,30 @@ extension BookingDesk {
         } else {
             claimTime = stored.document.updateTime
         }
+        if let next = try nextHolder(after: stored) {
+            return [.set(claim, Self.claimFields(of: next), .updateTime(claimTime))]
+        }
         return [
             .delete(claim, .updateTime(claimTime)),
             .set(
                 Collections.releasePath(serviceID: booking.serviceID, slot: booking.slot, seat: booking.seat),
                 ["service_id": .string(booking.serviceID), "slot": .string(booking.slot.description), "released_at": .timestamp(time)], .none),
         ]
+    }
+
+    /// The booking that holds a slot with `stored`'s booking without a claim: the earliest other
+    /// confirmed booking of its service, slot and seat. Only the original application's bookings
+    /// (no manage token) can share a slot, from its double bookings, which the claims' backfill
+    /// reports and claims for the earliest; the query is made for those alone, never on the
+    /// service's own bookings' path.
+    func nextHolder(after stored: StoredBooking) throws(BookingError) -> Booking? {
+        guard stored.document["manage_token_sha256"] == nil else { return nil }
+        let booking = stored.booking
+        let documents = try storeCall { () throws(StoreError) in
+            try store.query(collection: Collections.bookings, where: FieldFilter("service_id", equals: booking.serviceID), select: nil)
+        }
+        return documents.compactMap { reader.booking(from: $0) }
+            .filter { $0.id != booking.id && $0.status == .confirmed && $0.slot == booking.slot && $0.seat == booking.seat }
+            .min { ($0.timestamp, $0.id) < ($1.timestamp, $1.id) }
     }
 }

@@ -189,7 +189,12 @@ public final class BookingDesk {
 
     /// The write that claims `booking`'s slot (`path`) for it, unless anything holds it.
     static func claim(_ path: DocumentPath, of booking: Booking) -> Write {
-        .create(path, ["service_id": .string(booking.serviceID), "slot": .string(booking.slot.description), "booking_id": .string(booking.id)])
+        .create(path, claimFields(of: booking))
+    }
+
+    /// A slot claim's fields: the service, the slot and the booking that holds it.
+    static func claimFields(of booking: Booking) -> [String: Value] {
+        ["service_id": .string(booking.serviceID), "slot": .string(booking.slot.description), "booking_id": .string(booking.id)]
     }
 
     /// Commits a booking's writes; returns true, having written nothing, when bookings that

@@ -38,13 +38,7 @@ public struct DataAudit {
         for (key, holders) in slots where key.slot.instant > now {
             let claim = Collections.claimPath(serviceID: key.serviceID, slot: key.slot)
             guard !claimed.contains(claim.id) else { continue }
-            missing.append(
-                .create(
-                    claim,
-                    [
-                        "service_id": .string(key.serviceID), "slot": .string(key.slot.description),
-                        "booking_id": .string(holders[0].id),
-                    ]))
+            missing.append(BookingDesk.claim(claim, of: holders[0]))
         }
         var report = Backfill(bookings: bookings)
         for start in stride(from: 0, to: missing.count, by: maximumWritesPerCommit) {

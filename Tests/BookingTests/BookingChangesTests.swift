@@ -202,6 +202,44 @@ import Testing
         #expect(throws: BookingError.self) { try BookingCursor(token: "not a token") }
         #expect(throws: BookingError.self) { try BookingCursor(token: "djEuMQ") }
     }
+
+    /// Two bookings of one slot as the original application stored them (no claim, no token).
+    func doubleBookedBySlot(_ slot: Int) throws {
+        for (id, second) in [("early", Int64(1)), ("late", 2)] {
+            try store.commit([
+                .create(
+                    DocumentPath("bookings", id),
+                    [
+                        "booking_id": .string(id), "service_id": .string(serviceID), "slot": .string(slots[slot]),
+                        "user_name": .string("Old"), "timestamp": .timestamp(Timestamp(seconds: 1_900_000_000 + second)),
+                    ])
+            ])
+        }
+        _ = try DataAudit(store: store, reader: DocumentReader()).backfillClaims(now: clock.now())
+        #expect(try claimHolder(slot) == "early", "the backfill claims the slot for its earliest booking")
+    }
+
+    func claimHolder(_ slot: Int) throws -> String? {
+        try store.get(DocumentPath("slot_claims", "\(serviceID)@\(slots[slot])"))?["booking_id"]?.stringValue
+    }
+
+    @Test func aSlotTheOriginalApplicationBookedTwiceStaysTakenUntilBothAreCancelled() throws {
+        try doubleBookedBySlot(0)
+        _ = try desk.cancel(id: "early", by: .admin)
+        #expect(try claimHolder(0) == "late", "the claim goes to the slot's other booking")
+        #expect(try !free().contains(slots[0]))
+        #expect(throws: BookingError.slotTaken) { try book(0) }
+        _ = try desk.cancel(id: "late", by: .admin)
+        #expect(try claimHolder(0) == nil && free().contains(slots[0]))
+        #expect(try book(0).booking.status == .confirmed)
+    }
+
+    @Test func movingTheHolderOfADoubleBookedSlotLeavesItToTheOtherBooking() throws {
+        try doubleBookedBySlot(0)
+        _ = try desk.reschedule(id: "early", to: slots[2], by: .admin)
+        #expect(try claimHolder(0) == "late" && claimHolder(2) == "early")
+        #expect(try free() == [slots[1]])
+    }
 }
 
 /// The base64url alphabet.

@@ -79,6 +79,10 @@ struct DataAuditTests {
         #expect(throws: BookingError.slotTaken) {
             try desk.book(BookingRequest(serviceID: serviceID, slot: "2031-03-04T11:00:00Z", userName: "New"))
         }
+        // The slot booked twice stays taken when its claimant is cancelled: the other holds it.
+        _ = try desk.cancel(id: "\(prefix)-early", by: .admin)
+        #expect(try claimHolder("2031-03-04T12:00:00Z") == "\(prefix)-late")
+        #expect(try desk.service(id: serviceID).availableSlots.map(\.description) == ["2031-03-04T13:00:00Z"])
     }
 
     @Test func aBookingStoresItsSlotAsTheServiceSpellsIt() throws {
