@@ -327,7 +327,7 @@ render_nginx_config() {
         substitutions+=(-e "s|@TLS_TRUSTED_CERT@|${TLS_TRUSTED_CERT:-/etc/ssl/certs/ca-certificates.crt}|g"
                         -e "s|@RESOLVER@|${RESOLVER:-$(system_resolvers)}|g")
     else
-        substitutions+=(-e "/^ *ssl_stapling /d" -e "/^ *ssl_stapling_verify /d" -e "/^ *ssl_trusted_certificate /d" -e "/^ *resolver /d")
+        substitutions+=(-e '/^ *\(ssl_stapling\|ssl_stapling_verify\|ssl_trusted_certificate\|resolver\) /d')
     fi
     # A limit of 0 is no limit: the site without that zone's limit_req lines (nginx has no rate 0).
     local limit zone

@@ -177,7 +177,7 @@ extension BookingDesk {
     /// reports and claims for the earliest; the query is made for those alone, never on the
     /// service's own bookings' path.
     func nextHolder(after stored: StoredBooking) throws(BookingError) -> Booking? {
-        guard stored.document["manage_token_sha256"] == nil else { return nil }
+        guard stored.document[ManageToken.hashField] == nil else { return nil }
         let booking = stored.booking
         let documents = try storeCall { () throws(StoreError) in
             try store.query(collection: Collections.bookings, where: FieldFilter("service_id", equals: booking.serviceID), select: nil)

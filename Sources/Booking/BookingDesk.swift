@@ -271,7 +271,7 @@ public final class BookingDesk {
     /// stores; bookings without a stored hash (other applications') only the admin manages.
     func authorize(_ authority: BookingAuthority, for document: Document) throws(BookingError) {
         guard case .manageToken(let token) = authority else { return }
-        guard let hash = document["manage_token_sha256"]?.stringValue, ManageToken.matches(token, storedHash: hash) else {
+        guard let hash = document[ManageToken.hashField]?.stringValue, ManageToken.matches(token, storedHash: hash) else {
             throw .forbidden
         }
     }

@@ -191,7 +191,7 @@ extension Booking {
         if let email = contact.email { fields["email"] = .string(email) }
         if let phone = contact.phone { fields["phone"] = .string(phone) }
         if let notes = contact.notes { fields["notes"] = .string(notes) }
-        if let manageTokenHash { fields["manage_token_sha256"] = .string(manageTokenHash) }
+        if let manageTokenHash { fields[ManageToken.hashField] = .string(manageTokenHash) }
         if seat != 1 { fields["seat"] = .integer(Int64(seat)) }
         return fields
     }

@@ -8,6 +8,10 @@ import TextEncodings
 /// reads the store cannot manage bookings. A plain hash suffices (no salt, no slow hash),
 /// because the token is random, not chosen by a person.
 enum ManageToken {
+    /// The booking document's field that holds the token's hash (the original application's
+    /// bookings have none).
+    static let hashField = "manage_token_sha256"
+
     static func generate() -> String {
         var generator = SystemRandomNumberGenerator()
         var bytes: [UInt8] = []

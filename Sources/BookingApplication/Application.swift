@@ -149,17 +149,18 @@ public final class Application: Sendable {
         let store = makeStore()
         return BookingResponder(
             desk: makeDesk(on: store), reads: readModel.makeReader(),
-            keys: IdempotencyKeys(store: store, now: now, pause: pause, holders: Self.keyHolders()),
+            keys: IdempotencyKeys(store: store, now: now, pause: pause, holders: Self.keyHolders),
             adminToken: settings.adminToken, maximumBodyBytes: settings.maximumBodyBytes, version: Version.number, logger: logger)
     }
 
     /// This process as the holder of the idempotency keys it claims, and the holders of other
     /// keys looked up among this host's processes: a repeat of a request whose worker process
     /// died runs at once instead of after the key's lease (other hosts' holders: after it).
-    static func keyHolders() -> KeyHolders {
+    /// Read from /proc once per process, when its first responder is made.
+    static let keyHolders: KeyHolders = {
         guard let current = ProcessIdentity.current() else { return .unnamed }
         return KeyHolders(current: current.description) { holder in ProcessIdentity(holder)?.hasEnded(seenFrom: current) ?? false }
-    }
+    }()
 
     /// Sleeps the calling thread.
     public static func sleep(_ seconds: Double) {

@@ -224,11 +224,11 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def lib_sh(script, environment):
+def lib_sh(script, environment, timeout=60):
     """Runs deploy/lib.sh steps in exactly `environment` (another nginx's folder and ports, say);
     fails the test with their output if they fail."""
     done = subprocess.run(["bash", "-c", f"source '{ROOT}/deploy/lib.sh'; prepare_user; {script}"], env=environment,
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 
@@ -236,8 +236,7 @@ def lib_sh(script, environment):
 def deploy(*functions, **environment):
     """Runs deploy/lib.sh steps (e.g. stop_postgres) with the test run's settings, and with
     `environment` added (start_app passes it on to the server: EXTERNAL_WRITERS=1, say)."""
-    script = f"source '{ROOT}/deploy/lib.sh'; prepare_user; " + "; ".join(functions)
-    subprocess.run(["bash", "-c", script], check=True, capture_output=True, text=True, env={**os.environ, **environment})
+    lib_sh("; ".join(functions), {**os.environ, **environment}, timeout=None)
 
 
 def restart_app(*then, **environment):
