@@ -91,7 +91,15 @@ enum Schema {
         LANGUAGE plpgsql AS $$
         DECLARE
             c jsonb;
-            w record;
+            w jsonb;
+            w_op text;
+            w_collection text;
+            w_id text;
+            w_fields jsonb;
+            w_exists boolean;
+            w_update_time int8;
+            w_aliased boolean;
+            w_aliases jsonb;
             now_time timestamptz;
             at_path text;
             current_update timestamptz;
@@ -99,22 +107,33 @@ enum Schema {
             IF deadline < \#(microseconds("clock_timestamp()")) THEN
                 RAISE EXCEPTION 'the commit reached PostgreSQL after its deadline; nothing was applied' USING ERRCODE = 'DS504';
             END IF;
-            FOR c IN SELECT value FROM jsonb_array_elements(commits) WITH ORDINALITY ORDER BY ordinality LOOP
+            -- The commits and their writes are walked by index and their members read into variables:
+            -- each step is then an expression, not a query (a FOR over jsonb_to_recordset starts an
+            -- executor and opens a cursor for each commit: a fifth of the function's time).
+            FOR i IN 0 .. jsonb_array_length(commits) - 1 LOOP
+                c := commits -> i;
                 BEGIN
                     now_time := clock_timestamp();
-                    FOR w IN SELECT * FROM jsonb_to_recordset(c)
-                             AS x(op text, collection text, id text, fields jsonb, "exists" boolean, update_time int8,
-                                  aliased boolean, aliases jsonb) LOOP
-                        at_path := w.collection || '/' || w.id;
-                        IF w."exists" IS FALSE THEN
-                            IF w.op = 'set' THEN
-                                INSERT INTO documents VALUES (w.collection, w.id, w.fields, now_time, now_time);
-                                IF w.aliases IS NOT NULL THEN
-                                    INSERT INTO document_aliases SELECT w.collection, a->>'field', a->>'value', w.id
-                                      FROM jsonb_array_elements(w.aliases) a ON CONFLICT DO NOTHING;
+                    FOR j IN 0 .. jsonb_array_length(c) - 1 LOOP
+                        w := c -> j;
+                        w_op := w ->> 'op';
+                        w_collection := w ->> 'collection';
+                        w_id := w ->> 'id';
+                        w_fields := w -> 'fields';
+                        w_exists := (w ->> 'exists')::boolean;
+                        w_update_time := (w ->> 'update_time')::int8;
+                        w_aliased := (w ->> 'aliased')::boolean;
+                        w_aliases := w -> 'aliases';
+                        at_path := w_collection || '/' || w_id;
+                        IF w_exists IS FALSE THEN
+                            IF w_op = 'set' THEN
+                                INSERT INTO documents VALUES (w_collection, w_id, w_fields, now_time, now_time);
+                                IF w_aliases IS NOT NULL THEN
+                                    INSERT INTO document_aliases SELECT w_collection, a->>'field', a->>'value', w_id
+                                      FROM jsonb_array_elements(w_aliases) a ON CONFLICT DO NOTHING;
                                 END IF;
                             ELSE
-                                PERFORM 1 FROM documents WHERE collection = w.collection AND id = w.id;
+                                PERFORM 1 FROM documents WHERE collection = w_collection AND id = w_id;
                                 IF FOUND THEN
                                     RAISE EXCEPTION 'document already exists: %', at_path USING ERRCODE = 'DS409', DETAIL = at_path;
                                 END IF;
@@ -127,49 +146,49 @@ enum Schema {
                         -- failed (a concurrent change is seen, as its new version no longer matches).
                         -- A locking read before it, as for the writes below, cost another index scan
                         -- and a row lock's WAL record per write.
-                        IF w.update_time IS NOT NULL THEN
-                            IF w.op = 'set' THEN
-                                UPDATE documents SET fields = w.fields, update_time = now_time
-                                 WHERE collection = w.collection AND id = w.id
-                                   AND \#(microseconds("update_time")) = w.update_time;
+                        IF w_update_time IS NOT NULL THEN
+                            IF w_op = 'set' THEN
+                                UPDATE documents SET fields = w_fields, update_time = now_time
+                                 WHERE collection = w_collection AND id = w_id
+                                   AND \#(microseconds("update_time")) = w_update_time;
                             ELSE
                                 DELETE FROM documents
-                                 WHERE collection = w.collection AND id = w.id
-                                   AND \#(microseconds("update_time")) = w.update_time;
+                                 WHERE collection = w_collection AND id = w_id
+                                   AND \#(microseconds("update_time")) = w_update_time;
                             END IF;
                             IF NOT FOUND THEN
                                 RAISE EXCEPTION 'update time does not match: %', at_path USING ERRCODE = 'DS412', DETAIL = at_path;
                             END IF;
-                            IF w.aliased THEN
-                                DELETE FROM document_aliases WHERE collection = w.collection AND id = w.id;
-                                IF w.op = 'set' AND w.aliases IS NOT NULL THEN
-                                    INSERT INTO document_aliases SELECT w.collection, a->>'field', a->>'value', w.id
-                                      FROM jsonb_array_elements(w.aliases) a ON CONFLICT DO NOTHING;
+                            IF w_aliased THEN
+                                DELETE FROM document_aliases WHERE collection = w_collection AND id = w_id;
+                                IF w_op = 'set' AND w_aliases IS NOT NULL THEN
+                                    INSERT INTO document_aliases SELECT w_collection, a->>'field', a->>'value', w_id
+                                      FROM jsonb_array_elements(w_aliases) a ON CONFLICT DO NOTHING;
                                 END IF;
                             END IF;
                             CONTINUE;
                         END IF;
 
-                        IF w."exists" IS TRUE THEN
+                        IF w_exists IS TRUE THEN
                             SELECT update_time INTO current_update FROM documents
-                             WHERE collection = w.collection AND id = w.id FOR UPDATE;
+                             WHERE collection = w_collection AND id = w_id FOR UPDATE;
                             IF NOT FOUND THEN
                                 RAISE EXCEPTION 'no document: %', at_path USING ERRCODE = 'DS404', DETAIL = at_path;
                             END IF;
                         END IF;
 
-                        IF w.aliased THEN
-                            DELETE FROM document_aliases WHERE collection = w.collection AND id = w.id;
+                        IF w_aliased THEN
+                            DELETE FROM document_aliases WHERE collection = w_collection AND id = w_id;
                         END IF;
-                        IF w.op = 'set' THEN
-                            INSERT INTO documents VALUES (w.collection, w.id, w.fields, now_time, now_time)
+                        IF w_op = 'set' THEN
+                            INSERT INTO documents VALUES (w_collection, w_id, w_fields, now_time, now_time)
                             ON CONFLICT (collection, id) DO UPDATE SET fields = EXCLUDED.fields, update_time = EXCLUDED.update_time;
-                            IF w.aliases IS NOT NULL THEN
-                                INSERT INTO document_aliases SELECT w.collection, a->>'field', a->>'value', w.id
-                                  FROM jsonb_array_elements(w.aliases) a ON CONFLICT DO NOTHING;
+                            IF w_aliases IS NOT NULL THEN
+                                INSERT INTO document_aliases SELECT w_collection, a->>'field', a->>'value', w_id
+                                  FROM jsonb_array_elements(w_aliases) a ON CONFLICT DO NOTHING;
                             END IF;
                         ELSE
-                            DELETE FROM documents WHERE collection = w.collection AND id = w.id;
+                            DELETE FROM documents WHERE collection = w_collection AND id = w_id;
                         END IF;
                     END LOOP;
                     commit_time := \#(microseconds("now_time"));
