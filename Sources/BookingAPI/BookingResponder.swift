@@ -85,7 +85,7 @@ public final class BookingResponder: Responder {
                 Self.json(201, ServiceJSON.service(service), headers: [("Location", "/services/" + Route.encodedSegment(service.service.id))])
             } changed: { service in
                 reads.recordChange(.services)
-                log("service created", request, ["service_id": service.service.id])
+                log("service created", request, ["service_id": .string(service.service.id)])
             }
         case (.services, _):
             let query = try QueryParameters(request.query)
@@ -136,8 +136,7 @@ public final class BookingResponder: Responder {
                     headers: [("Location", "/bookings/" + Route.encodedSegment(made.booking.id))])
             } changed: { made in
                 reads.recordChange(.availability)
-                log(
-                    "booking created", request, ["booking_id": made.booking.id, "service_id": made.booking.serviceID, "slot": "\(made.booking.slot)"])
+                log("booking created", request, made.booking)
             }
         case (.booking(let id), "DELETE"):
             let authority = try bookingAuthority(request)
@@ -213,7 +212,7 @@ public final class BookingResponder: Responder {
                 let made = try change(stored)
                 reads.recordChange(.services)
                 if !made.cancelled.isEmpty { reads.recordChange(.availability) }
-                log(event, request, ["service_id": id, "cancelled_bookings": "\(made.cancelled.count)"])
+                log(event, request, ["service_id": .string(id), "cancelled_bookings": .stringConvertible(made.cancelled.count)])
                 for booking in made.cancelled { log("booking cancelled", request, booking) }
                 return made
             } catch  where error.code == BookingError.serviceChanged.code && attempt < 5 {
@@ -302,13 +301,15 @@ public final class BookingResponder: Responder {
 
     /// Logs a change this request made: what happened and the ids it concerns, with the request's
     /// id (never names, contact details or tokens).
-    private func log(_ event: String, _ request: Request, _ ids: [String: String]) {
-        logger.info("\(event)", metadata: ids.mapValues { .string($0) }.merging(["request_id": .string(Self.requestID(request))]) { $1 })
+    private func log(_ event: String, _ request: Request, _ ids: Logger.Metadata) {
+        var metadata = ids
+        metadata["request_id"] = .string(Self.requestID(request))
+        logger.info("\(event)", metadata: metadata)
     }
 
     /// Logs a change of `booking`: its id, service and slot.
     private func log(_ event: String, _ request: Request, _ booking: Booking) {
-        log(event, request, ["booking_id": booking.id, "service_id": booking.serviceID, "slot": "\(booking.slot)"])
+        log(event, request, ["booking_id": .string(booking.id), "service_id": .string(booking.serviceID), "slot": .stringConvertible(booking.slot)])
     }
 
     /// The id nginx gave the request (`X-Request-ID`, passed to the workers); `-` without one.

@@ -40,7 +40,7 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var fields = metadata.merging(event.metadata ?? [:]) { $1 }
+        var fields = metadata.isEmpty ? event.metadata ?? [:] : metadata.merging(event.metadata ?? [:]) { $1 }
         if let error = event.error { fields["error"] = "\(error)" }
         let bytes = Self.line(time: clock(), level: event.level, message: "\(event.message)", label: label, metadata: fields)
         bytes.withUnsafeBytes { buffer in
@@ -58,34 +58,59 @@ public struct JSONLogHandler: LogHandler {
         }
     }
 
-    /// One line: the object, keys in order, and a newline.
+    /// The members every line has, first and in this order; metadata of these names is left out.
+    static let fixedMembers: Set<String> = ["time", "level", "message", "logger"]
+
+    /// One line: the time, level, message and logger, then the metadata in key order, and a
+    /// newline. Written straight into the line's bytes: a line is written for every change a
+    /// client makes, and building it as a tree of dictionaries first took a sixth of a worker's
+    /// CPU per cancelled booking.
     static func line(
         time: (seconds: Int64, milliseconds: Int), level: Logger.Level, message: String, label: String, metadata: Logger.Metadata
     ) -> [UInt8] {
-        var members: [String: JSON] = metadata.mapValues(json)
-        members["time"] = .string(timestamp(time))
-        members["level"] = .string(level.rawValue)
-        members["message"] = .string(message)
-        members["logger"] = .string(label)
-        var bytes = JSON.object(members).serialized()
-        bytes.append(10)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256)
+        bytes.append(contentsOf: #"{"time":""#.utf8)
+        appendTimestamp(time, to: &bytes)
+        bytes.append(contentsOf: #"","level":""#.utf8)
+        bytes.append(contentsOf: level.rawValue.utf8)
+        bytes.append(contentsOf: #"","message":"#.utf8)
+        JSON.writeString(message, to: &bytes)
+        bytes.append(contentsOf: #","logger":"#.utf8)
+        JSON.writeString(label, to: &bytes)
+        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) where !fixedMembers.contains(key) {
+            bytes.append(UInt8(ascii: ","))
+            JSON.writeString(key, to: &bytes)
+            bytes.append(UInt8(ascii: ":"))
+            writeValue(value, to: &bytes)
+        }
+        bytes.append(contentsOf: "}\n".utf8)
         return bytes
     }
 
-    private static func json(_ value: Logger.Metadata.Value) -> JSON {
+    private static func writeValue(_ value: Logger.Metadata.Value, to bytes: inout [UInt8]) {
         switch value {
-        case .string(let text): .string(text)
-        case .stringConvertible(let convertible): .string(convertible.description)
-        case .array(let values): .array(values.map(json))
-        case .dictionary(let values): .object(values.mapValues(json))
+        case .string(let text): JSON.writeString(text, to: &bytes)
+        case .stringConvertible(let convertible): JSON.writeString(convertible.description, to: &bytes)
+        case .array(let values): JSON.writeArray(values, to: &bytes, writeElement: writeValue)
+        case .dictionary(let values): JSON.writeObject(values, to: &bytes, writeValue: writeValue)
         }
     }
 
     /// RFC 3339 in UTC with milliseconds, always three digits: `2026-12-02T20:31:05.123Z`
     /// (Timestamp's spelling of the whole second, then the milliseconds).
     static func timestamp(_ time: (seconds: Int64, milliseconds: Int)) -> String {
-        let milliseconds = String(time.milliseconds)
-        return Timestamp(seconds: time.seconds).rfc3339.dropLast() + "." + String(repeating: "0", count: 3 - milliseconds.count) + milliseconds + "Z"
+        var bytes: [UInt8] = []
+        appendTimestamp(time, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func appendTimestamp(_ time: (seconds: Int64, milliseconds: Int), to bytes: inout [UInt8]) {
+        Timestamp(seconds: time.seconds).appendRFC3339(to: &bytes)
+        bytes.removeLast()  // its Z, which follows the milliseconds
+        bytes.append(UInt8(ascii: "."))
+        for divisor in [100, 10, 1] { bytes.append(UInt8(ascii: "0") + UInt8(time.milliseconds / divisor % 10)) }
+        bytes.append(UInt8(ascii: "Z"))
     }
 
     /// The system's wall clock.

@@ -21,6 +21,16 @@ import Testing
                 ]))
     }
 
+    @Test func theFixedMembersComeFirstAndTheMetadataFollowsInKeyOrder() {
+        let line = JSONLogHandler.line(
+            time: (1_796_243_465, 120), level: .info, message: "booking cancelled", label: "booking-server",
+            metadata: ["slot": "2031-01-01T09:00:00Z", "booking_id": "b-1", "time": "not the time", "request_id": "r", "n": .stringConvertible(2)])
+        #expect(
+            String(decoding: line, as: UTF8.self)
+                == #"{"time":"2026-12-02T20:31:05.120Z","level":"info","message":"booking cancelled","logger":"booking-server","#
+                + #""booking_id":"b-1","n":"2","request_id":"r","slot":"2031-01-01T09:00:00Z"}"# + "\n")
+    }
+
     @Test(arguments: [
         ((Int64(0), 0), "1970-01-01T00:00:00.000Z"), ((Int64(951_782_400), 999), "2000-02-29T00:00:00.999Z"),
         ((Int64(1_796_243_465), 120), "2026-12-02T20:31:05.120Z"),
