@@ -193,12 +193,25 @@ GROUPS = ["small", "history", "book", "contend", "change", "large", "schedule", 
 ROUNDS = 1  # --rounds: how many times each measurement runs
 
 
+def against_nginx(result):
+    """The server's CPU per request as multiples of nginx's own in the same run (total, FastCGI,
+    PostgreSQL), or None when nginx used none: nginx does the same work for each request of a
+    row whatever the build, so this sees through the machine's drift (±20% within minutes), and is
+    what to compare between two builds run alternately."""
+    nginx = result["cpu_parts"].get("nginx", 0)
+    if nginx <= 0:
+        return None
+    return (result["cpu_ms"] / nginx, result["cpu_parts"].get("fastcgi", 0) / nginx, result["cpu_parts"].get("postgres", 0) / nginx)
+
+
 def row(name, result, ceiling=None, unit="req/s"):
     ROWS.append((name, result, ceiling, unit))
     ratio = f"{result['rate'] / ceiling:6.1%}" if ceiling else "     -"
     statuses = ", ".join(f"{k}: {v}" for k, v in sorted(result["statuses"].items()))
     errors = sum(result["errors"].values())
     parts = " ".join(f"{k} {v:.3f}" for k, v in result["cpu_parts"].items())
+    multiples = against_nginx(result)
+    parts += f"; x nginx {multiples[0]:.2f} = 1 + {multiples[1]:.2f} + {multiples[2]:.2f}" if multiples else ""
     print(f"{name:<34} {result['rate']:>9,.0f} {unit:<8} p50 {result['p50_us'] / 1000:7.2f} ms  p99 {result['p99_us'] / 1000:7.2f} ms  "
           f"(in nginx: p50 {result['nginx_p50_ms']:.0f} ms, p99 {result['nginx_p99_ms']:.0f} ms)  "
           f"ratio {ratio}  cpu {result['cpu_ms']:.3f} ms/req ({parts})  worker PSS {result['pss']:.1f} MB  "
@@ -506,12 +519,19 @@ def table():
             return spell(values[0])
         return f"{spell(statistics.median(values))} ({spell(min(values))}–{spell(max(values))})"
 
+    def multiples_cell(multiples):
+        if any(m is None for m in multiples):
+            return "-"
+        parts = " + ".join(f"{statistics.median(values):.2f}" for values in list(zip(*multiples))[1:])
+        return f"{spread([m[0] for m in multiples], lambda v: f'{v:.2f}')} (1 + {parts})"
+
     runs = {}
     for name, result, ceiling_rate, unit in ROWS:
         runs.setdefault(name, []).append((result, ceiling_rate, unit))
     print()
-    print("| run | rate | p50 ms | p99 ms | p50 / p99 ms in nginx | of ceiling | server CPU ms/req (nginx + FastCGI + PostgreSQL) | worker PSS MB |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| run | rate | p50 ms | p99 ms | p50 / p99 ms in nginx | of ceiling | server CPU ms/req (nginx + FastCGI + PostgreSQL) "
+          "| server CPU as multiples of nginx's (1 + FastCGI + PostgreSQL) | worker PSS MB |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, measured in runs.items():
         results = [result for result, _, _ in measured]
         unit = measured[0][2]
@@ -524,6 +544,7 @@ def table():
               f"{spread([r['nginx_p99_ms'] for r in results], lambda v: f'{v:.0f}')} | "
               f"{spread(ratios, lambda v: f'{v:.1%}') if ratios else '-'} | "
               f"{spread([r['cpu_ms'] for r in results], lambda v: f'{v:.3f}')} ({parts}) | "
+              f"{multiples_cell([against_nginx(r) for r in results])} | "
               f"{max(r['pss'] for r in results):.1f} |")
 
 
